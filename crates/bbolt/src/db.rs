@@ -398,6 +398,27 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
         self.entry()
     }
 
+    /// Positions at the last entry.
+    pub fn last(&mut self) -> Result<Option<LeafElem<'_>>> {
+        self.stack.clear();
+        let root = self.root_page()?;
+        let last = root.count().saturating_sub(1);
+        self.stack.push((root, last));
+        loop {
+            let Some((page, idx)) = self.stack.last() else { return Ok(None) };
+            if page.kind() == Kind::Leaf {
+                break;
+            }
+            let (_, child) = page.branch(*idx)?;
+            let from = (page.id, page.elem_offset(*idx));
+            let child_page = self.load(child, from)?;
+            let cidx = child_page.count().saturating_sub(1);
+            self.stack.push((child_page, cidx));
+        }
+        // An empty last leaf (possible only in damaged trees) is treated as an empty bucket.
+        self.entry()
+    }
+
     /// Positions at the first entry whose key is >= `key`.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<LeafElem<'_>>> {
         self.stack.clear();

@@ -60,6 +60,9 @@ pub struct Page {
 /// A leaf element.
 #[derive(Debug, Clone, Copy)]
 pub struct LeafElem<'a> {
+    /// Page holding the element, and the absolute file offset of its element header.
+    pub page: u64,
+    pub offset: u64,
     pub flags: u32,
     pub key: &'a [u8],
     pub value: &'a [u8],
@@ -189,7 +192,14 @@ impl Page {
         let (s, e) =
             self.range(index, pos, ksize as u64 + vsize as u64, "key/value bytes lie outside the page")?;
         let kend = s + ksize as usize;
-        Ok(LeafElem { flags, key: &self.data[s..kend], value: &self.data[kend..e], value_pos: kend })
+        Ok(LeafElem {
+            page: self.id,
+            offset: self.elem_offset(index),
+            flags,
+            key: &self.data[s..kend],
+            value: &self.data[kend..e],
+            value_pos: kend,
+        })
     }
 
     /// Absolute file offset of element `index`'s header.

@@ -1,1 +1,16 @@
+//! etcd's on-disk formats.
+//!
+//! * [`v3`]: the v3 backend inside bbolt (`key`, `meta`, `lease`, `auth*`, `members*`,
+//!   `cluster`, `alarm` buckets): status, reads at any revision, history, leases, members, auth.
+//! * [`snapshot`]: `etcdctl snapshot save` files and their SHA-256 trailer.
+//! * [`proto`]: the protobuf messages, declared by hand with `prost` derive.
 
+pub mod error;
+pub mod json;
+pub mod proto;
+pub mod revision;
+pub mod snapshot;
+pub mod v3;
+
+pub use error::{Error, Result};
+pub use revision::{RevKey, Revision};
