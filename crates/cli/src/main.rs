@@ -1,1 +1,199 @@
-fn main() {}
+//! `etcdscope`: read etcd data offline. Flags and glue only; the formats live in the library
+//! crates.
+//!
+//! Exit codes: 0 ok, 1 input damaged or unreadable (or a request the data cannot answer, such
+//! as a compacted revision, as etcdctl does), 2 usage error.
+
+mod input;
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use etcd::v3::{RangeRequest, StatusOptions};
+
+#[derive(Parser)]
+#[command(name = "etcdscope", version, about = "Read etcd snapshots, db files and data directories offline")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum TableOrJson {
+    Table,
+    Json,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum SimpleOrJson {
+    Simple,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Summary of a v3 db: etcdctl's hash/revision/totalKey/totalSize, plus keys, history,
+    /// leases, buckets, pages and integrity.
+    Status {
+        /// Snapshot file, raw db file, or a data dir containing member/snap/db.
+        input: PathBuf,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+        /// Do not hash the file to check the SHA-256 trailer.
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// Keys and values at a revision, with etcdctl get's semantics and output.
+    Get {
+        input: PathBuf,
+        /// The key (or prefix with --prefix). Empty with --prefix: every key.
+        key: Option<std::ffi::OsString>,
+        /// End of the range [key, range_end).
+        range_end: Option<std::ffi::OsString>,
+        #[arg(long)]
+        prefix: bool,
+        /// Every key >= KEY.
+        #[arg(long)]
+        from_key: bool,
+        /// Read at this revision (0 = current).
+        #[arg(long, default_value_t = 0)]
+        rev: i64,
+        #[arg(long)]
+        keys_only: bool,
+        #[arg(long)]
+        count_only: bool,
+        #[arg(long)]
+        print_value_only: bool,
+        /// At most this many keys (0 = no limit).
+        #[arg(long, default_value_t = 0)]
+        limit: i64,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "simple")]
+        write_out: SimpleOrJson,
+    },
+    /// Every held revision of a key, deletes included.
+    History {
+        input: PathBuf,
+        key: std::ffi::OsString,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+    /// Leases and the keys attached to them.
+    Leases {
+        input: PathBuf,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+    /// Members recorded in the backend (members, members_removed, cluster version).
+    Members {
+        input: PathBuf,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+    /// Auth state: enabled, revision, users and roles (no password hashes unless asked).
+    Auth {
+        input: PathBuf,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+        /// Include bcrypt password hashes.
+        #[arg(long)]
+        with_secrets: bool,
+    },
+}
+
+/// A failure to report. The message already names the file.
+pub enum Failure {
+    /// Damaged or unreadable input, or a request the data cannot answer: exit 1.
+    Input(String),
+    /// Wrong arguments: exit 2.
+    Usage(String),
+    /// stdout closed (e.g. `| head`): exit quietly.
+    BrokenPipe,
+}
+
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        s.as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        s.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match cli.cmd {
+        Cmd::Status { input, write_out, no_verify } => {
+            let (path, be) = input::open_v3(&input)?;
+            let st = be.status(StatusOptions { verify_trailer: !no_verify }).map_err(|e| input::fail(&path, &e))?;
+            output::status(&mut out, &st, write_out)
+        }
+        Cmd::Get { input, key, range_end, prefix, from_key, rev, keys_only, count_only, print_value_only, limit, write_out } => {
+            let key = key.map(|k| os_bytes(&k)).unwrap_or_default();
+            let mut req = if prefix {
+                RangeRequest::prefix(&key)
+            } else if from_key {
+                let k = if key.is_empty() { vec![0] } else { key };
+                RangeRequest { key: k, range_end: vec![0], ..Default::default() }
+            } else {
+                if key.is_empty() {
+                    return Err(Failure::Usage("etcdscope get: a KEY is required (or --prefix / --from-key)".into()));
+                }
+                let end = range_end.map(|e| os_bytes(&e)).unwrap_or_default();
+                RangeRequest { key, range_end: end, ..Default::default() }
+            };
+            req.revision = rev;
+            req.limit = limit;
+            req.keys_only = keys_only;
+            req.count_only = count_only;
+            let (path, be) = input::open_v3(&input)?;
+            let res = be.range(&req).map_err(|e| input::fail(&path, &e))?;
+            output::get(&mut out, &res, write_out, print_value_only)
+        }
+        Cmd::History { input, key, write_out } => {
+            let (path, be) = input::open_v3(&input)?;
+            let h = be.history(&os_bytes(&key)).map_err(|e| input::fail(&path, &e))?;
+            output::history(&mut out, &h, write_out)
+        }
+        Cmd::Leases { input, write_out } => {
+            let (path, be) = input::open_v3(&input)?;
+            let l = be.leases().map_err(|e| input::fail(&path, &e))?;
+            output::leases(&mut out, &l, write_out)
+        }
+        Cmd::Members { input, write_out } => {
+            let (path, be) = input::open_v3(&input)?;
+            let m = be.members().map_err(|e| input::fail(&path, &e))?;
+            output::members(&mut out, &m, write_out)
+        }
+        Cmd::Auth { input, write_out, with_secrets } => {
+            let (path, be) = input::open_v3(&input)?;
+            let a = be.auth(with_secrets).map_err(|e| input::fail(&path, &e))?;
+            output::auth(&mut out, &a, write_out)
+        }
+    }
+    .and_then(|()| out.flush().map_err(output::io_fail))
+}
+
+fn main() -> ExitCode {
+    // clap exits with 2 on usage errors by itself.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
+    }
+}
