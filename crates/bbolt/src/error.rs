@@ -60,6 +60,8 @@ pub enum Error {
     Element { page: u64, offset: u64, index: usize, reason: &'static str },
     /// A page was reached twice in one descent (a cycle in the tree).
     Cycle { page: u64, offset: u64, from_page: u64 },
+    /// A page is referenced from two places.
+    MultipleReferences { page: u64, offset: u64, from_page: u64 },
     /// The tree is deeper than any real bbolt tree can be.
     TooDeep { page: u64, offset: u64, depth: usize },
     /// A bucket value is malformed (too short, or its inline page is bad).
@@ -80,6 +82,7 @@ impl Error {
             | Error::PageSpan { page, .. }
             | Error::Element { page, .. }
             | Error::Cycle { page, .. }
+            | Error::MultipleReferences { page, .. }
             | Error::TooDeep { page, .. }
             | Error::BadBucket { page, .. }
             | Error::KeyOrder { page, .. } => Some(*page),
@@ -98,6 +101,7 @@ impl Error {
             | Error::PageSpan { offset, .. }
             | Error::Element { offset, .. }
             | Error::Cycle { offset, .. }
+            | Error::MultipleReferences { offset, .. }
             | Error::TooDeep { offset, .. }
             | Error::BadBucket { offset, .. }
             | Error::KeyOrder { offset, .. } => Some(*offset),
@@ -141,6 +145,10 @@ impl fmt::Display for Error {
             Error::Cycle { page, offset, from_page } => write!(
                 f,
                 "page {from_page} at byte offset {offset}: refers to page {page}, which is already on the path from the root (cycle)"
+            ),
+            Error::MultipleReferences { page, offset, from_page } => write!(
+                f,
+                "page {from_page} at byte offset {offset}: refers to page {page}, which is already used elsewhere in the tree"
             ),
             Error::TooDeep { page, offset, depth } => write!(
                 f,

@@ -108,6 +108,8 @@ struct Walker<'d, S, V> {
     reachable: Bitmap,
     visitor: &'d mut V,
     stopped: bool,
+    /// Pages on the path from the current bucket's root.
+    path: Vec<u64>,
 }
 
 struct Bounds<'k> {
@@ -118,9 +120,12 @@ struct Bounds<'k> {
 impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
     /// Marks pages `id..=id+overflow` reachable.
     fn mark(&mut self, page: &Page, from: (u64, u64)) -> Result<()> {
+        if self.path.contains(&page.id) {
+            return Err(Error::Cycle { page: page.id, offset: from.1, from_page: from.0 });
+        }
         for p in page.id..=page.id + page.overflow() as u64 {
             if self.reachable.set(p) {
-                return Err(Error::Cycle { page: p, offset: from.1, from_page: from.0 });
+                return Err(Error::MultipleReferences { page: p, offset: from.1, from_page: from.0 });
             }
         }
         Ok(())
@@ -164,16 +169,22 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
                         }
                     }
                     let from = (page.id, page.elem_offset(i));
+                    if self.path.contains(&child) {
+                        return Err(Error::Cycle { page: child, offset: from.1, from_page: from.0 });
+                    }
                     let child_page = self.db.read_page(child, from)?;
                     self.mark(&child_page, from)?;
-                    self.walk_page(
+                    self.path.push(child);
+                    let r = self.walk_page(
                         &child_page,
                         depth + 1,
                         Bounds { lo: Some(key), hi: next_key },
                         prev,
                         stats,
                         report_entries,
-                    )?;
+                    );
+                    self.path.pop();
+                    r?;
                 }
             }
             Kind::Leaf => {
@@ -231,7 +242,14 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
         let mut prev = None;
         stats.inline = b.is_inline();
         let root = self.root_of(b)?;
-        self.walk_page(&root, depth.max(1), Bounds { lo: None, hi: None }, &mut prev, stats, report)
+        // A nested bucket's tree is a new path.
+        let saved = std::mem::take(&mut self.path);
+        if !root.inline {
+            self.path.push(root.id);
+        }
+        let r = self.walk_page(&root, depth.max(1), Bounds { lo: None, hi: None }, &mut prev, stats, report);
+        self.path = saved;
+        r
     }
 
     fn root_of(&mut self, b: &Bucket) -> Result<Page> {
@@ -261,7 +279,7 @@ impl<S: ReadAt> Db<S> {
         // exist, so a hostile high-water mark cannot make us allocate.
         let pages_in_file = self.source().size() / self.page_size();
         let tracked = meta.pgid.min(pages_in_file.saturating_add(1));
-        let mut w = Walker { db: self, reachable: Bitmap::new(tracked.max(2)), visitor, stopped: false };
+        let mut w = Walker { db: self, reachable: Bitmap::new(tracked.max(2)), visitor, stopped: false, path: Vec::new() };
         w.reachable.set(0);
         w.reachable.set(1);
         let mut report = WalkReport { high_water: meta.pgid, ..Default::default() };
