@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const KEYS: u64 = 1_000_000;
-const THREADS: u64 = 24;
+const THREADS: u64 = 256;
 const RUNS: usize = 5;
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -182,8 +182,9 @@ fn value(i: u64) -> Vec<u8> {
         x ^= x << 17;
         x
     };
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789{}\":, ";
     let len = 100 + (next() % 401) as usize;
-    (0..len).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789{}\":,"[(next() % 42) as usize]).collect()
+    (0..len).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]).collect()
 }
 
 fn key(i: u64) -> String {
