@@ -19,7 +19,10 @@ impl Default for Limits {
     fn default() -> Self {
         // bbolt values are < 2 GiB, but etcd requests are limited to a few MiB by default; 256 MiB
         // leaves room for unusual configurations without letting one corrupt header ask for GiBs.
-        Limits { max_page_span: 256 << 20, max_depth: 64 }
+        Limits {
+            max_page_span: 256 << 20,
+            max_depth: 64,
+        }
     }
 }
 
@@ -135,7 +138,11 @@ impl<S: ReadAt> Db<S> {
             (Ok(a), Ok(b)) => {
                 if a.page_size != b.page_size {
                     // Cannot both be right; trust the newer.
-                    let (index, meta, other) = if a.txid >= b.txid { (0, a, b) } else { (1, b, a) };
+                    let (index, meta, other) = if a.txid >= b.txid {
+                        (0, a, b)
+                    } else {
+                        (1, b, a)
+                    };
                     MetaChoice {
                         index,
                         meta,
@@ -144,24 +151,49 @@ impl<S: ReadAt> Db<S> {
                         fell_back: false,
                     }
                 } else if a.txid >= b.txid {
-                    MetaChoice { index: 0, meta: a, other_problem: None, other: Some(b), fell_back: false }
+                    MetaChoice {
+                        index: 0,
+                        meta: a,
+                        other_problem: None,
+                        other: Some(b),
+                        fell_back: false,
+                    }
                 } else {
-                    MetaChoice { index: 1, meta: b, other_problem: None, other: Some(a), fell_back: false }
+                    MetaChoice {
+                        index: 1,
+                        meta: b,
+                        other_problem: None,
+                        other: Some(a),
+                        fell_back: false,
+                    }
                 }
             }
             // With only one valid meta we cannot know whether the broken one was newer; bbolt
             // counts it as a fall-back whenever meta 0 (the first tried) is unusable, and so do we
             // for either page: the user must hear that one copy is damaged.
-            (Ok(a), Err(e)) => {
-                MetaChoice { index: 0, meta: a, other_problem: Some(e), other: None, fell_back: true }
-            }
-            (Err(e), Ok(b)) => {
-                MetaChoice { index: 1, meta: b, other_problem: Some(e), other: None, fell_back: true }
-            }
+            (Ok(a), Err(e)) => MetaChoice {
+                index: 0,
+                meta: a,
+                other_problem: Some(e),
+                other: None,
+                fell_back: true,
+            },
+            (Err(e), Ok(b)) => MetaChoice {
+                index: 1,
+                meta: b,
+                other_problem: Some(e),
+                other: None,
+                fell_back: true,
+            },
             (Err(meta0), Err(meta1)) => return Err(Error::NoValidMeta { meta0, meta1 }),
         };
         debug_assert!(valid_page_size(choice.meta.page_size));
-        Ok(Db { src, page_size: choice.meta.page_size as u64, choice, limits })
+        Ok(Db {
+            src,
+            page_size: choice.meta.page_size as u64,
+            choice,
+            limits,
+        })
     }
 
     pub fn source(&self) -> &S {
@@ -199,23 +231,38 @@ impl<S: ReadAt> Db<S> {
     pub fn read_raw_page(&self, id: u64, from: (u64, u64)) -> Result<(u16, Vec<u8>)> {
         let high_water = self.choice.meta.pgid;
         if id >= high_water || id < FIRST_DATA_PAGE {
-            return Err(Error::PageOutOfBounds { page: id, high_water, from_page: from.0, offset: from.1 });
+            return Err(Error::PageOutOfBounds {
+                page: id,
+                high_water,
+                from_page: from.0,
+                offset: from.1,
+            });
         }
         // id < high_water <= u64::MAX and page_size <= 1 MiB: the product can still overflow
         // for a hostile high-water mark, so check it.
-        let offset = id.checked_mul(self.page_size).ok_or(Error::PageOutOfBounds {
-            page: id,
-            high_water,
-            from_page: from.0,
-            offset: from.1,
-        })?;
+        let offset = id
+            .checked_mul(self.page_size)
+            .ok_or(Error::PageOutOfBounds {
+                page: id,
+                high_water,
+                from_page: from.0,
+                offset: from.1,
+            })?;
         let mut first = vec![0u8; self.page_size as usize];
         self.src
             .read_exact_at(offset, &mut first)
-            .map_err(|source| Error::Read { page: id, offset, source })?;
+            .map_err(|source| Error::Read {
+                page: id,
+                offset,
+                source,
+            })?;
         let found = crate::page::u64_at(&first, 0);
         if found != id {
-            return Err(Error::PageIdMismatch { page: id, offset, found });
+            return Err(Error::PageIdMismatch {
+                page: id,
+                offset,
+                found,
+            });
         }
         let flags = crate::page::u16_at(&first, 8);
         let overflow = crate::page::u32_at(&first, 12);
@@ -231,14 +278,29 @@ impl<S: ReadAt> Db<S> {
             }
             let span = pages * self.page_size;
             if span > self.limits.max_page_span {
-                return Err(Error::PageSpan { page: id, offset, overflow, reason: "larger than the page-span limit" });
+                return Err(Error::PageSpan {
+                    page: id,
+                    offset,
+                    overflow,
+                    reason: "larger than the page-span limit",
+                });
             }
-            self.src.check_range(offset, span).map_err(|source| Error::Read { page: id, offset, source })?;
+            self.src
+                .check_range(offset, span)
+                .map_err(|source| Error::Read {
+                    page: id,
+                    offset,
+                    source,
+                })?;
             first.resize(span as usize, 0);
             let rest_off = offset + self.page_size;
             self.src
                 .read_exact_at(rest_off, &mut first[self.page_size as usize..])
-                .map_err(|source| Error::Read { page: id, offset: rest_off, source })?;
+                .map_err(|source| Error::Read {
+                    page: id,
+                    offset: rest_off,
+                    source,
+                })?;
         }
         Ok((flags, first))
     }
@@ -251,35 +313,63 @@ impl<S: ReadAt> Db<S> {
 
     /// The root bucket (whose entries are the top-level buckets).
     pub fn root_bucket(&self) -> Bucket {
-        Bucket { root: Root::Page(self.choice.meta.root), sequence: self.choice.meta.root_sequence, defined_at: (self.choice.index as u64, 0) }
+        Bucket {
+            root: Root::Page(self.choice.meta.root),
+            sequence: self.choice.meta.root_sequence,
+            defined_at: (self.choice.index as u64, 0),
+        }
     }
 
     /// Interprets a leaf element flagged as a bucket, found on `page`.
     pub fn bucket_from_elem(&self, page: &Page, index: usize, e: &LeafElem<'_>) -> Result<Bucket> {
         let at = (page.id, page.elem_offset(index));
         if !e.is_bucket() {
-            return Err(Error::BadBucket { page: at.0, offset: at.1, reason: "element is not a bucket" });
+            return Err(Error::BadBucket {
+                page: at.0,
+                offset: at.1,
+                reason: "element is not a bucket",
+            });
         }
         if e.value.len() < 16 {
-            return Err(Error::BadBucket { page: at.0, offset: at.1, reason: "bucket header shorter than 16 bytes" });
+            return Err(Error::BadBucket {
+                page: at.0,
+                offset: at.1,
+                reason: "bucket header shorter than 16 bytes",
+            });
         }
         let root = crate::page::u64_at(e.value, 0);
         let sequence = crate::page::u64_at(e.value, 8);
         if root != 0 {
-            return Ok(Bucket { root: Root::Page(root), sequence, defined_at: at });
+            return Ok(Bucket {
+                root: Root::Page(root),
+                sequence,
+                defined_at: at,
+            });
         }
         let inline_off = page.offset + e.value_pos as u64 + 16;
         let data = e.value[16..].to_vec();
         let inline = Page::parse(page.id, inline_off, data, true).map_err(|err| match err {
-            Error::PageType { .. } => Error::BadBucket { page: at.0, offset: at.1, reason: "inline bucket page is not a leaf" },
+            Error::PageType { .. } => Error::BadBucket {
+                page: at.0,
+                offset: at.1,
+                reason: "inline bucket page is not a leaf",
+            },
             other => other,
         })?;
-        Ok(Bucket { root: Root::Inline(inline), sequence, defined_at: at })
+        Ok(Bucket {
+            root: Root::Inline(inline),
+            sequence,
+            defined_at: at,
+        })
     }
 
     /// A cursor over `bucket`.
     pub fn cursor<'a>(&'a self, bucket: &'a Bucket) -> Cursor<'a, S> {
-        Cursor { db: self, bucket, stack: Vec::new() }
+        Cursor {
+            db: self,
+            bucket,
+            stack: Vec::new(),
+        }
     }
 
     /// Looks up a top-level bucket by name.
@@ -322,10 +412,18 @@ pub struct Cursor<'a, S> {
 impl<'a, S: ReadAt> Cursor<'a, S> {
     fn load(&self, id: u64, from: (u64, u64)) -> Result<Page> {
         if self.stack.len() >= self.db.limits.max_depth {
-            return Err(Error::TooDeep { page: from.0, offset: from.1, depth: self.db.limits.max_depth });
+            return Err(Error::TooDeep {
+                page: from.0,
+                offset: from.1,
+                depth: self.db.limits.max_depth,
+            });
         }
         if self.stack.iter().any(|(p, _)| !p.inline && p.id == id) {
-            return Err(Error::Cycle { page: id, offset: from.1, from_page: from.0 });
+            return Err(Error::Cycle {
+                page: id,
+                offset: from.1,
+                from_page: from.0,
+            });
         }
         self.db.read_page(id, from)
     }
@@ -340,7 +438,9 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
     /// Descends from the top of the stack to a leaf, always taking element `pick(page)`.
     fn descend(&mut self, leftmost: bool, key: &[u8]) -> Result<()> {
         loop {
-            let Some((page, idx)) = self.stack.last() else { return Ok(()) };
+            let Some((page, idx)) = self.stack.last() else {
+                return Ok(());
+            };
             if page.kind() == Kind::Leaf {
                 return Ok(());
             }
@@ -361,14 +461,18 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
     /// empty leaves). Returns false at the end of the bucket.
     fn settle(&mut self) -> Result<bool> {
         loop {
-            let Some((page, idx)) = self.stack.last() else { return Ok(false) };
+            let Some((page, idx)) = self.stack.last() else {
+                return Ok(false);
+            };
             if page.kind() == Kind::Leaf && *idx < page.count() {
                 return Ok(true);
             }
             // Exhausted: pop to the nearest branch with a next child.
             self.stack.pop();
             loop {
-                let Some((page, idx)) = self.stack.last_mut() else { return Ok(false) };
+                let Some((page, idx)) = self.stack.last_mut() else {
+                    return Ok(false);
+                };
                 if *idx + 1 < page.count() {
                     *idx += 1;
                     break;
@@ -381,7 +485,9 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
 
     fn entry(&self) -> Result<Option<LeafElem<'_>>> {
         match self.stack.last() {
-            Some((page, idx)) if page.kind() == Kind::Leaf && *idx < page.count() => page.leaf(*idx).map(Some),
+            Some((page, idx)) if page.kind() == Kind::Leaf && *idx < page.count() => {
+                page.leaf(*idx).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -405,7 +511,9 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
         let last = root.count().saturating_sub(1);
         self.stack.push((root, last));
         loop {
-            let Some((page, idx)) = self.stack.last() else { return Ok(None) };
+            let Some((page, idx)) = self.stack.last() else {
+                return Ok(None);
+            };
             if page.kind() == Kind::Leaf {
                 break;
             }
@@ -460,7 +568,11 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
     /// The bucket defined by the current element.
     pub fn current_bucket(&self) -> Result<Bucket> {
         let Some((page, idx)) = self.stack.last() else {
-            return Err(Error::BadBucket { page: 0, offset: 0, reason: "cursor is not positioned" });
+            return Err(Error::BadBucket {
+                page: 0,
+                offset: 0,
+                reason: "cursor is not positioned",
+            });
         };
         let e = page.leaf(*idx)?;
         self.db.bucket_from_elem(page, *idx, &e)

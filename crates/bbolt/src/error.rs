@@ -12,12 +12,21 @@ pub enum MetaProblem {
     Missing,
     BadMagic(u32),
     BadVersion(u32),
-    BadChecksum { stored: u64, computed: u64 },
+    BadChecksum {
+        stored: u64,
+        computed: u64,
+    },
     BadPageSize(u32),
     /// The meta's root or freelist page id is not below its own high-water mark.
-    BadPointers { root: u64, freelist: u64, high_water: u64 },
+    BadPointers {
+        root: u64,
+        freelist: u64,
+        high_water: u64,
+    },
     /// The page header does not say "meta".
-    NotMeta { flags: u16 },
+    NotMeta {
+        flags: u16,
+    },
 }
 
 impl fmt::Display for MetaProblem {
@@ -45,29 +54,76 @@ pub enum Error {
     /// Smaller than the first meta page.
     TooSmall { size: u64 },
     /// Neither meta page can be used.
-    NoValidMeta { meta0: MetaProblem, meta1: MetaProblem },
+    NoValidMeta {
+        meta0: MetaProblem,
+        meta1: MetaProblem,
+    },
     /// A read of the underlying source failed (also: a page lies past the end of the file).
-    Read { page: u64, offset: u64, source: ReadError },
+    Read {
+        page: u64,
+        offset: u64,
+        source: ReadError,
+    },
     /// A page id at or above the meta's high-water mark was referenced.
-    PageOutOfBounds { page: u64, high_water: u64, from_page: u64, offset: u64 },
+    PageOutOfBounds {
+        page: u64,
+        high_water: u64,
+        from_page: u64,
+        offset: u64,
+    },
     /// The page header's id differs from its position.
     PageIdMismatch { page: u64, offset: u64, found: u64 },
     /// The page is not of the kind its reference requires.
-    PageType { page: u64, offset: u64, flags: u16, expected: &'static str },
+    PageType {
+        page: u64,
+        offset: u64,
+        flags: u16,
+        expected: &'static str,
+    },
     /// The page claims more overflow pages than the file or our limit allows.
-    PageSpan { page: u64, offset: u64, overflow: u32, reason: &'static str },
+    PageSpan {
+        page: u64,
+        offset: u64,
+        overflow: u32,
+        reason: &'static str,
+    },
     /// An element header or its key/value bytes lie outside the page.
-    Element { page: u64, offset: u64, index: usize, reason: &'static str },
+    Element {
+        page: u64,
+        offset: u64,
+        index: usize,
+        reason: &'static str,
+    },
     /// A page was reached twice in one descent (a cycle in the tree).
-    Cycle { page: u64, offset: u64, from_page: u64 },
+    Cycle {
+        page: u64,
+        offset: u64,
+        from_page: u64,
+    },
     /// A page is referenced from two places.
-    MultipleReferences { page: u64, offset: u64, from_page: u64 },
+    MultipleReferences {
+        page: u64,
+        offset: u64,
+        from_page: u64,
+    },
     /// The tree is deeper than any real bbolt tree can be.
-    TooDeep { page: u64, offset: u64, depth: usize },
+    TooDeep {
+        page: u64,
+        offset: u64,
+        depth: usize,
+    },
     /// A bucket value is malformed (too short, or its inline page is bad).
-    BadBucket { page: u64, offset: u64, reason: &'static str },
+    BadBucket {
+        page: u64,
+        offset: u64,
+        reason: &'static str,
+    },
     /// Keys are not in strictly increasing order.
-    KeyOrder { page: u64, offset: u64, index: usize },
+    KeyOrder {
+        page: u64,
+        offset: u64,
+        index: usize,
+    },
 }
 
 impl Error {

@@ -68,7 +68,10 @@ impl Meta {
         };
         let computed = fnv1a64(&m[..56]);
         if computed != meta.checksum {
-            return Err(MetaProblem::BadChecksum { stored: meta.checksum, computed });
+            return Err(MetaProblem::BadChecksum {
+                stored: meta.checksum,
+                computed,
+            });
         }
         if flags != FLAG_META {
             return Err(MetaProblem::NotMeta { flags });
@@ -134,7 +137,10 @@ mod tests {
         let parsed = Meta::parse(&page).unwrap();
         assert_eq!(parsed.txid, 7);
         page[40] ^= 1; // flip a bit of the root pointer
-        assert!(matches!(Meta::parse(&page), Err(MetaProblem::BadChecksum { .. })));
+        assert!(matches!(
+            Meta::parse(&page),
+            Err(MetaProblem::BadChecksum { .. })
+        ));
         page[16] ^= 1;
         assert!(matches!(Meta::parse(&page), Err(MetaProblem::BadMagic(_))));
     }

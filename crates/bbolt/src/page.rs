@@ -81,7 +81,11 @@ impl Page {
     /// `id` is the page id expected there (for an inline page, the holder's id).
     pub fn parse(id: u64, offset: u64, data: Vec<u8>, inline: bool) -> Result<Page> {
         if data.len() < PAGE_HEADER_SIZE {
-            return Err(Error::BadBucket { page: id, offset, reason: "page shorter than its header" });
+            return Err(Error::BadBucket {
+                page: id,
+                offset,
+                reason: "page shorter than its header",
+            });
         }
         let flags = u16_at(&data, 8);
         let count = u16_at(&data, 10) as usize;
@@ -94,12 +98,21 @@ impl Page {
                     page: id,
                     offset,
                     flags,
-                    expected: if inline { "leaf (inline bucket)" } else { "branch or leaf" },
+                    expected: if inline {
+                        "leaf (inline bucket)"
+                    } else {
+                        "branch or leaf"
+                    },
                 })
             }
         };
         if inline && kind != Kind::Leaf {
-            return Err(Error::PageType { page: id, offset, flags, expected: "leaf (inline bucket)" });
+            return Err(Error::PageType {
+                page: id,
+                offset,
+                flags,
+                expected: "leaf (inline bucket)",
+            });
         }
         let table_end = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
         if table_end > data.len() {
@@ -111,9 +124,22 @@ impl Page {
             });
         }
         if kind == Kind::Branch && count == 0 {
-            return Err(Error::Element { page: id, offset, index: 0, reason: "branch page has no elements" });
+            return Err(Error::Element {
+                page: id,
+                offset,
+                index: 0,
+                reason: "branch page has no elements",
+            });
         }
-        Ok(Page { id, offset, inline, kind, count, overflow, data })
+        Ok(Page {
+            id,
+            offset,
+            inline,
+            kind,
+            count,
+            overflow,
+            data,
+        })
     }
 
     pub fn kind(&self) -> Kind {
@@ -144,7 +170,13 @@ impl Page {
         PAGE_HEADER_SIZE + index * ELEMENT_SIZE
     }
 
-    fn range(&self, index: usize, pos: u32, len: u64, what: &'static str) -> Result<(usize, usize)> {
+    fn range(
+        &self,
+        index: usize,
+        pos: u32,
+        len: u64,
+        what: &'static str,
+    ) -> Result<(usize, usize)> {
         let start = self.elem_base(index) as u64 + pos as u64;
         let end = start + len;
         if end > self.data.len() as u64 {
@@ -189,8 +221,12 @@ impl Page {
         if ksize == 0 {
             return Err(self.elem_err(index, "zero-length key"));
         }
-        let (s, e) =
-            self.range(index, pos, ksize as u64 + vsize as u64, "key/value bytes lie outside the page")?;
+        let (s, e) = self.range(
+            index,
+            pos,
+            ksize as u64 + vsize as u64,
+            "key/value bytes lie outside the page",
+        )?;
         let kend = s + ksize as usize;
         Ok(LeafElem {
             page: self.id,
@@ -208,7 +244,12 @@ impl Page {
     }
 
     pub(crate) fn elem_err(&self, index: usize, reason: &'static str) -> Error {
-        Error::Element { page: self.id, offset: self.elem_offset(index), index, reason }
+        Error::Element {
+            page: self.id,
+            offset: self.elem_offset(index),
+            index,
+            reason,
+        }
     }
 
     /// Index of the child to descend into for `key`: the last element whose key is <= `key`,

@@ -89,7 +89,9 @@ struct Bitmap {
 
 impl Bitmap {
     fn new(n: u64) -> Self {
-        Bitmap { bits: vec![0; n.div_ceil(64) as usize] }
+        Bitmap {
+            bits: vec![0; n.div_ceil(64) as usize],
+        }
     }
     /// Sets bit `i`; returns whether it was already set.
     fn set(&mut self, i: u64) -> bool {
@@ -121,11 +123,19 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
     /// Marks pages `id..=id+overflow` reachable.
     fn mark(&mut self, page: &Page, from: (u64, u64)) -> Result<()> {
         if self.path.contains(&page.id) {
-            return Err(Error::Cycle { page: page.id, offset: from.1, from_page: from.0 });
+            return Err(Error::Cycle {
+                page: page.id,
+                offset: from.1,
+                from_page: from.0,
+            });
         }
         for p in page.id..=page.id + page.overflow() as u64 {
             if self.reachable.set(p) {
-                return Err(Error::MultipleReferences { page: p, offset: from.1, from_page: from.0 });
+                return Err(Error::MultipleReferences {
+                    page: p,
+                    offset: from.1,
+                    from_page: from.0,
+                });
             }
         }
         Ok(())
@@ -143,7 +153,11 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
         report_entries: bool,
     ) -> Result<()> {
         if depth > self.db.limits().max_depth {
-            return Err(Error::TooDeep { page: page.id, offset: page.offset, depth: self.db.limits().max_depth });
+            return Err(Error::TooDeep {
+                page: page.id,
+                offset: page.offset,
+                depth: self.db.limits().max_depth,
+            });
         }
         stats.depth = stats.depth.max(depth as u32);
         if !page.inline {
@@ -157,20 +171,36 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
             Kind::Branch => {
                 for i in 0..page.count() {
                     let (key, child) = page.branch(i)?;
-                    let next_key = if i + 1 < page.count() { Some(page.branch(i + 1)?.0) } else { bounds.hi };
+                    let next_key = if i + 1 < page.count() {
+                        Some(page.branch(i + 1)?.0)
+                    } else {
+                        bounds.hi
+                    };
                     if let Some(lo) = bounds.lo {
                         if key < lo && i > 0 {
-                            return Err(Error::KeyOrder { page: page.id, offset: page.elem_offset(i), index: i });
+                            return Err(Error::KeyOrder {
+                                page: page.id,
+                                offset: page.elem_offset(i),
+                                index: i,
+                            });
                         }
                     }
                     if let Some(n) = next_key {
                         if i + 1 < page.count() && n <= key {
-                            return Err(Error::KeyOrder { page: page.id, offset: page.elem_offset(i + 1), index: i + 1 });
+                            return Err(Error::KeyOrder {
+                                page: page.id,
+                                offset: page.elem_offset(i + 1),
+                                index: i + 1,
+                            });
                         }
                     }
                     let from = (page.id, page.elem_offset(i));
                     if self.path.contains(&child) {
-                        return Err(Error::Cycle { page: child, offset: from.1, from_page: from.0 });
+                        return Err(Error::Cycle {
+                            page: child,
+                            offset: from.1,
+                            from_page: from.0,
+                        });
                     }
                     let child_page = self.db.read_page(child, from)?;
                     self.mark(&child_page, from)?;
@@ -178,7 +208,10 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
                     let r = self.walk_page(
                         &child_page,
                         depth + 1,
-                        Bounds { lo: Some(key), hi: next_key },
+                        Bounds {
+                            lo: Some(key),
+                            hi: next_key,
+                        },
                         prev,
                         stats,
                         report_entries,
@@ -190,10 +223,15 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
             Kind::Leaf => {
                 for i in 0..page.count() {
                     let e = page.leaf(i)?;
-                    let out_of_bounds = bounds.lo.is_some_and(|lo| e.key < lo) || bounds.hi.is_some_and(|hi| e.key >= hi);
+                    let out_of_bounds = bounds.lo.is_some_and(|lo| e.key < lo)
+                        || bounds.hi.is_some_and(|hi| e.key >= hi);
                     let unordered = prev.as_deref().is_some_and(|p| e.key <= p);
                     if out_of_bounds || unordered {
-                        return Err(Error::KeyOrder { page: page.id, offset: page.elem_offset(i), index: i });
+                        return Err(Error::KeyOrder {
+                            page: page.id,
+                            offset: page.elem_offset(i),
+                            index: i,
+                        });
                     }
                     match prev {
                         Some(p) => {
@@ -238,7 +276,13 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
         Ok(())
     }
 
-    fn walk_bucket(&mut self, b: &Bucket, stats: &mut BucketStats, report: bool, depth: usize) -> Result<()> {
+    fn walk_bucket(
+        &mut self,
+        b: &Bucket,
+        stats: &mut BucketStats,
+        report: bool,
+        depth: usize,
+    ) -> Result<()> {
         let mut prev = None;
         stats.inline = b.is_inline();
         let root = self.root_of(b)?;
@@ -247,7 +291,14 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
         if !root.inline {
             self.path.push(root.id);
         }
-        let r = self.walk_page(&root, depth.max(1), Bounds { lo: None, hi: None }, &mut prev, stats, report);
+        let r = self.walk_page(
+            &root,
+            depth.max(1),
+            Bounds { lo: None, hi: None },
+            &mut prev,
+            stats,
+            report,
+        );
         self.path = saved;
         r
     }
@@ -265,7 +316,11 @@ impl<S: ReadAt, V: Visitor> Walker<'_, S, V> {
 }
 
 fn inline_page(b: &Bucket) -> Result<Page> {
-    b.inline_page().cloned().ok_or(Error::BadBucket { page: b.defined_at.0, offset: b.defined_at.1, reason: "not inline" })
+    b.inline_page().cloned().ok_or(Error::BadBucket {
+        page: b.defined_at.0,
+        offset: b.defined_at.1,
+        reason: "not inline",
+    })
 }
 
 impl<S: ReadAt> Db<S> {
@@ -279,10 +334,19 @@ impl<S: ReadAt> Db<S> {
         // exist, so a hostile high-water mark cannot make us allocate.
         let pages_in_file = self.source().size() / self.page_size();
         let tracked = meta.pgid.min(pages_in_file.saturating_add(1));
-        let mut w = Walker { db: self, reachable: Bitmap::new(tracked.max(2)), visitor, stopped: false, path: Vec::new() };
+        let mut w = Walker {
+            db: self,
+            reachable: Bitmap::new(tracked.max(2)),
+            visitor,
+            stopped: false,
+            path: Vec::new(),
+        };
         w.reachable.set(0);
         w.reachable.set(1);
-        let mut report = WalkReport { high_water: meta.pgid, ..Default::default() };
+        let mut report = WalkReport {
+            high_water: meta.pgid,
+            ..Default::default()
+        };
 
         // Freelist.
         let mut free = Vec::new();
@@ -292,7 +356,12 @@ impl<S: ReadAt> Db<S> {
             let (flags, data) = self.read_raw_page(meta.freelist, from)?;
             let offset = meta.freelist * self.page_size();
             if flags != FLAG_FREELIST {
-                return Err(Error::PageType { page: meta.freelist, offset, flags, expected: "freelist" });
+                return Err(Error::PageType {
+                    page: meta.freelist,
+                    offset,
+                    flags,
+                    expected: "freelist",
+                });
             }
             let overflow = crate::page::u32_at(&data, 12) as u64;
             for p in meta.freelist..=meta.freelist + overflow {
@@ -302,14 +371,27 @@ impl<S: ReadAt> Db<S> {
             let count = crate::page::u16_at(&data, 10) as usize;
             let (n, start) = if count == 0xFFFF {
                 if data.len() < PAGE_HEADER_SIZE + 8 {
-                    return Err(Error::Element { page: meta.freelist, offset, index: 0, reason: "freelist count missing" });
+                    return Err(Error::Element {
+                        page: meta.freelist,
+                        offset,
+                        index: 0,
+                        reason: "freelist count missing",
+                    });
                 }
-                (u64_at(&data, PAGE_HEADER_SIZE) as usize, PAGE_HEADER_SIZE + 8)
+                (
+                    u64_at(&data, PAGE_HEADER_SIZE) as usize,
+                    PAGE_HEADER_SIZE + 8,
+                )
             } else {
                 (count, PAGE_HEADER_SIZE)
             };
             if n > (data.len() - start) / 8 {
-                return Err(Error::Element { page: meta.freelist, offset, index: n, reason: "freelist ids run past the page" });
+                return Err(Error::Element {
+                    page: meta.freelist,
+                    offset,
+                    index: n,
+                    reason: "freelist ids run past the page",
+                });
             }
             for i in 0..n {
                 free.push(u64_at(&data, start + 8 * i));
@@ -325,9 +407,18 @@ impl<S: ReadAt> Db<S> {
         let mut tops: Vec<(Vec<u8>, Bucket)> = Vec::new();
         {
             let mut prev: Option<Vec<u8>> = None;
-            collect_root(self, &mut w, &root_page, 1, &mut prev, &mut root_stats, &mut tops)?;
+            collect_root(
+                self,
+                &mut w,
+                &root_page,
+                1,
+                &mut prev,
+                &mut root_stats,
+                &mut tops,
+            )?;
         }
-        report.root_pages = root_stats.branch_pages + root_stats.leaf_pages + root_stats.overflow_pages;
+        report.root_pages =
+            root_stats.branch_pages + root_stats.leaf_pages + root_stats.overflow_pages;
         for (name, b) in tops {
             if w.visitor.bucket(&name).is_break() {
                 w.stopped = true;
@@ -336,7 +427,10 @@ impl<S: ReadAt> Db<S> {
                 report.stopped = true;
                 return Ok(report);
             }
-            let mut stats = BucketStats { name, ..Default::default() };
+            let mut stats = BucketStats {
+                name,
+                ..Default::default()
+            };
             w.walk_bucket(&b, &mut stats, true, 1)?;
             report.buckets.push(stats);
             if w.stopped {
@@ -360,11 +454,17 @@ impl<S: ReadAt> Db<S> {
         let before = sorted.len();
         sorted.dedup();
         if sorted.len() != before {
-            report.problems.push(format!("{} page ids appear more than once in the freelist", before - sorted.len()));
+            report.problems.push(format!(
+                "{} page ids appear more than once in the freelist",
+                before - sorted.len()
+            ));
         }
         for &p in &sorted {
             if p >= meta.pgid {
-                report.problems.push(format!("freelist lists page {p}, past the high-water mark {}", meta.pgid));
+                report.problems.push(format!(
+                    "freelist lists page {p}, past the high-water mark {}",
+                    meta.pgid
+                ));
                 continue;
             }
             if p < tracked && w.reachable.get(p) {
@@ -374,14 +474,19 @@ impl<S: ReadAt> Db<S> {
             }
         }
         if reachable_freed > 0 {
-            report.problems.push(format!("{reachable_freed} pages are both reachable and listed free"));
+            report.problems.push(format!(
+                "{reachable_freed} pages are both reachable and listed free"
+            ));
         }
         report.free_listed = free_listed;
         // `reachable` includes the meta and freelist pages.
         report.unaccounted = meta.pgid.saturating_sub(reachable + free_listed);
         if report.has_freelist {
             if report.unaccounted > 0 {
-                report.problems.push(format!("{} pages are unreachable and not listed free", report.unaccounted));
+                report.problems.push(format!(
+                    "{} pages are unreachable and not listed free",
+                    report.unaccounted
+                ));
             }
         }
         Ok(report)
@@ -399,7 +504,11 @@ fn collect_root<S: ReadAt, V: Visitor>(
     tops: &mut Vec<(Vec<u8>, Bucket)>,
 ) -> Result<()> {
     if depth > db.limits().max_depth {
-        return Err(Error::TooDeep { page: page.id, offset: page.offset, depth: db.limits().max_depth });
+        return Err(Error::TooDeep {
+            page: page.id,
+            offset: page.offset,
+            depth: db.limits().max_depth,
+        });
     }
     match page.kind() {
         Kind::Branch => {
@@ -419,7 +528,11 @@ fn collect_root<S: ReadAt, V: Visitor>(
             for i in 0..page.count() {
                 let e = page.leaf(i)?;
                 if prev.as_deref().is_some_and(|p| e.key <= p) {
-                    return Err(Error::KeyOrder { page: page.id, offset: page.elem_offset(i), index: i });
+                    return Err(Error::KeyOrder {
+                        page: page.id,
+                        offset: page.elem_offset(i),
+                        index: i,
+                    });
                 }
                 *prev = Some(e.key.to_vec());
                 if e.is_bucket() {

@@ -25,7 +25,10 @@ pub fn locate_db(input: &Path) -> Result<PathBuf, Failure> {
             return Ok(p);
         }
     }
-    Err(fail(input, &"no v3 db here (looked for member/snap/db, snap/db and db)"))
+    Err(fail(
+        input,
+        &"no v3 db here (looked for member/snap/db, snap/db and db)",
+    ))
 }
 
 pub fn open_v3(input: &Path) -> Result<(PathBuf, Backend<FileSource>), Failure> {

@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use etcd::v3::{RangeRequest, StatusOptions};
 
 #[derive(Parser)]
-#[command(name = "etcdscope", version, about = "Read etcd snapshots, db files and data directories offline")]
+#[command(
+    name = "etcdscope",
+    version,
+    about = "Read etcd snapshots, db files and data directories offline"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -130,24 +134,54 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.cmd {
-        Cmd::Status { input, write_out, no_verify } => {
+        Cmd::Status {
+            input,
+            write_out,
+            no_verify,
+        } => {
             let (path, be) = input::open_v3(&input)?;
-            let st = be.status(StatusOptions { verify_trailer: !no_verify }).map_err(|e| input::fail(&path, &e))?;
+            let st = be
+                .status_threaded(StatusOptions {
+                    verify_trailer: !no_verify,
+                })
+                .map_err(|e| input::fail(&path, &e))?;
             output::status(&mut out, &st, write_out)
         }
-        Cmd::Get { input, key, range_end, prefix, from_key, rev, keys_only, count_only, print_value_only, limit, write_out } => {
+        Cmd::Get {
+            input,
+            key,
+            range_end,
+            prefix,
+            from_key,
+            rev,
+            keys_only,
+            count_only,
+            print_value_only,
+            limit,
+            write_out,
+        } => {
             let key = key.map(|k| os_bytes(&k)).unwrap_or_default();
             let mut req = if prefix {
                 RangeRequest::prefix(&key)
             } else if from_key {
                 let k = if key.is_empty() { vec![0] } else { key };
-                RangeRequest { key: k, range_end: vec![0], ..Default::default() }
+                RangeRequest {
+                    key: k,
+                    range_end: vec![0],
+                    ..Default::default()
+                }
             } else {
                 if key.is_empty() {
-                    return Err(Failure::Usage("etcdscope get: a KEY is required (or --prefix / --from-key)".into()));
+                    return Err(Failure::Usage(
+                        "etcdscope get: a KEY is required (or --prefix / --from-key)".into(),
+                    ));
                 }
                 let end = range_end.map(|e| os_bytes(&e)).unwrap_or_default();
-                RangeRequest { key, range_end: end, ..Default::default() }
+                RangeRequest {
+                    key,
+                    range_end: end,
+                    ..Default::default()
+                }
             };
             req.revision = rev;
             req.limit = limit;
@@ -157,9 +191,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let res = be.range(&req).map_err(|e| input::fail(&path, &e))?;
             output::get(&mut out, &res, write_out, print_value_only)
         }
-        Cmd::History { input, key, write_out } => {
+        Cmd::History {
+            input,
+            key,
+            write_out,
+        } => {
             let (path, be) = input::open_v3(&input)?;
-            let h = be.history(&os_bytes(&key)).map_err(|e| input::fail(&path, &e))?;
+            let h = be
+                .history(&os_bytes(&key))
+                .map_err(|e| input::fail(&path, &e))?;
             output::history(&mut out, &h, write_out)
         }
         Cmd::Leases { input, write_out } => {
@@ -172,7 +212,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let m = be.members().map_err(|e| input::fail(&path, &e))?;
             output::members(&mut out, &m, write_out)
         }
-        Cmd::Auth { input, write_out, with_secrets } => {
+        Cmd::Auth {
+            input,
+            write_out,
+            with_secrets,
+        } => {
             let (path, be) = input::open_v3(&input)?;
             let a = be.auth(with_secrets).map_err(|e| input::fail(&path, &e))?;
             output::auth(&mut out, &a, write_out)

@@ -71,7 +71,9 @@ fn table(out: Out<'_>, header: &[&str], rows: &[Vec<String>]) -> Result<(), Fail
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure> {
@@ -83,10 +85,28 @@ pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure
         vec!["hash".into(), format!("{:08x} ({})", st.hash, st.hash)],
         vec!["revision".into(), st.revision.to_string()],
         vec!["total keys".into(), st.total_key.to_string()],
-        vec!["total size".into(), format!("{} ({} bytes)", human(st.total_size), st.total_size)],
-        vec!["file size".into(), format!("{} ({} bytes)", human(st.file_size), st.file_size)],
+        vec![
+            "total size".into(),
+            format!("{} ({} bytes)", human(st.total_size), st.total_size),
+        ],
+        vec![
+            "file size".into(),
+            format!("{} ({} bytes)", human(st.file_size), st.file_size),
+        ],
         vec!["sha256 trailer".into(), st.trailer.state.into()],
-        vec!["meta page".into(), format!("{} (txid {}){}", st.meta_page.active, st.meta_page.txid, if st.meta_page.fell_back { ", fell back: other meta unusable" } else { "" })],
+        vec![
+            "meta page".into(),
+            format!(
+                "{} (txid {}){}",
+                st.meta_page.active,
+                st.meta_page.txid,
+                if st.meta_page.fell_back {
+                    ", fell back: other meta unusable"
+                } else {
+                    ""
+                }
+            ),
+        ],
         vec!["schema".into(), st.schema.clone()],
         vec!["consistent index".into(), opt(&m.consistent_index)],
         vec!["term".into(), opt(&m.term)],
@@ -109,7 +129,10 @@ pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure
         ],
     ];
     if m.scheduled_compact_revision != m.finished_compact_revision {
-        rows.push(vec!["compaction scheduled".into(), opt(&m.scheduled_compact_revision)]);
+        rows.push(vec![
+            "compaction scheduled".into(),
+            opt(&m.scheduled_compact_revision),
+        ]);
     }
     table(out, &["FIELD", "VALUE"], &rows)?;
     out.write_all(b"\n").map_err(io_fail)?;
@@ -121,7 +144,11 @@ pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure
                 text_or_b64_string(&b.name),
                 b.entries.to_string(),
                 human(b.key_bytes + b.value_bytes),
-                if b.inline { "inline".into() } else { (b.branch_pages + b.leaf_pages + b.overflow_pages).to_string() },
+                if b.inline {
+                    "inline".into()
+                } else {
+                    (b.branch_pages + b.leaf_pages + b.overflow_pages).to_string()
+                },
             ]
         })
         .collect();
@@ -159,13 +186,21 @@ fn kv_json(kv: &KeyValue) -> Value {
     Value::Object(m)
 }
 
-pub fn get(out: Out<'_>, res: &RangeResult, fmt: SimpleOrJson, value_only: bool) -> Result<(), Failure> {
+pub fn get(
+    out: Out<'_>,
+    res: &RangeResult,
+    fmt: SimpleOrJson,
+    value_only: bool,
+) -> Result<(), Failure> {
     match fmt {
         SimpleOrJson::Json => {
             let mut m = Map::new();
             m.insert("header".into(), json!({ "revision": res.header_revision }));
             if !res.kvs.is_empty() {
-                m.insert("kvs".into(), Value::Array(res.kvs.iter().map(kv_json).collect()));
+                m.insert(
+                    "kvs".into(),
+                    Value::Array(res.kvs.iter().map(kv_json).collect()),
+                );
             }
             if res.more {
                 m.insert("more".into(), Value::Bool(true));
@@ -234,21 +269,39 @@ pub fn history(out: Out<'_>, h: &[HistoryEntry], fmt: TableOrJson) -> Result<(),
         .iter()
         .map(|e| {
             if e.tombstone {
-                vec![e.revision.to_string(), "DELETE".into(), "".into(), "".into(), "".into(), "".into(), "".into()]
+                vec![
+                    e.revision.to_string(),
+                    "DELETE".into(),
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                ]
             } else {
                 vec![
                     e.revision.to_string(),
                     "PUT".into(),
                     e.kv.create_revision.to_string(),
                     e.kv.version.to_string(),
-                    if e.kv.lease != 0 { format!("{:x}", e.kv.lease) } else { "".into() },
+                    if e.kv.lease != 0 {
+                        format!("{:x}", e.kv.lease)
+                    } else {
+                        "".into()
+                    },
                     e.kv.value.len().to_string(),
                     preview(&e.kv.value),
                 ]
             }
         })
         .collect();
-    table(out, &["REVISION", "TYPE", "CREATED", "VERSION", "LEASE", "SIZE", "VALUE"], &rows)
+    table(
+        out,
+        &[
+            "REVISION", "TYPE", "CREATED", "VERSION", "LEASE", "SIZE", "VALUE",
+        ],
+        &rows,
+    )
 }
 
 pub fn leases(out: Out<'_>, l: &[LeaseInfo], fmt: TableOrJson) -> Result<(), Failure> {
@@ -259,10 +312,20 @@ pub fn leases(out: Out<'_>, l: &[LeaseInfo], fmt: TableOrJson) -> Result<(), Fai
         .iter()
         .map(|x| {
             let keys: Vec<String> = x.keys.iter().map(|k| text_or_b64_string(k)).collect();
-            vec![x.id_hex.clone(), x.id.to_string(), x.ttl.to_string(), x.remaining_ttl.to_string(), keys.join(", ")]
+            vec![
+                x.id_hex.clone(),
+                x.id.to_string(),
+                x.ttl.to_string(),
+                x.remaining_ttl.to_string(),
+                keys.join(", "),
+            ]
         })
         .collect();
-    table(out, &["ID", "ID (DECIMAL)", "TTL", "REMAINING", "KEYS"], &rows)
+    table(
+        out,
+        &["ID", "ID (DECIMAL)", "TTL", "REMAINING", "KEYS"],
+        &rows,
+    )
 }
 
 pub fn members(out: Out<'_>, m: &MembersInfo, fmt: TableOrJson) -> Result<(), Failure> {
@@ -273,10 +336,20 @@ pub fn members(out: Out<'_>, m: &MembersInfo, fmt: TableOrJson) -> Result<(), Fa
         .members
         .iter()
         .map(|x| {
-            vec![x.id_hex.clone(), x.name.clone(), x.peer_urls.join(","), x.client_urls.join(","), x.is_learner.to_string()]
+            vec![
+                x.id_hex.clone(),
+                x.name.clone(),
+                x.peer_urls.join(","),
+                x.client_urls.join(","),
+                x.is_learner.to_string(),
+            ]
         })
         .collect();
-    table(out, &["ID", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"], &rows)?;
+    table(
+        out,
+        &["ID", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
+        &rows,
+    )?;
     if !m.removed.is_empty() {
         writeln!(out, "removed: {}", m.removed.join(", ")).map_err(io_fail)?;
     }
@@ -290,7 +363,13 @@ pub fn auth(out: Out<'_>, a: &AuthInfo, fmt: TableOrJson) -> Result<(), Failure>
     if fmt == TableOrJson::Json {
         return write_json(out, a);
     }
-    writeln!(out, "auth enabled: {}\nauth revision: {}\n", a.enabled, opt(&a.revision)).map_err(io_fail)?;
+    writeln!(
+        out,
+        "auth enabled: {}\nauth revision: {}\n",
+        a.enabled,
+        opt(&a.revision)
+    )
+    .map_err(io_fail)?;
     let users: Vec<Vec<String>> = a
         .users
         .iter()
@@ -298,7 +377,13 @@ pub fn auth(out: Out<'_>, a: &AuthInfo, fmt: TableOrJson) -> Result<(), Failure>
             vec![
                 text_or_b64_string(&u.name),
                 u.roles.join(","),
-                if u.no_password { "none".into() } else if u.has_password { "set (hidden)".into() } else { "empty".into() },
+                if u.no_password {
+                    "none".into()
+                } else if u.has_password {
+                    "set (hidden)".into()
+                } else {
+                    "empty".into()
+                },
             ]
         })
         .collect();
@@ -307,7 +392,12 @@ pub fn auth(out: Out<'_>, a: &AuthInfo, fmt: TableOrJson) -> Result<(), Failure>
     let mut roles = Vec::new();
     for r in &a.roles {
         if r.permissions.is_empty() {
-            roles.push(vec![text_or_b64_string(&r.name), "".into(), "".into(), "".into()]);
+            roles.push(vec![
+                text_or_b64_string(&r.name),
+                "".into(),
+                "".into(),
+                "".into(),
+            ]);
         }
         for p in &r.permissions {
             roles.push(vec![

@@ -27,7 +27,10 @@ fn write_temp(name: &str, bytes: &[u8]) -> TempFile {
 }
 
 fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etcdscope")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_etcdscope"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Runs `status` and `get --prefix ""` on the bytes; both must fail with exit 1 and a one-line
@@ -41,11 +44,26 @@ fn assert_clean_failure(name: &str, bytes: &[u8], must_contain: &[&str]) -> Stri
         args.extend(cmd[1..].iter().map(std::ffi::OsStr::new));
         let out = run(&args);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(1), "{name} {cmd:?}: exit {:?}, stderr {err}", out.status.code());
-        assert_eq!(err.trim_end().lines().count(), 1, "{name}: one line expected, got {err}");
-        assert!(err.contains(&*f.0.to_string_lossy()), "{name}: message must name the file: {err}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name} {cmd:?}: exit {:?}, stderr {err}",
+            out.status.code()
+        );
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{name}: one line expected, got {err}"
+        );
+        assert!(
+            err.contains(&*f.0.to_string_lossy()),
+            "{name}: message must name the file: {err}"
+        );
         for m in must_contain {
-            assert!(err.contains(m), "{name} {cmd:?}: message should contain {m:?}: {err}");
+            assert!(
+                err.contains(m),
+                "{name} {cmd:?}: message should contain {m:?}: {err}"
+            );
         }
         if first.is_empty() {
             first = err;
@@ -60,7 +78,11 @@ fn key_bucket_pages(db: &[u8]) -> (u64, u64, u64) {
     let b = bolt.bucket(b"key").unwrap().unwrap();
     let root = b.root_page().expect("fixture key bucket is page-backed");
     let page = bolt.read_page(root, (0, 0)).unwrap();
-    assert_eq!(page.kind(), Kind::Branch, "fixture key bucket should need a branch page");
+    assert_eq!(
+        page.kind(),
+        Kind::Branch,
+        "fixture key bucket should need a branch page"
+    );
     let (_, leaf) = page.branch(0).unwrap();
     (root, leaf, bolt.page_size())
 }
@@ -74,7 +96,9 @@ fn zero_length_file() {
 fn not_a_bbolt_file() {
     let text = b"this is not a database, just some text that goes on for a while.\n".repeat(100);
     assert_clean_failure("text", &text, &["meta page 0", "bad magic"]);
-    let random: Vec<u8> = (0..20000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let random: Vec<u8> = (0..20000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     assert_clean_failure("random", &random, &["meta page"]);
 }
 
@@ -82,7 +106,14 @@ fn not_a_bbolt_file() {
 fn truncated_at_several_points() {
     let db = fixture();
     let (root, leaf, ps) = key_bucket_pages(&db);
-    let cuts = [40usize, 4096 + 10, (root * ps) as usize + 100, (leaf * ps) as usize + 7, db.len() / 2, db.len() - 4096 - 33];
+    let cuts = [
+        40usize,
+        4096 + 10,
+        (root * ps) as usize + 100,
+        (leaf * ps) as usize + 7,
+        db.len() / 2,
+        db.len() - 4096 - 33,
+    ];
     for cut in cuts {
         if cut >= db.len() {
             continue;
@@ -101,12 +132,24 @@ fn flipped_meta_byte_falls_back_then_fails_when_both_are_bad() {
     // Flip a byte of meta 0's root pointer: its checksum no longer matches.
     db[16 + 16] ^= 0x01;
     let f = write_temp("meta0", &db);
-    let out = run(&[std::ffi::OsStr::new("status"), f.0.as_os_str(), std::ffi::OsStr::new("-w"), std::ffi::OsStr::new("json")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        std::ffi::OsStr::new("status"),
+        f.0.as_os_str(),
+        std::ffi::OsStr::new("-w"),
+        std::ffi::OsStr::new("json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(st["metaPage"]["active"], 1);
     assert_eq!(st["metaPage"]["fellBack"], true);
-    assert!(st["metaPage"]["otherProblem"].as_str().unwrap().contains("checksum"));
+    assert!(st["metaPage"]["otherProblem"]
+        .as_str()
+        .unwrap()
+        .contains("checksum"));
     // Both metas broken.
     let ps = 4096;
     db[ps + 16 + 16] ^= 0x01;
@@ -121,7 +164,15 @@ fn flipped_byte_in_a_branch_page() {
     // The header's page id.
     let mut d = db.clone();
     d[base] ^= 0x40;
-    assert_clean_failure("branch-id", &d, &[&format!("page {root}"), &format!("offset {base}"), "header says"]);
+    assert_clean_failure(
+        "branch-id",
+        &d,
+        &[
+            &format!("page {root}"),
+            &format!("offset {base}"),
+            "header says",
+        ],
+    );
     // The page kind.
     let mut d = db.clone();
     d[base + 8] = 0x08;
@@ -129,7 +180,11 @@ fn flipped_byte_in_a_branch_page() {
     // The high byte of element 0's child page id: far past the high-water mark.
     let mut d = db.clone();
     d[base + 16 + 8 + 7] ^= 0x10;
-    assert_clean_failure("branch-child", &d, &[&format!("page {root}"), "high-water mark"]);
+    assert_clean_failure(
+        "branch-child",
+        &d,
+        &[&format!("page {root}"), "high-water mark"],
+    );
     // Element 1's key size: the key now runs off the page.
     let mut d = db.clone();
     d[base + 16 + 16 + 4 + 2] ^= 0x7f;

@@ -41,7 +41,9 @@ fn raw_db() -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         let gz = std::fs::File::open(fixture_dir().join("raw.db.gz")).unwrap();
         let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(gz).read_to_end(&mut bytes).unwrap();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut bytes)
+            .unwrap();
         let tmp = dir.join(format!("db.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
         std::fs::write(&tmp, bytes).unwrap();
         std::fs::rename(&tmp, &out).unwrap();
@@ -50,7 +52,10 @@ fn raw_db() -> PathBuf {
 }
 
 fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etcdscope")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_etcdscope"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn run_ok(args: &[&std::ffi::OsStr]) -> Vec<u8> {
@@ -78,14 +83,22 @@ fn status_matches_etcdctl_snapshot_status() {
         let ours = json_of(args!["status", file.as_os_str(), "-w", "json"]);
         let theirs = expected(exp);
         for field in ["hash", "revision", "totalKey", "totalSize"] {
-            assert_eq!(ours[field], theirs[field], "{field} of {} ({exp})", file.display());
+            assert_eq!(
+                ours[field],
+                theirs[field],
+                "{field} of {} ({exp})",
+                file.display()
+            );
         }
     }
     let ours = json_of(args!["status", snapshot().as_os_str(), "-w", "json"]);
     assert_eq!(ours["trailer"]["state"], "ok");
     let raw = json_of(args!["status", raw_db().as_os_str(), "-w", "json"]);
     assert_eq!(raw["trailer"]["state"], "absent");
-    assert_eq!(ours["meta"]["finishedCompactRevision"], facts()["compact_revision"]);
+    assert_eq!(
+        ours["meta"]["finishedCompactRevision"],
+        facts()["compact_revision"]
+    );
 }
 
 /// Compares our `get -w json` with etcdctl's: same kvs (keys, values, revisions, versions,
@@ -94,15 +107,24 @@ fn assert_same_get(ours: &Value, theirs: &Value, what: &str) {
     assert_eq!(ours["kvs"], theirs["kvs"], "kvs of {what}");
     assert_eq!(ours["count"], theirs["count"], "count of {what}");
     assert_eq!(ours["more"], theirs["more"], "more of {what}");
-    assert_eq!(ours["header"]["revision"], theirs["header"]["revision"], "header.revision of {what}");
+    assert_eq!(
+        ours["header"]["revision"], theirs["header"]["revision"],
+        "header.revision of {what}"
+    );
 }
 
 fn revisions_recorded() -> Vec<(i64, PathBuf)> {
     let mut revs = Vec::new();
     for e in std::fs::read_dir(fixture_dir().join("expected")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        if let Some(n) = name.strip_prefix("get-rev-").and_then(|s| s.strip_suffix(".json")) {
-            revs.push((n.parse::<i64>().unwrap(), fixture_dir().join("expected").join(&name)));
+        if let Some(n) = name
+            .strip_prefix("get-rev-")
+            .and_then(|s| s.strip_suffix(".json"))
+        {
+            revs.push((
+                n.parse::<i64>().unwrap(),
+                fixture_dir().join("expected").join(&name),
+            ));
         }
     }
     revs.sort();
@@ -112,12 +134,26 @@ fn revisions_recorded() -> Vec<(i64, PathBuf)> {
 #[test]
 fn get_every_revision_matches_etcdctl() {
     let revs = revisions_recorded();
-    assert!(revs.len() >= 10, "fixture should record many revisions, has {}", revs.len());
+    assert!(
+        revs.len() >= 10,
+        "fixture should record many revisions, has {}",
+        revs.len()
+    );
     for file in [snapshot(), raw_db()] {
         for (rev, path) in &revs {
-            let theirs: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let theirs: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
             let r = rev.to_string();
-            let ours = json_of(args!["get", file.as_os_str(), "", "--prefix", "--rev", &r, "-w", "json"]);
+            let ours = json_of(args![
+                "get",
+                file.as_os_str(),
+                "",
+                "--prefix",
+                "--rev",
+                &r,
+                "-w",
+                "json"
+            ]);
             assert_same_get(&ours, &theirs, &format!("rev {rev} of {}", file.display()));
         }
     }
@@ -144,8 +180,16 @@ fn get_variants_match_etcdctl() {
 fn simple_output_is_byte_identical() {
     let p = fixture_dir().join("expected/get-simple.txt");
     let theirs = std::fs::read(&p).unwrap();
-    let ours = run_ok(args!["get", snapshot().as_os_str(), "/app/config", "--prefix"]);
-    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+    let ours = run_ok(args![
+        "get",
+        snapshot().as_os_str(),
+        "/app/config",
+        "--prefix"
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
     assert_eq!(ours, theirs);
 }
 
@@ -153,13 +197,27 @@ fn simple_output_is_byte_identical() {
 fn compacted_and_future_revisions_are_refused() {
     let compact = facts()["compact_revision"].as_i64().unwrap();
     let r = (compact - 1).to_string();
-    let out = run(args!["get", snapshot().as_os_str(), "", "--prefix", "--rev", &r]);
+    let out = run(args![
+        "get",
+        snapshot().as_os_str(),
+        "",
+        "--prefix",
+        "--rev",
+        &r
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("compacted"));
     let theirs = std::fs::read_to_string(fixture_dir().join("expected/get-compacted.txt")).unwrap();
     assert!(theirs.contains("compacted"), "etcdctl said: {theirs}");
     let future = (facts()["current_revision"].as_i64().unwrap() + 1).to_string();
-    let out = run(args!["get", snapshot().as_os_str(), "", "--prefix", "--rev", &future]);
+    let out = run(args![
+        "get",
+        snapshot().as_os_str(),
+        "",
+        "--prefix",
+        "--rev",
+        &future
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("future revision"));
 }
@@ -190,15 +248,27 @@ fn history_agrees_with_every_recorded_view() {
             use std::os::unix::ffi::OsStrExt;
             std::ffi::OsStr::from_bytes(&key).to_owned()
         };
-        let h = json_of(&[std::ffi::OsStr::new("history"), snapshot().as_os_str(), &key_arg, std::ffi::OsStr::new("-w"), std::ffi::OsStr::new("json")]);
+        let h = json_of(&[
+            std::ffi::OsStr::new("history"),
+            snapshot().as_os_str(),
+            &key_arg,
+            std::ffi::OsStr::new("-w"),
+            std::ffi::OsStr::new("json"),
+        ]);
         let list = h["history"].as_array().unwrap();
         for (rev, view) in &views {
-            let latest = list.iter().filter(|e| e["revision"].as_i64().unwrap() <= *rev).last();
+            let latest = list
+                .iter()
+                .filter(|e| e["revision"].as_i64().unwrap() <= *rev)
+                .last();
             match (latest, view.get(key_b64)) {
                 (Some(e), Some(kv)) if e["type"] == "PUT" => {
                     assert_eq!(&e["kv"], kv, "key {key_b64} at rev {rev}");
                 }
-                (Some(e), None) => assert_eq!(e["type"], "DELETE", "key {key_b64} at rev {rev}: we hold a put, etcd had none"),
+                (Some(e), None) => assert_eq!(
+                    e["type"], "DELETE",
+                    "key {key_b64} at rev {rev}: we hold a put, etcd had none"
+                ),
                 (None, None) => {}
                 (l, v) => panic!("key {key_b64} at rev {rev}: ours {l:?}, etcd's {v:?}"),
             }
@@ -217,16 +287,33 @@ fn leases_match_etcdctl() {
     assert_eq!(ours.len(), theirs.len(), "lease count");
     for t in &theirs {
         let id = t["id"].as_i64().unwrap();
-        let o = ours.iter().find(|o| o["id"].as_i64() == Some(id)).unwrap_or_else(|| panic!("lease {id:x} missing"));
+        let o = ours
+            .iter()
+            .find(|o| o["id"].as_i64() == Some(id))
+            .unwrap_or_else(|| panic!("lease {id:x} missing"));
         let ttl = expected(&format!("lease-{id:x}.json"));
         assert_eq!(o["ttl"], ttl["granted-ttl"], "granted ttl of {id:x}");
-        let mut their_keys: Vec<String> =
-            ttl["keys"].as_array().cloned().unwrap_or_default().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+        let mut their_keys: Vec<String> = ttl["keys"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
         their_keys.sort_by_key(|k| base64::engine::general_purpose::STANDARD.decode(k).unwrap());
-        let our_keys: Vec<String> = o["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+        let our_keys: Vec<String> = o["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(our_keys, their_keys, "keys of lease {id:x}");
     }
-    let alive = facts()["lease_alive_id"].as_str().unwrap().parse::<i64>().unwrap();
+    let alive = facts()["lease_alive_id"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
     assert!(ours.iter().any(|o| o["id"].as_i64() == Some(alive)));
 }
 
@@ -239,7 +326,12 @@ fn auth_matches_etcdctl() {
     for u in users {
         let name = u.as_str().unwrap();
         let theirs = expected(&format!("user-get-{name}.json"));
-        let o = ours["users"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap();
+        let o = ours["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap();
         let mut their_roles: Vec<Value> = theirs["roles"].as_array().cloned().unwrap_or_default();
         their_roles.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         let mut our_roles = o["roles"].as_array().unwrap().clone();
@@ -250,7 +342,12 @@ fn auth_matches_etcdctl() {
     for r in facts()["roles"].as_array().unwrap() {
         let name = r.as_str().unwrap();
         let theirs = expected(&format!("role-get-{name}.json"));
-        let o = ours["roles"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap();
+        let o = ours["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap();
         let their_perms = theirs["perm"].as_array().cloned().unwrap_or_default();
         let our_perms = o["permissions"].as_array().unwrap();
         assert_eq!(our_perms.len(), their_perms.len(), "permissions of {name}");
@@ -259,11 +356,28 @@ fn auth_matches_etcdctl() {
             let tname = ["READ", "WRITE", "READWRITE"][t as usize];
             assert_eq!(a["permType"], tname);
             assert_eq!(a["key"], b["key"]);
-            assert_eq!(a["rangeEnd"], b.get("range_end").cloned().unwrap_or(Value::String(String::new())));
+            assert_eq!(
+                a["rangeEnd"],
+                b.get("range_end")
+                    .cloned()
+                    .unwrap_or(Value::String(String::new()))
+            );
         }
     }
-    let secret = json_of(args!["auth", snapshot().as_os_str(), "-w", "json", "--with-secrets"]);
-    assert!(secret["users"].as_array().unwrap().iter().any(|u| u["passwordHash"].as_str().is_some_and(|h| h.starts_with("$2"))));
+    let secret = json_of(args![
+        "auth",
+        snapshot().as_os_str(),
+        "-w",
+        "json",
+        "--with-secrets"
+    ]);
+    assert!(secret["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["passwordHash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("$2"))));
 }
 
 #[test]

@@ -15,9 +15,19 @@ pub enum Error {
     /// A `key` bucket key that is not a 17/18-byte revision.
     BadRevisionKey { page: u64, offset: u64, len: usize },
     /// A `key` bucket value that does not parse as `mvccpb.KeyValue`.
-    BadKeyValue { page: u64, offset: u64, revision: String, reason: String },
+    BadKeyValue {
+        page: u64,
+        offset: u64,
+        revision: String,
+        reason: String,
+    },
     /// Another bucket's entry does not parse.
-    BadEntry { bucket: &'static str, page: u64, offset: u64, reason: String },
+    BadEntry {
+        bucket: &'static str,
+        page: u64,
+        offset: u64,
+        reason: String,
+    },
     /// The requested revision was compacted away (etcd: "required revision has been compacted").
     Compacted { requested: i64, compacted: i64 },
     /// The requested revision is newer than the store (etcd: "required revision is a future revision").

@@ -205,10 +205,17 @@ mod tests {
         assert_eq!(KvRef::parse(&buf).unwrap().to_owned(), kv);
         // Truncated messages are refused, not misread.
         for cut in 0..buf.len() {
-            assert_eq!(KvRef::parse(&buf[..cut]).is_some(), KeyValue::decode(&buf[..cut]).is_ok(), "cut {cut}");
+            assert_eq!(
+                KvRef::parse(&buf[..cut]).is_some(),
+                KeyValue::decode(&buf[..cut]).is_ok(),
+                "cut {cut}"
+            );
         }
         assert_eq!(KvRef::parse(&[0x0a, 0x05, b'a']), None);
         // A known field with the wrong wire type is refused.
-        assert_eq!(KvRef::parse(&[0x10, 0x05, 0x01]).is_some(), KeyValue::decode(&[0x10u8, 0x05, 0x01][..]).is_ok());
+        assert_eq!(
+            KvRef::parse(&[0x10, 0x05, 0x01]).is_some(),
+            KeyValue::decode(&[0x10u8, 0x05, 0x01][..]).is_ok()
+        );
     }
 }

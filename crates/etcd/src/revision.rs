@@ -58,7 +58,13 @@ impl RevKey {
         m.copy_from_slice(&b[..8]);
         let mut s = [0u8; 8];
         s.copy_from_slice(&b[9..17]);
-        Some(RevKey { rev: Revision { main: i64::from_be_bytes(m), sub: i64::from_be_bytes(s) }, tombstone })
+        Some(RevKey {
+            rev: Revision {
+                main: i64::from_be_bytes(m),
+                sub: i64::from_be_bytes(s),
+            },
+            tombstone,
+        })
     }
 
     /// The main revision of any key at least 8 bytes long — what `etcdctl snapshot status`
@@ -79,10 +85,22 @@ mod tests {
         let r = Revision::new(0x0102030405060708, 3);
         let b = r.to_bytes();
         assert_eq!(b[8], b'_');
-        assert_eq!(RevKey::parse(&b), Some(RevKey { rev: r, tombstone: false }));
+        assert_eq!(
+            RevKey::parse(&b),
+            Some(RevKey {
+                rev: r,
+                tombstone: false
+            })
+        );
         let mut t = b.to_vec();
         t.push(b't');
-        assert_eq!(RevKey::parse(&t), Some(RevKey { rev: r, tombstone: true }));
+        assert_eq!(
+            RevKey::parse(&t),
+            Some(RevKey {
+                rev: r,
+                tombstone: true
+            })
+        );
         t[17] = b'x';
         assert_eq!(RevKey::parse(&t), None);
         assert_eq!(RevKey::parse(&b[..16]), None);

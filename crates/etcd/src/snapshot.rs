@@ -14,7 +14,10 @@ pub enum Trailer {
     /// Present and equal to the SHA-256 of the preceding bytes.
     Ok { sha256: [u8; 32] },
     /// Present but different from the SHA-256 of the preceding bytes.
-    Mismatch { stored: [u8; 32], computed: [u8; 32] },
+    Mismatch {
+        stored: [u8; 32],
+        computed: [u8; 32],
+    },
     /// Present, not verified (the caller chose not to hash).
     Unchecked { stored: [u8; 32] },
 }
@@ -46,13 +49,21 @@ pub fn split<S: ReadAt>(src: S) -> Result<(SliceSource<S>, Option<[u8; 32]>), Re
         stored = Some(sum);
         db_len = size - TRAILER_LEN;
     }
-    let past_end = ReadError { offset: 0, len: db_len, kind: storage::ReadErrorKind::PastEnd { size } };
+    let past_end = ReadError {
+        offset: 0,
+        len: db_len,
+        kind: storage::ReadErrorKind::PastEnd { size },
+    };
     let db = SliceSource::new(src, 0, db_len).ok_or(past_end)?;
     Ok((db, stored))
 }
 
 /// SHA-256 of `src[..len]`, read in 1 MiB chunks; `progress` is told the bytes done so far.
-pub fn sha256_prefix<S: ReadAt>(src: &S, len: u64, mut progress: impl FnMut(u64)) -> Result<[u8; 32], ReadError> {
+pub fn sha256_prefix<S: ReadAt>(
+    src: &S,
+    len: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<[u8; 32], ReadError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut off = 0u64;
@@ -68,9 +79,15 @@ pub fn sha256_prefix<S: ReadAt>(src: &S, len: u64, mut progress: impl FnMut(u64)
 
 /// Verifies a stored trailer against the db bytes.
 pub fn verify<S: ReadAt>(db: &S, stored: Option<[u8; 32]>) -> Result<Trailer, ReadError> {
-    let Some(stored) = stored else { return Ok(Trailer::Absent) };
+    let Some(stored) = stored else {
+        return Ok(Trailer::Absent);
+    };
     let computed = sha256_prefix(db, db.size(), |_| {})?;
-    Ok(if computed == stored { Trailer::Ok { sha256: stored } } else { Trailer::Mismatch { stored, computed } })
+    Ok(if computed == stored {
+        Trailer::Ok { sha256: stored }
+    } else {
+        Trailer::Mismatch { stored, computed }
+    })
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -97,7 +114,10 @@ mod tests {
         assert_eq!(verify(&part, stored).unwrap(), Trailer::Ok { sha256: sum });
         file[5] ^= 1;
         let (part, stored) = split(MemSource::new(file)).unwrap();
-        assert!(matches!(verify(&part, stored).unwrap(), Trailer::Mismatch { .. }));
+        assert!(matches!(
+            verify(&part, stored).unwrap(),
+            Trailer::Mismatch { .. }
+        ));
         let (part, stored) = split(MemSource::new(db)).unwrap();
         assert_eq!(part.size(), 1024);
         assert_eq!(verify(&part, stored).unwrap(), Trailer::Absent);

@@ -32,7 +32,12 @@ fn exercise(bytes: Vec<u8>) -> usize {
             failures += 1;
         }
     };
-    check(be.status(StatusOptions { verify_trailer: false }).map(|_| ()));
+    check(
+        be.status(StatusOptions {
+            verify_trailer: false,
+        })
+        .map(|_| ()),
+    );
     check(be.range(&RangeRequest::prefix(b"")).map(|_| ()));
     check(be.leases().map(|_| ()));
     check(be.auth(false).map(|_| ()));
@@ -70,14 +75,20 @@ fn flips_in_every_page_header_and_element_table() {
     // Most header/element flips must be noticed (some, like flips in an unused page or in a
     // value length that stays in bounds, are legitimately invisible).
     assert!(runs > 0);
-    assert!(detected * 3 > runs, "only {detected} of {runs} flips detected");
+    assert!(
+        detected * 3 > runs,
+        "only {detected} of {runs} flips detected"
+    );
 }
 
 #[test]
 fn truncation_at_every_page_boundary() {
     let db = fixture();
     let ps = 4096usize;
-    for cut in (0..db.len()).step_by(ps).chain([1, 79, 80, 4096 + 79, db.len() - 1]) {
+    for cut in (0..db.len())
+        .step_by(ps)
+        .chain([1, 79, 80, 4096 + 79, db.len() - 1])
+    {
         exercise(db[..cut].to_vec());
     }
 }

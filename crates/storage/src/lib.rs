@@ -37,7 +37,11 @@ impl fmt::Display for ReadError {
                 self.len, self.offset, size
             ),
             ReadErrorKind::Io(msg) => {
-                write!(f, "read of {} bytes at offset {} failed: {}", self.len, self.offset, msg)
+                write!(
+                    f,
+                    "read of {} bytes at offset {} failed: {}",
+                    self.len, self.offset, msg
+                )
             }
         }
     }
@@ -62,7 +66,11 @@ pub trait ReadAt {
         let size = self.size();
         match offset.checked_add(len) {
             Some(end) if end <= size => Ok(()),
-            _ => Err(ReadError { offset, len, kind: ReadErrorKind::PastEnd { size } }),
+            _ => Err(ReadError {
+                offset,
+                len,
+                kind: ReadErrorKind::PastEnd { size },
+            }),
         }
     }
 }
@@ -152,11 +160,13 @@ impl<S: ReadAt> ReadAt for SliceSource<S> {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         self.check_range(offset, buf.len() as u64)?;
-        self.inner.read_exact_at(self.start + offset, buf).map_err(|e| ReadError {
-            offset,
-            len: buf.len() as u64,
-            kind: e.kind,
-        })
+        self.inner
+            .read_exact_at(self.start + offset, buf)
+            .map_err(|e| ReadError {
+                offset,
+                len: buf.len() as u64,
+                kind: e.kind,
+            })
     }
 }
 
@@ -204,7 +214,10 @@ mod file {
                 use std::os::windows::fs::FileExt;
                 let mut done = 0usize;
                 while done < buf.len() {
-                    let n = self.file.seek_read(&mut buf[done..], offset + done as u64).map_err(io_err)?;
+                    let n = self
+                        .file
+                        .seek_read(&mut buf[done..], offset + done as u64)
+                        .map_err(io_err)?;
                     if n == 0 {
                         return Err(io_err(std::io::ErrorKind::UnexpectedEof.into()));
                     }

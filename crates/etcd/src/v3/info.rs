@@ -8,7 +8,9 @@ use serde::Serialize;
 use storage::ReadAt;
 
 use super::{be_u64, lossless_text, Backend};
-use super::{BUCKET_ALARM, BUCKET_AUTH, BUCKET_AUTH_ROLES, BUCKET_AUTH_USERS, BUCKET_CLUSTER, BUCKET_LEASE};
+use super::{
+    BUCKET_ALARM, BUCKET_AUTH, BUCKET_AUTH_ROLES, BUCKET_AUTH_USERS, BUCKET_CLUSTER, BUCKET_LEASE,
+};
 use super::{BUCKET_MEMBERS, BUCKET_MEMBERS_REMOVED, BUCKET_META};
 use crate::error::{Error, Result};
 use crate::json;
@@ -37,7 +39,10 @@ impl MetaInfo {
     /// The compaction etcd would enforce after starting on this db: a scheduled compaction that
     /// did not finish is resumed at startup, so the larger of the two.
     pub fn effective_compact_revision(&self) -> Option<i64> {
-        match (self.finished_compact_revision, self.scheduled_compact_revision) {
+        match (
+            self.finished_compact_revision,
+            self.scheduled_compact_revision,
+        ) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
@@ -99,7 +104,10 @@ pub struct UserInfo {
     pub no_password: bool,
     pub has_password: bool,
     /// The bcrypt hash, only when asked for.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "json::opt_text_or_b64")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::opt_text_or_b64"
+    )]
     pub password_hash: Option<Vec<u8>>,
 }
 
@@ -139,11 +147,17 @@ pub struct AlarmInfo {
 }
 
 fn bad(bucket: &'static str, e: &bbolt::LeafElem<'_>, reason: impl Into<String>) -> Error {
-    Error::BadEntry { bucket, page: e.page, offset: e.offset, reason: reason.into() }
+    Error::BadEntry {
+        bucket,
+        page: e.page,
+        offset: e.offset,
+        reason: reason.into(),
+    }
 }
 
 fn json_value(b: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(b).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into_owned()))
+    serde_json::from_slice(b)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into_owned()))
 }
 
 impl<S: ReadAt> Backend<S> {
@@ -153,28 +167,40 @@ impl<S: ReadAt> Backend<S> {
             let v = e.value;
             match e.key {
                 b"consistent_index" => {
-                    m.consistent_index = Some(be_u64(v).ok_or_else(|| bad("meta", e, "consistent_index is not 8 bytes"))?)
+                    m.consistent_index = Some(
+                        be_u64(v)
+                            .ok_or_else(|| bad("meta", e, "consistent_index is not 8 bytes"))?,
+                    )
                 }
-                b"term" => m.term = Some(be_u64(v).ok_or_else(|| bad("meta", e, "term is not 8 bytes"))?),
+                b"term" => {
+                    m.term = Some(be_u64(v).ok_or_else(|| bad("meta", e, "term is not 8 bytes"))?)
+                }
                 b"finishedCompactRev" => {
-                    let r = Revision::from_bytes(v).ok_or_else(|| bad("meta", e, "finishedCompactRev is not a revision"))?;
+                    let r = Revision::from_bytes(v)
+                        .ok_or_else(|| bad("meta", e, "finishedCompactRev is not a revision"))?;
                     m.finished_compact_revision = Some(r.main);
                 }
                 b"scheduledCompactRev" => {
-                    let r = Revision::from_bytes(v).ok_or_else(|| bad("meta", e, "scheduledCompactRev is not a revision"))?;
+                    let r = Revision::from_bytes(v)
+                        .ok_or_else(|| bad("meta", e, "scheduledCompactRev is not a revision"))?;
                     m.scheduled_compact_revision = Some(r.main);
                 }
                 b"confState" => m.conf_state = Some(json_value(v)),
-                b"storageVersion" => m.storage_version = Some(String::from_utf8_lossy(v).into_owned()),
+                b"storageVersion" => {
+                    m.storage_version = Some(String::from_utf8_lossy(v).into_owned())
+                }
                 other => {
-                    m.other_keys.insert(String::from_utf8_lossy(other).into_owned(), v.len());
+                    m.other_keys
+                        .insert(String::from_utf8_lossy(other).into_owned(), v.len());
                 }
             }
             Ok(ControlFlow::Continue(()))
         })?;
         self.for_each(BUCKET_CLUSTER, |e| {
             match e.key {
-                b"clusterVersion" => m.cluster_version = Some(String::from_utf8_lossy(e.value).into_owned()),
+                b"clusterVersion" => {
+                    m.cluster_version = Some(String::from_utf8_lossy(e.value).into_owned())
+                }
                 b"downgrade" => m.downgrade = Some(json_value(e.value)),
                 _ => {}
             }
@@ -187,12 +213,25 @@ impl<S: ReadAt> Backend<S> {
     pub fn leases(&self) -> Result<Vec<LeaseInfo>> {
         let mut leases = Vec::new();
         self.for_each(BUCKET_LEASE, |e| {
-            let id = be_u64(e.key).ok_or_else(|| bad("lease", e, "key is not an 8-byte lease id"))? as i64;
-            let l = proto::Lease::decode(e.value).map_err(|err| bad("lease", e, err.to_string()))?;
+            let id = be_u64(e.key)
+                .ok_or_else(|| bad("lease", e, "key is not an 8-byte lease id"))?
+                as i64;
+            let l =
+                proto::Lease::decode(e.value).map_err(|err| bad("lease", e, err.to_string()))?;
             if l.id != id {
-                return Err(bad("lease", e, format!("key says lease {id:x}, value says {:x}", l.id)));
+                return Err(bad(
+                    "lease",
+                    e,
+                    format!("key says lease {id:x}, value says {:x}", l.id),
+                ));
             }
-            leases.push(LeaseInfo { id, id_hex: format!("{:x}", id), ttl: l.ttl, remaining_ttl: l.remaining_ttl, keys: Vec::new() });
+            leases.push(LeaseInfo {
+                id,
+                id_hex: format!("{:x}", id),
+                ttl: l.ttl,
+                remaining_ttl: l.remaining_ttl,
+                keys: Vec::new(),
+            });
             Ok(ControlFlow::Continue(()))
         })?;
         if leases.is_empty() {
@@ -216,7 +255,8 @@ impl<S: ReadAt> Backend<S> {
             }
             Ok(ControlFlow::Continue(()))
         })?;
-        let index: HashMap<i64, usize> = leases.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+        let index: HashMap<i64, usize> =
+            leases.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
         for (key, lease) in holder {
             if let Some(&i) = index.get(&lease) {
                 leases[i].keys.push(key);
@@ -231,14 +271,20 @@ impl<S: ReadAt> Backend<S> {
     pub fn members(&self) -> Result<MembersInfo> {
         let mut out = MembersInfo::default();
         self.for_each(BUCKET_MEMBERS, |e| {
-            let hex = std::str::from_utf8(e.key).ok().filter(|h| u64::from_str_radix(h, 16).is_ok());
+            let hex = std::str::from_utf8(e.key)
+                .ok()
+                .filter(|h| u64::from_str_radix(h, 16).is_ok());
             let hex = hex.ok_or_else(|| bad("members", e, "key is not a hex member id"))?;
-            let v: serde_json::Value =
-                serde_json::from_slice(e.value).map_err(|err| bad("members", e, format!("value is not JSON: {err}")))?;
+            let v: serde_json::Value = serde_json::from_slice(e.value)
+                .map_err(|err| bad("members", e, format!("value is not JSON: {err}")))?;
             let strings = |k: &str| -> Vec<String> {
                 v.get(k)
                     .and_then(|a| a.as_array())
-                    .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             let id = match v.get("id").and_then(|i| i.as_u64()) {
@@ -248,15 +294,23 @@ impl<S: ReadAt> Backend<S> {
             out.members.push(MemberInfo {
                 id,
                 id_hex: format!("{id:x}"),
-                name: v.get("name").and_then(|n| n.as_str()).unwrap_or("").to_owned(),
+                name: v
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
                 peer_urls: strings("peerURLs"),
                 client_urls: strings("clientURLs"),
-                is_learner: v.get("isLearner").and_then(|b| b.as_bool()).unwrap_or(false),
+                is_learner: v
+                    .get("isLearner")
+                    .and_then(|b| b.as_bool())
+                    .unwrap_or(false),
             });
             Ok(ControlFlow::Continue(()))
         })?;
         self.for_each(BUCKET_MEMBERS_REMOVED, |e| {
-            out.removed.push(String::from_utf8_lossy(e.key).into_owned());
+            out.removed
+                .push(String::from_utf8_lossy(e.key).into_owned());
             Ok(ControlFlow::Continue(()))
         })?;
         self.for_each(BUCKET_CLUSTER, |e| {
@@ -275,14 +329,18 @@ impl<S: ReadAt> Backend<S> {
             match e.key {
                 b"authEnabled" => out.enabled = e.value == [1],
                 b"authRevision" => {
-                    out.revision = Some(be_u64(e.value).ok_or_else(|| bad("auth", e, "authRevision is not 8 bytes"))?)
+                    out.revision = Some(
+                        be_u64(e.value)
+                            .ok_or_else(|| bad("auth", e, "authRevision is not 8 bytes"))?,
+                    )
                 }
                 _ => {}
             }
             Ok(ControlFlow::Continue(()))
         })?;
         self.for_each(BUCKET_AUTH_USERS, |e| {
-            let u = proto::User::decode(e.value).map_err(|err| bad("authUsers", e, err.to_string()))?;
+            let u =
+                proto::User::decode(e.value).map_err(|err| bad("authUsers", e, err.to_string()))?;
             out.users.push(UserInfo {
                 name: u.name,
                 roles: u.roles,
@@ -293,13 +351,18 @@ impl<S: ReadAt> Backend<S> {
             Ok(ControlFlow::Continue(()))
         })?;
         self.for_each(BUCKET_AUTH_ROLES, |e| {
-            let r = proto::Role::decode(e.value).map_err(|err| bad("authRoles", e, err.to_string()))?;
+            let r =
+                proto::Role::decode(e.value).map_err(|err| bad("authRoles", e, err.to_string()))?;
             out.roles.push(RoleInfo {
                 name: r.name,
                 permissions: r
                     .key_permission
                     .into_iter()
-                    .map(|p| PermissionInfo { perm_type: proto::perm_type_name(p.perm_type), key: p.key, range_end: p.range_end })
+                    .map(|p| PermissionInfo {
+                        perm_type: proto::perm_type_name(p.perm_type),
+                        key: p.key,
+                        range_end: p.range_end,
+                    })
                     .collect(),
             });
             Ok(ControlFlow::Continue(()))
@@ -310,7 +373,8 @@ impl<S: ReadAt> Backend<S> {
     pub fn alarms(&self) -> Result<Vec<AlarmInfo>> {
         let mut out = Vec::new();
         self.for_each(BUCKET_ALARM, |e| {
-            let a = proto::AlarmMember::decode(e.key).map_err(|err| bad("alarm", e, err.to_string()))?;
+            let a = proto::AlarmMember::decode(e.key)
+                .map_err(|err| bad("alarm", e, err.to_string()))?;
             out.push(AlarmInfo {
                 member_id: a.member_id,
                 member_id_hex: format!("{:x}", a.member_id),

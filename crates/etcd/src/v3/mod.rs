@@ -2,10 +2,14 @@
 //! Schema: FORMATS.md §5.
 
 mod info;
+mod latest;
 mod range;
 mod status;
 
-pub use info::{AlarmInfo, AuthInfo, LeaseInfo, MemberInfo, MembersInfo, MetaInfo, PermissionInfo, RoleInfo, UserInfo};
+pub use info::{
+    AlarmInfo, AuthInfo, LeaseInfo, MemberInfo, MembersInfo, MetaInfo, PermissionInfo, RoleInfo,
+    UserInfo,
+};
 pub use range::{HistoryEntry, RangeRequest, RangeResult};
 pub use status::{BucketInfo, MetaPageInfo, PagesInfo, Status, StatusOptions, TrailerInfo};
 
@@ -42,7 +46,11 @@ impl<S: ReadAt> Backend<S> {
         let file_size = src.size();
         let (part, stored_trailer) = snapshot::split(src)?;
         let db = Db::open(part)?;
-        Ok(Backend { db, stored_trailer, file_size })
+        Ok(Backend {
+            db,
+            stored_trailer,
+            file_size,
+        })
     }
 
     pub fn bolt(&self) -> &Db<SliceSource<S>> {
@@ -68,7 +76,9 @@ impl<S: ReadAt> Backend<S> {
     where
         F: FnMut(&LeafElem<'_>) -> Result<ControlFlow<()>>,
     {
-        let Some(b) = self.db.bucket(bucket)? else { return Ok(false) };
+        let Some(b) = self.db.bucket(bucket)? else {
+            return Ok(false);
+        };
         let mut c = self.db.cursor(&b);
         let mut e = c.first()?;
         while let Some(entry) = e {
@@ -86,7 +96,9 @@ impl<S: ReadAt> Backend<S> {
     where
         F: FnMut(RevKey, &LeafElem<'_>) -> Result<ControlFlow<()>>,
     {
-        let Some(b) = self.db.bucket(BUCKET_KEY)? else { return Ok(()) };
+        let Some(b) = self.db.bucket(BUCKET_KEY)? else {
+            return Ok(());
+        };
         let mut c = self.db.cursor(&b);
         let mut e = c.seek(&start.to_bytes())?;
         while let Some(entry) = e {
@@ -106,7 +118,9 @@ impl<S: ReadAt> Backend<S> {
     /// The last `key` bucket entry's main revision (what `snapshot status` calls `revision`),
     /// 0 when the bucket is empty or absent.
     pub fn last_revision(&self) -> Result<i64> {
-        let Some(b) = self.db.bucket(BUCKET_KEY)? else { return Ok(0) };
+        let Some(b) = self.db.bucket(BUCKET_KEY)? else {
+            return Ok(0);
+        };
         let mut c = self.db.cursor(&b);
         Ok(match c.last()? {
             Some(e) => RevKey::main_of(e.key).unwrap_or(0),
@@ -119,7 +133,9 @@ impl<S: ReadAt> Backend<S> {
     pub fn current_revision(&self) -> Result<i64> {
         let last = self.last_revision()?;
         let meta = self.meta_info()?;
-        Ok(last.max(meta.effective_compact_revision().unwrap_or(0)).max(1))
+        Ok(last
+            .max(meta.effective_compact_revision().unwrap_or(0))
+            .max(1))
     }
 }
 

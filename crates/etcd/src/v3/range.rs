@@ -32,9 +32,17 @@ impl RangeRequest {
     /// All keys starting with `prefix` (an empty prefix means every key), as `etcdctl --prefix`.
     pub fn prefix(prefix: &[u8]) -> Self {
         if prefix.is_empty() {
-            return RangeRequest { key: vec![0], range_end: vec![0], ..Default::default() };
+            return RangeRequest {
+                key: vec![0],
+                range_end: vec![0],
+                ..Default::default()
+            };
         }
-        RangeRequest { key: prefix.to_vec(), range_end: prefix_end(prefix), ..Default::default() }
+        RangeRequest {
+            key: prefix.to_vec(),
+            range_end: prefix_end(prefix),
+            ..Default::default()
+        }
     }
 
     pub fn contains(&self, k: &[u8]) -> bool {
@@ -84,7 +92,12 @@ pub struct HistoryEntry {
 }
 
 fn bad_kv(rk: RevKey, e: &bbolt::LeafElem<'_>) -> Error {
-    Error::BadKeyValue { page: e.page, offset: e.offset, revision: rk.rev.to_string(), reason: "malformed protobuf".into() }
+    Error::BadKeyValue {
+        page: e.page,
+        offset: e.offset,
+        revision: rk.rev.to_string(),
+        reason: "malformed protobuf".into(),
+    }
 }
 
 impl<S: ReadAt> Backend<S> {
@@ -93,11 +106,17 @@ impl<S: ReadAt> Backend<S> {
         let current = self.current_revision()?;
         let rev = if requested <= 0 { current } else { requested };
         if rev > current {
-            return Err(Error::FutureRevision { requested: rev, current });
+            return Err(Error::FutureRevision {
+                requested: rev,
+                current,
+            });
         }
         if let Some(c) = self.meta_info()?.effective_compact_revision() {
             if rev < c {
-                return Err(Error::Compacted { requested: rev, compacted: c });
+                return Err(Error::Compacted {
+                    requested: rev,
+                    compacted: c,
+                });
             }
         }
         Ok((rev, current))
@@ -144,7 +163,12 @@ impl<S: ReadAt> Backend<S> {
             }
         }
         let more = !req.count_only && (kvs.len() as i64) < count;
-        Ok(RangeResult { header_revision: current, kvs, count, more })
+        Ok(RangeResult {
+            header_revision: current,
+            kvs,
+            count,
+            more,
+        })
     }
 
     /// Every held revision of `key`, oldest first, deletes included.
@@ -153,7 +177,11 @@ impl<S: ReadAt> Backend<S> {
         self.scan_revisions(Revision::new(1, 0), |rk, e| {
             let kv = KvRef::parse(e.value).ok_or_else(|| bad_kv(rk, e))?;
             if kv.key == key {
-                out.push(HistoryEntry { revision: rk.rev, tombstone: rk.tombstone, kv: kv.to_owned() });
+                out.push(HistoryEntry {
+                    revision: rk.rev,
+                    tombstone: rk.tombstone,
+                    kv: kv.to_owned(),
+                });
             }
             Ok(ControlFlow::Continue(()))
         })?;
@@ -176,7 +204,10 @@ mod tests {
         let p = RangeRequest::prefix(b"/a/");
         assert!(p.contains(b"/a/x"));
         assert!(!p.contains(b"/a0"));
-        let single = RangeRequest { key: b"k".to_vec(), ..Default::default() };
+        let single = RangeRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        };
         assert!(single.contains(b"k"));
         assert!(!single.contains(b"k2"));
     }

@@ -5,8 +5,6 @@
 //! `totalKey` = entries in all buckets; `totalSize` = high-water mark × page size) together with
 //! our own: live keys, tombstones, live vs history bytes, per-bucket and per-page-kind numbers.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 
 use bbolt::{Visitor, WalkEntry};
@@ -37,7 +35,11 @@ impl From<&Trailer> for TrailerInfo {
             Trailer::Mismatch { stored, computed } => (Some(hex(stored)), Some(hex(computed))),
             Trailer::Unchecked { stored } => (Some(hex(stored)), None),
         };
-        TrailerInfo { state: t.state(), stored_sha256: stored, computed_sha256: computed }
+        TrailerInfo {
+            state: t.state(),
+            stored_sha256: stored,
+            computed_sha256: computed,
+        }
     }
 }
 
@@ -125,25 +127,9 @@ pub struct StatusOptions {
 
 impl Default for StatusOptions {
     fn default() -> Self {
-        StatusOptions { verify_trailer: true }
-    }
-}
-
-/// Keys are already 64-bit fingerprints; hash them no further.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
+        StatusOptions {
+            verify_trailer: true,
         }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
     }
 }
 
@@ -166,7 +152,7 @@ fn fingerprint(key: &[u8]) -> u64 {
     h
 }
 
-const DELETED: u32 = u32::MAX;
+use super::latest::{Latest, DELETED};
 
 struct StatusVisitor {
     crc: u32,
@@ -179,8 +165,8 @@ struct StatusVisitor {
     leases: u64,
     kv_bytes: u64,
     oldest: Option<i64>,
-    /// fingerprint -> encoded size of the latest revision (DELETED for a tombstone).
-    latest: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+    /// Encoded size of each key's latest revision (DELETED for a tombstone).
+    latest: Latest,
     error: Option<Error>,
 }
 
@@ -207,7 +193,11 @@ impl Visitor for StatusVisitor {
             self.revision = main;
         }
         let Some(rk) = RevKey::parse(e.key) else {
-            self.error = Some(Error::BadRevisionKey { page: e.page, offset: e.offset, len: e.key.len() });
+            self.error = Some(Error::BadRevisionKey {
+                page: e.page,
+                offset: e.offset,
+                len: e.key.len(),
+            });
             return ControlFlow::Break(());
         };
         let Some(kv) = KvRef::parse(e.value) else {
@@ -230,7 +220,7 @@ impl Visitor for StatusVisitor {
         } else {
             e.value.len().min(DELETED as usize - 1) as u32
         };
-        self.latest.insert(fingerprint(kv.key), size);
+        self.latest.push(fingerprint(kv.key), size);
         ControlFlow::Continue(())
     }
 }
@@ -239,6 +229,38 @@ impl<S: ReadAt> Backend<S> {
     /// The full status. Reads every page once (and the whole file once more for the trailer
     /// when asked).
     pub fn status(&self, opts: StatusOptions) -> Result<Status> {
+        let walked = self.status_walk()?;
+        let trailer = self.trailer_state(opts)?;
+        self.status_from(walked, trailer)
+    }
+
+    /// As [`Backend::status`], hashing the trailer on a second thread while the walk runs.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn status_threaded(&self, opts: StatusOptions) -> Result<Status>
+    where
+        S: Sync,
+    {
+        std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| self.trailer_state(opts));
+            let walked = self.status_walk();
+            let trailer = hasher.join().unwrap_or_else(|_| {
+                Err(Error::NotEtcd {
+                    reason: "the trailer hashing thread failed".into(),
+                })
+            });
+            self.status_from(walked?, trailer?)
+        })
+    }
+
+    fn trailer_state(&self, opts: StatusOptions) -> Result<Trailer> {
+        Ok(match (opts.verify_trailer, self.stored_trailer()) {
+            (_, None) => Trailer::Absent,
+            (true, Some(_)) => self.verify_trailer()?,
+            (false, Some(stored)) => Trailer::Unchecked { stored },
+        })
+    }
+
+    fn status_walk(&self) -> Result<(StatusVisitor, bbolt::WalkReport)> {
         let mut v = StatusVisitor {
             crc: 0,
             total_key: 0,
@@ -250,16 +272,25 @@ impl<S: ReadAt> Backend<S> {
             leases: 0,
             kv_bytes: 0,
             oldest: None,
-            latest: HashMap::default(),
+            latest: Latest::default(),
             error: None,
         };
         let report = self.bolt().walk(&mut v)?;
-        if let Some(e) = v.error {
+        if let Some(e) = v.error.take() {
             return Err(e);
         }
+        Ok((v, report))
+    }
+
+    fn status_from(
+        &self,
+        walked: (StatusVisitor, bbolt::WalkReport),
+        trailer: Trailer,
+    ) -> Result<Status> {
+        let (v, report) = walked;
         let meta = self.meta_info()?;
         let (mut live_keys, mut deleted_keys, mut live_bytes) = (0u64, 0u64, 0u64);
-        for &size in v.latest.values() {
+        for (_, size) in v.latest.finish() {
             if size == DELETED {
                 deleted_keys += 1;
             } else {
@@ -267,11 +298,6 @@ impl<S: ReadAt> Backend<S> {
                 live_bytes += size as u64;
             }
         }
-        let trailer = match (opts.verify_trailer, self.stored_trailer()) {
-            (_, None) => Trailer::Absent,
-            (true, Some(_)) => self.verify_trailer()?,
-            (false, Some(stored)) => Trailer::Unchecked { stored },
-        };
         let db = self.bolt();
         let choice = db.meta_choice();
         let total_size = db.size_in_use();
@@ -302,7 +328,8 @@ impl<S: ReadAt> Backend<S> {
                 fell_back: choice.fell_back,
                 other_problem: choice.other_problem.as_ref().map(|p| p.to_string()),
                 root_page: choice.meta.root,
-                freelist_page: (choice.meta.freelist != bbolt::meta::NO_FREELIST).then_some(choice.meta.freelist),
+                freelist_page: (choice.meta.freelist != bbolt::meta::NO_FREELIST)
+                    .then_some(choice.meta.freelist),
             },
             schema: meta.detected_schema().to_owned(),
             meta,
