@@ -194,21 +194,25 @@ pub fn get(
 ) -> Result<(), Failure> {
     match fmt {
         SimpleOrJson::Json => {
-            let mut m = Map::new();
-            m.insert("header".into(), json!({ "revision": res.header_revision }));
+            // Streamed: the kvs can be large; no tree of the whole answer is built.
+            write!(out, "{{\"header\":{{\"revision\":{}}}", res.header_revision).map_err(io_fail)?;
             if !res.kvs.is_empty() {
-                m.insert(
-                    "kvs".into(),
-                    Value::Array(res.kvs.iter().map(kv_json).collect()),
-                );
+                out.write_all(b",\"kvs\":[").map_err(io_fail)?;
+                for (i, kv) in res.kvs.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",").map_err(io_fail)?;
+                    }
+                    serde_json::to_writer(&mut *out, &kv_json(kv)).map_err(|e| io_fail(e.into()))?;
+                }
+                out.write_all(b"]").map_err(io_fail)?;
             }
             if res.more {
-                m.insert("more".into(), Value::Bool(true));
+                out.write_all(b",\"more\":true").map_err(io_fail)?;
             }
             if res.count != 0 {
-                m.insert("count".into(), json!(res.count));
+                write!(out, ",\"count\":{}", res.count).map_err(io_fail)?;
             }
-            write_json(out, &Value::Object(m))
+            out.write_all(b"}\n").map_err(io_fail)
         }
         SimpleOrJson::Simple => {
             for kv in &res.kvs {

@@ -4,7 +4,8 @@
 //! bucket up to the requested revision, keeping only the keys inside the requested range: memory
 //! grows with the answer, not with the database.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 
 use storage::ReadAt;
@@ -91,6 +92,32 @@ pub struct HistoryEntry {
     pub kv: KeyValue,
 }
 
+/// A fast non-cryptographic hasher for user keys (FxHash rounds). Keys come from the file, so a
+/// hostile file could make many collide; that costs time, never correctness.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(a)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+}
+
 fn bad_kv(rk: RevKey, e: &bbolt::LeafElem<'_>) -> Error {
     Error::BadKeyValue {
         page: e.page,
@@ -124,8 +151,9 @@ impl<S: ReadAt> Backend<S> {
 
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResult> {
         let (rev, current) = self.resolve_revision(req.revision)?;
-        // None = deleted at `rev`.
-        let mut found: BTreeMap<Vec<u8>, Option<KeyValue>> = BTreeMap::new();
+        // Latest change per key inside the range; None = deleted at `rev`. Hashing (one pass per
+        // key) beats an ordered map here; the survivors are sorted once at the end.
+        let mut found: HashMap<Vec<u8>, Option<KeyValue>, BuildHasherDefault<KeyHasher>> = HashMap::default();
         self.scan_revisions(Revision::new(1, 0), |rk, e| {
             if rk.rev.main > rev {
                 return Ok(ControlFlow::Break(()));
@@ -136,14 +164,16 @@ impl<S: ReadAt> Backend<S> {
             }
             let slot = if rk.tombstone {
                 None
-            } else if req.count_only {
-                Some(KeyValue::default())
             } else {
-                let mut owned = kv.to_owned();
-                if req.keys_only {
-                    owned.value.clear();
-                }
-                Some(owned)
+                // The key lives in the map; the stored KeyValue gets it back at the end.
+                Some(KeyValue {
+                    key: Vec::new(),
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    value: if req.keys_only || req.count_only { Vec::new() } else { kv.value.to_vec() },
+                    lease: kv.lease,
+                })
             };
             match found.get_mut(kv.key) {
                 Some(s) => *s = slot,
@@ -153,15 +183,22 @@ impl<S: ReadAt> Backend<S> {
             }
             Ok(ControlFlow::Continue(()))
         })?;
-        let live = found.into_values().flatten();
-        let mut count = 0i64;
-        let mut kvs = Vec::new();
-        for kv in live {
-            count += 1;
-            if !req.count_only && (req.limit <= 0 || (kvs.len() as i64) < req.limit) {
-                kvs.push(kv);
-            }
+        let mut live: Vec<KeyValue> = found
+            .into_iter()
+            .filter_map(|(key, slot)| slot.map(|kv| KeyValue { key, ..kv }))
+            .collect();
+        let count = live.len() as i64;
+        if !req.count_only {
+            live.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         }
+        let kvs = if req.count_only {
+            Vec::new()
+        } else {
+            if req.limit > 0 && live.len() as i64 > req.limit {
+                live.truncate(req.limit as usize);
+            }
+            live
+        };
         let more = !req.count_only && (kvs.len() as i64) < count;
         Ok(RangeResult {
             header_revision: current,
