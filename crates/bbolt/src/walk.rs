@@ -68,6 +68,11 @@ pub trait Visitor {
     fn bucket(&mut self, _name: &[u8]) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
+    /// A parallel walk hands this visitor the rest of a bucket that another visitor began
+    /// (`bucket` was called on that one). Entries follow as usual.
+    fn resume(&mut self, _name: &[u8]) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
     /// An entry of the current top-level bucket.
     fn entry(&mut self, e: WalkEntry<'_>) -> ControlFlow<()>;
 }
@@ -93,15 +98,32 @@ impl Bitmap {
             bits: vec![0; n.div_ceil(64) as usize],
         }
     }
-    /// Sets bit `i`; returns whether it was already set.
+    /// Sets bit `i`; returns whether it was already set. Bits past the end are ignored (the
+    /// walk only marks pages it could read, which lie inside the tracked range).
     fn set(&mut self, i: u64) -> bool {
         let (w, b) = ((i / 64) as usize, i % 64);
-        let was = self.bits[w] & (1 << b) != 0;
-        self.bits[w] |= 1 << b;
+        let Some(word) = self.bits.get_mut(w) else {
+            return false;
+        };
+        let was = *word & (1 << b) != 0;
+        *word |= 1 << b;
         was
     }
     fn get(&self, i: u64) -> bool {
-        self.bits[(i / 64) as usize] & (1 << (i % 64)) != 0
+        self.bits
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    /// ORs `other` in; returns the first bit set in both, if any.
+    fn merge(&mut self, other: &Bitmap) -> Option<u64> {
+        let mut clash = None;
+        for (i, (a, b)) in self.bits.iter_mut().zip(&other.bits).enumerate() {
+            if clash.is_none() && *a & *b != 0 {
+                clash = Some(i as u64 * 64 + (*a & *b).trailing_zeros() as u64);
+            }
+            *a |= *b;
+        }
+        clash
     }
 }
 
@@ -323,21 +345,112 @@ fn inline_page(b: &Bucket) -> Result<Page> {
     })
 }
 
+/// A piece of a walk: one top-level bucket, or one subtree under a bucket's root branch.
+struct Unit {
+    /// Index into the plan's buckets.
+    bucket: usize,
+    /// The first unit of its bucket: the visitor hears `bucket(name)` before it.
+    first: bool,
+    /// `None`: the whole bucket. `Some(i)`: the subtree under element `i` of the bucket's root
+    /// branch page (already read and marked by the plan).
+    child: Option<usize>,
+}
+
+/// Everything decided before the buckets are walked.
+struct Plan {
+    tops: Vec<(Vec<u8>, Bucket)>,
+    /// Root branch pages of buckets split into subtrees.
+    roots: Vec<Option<Page>>,
+    units: Vec<Unit>,
+    /// Meta, freelist, root-tree and split-root pages.
+    reachable: Bitmap,
+    tracked: u64,
+    free: Vec<u64>,
+    report: WalkReport,
+    /// Page stats of the split roots, per bucket.
+    root_stats: Vec<BucketStats>,
+}
+
+/// What one worker found.
+struct ChunkResult {
+    reachable: Bitmap,
+    stats: Vec<BucketStats>,
+    stopped: bool,
+}
+
 impl<S: ReadAt> Db<S> {
-    /// Walks every top-level bucket in name order, calling `on_entry` for each of their entries
+    /// Walks every top-level bucket in name order, calling `visitor` for each of their entries
     /// in key order, while checking the tree like bbolt's `Check` (page ids in bounds and
     /// self-identifying, page kinds, no page reachable twice, keys strictly ordered within
     /// pages and across branch boundaries). Stops at the first structural error.
     pub fn walk<V: Visitor>(&self, visitor: &mut V) -> Result<WalkReport> {
+        let mut plan = self.plan()?;
+        let units = std::mem::take(&mut plan.units);
+        let chunk = self.run_units(&plan, &units, visitor)?;
+        self.finish(plan, vec![chunk])
+    }
+
+    /// As [`Db::walk`], split over up to `threads` threads. Each thread gets its own visitor
+    /// from `make` and a contiguous run of the buckets' subtrees, in order: the visitors are
+    /// returned in walk order, so their results can be combined as if one visitor had seen
+    /// everything (the first call a visitor gets is `bucket` or `resume`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn walk_parallel<V, F>(&self, threads: usize, make: F) -> Result<(Vec<V>, WalkReport)>
+    where
+        S: Sync,
+        V: Visitor + Send,
+        F: Fn() -> V + Sync,
+    {
+        let mut plan = self.plan()?;
+        let units = std::mem::take(&mut plan.units);
+        let chunks = split_units(&units, threads.max(1));
+        let plan_ref = &plan;
+        let results: Vec<Result<(V, ChunkResult)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|range| {
+                    let part = &units[range];
+                    let make = &make;
+                    scope.spawn(move || {
+                        let mut v = make();
+                        let r = self.run_units(plan_ref, part, &mut v)?;
+                        Ok((v, r))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or(Err(Error::BadBucket {
+                        page: 0,
+                        offset: 0,
+                        reason: "a walk thread failed",
+                    }))
+                })
+                .collect()
+        });
+        let mut visitors = Vec::new();
+        let mut chunk_results = Vec::new();
+        for r in results {
+            let (v, c) = r?;
+            visitors.push(v);
+            chunk_results.push(c);
+        }
+        let report = self.finish(plan, chunk_results)?;
+        Ok((visitors, report))
+    }
+
+    fn plan(&self) -> Result<Plan> {
         let meta = *self.meta();
         // Pages past the end of the source are errors when touched; size the bitmap by what can
         // exist, so a hostile high-water mark cannot make us allocate.
         let pages_in_file = self.source().size() / self.page_size();
-        let tracked = meta.pgid.min(pages_in_file.saturating_add(1));
+        let tracked = meta.pgid.min(pages_in_file.saturating_add(1)).max(2);
+        let mut dummy = NoVisitor;
         let mut w = Walker {
             db: self,
-            reachable: Bitmap::new(tracked.max(2)),
-            visitor,
+            reachable: Bitmap::new(tracked),
+            visitor: &mut dummy,
             stopped: false,
             path: Vec::new(),
         };
@@ -402,8 +515,7 @@ impl<S: ReadAt> Db<S> {
         let root = self.root_bucket();
         let root_page = self.read_page(meta.root, root.defined_at)?;
         w.mark(&root_page, root.defined_at)?;
-        let mut root_stats = BucketStats::default();
-        // Walk the root tree page by page; for each bucket element, walk that bucket.
+        let mut root_tree_stats = BucketStats::default();
         let mut tops: Vec<(Vec<u8>, Bucket)> = Vec::new();
         {
             let mut prev: Option<Vec<u8>> = None;
@@ -413,40 +525,207 @@ impl<S: ReadAt> Db<S> {
                 &root_page,
                 1,
                 &mut prev,
-                &mut root_stats,
+                &mut root_tree_stats,
                 &mut tops,
             )?;
         }
-        report.root_pages =
-            root_stats.branch_pages + root_stats.leaf_pages + root_stats.overflow_pages;
-        for (name, b) in tops {
-            if w.visitor.bucket(&name).is_break() {
-                w.stopped = true;
+        report.root_pages = root_tree_stats.branch_pages
+            + root_tree_stats.leaf_pages
+            + root_tree_stats.overflow_pages;
+
+        // Units: a bucket whose root is a branch is split into its root's subtrees.
+        let mut units = Vec::new();
+        let mut roots = Vec::new();
+        let mut root_stats = Vec::new();
+        for (i, (_, b)) in tops.iter().enumerate() {
+            let mut st = BucketStats::default();
+            let mut split_root = None;
+            if let Some(id) = b.root_page() {
+                let p = self.read_page(id, b.defined_at)?;
+                if p.kind() == Kind::Branch {
+                    w.mark(&p, b.defined_at)?;
+                    st.branch_pages = 1;
+                    st.overflow_pages = p.overflow() as u64;
+                    st.depth = 1;
+                    for c in 0..p.count() {
+                        units.push(Unit {
+                            bucket: i,
+                            first: c == 0,
+                            child: Some(c),
+                        });
+                    }
+                    split_root = Some(p);
+                }
+            }
+            if split_root.is_none() {
+                units.push(Unit {
+                    bucket: i,
+                    first: true,
+                    child: None,
+                });
+            }
+            roots.push(split_root);
+            root_stats.push(st);
+        }
+        Ok(Plan {
+            tops,
+            roots,
+            units,
+            reachable: w.reachable,
+            tracked,
+            free,
+            report,
+            root_stats,
+        })
+    }
+
+    fn run_units<V: Visitor>(
+        &self,
+        plan: &Plan,
+        units: &[Unit],
+        visitor: &mut V,
+    ) -> Result<ChunkResult> {
+        let mut w = Walker {
+            db: self,
+            reachable: Bitmap::new(plan.tracked),
+            visitor,
+            stopped: false,
+            path: Vec::new(),
+        };
+        let mut stats = vec![BucketStats::default(); plan.tops.len()];
+        let mut prev: Option<Vec<u8>> = None;
+        let mut current = usize::MAX;
+        for u in units {
+            let (name, bucket) = &plan.tops[u.bucket];
+            if u.bucket != current {
+                current = u.bucket;
+                prev = None;
+                let flow = if u.first {
+                    w.visitor.bucket(name)
+                } else {
+                    w.visitor.resume(name)
+                };
+                if flow.is_break() {
+                    w.stopped = true;
+                }
             }
             if w.stopped {
-                report.stopped = true;
-                return Ok(report);
+                break;
             }
-            let mut stats = BucketStats {
-                name,
-                ..Default::default()
-            };
-            w.walk_bucket(&b, &mut stats, true, 1)?;
-            report.buckets.push(stats);
+            let st = &mut stats[u.bucket];
+            match (u.child, &plan.roots[u.bucket]) {
+                (Some(i), Some(root)) => {
+                    let (key, child) = root.branch(i)?;
+                    let next_key = if i + 1 < root.count() {
+                        Some(root.branch(i + 1)?.0)
+                    } else {
+                        None
+                    };
+                    if next_key.is_some_and(|n| n <= key) {
+                        return Err(Error::KeyOrder {
+                            page: root.id,
+                            offset: root.elem_offset(i + 1),
+                            index: i + 1,
+                        });
+                    }
+                    let from = (root.id, root.elem_offset(i));
+                    if child == root.id {
+                        return Err(Error::Cycle {
+                            page: child,
+                            offset: from.1,
+                            from_page: from.0,
+                        });
+                    }
+                    let page = self.read_page(child, from)?;
+                    w.mark(&page, from)?;
+                    w.path.clear();
+                    w.path.push(root.id);
+                    w.path.push(child);
+                    let bounds = Bounds {
+                        lo: Some(key),
+                        hi: next_key,
+                    };
+                    let r = w.walk_page(&page, 2, bounds, &mut prev, st, true);
+                    w.path.clear();
+                    r?;
+                }
+                _ => {
+                    st.inline = bucket.is_inline();
+                    let root = w.root_of(bucket)?;
+                    w.path.clear();
+                    if !root.inline {
+                        w.path.push(root.id);
+                    }
+                    let r =
+                        w.walk_page(&root, 1, Bounds { lo: None, hi: None }, &mut prev, st, true);
+                    w.path.clear();
+                    r?;
+                }
+            }
             if w.stopped {
-                report.stopped = true;
-                return Ok(report);
+                break;
             }
+        }
+        Ok(ChunkResult {
+            reachable: w.reachable,
+            stats,
+            stopped: w.stopped,
+        })
+    }
+
+    fn finish(&self, plan: Plan, chunks: Vec<ChunkResult>) -> Result<WalkReport> {
+        let meta = *self.meta();
+        let Plan {
+            tops,
+            mut reachable,
+            tracked,
+            free,
+            mut report,
+            root_stats,
+            ..
+        } = plan;
+        let mut buckets: Vec<BucketStats> = tops
+            .iter()
+            .zip(root_stats)
+            .map(|((name, b), st)| BucketStats {
+                name: name.clone(),
+                inline: b.is_inline(),
+                ..st
+            })
+            .collect();
+        for c in &chunks {
+            if let Some(p) = reachable.merge(&c.reachable) {
+                return Err(Error::MultipleReferences {
+                    page: p,
+                    offset: p * self.page_size(),
+                    from_page: p,
+                });
+            }
+            report.stopped |= c.stopped;
+            for (acc, st) in buckets.iter_mut().zip(&c.stats) {
+                acc.entries += st.entries;
+                acc.key_bytes += st.key_bytes;
+                acc.value_bytes += st.value_bytes;
+                acc.branch_pages += st.branch_pages;
+                acc.leaf_pages += st.leaf_pages;
+                acc.overflow_pages += st.overflow_pages;
+                acc.nested_buckets += st.nested_buckets;
+                acc.depth = acc.depth.max(st.depth);
+            }
+        }
+        report.buckets = buckets;
+        if report.stopped {
+            return Ok(report);
         }
 
         // Accounting.
-        let mut reachable = 0u64;
+        let mut reachable_count = 0u64;
         for p in 0..tracked {
-            if w.reachable.get(p) {
-                reachable += 1;
+            if reachable.get(p) {
+                reachable_count += 1;
             }
         }
-        report.reachable_pages = reachable;
+        report.reachable_pages = reachable_count;
         let mut free_listed = 0u64;
         let mut reachable_freed = 0u64;
         let mut sorted = free;
@@ -467,7 +746,7 @@ impl<S: ReadAt> Db<S> {
                 ));
                 continue;
             }
-            if p < tracked && w.reachable.get(p) {
+            if reachable.get(p) {
                 reachable_freed += 1;
             } else {
                 free_listed += 1;
@@ -480,16 +759,35 @@ impl<S: ReadAt> Db<S> {
         }
         report.free_listed = free_listed;
         // `reachable` includes the meta and freelist pages.
-        report.unaccounted = meta.pgid.saturating_sub(reachable + free_listed);
-        if report.has_freelist {
-            if report.unaccounted > 0 {
-                report.problems.push(format!(
-                    "{} pages are unreachable and not listed free",
-                    report.unaccounted
-                ));
-            }
+        report.unaccounted = meta.pgid.saturating_sub(reachable_count + free_listed);
+        if report.has_freelist && report.unaccounted > 0 {
+            report.problems.push(format!(
+                "{} pages are unreachable and not listed free",
+                report.unaccounted
+            ));
         }
         Ok(report)
+    }
+}
+
+/// Splits units into at most `n` contiguous runs of roughly equal weight (a subtree weighs 1,
+/// a whole bucket 1).
+fn split_units(units: &[Unit], n: usize) -> Vec<std::ops::Range<usize>> {
+    let total = units.len();
+    if total == 0 {
+        return vec![0..0];
+    }
+    let n = n.min(total);
+    (0..n)
+        .map(|k| (k * total / n)..((k + 1) * total / n))
+        .collect()
+}
+
+struct NoVisitor;
+
+impl Visitor for NoVisitor {
+    fn entry(&mut self, _: WalkEntry<'_>) -> ControlFlow<()> {
+        ControlFlow::Continue(())
     }
 }
 

@@ -195,14 +195,16 @@ pub fn get(
     match fmt {
         SimpleOrJson::Json => {
             // Streamed: the kvs can be large; no tree of the whole answer is built.
-            write!(out, "{{\"header\":{{\"revision\":{}}}", res.header_revision).map_err(io_fail)?;
+            write!(out, "{{\"header\":{{\"revision\":{}}}", res.header_revision)
+                .map_err(io_fail)?;
             if !res.kvs.is_empty() {
                 out.write_all(b",\"kvs\":[").map_err(io_fail)?;
                 for (i, kv) in res.kvs.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",").map_err(io_fail)?;
                     }
-                    serde_json::to_writer(&mut *out, &kv_json(kv)).map_err(|e| io_fail(e.into()))?;
+                    serde_json::to_writer(&mut *out, &kv_json(kv))
+                        .map_err(|e| io_fail(e.into()))?;
                 }
                 out.write_all(b"]").map_err(io_fail)?;
             }

@@ -6,6 +6,7 @@
 //! * [`proto`]: the protobuf messages, declared by hand with `prost` derive.
 
 pub mod error;
+pub mod hash;
 pub mod json;
 pub mod proto;
 pub mod revision;

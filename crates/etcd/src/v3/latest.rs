@@ -48,29 +48,33 @@ impl Latest {
         }
         self.buf.clear();
         self.arrival = 0;
-        if self.table.is_empty() {
-            self.table = fresh;
-            return;
-        }
         let old = std::mem::take(&mut self.table);
-        let mut merged = Vec::with_capacity(old.len() + fresh.len());
+        self.table = Self::merge_tables(old, fresh);
+    }
+
+    /// Merges two finished tables; entries of `newer` win.
+    pub fn merge_tables(older: Vec<(u64, u32)>, newer: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
+        if older.is_empty() {
+            return newer;
+        }
+        let mut merged = Vec::with_capacity(older.len() + newer.len());
         let (mut i, mut j) = (0, 0);
-        while i < old.len() && j < fresh.len() {
-            if old[i].0 < fresh[j].0 {
-                merged.push(old[i]);
+        while i < older.len() && j < newer.len() {
+            if older[i].0 < newer[j].0 {
+                merged.push(older[i]);
                 i += 1;
-            } else if old[i].0 > fresh[j].0 {
-                merged.push(fresh[j]);
+            } else if older[i].0 > newer[j].0 {
+                merged.push(newer[j]);
                 j += 1;
             } else {
-                merged.push(fresh[j]); // newer wins
+                merged.push(newer[j]);
                 i += 1;
                 j += 1;
             }
         }
-        merged.extend_from_slice(&old[i..]);
-        merged.extend_from_slice(&fresh[j..]);
-        self.table = merged;
+        merged.extend_from_slice(&older[i..]);
+        merged.extend_from_slice(&newer[j..]);
+        merged
     }
 
     /// Consumes the stream; yields the latest size of every key.

@@ -5,13 +5,14 @@
 //! grows with the answer, not with the database.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::ops::ControlFlow;
 
 use storage::ReadAt;
 
 use super::Backend;
 use crate::error::{Error, Result};
+use crate::hash::KeyHasher;
 use crate::proto::{KeyValue, KvRef};
 use crate::revision::{RevKey, Revision};
 
@@ -92,32 +93,6 @@ pub struct HistoryEntry {
     pub kv: KeyValue,
 }
 
-/// A fast non-cryptographic hasher for user keys (FxHash rounds). Keys come from the file, so a
-/// hostile file could make many collide; that costs time, never correctness.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(a)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-    }
-}
-
 fn bad_kv(rk: RevKey, e: &bbolt::LeafElem<'_>) -> Error {
     Error::BadKeyValue {
         page: e.page,
@@ -153,7 +128,8 @@ impl<S: ReadAt> Backend<S> {
         let (rev, current) = self.resolve_revision(req.revision)?;
         // Latest change per key inside the range; None = deleted at `rev`. Hashing (one pass per
         // key) beats an ordered map here; the survivors are sorted once at the end.
-        let mut found: HashMap<Vec<u8>, Option<KeyValue>, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        let mut found: HashMap<Vec<u8>, Option<KeyValue>, BuildHasherDefault<KeyHasher>> =
+            HashMap::default();
         self.scan_revisions(Revision::new(1, 0), |rk, e| {
             if rk.rev.main > rev {
                 return Ok(ControlFlow::Break(()));
@@ -171,7 +147,11 @@ impl<S: ReadAt> Backend<S> {
                     create_revision: kv.create_revision,
                     mod_revision: kv.mod_revision,
                     version: kv.version,
-                    value: if req.keys_only || req.count_only { Vec::new() } else { kv.value.to_vec() },
+                    value: if req.keys_only || req.count_only {
+                        Vec::new()
+                    } else {
+                        kv.value.to_vec()
+                    },
                     lease: kv.lease,
                 })
             };

@@ -13,6 +13,7 @@ use storage::ReadAt;
 
 use super::{Backend, MetaInfo, BUCKET_KEY, BUCKET_LEASE};
 use crate::error::{Error, Result};
+use crate::hash::key_hash;
 use crate::json;
 use crate::proto::KvRef;
 use crate::revision::RevKey;
@@ -133,31 +134,16 @@ impl Default for StatusOptions {
     }
 }
 
-/// A 64-bit fingerprint of a user key (FxHash rounds, then a finalizer).
-fn fingerprint(key: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = key.len() as u64;
-    let mut chunks = key.chunks_exact(8);
-    for c in &mut chunks {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(a)).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
-}
-
 use super::latest::{Latest, DELETED};
 
+#[derive(Default)]
 struct StatusVisitor {
     crc: u32,
+    /// Bytes fed to `crc` (to combine the CRCs of a parallel walk).
+    crc_len: u64,
+    /// Main revision of the last `key` entry seen, if any.
+    last_key_main: Option<i64>,
     total_key: u64,
-    revision: i64,
     in_key: bool,
     in_lease: bool,
     revisions: u64,
@@ -167,12 +153,19 @@ struct StatusVisitor {
     oldest: Option<i64>,
     /// Encoded size of each key's latest revision (DELETED for a tombstone).
     latest: Latest,
+    /// Set instead of `latest` when parts of a parallel walk were combined.
+    merged: Option<Vec<(u64, u32)>>,
     error: Option<Error>,
 }
 
 impl Visitor for StatusVisitor {
     fn bucket(&mut self, name: &[u8]) -> ControlFlow<()> {
         self.crc = crc32c::crc32c_append(self.crc, name);
+        self.crc_len += name.len() as u64;
+        self.resume(name)
+    }
+
+    fn resume(&mut self, name: &[u8]) -> ControlFlow<()> {
         self.in_key = name == BUCKET_KEY;
         self.in_lease = name == BUCKET_LEASE;
         ControlFlow::Continue(())
@@ -181,6 +174,7 @@ impl Visitor for StatusVisitor {
     fn entry(&mut self, e: WalkEntry<'_>) -> ControlFlow<()> {
         self.crc = crc32c::crc32c_append(self.crc, e.key);
         self.crc = crc32c::crc32c_append(self.crc, e.value);
+        self.crc_len += (e.key.len() + e.value.len()) as u64;
         self.total_key += 1;
         if self.in_lease {
             self.leases += 1;
@@ -190,7 +184,7 @@ impl Visitor for StatusVisitor {
         }
         // etcdctl decodes the main revision of every key without further checks.
         if let Some(main) = RevKey::main_of(e.key) {
-            self.revision = main;
+            self.last_key_main = Some(main);
         }
         let Some(rk) = RevKey::parse(e.key) else {
             self.error = Some(Error::BadRevisionKey {
@@ -220,7 +214,7 @@ impl Visitor for StatusVisitor {
         } else {
             e.value.len().min(DELETED as usize - 1) as u32
         };
-        self.latest.push(fingerprint(kv.key), size);
+        self.latest.push(key_hash(kv.key), size);
         ControlFlow::Continue(())
     }
 }
@@ -242,7 +236,12 @@ impl<S: ReadAt> Backend<S> {
     {
         std::thread::scope(|scope| {
             let hasher = scope.spawn(|| self.trailer_state(opts));
-            let walked = self.status_walk();
+            // With the trailer hashed on a second core the walk keeps one; otherwise it splits.
+            let walked = if opts.verify_trailer && self.stored_trailer().is_some() {
+                self.status_walk()
+            } else {
+                self.status_walk_parallel()
+            };
             let trailer = hasher.join().unwrap_or_else(|_| {
                 Err(Error::NotEtcd {
                     reason: "the trailer hashing thread failed".into(),
@@ -260,21 +259,44 @@ impl<S: ReadAt> Backend<S> {
         })
     }
 
+    /// The walk on several threads (native only); the parts are combined in walk order.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn status_walk_parallel(&self) -> Result<(StatusVisitor, bbolt::WalkReport)>
+    where
+        S: Sync,
+    {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4);
+        if threads < 2 {
+            return self.status_walk();
+        }
+        let (parts, report) = self.bolt().walk_parallel(threads, StatusVisitor::default)?;
+        let mut all = StatusVisitor::default();
+        let mut tables = Vec::new();
+        for mut p in parts {
+            if let Some(e) = p.error.take() {
+                return Err(e);
+            }
+            all.crc = crc32c::crc32c_combine(all.crc, p.crc, p.crc_len as usize);
+            all.crc_len += p.crc_len;
+            all.last_key_main = p.last_key_main.or(all.last_key_main);
+            all.total_key += p.total_key;
+            all.revisions += p.revisions;
+            all.tombstones += p.tombstones;
+            all.leases += p.leases;
+            all.kv_bytes += p.kv_bytes;
+            all.oldest = all.oldest.or(p.oldest);
+            tables.push(p.latest.finish());
+        }
+        let merged = tables.into_iter().fold(Vec::new(), Latest::merge_tables);
+        all.merged = Some(merged);
+        Ok((all, report))
+    }
+
     fn status_walk(&self) -> Result<(StatusVisitor, bbolt::WalkReport)> {
-        let mut v = StatusVisitor {
-            crc: 0,
-            total_key: 0,
-            revision: 0,
-            in_key: false,
-            in_lease: false,
-            revisions: 0,
-            tombstones: 0,
-            leases: 0,
-            kv_bytes: 0,
-            oldest: None,
-            latest: Latest::default(),
-            error: None,
-        };
+        let mut v = StatusVisitor::default();
         let report = self.bolt().walk(&mut v)?;
         if let Some(e) = v.error.take() {
             return Err(e);
@@ -290,7 +312,11 @@ impl<S: ReadAt> Backend<S> {
         let (v, report) = walked;
         let meta = self.meta_info()?;
         let (mut live_keys, mut deleted_keys, mut live_bytes) = (0u64, 0u64, 0u64);
-        for (_, size) in v.latest.finish() {
+        let table = match v.merged {
+            Some(t) => t,
+            None => v.latest.finish(),
+        };
+        for (_, size) in table {
             if size == DELETED {
                 deleted_keys += 1;
             } else {
@@ -317,7 +343,7 @@ impl<S: ReadAt> Backend<S> {
         }
         Ok(Status {
             hash: v.crc,
-            revision: v.revision,
+            revision: v.last_key_main.unwrap_or(0),
             total_key: v.total_key,
             total_size,
             file_size: self.file_size(),
@@ -367,18 +393,5 @@ impl<S: ReadAt> Backend<S> {
             },
             problems,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_differ_for_near_keys() {
-        let a = fingerprint(b"/registry/pods/default/a");
-        let b = fingerprint(b"/registry/pods/default/b");
-        assert_ne!(a, b);
-        assert_ne!(fingerprint(b""), fingerprint(b"\0"));
     }
 }
