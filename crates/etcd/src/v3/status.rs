@@ -109,6 +109,8 @@ pub struct Status {
     /// Keys whose latest held revision is a delete.
     pub deleted_keys: u64,
     pub leases: u64,
+    /// Raised alarms (NOSPACE, CORRUPT) recorded in the `alarm` bucket.
+    pub alarms: Vec<super::AlarmInfo>,
     /// Encoded `KeyValue` bytes of each live key's latest revision.
     pub live_bytes: u64,
     /// Encoded bytes of every other `key` entry (superseded revisions and tombstones).
@@ -364,6 +366,7 @@ impl<S: ReadAt> Backend<S> {
             live_keys,
             deleted_keys,
             leases: v.leases,
+            alarms: self.alarms()?,
             live_bytes,
             history_bytes: v.kv_bytes - live_bytes,
             oldest_revision: v.oldest,
