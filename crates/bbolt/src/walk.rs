@@ -770,6 +770,7 @@ impl<S: ReadAt> Db<S> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Splits units into at most `n` contiguous runs of roughly equal weight (a subtree weighs 1,
 /// a whole bucket 1).
 fn split_units(units: &[Unit], n: usize) -> Vec<std::ops::Range<usize>> {
