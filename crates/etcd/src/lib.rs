@@ -9,9 +9,11 @@ pub mod error;
 pub mod hash;
 pub mod json;
 pub mod proto;
+pub mod raftpb;
 pub mod revision;
 pub mod snapshot;
 pub mod v3;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use revision::{RevKey, Revision};
