@@ -129,7 +129,10 @@ pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure
         ],
     ];
     for a in &st.alarms {
-        rows.push(vec!["alarm".into(), format!("{} on member {}", a.alarm, a.member_id_hex)]);
+        rows.push(vec![
+            "alarm".into(),
+            format!("{} on member {}", a.alarm, a.member_id_hex),
+        ]);
     }
     if m.scheduled_compact_revision != m.finished_compact_revision {
         rows.push(vec![
