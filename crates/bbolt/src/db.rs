@@ -425,12 +425,17 @@ impl<'a, S: ReadAt> Cursor<'a, S> {
                 from_page: from.0,
             });
         }
-        self.db.read_page(id, from)
+        let page = self.db.read_page(id, from)?;
+        page.check_order()?;
+        Ok(page)
     }
 
     fn root_page(&self) -> Result<Page> {
         match &self.bucket.root {
-            Root::Inline(p) => Ok(p.clone()),
+            Root::Inline(p) => {
+                p.check_order()?;
+                Ok(p.clone())
+            }
             Root::Page(id) => self.load(*id, self.bucket.defined_at),
         }
     }

@@ -252,6 +252,28 @@ impl Page {
         }
     }
 
+    /// Checks that the element keys are strictly increasing (and that every element is in
+    /// bounds). The walk does this itself; cursors call it on every page they load, so a search
+    /// never trusts a page it has not checked.
+    pub fn check_order(&self) -> Result<()> {
+        let mut prev: Option<&[u8]> = None;
+        for i in 0..self.count {
+            let key = match self.kind {
+                Kind::Branch => self.branch(i)?.0,
+                Kind::Leaf => self.leaf(i)?.key,
+            };
+            if prev.is_some_and(|p| key <= p) {
+                return Err(Error::KeyOrder {
+                    page: self.id,
+                    offset: self.elem_offset(i),
+                    index: i,
+                });
+            }
+            prev = Some(key);
+        }
+        Ok(())
+    }
+
     /// Index of the child to descend into for `key`: the last element whose key is <= `key`,
     /// or the first element.
     pub fn branch_search(&self, key: &[u8]) -> Result<usize> {

@@ -75,6 +75,9 @@ enum Cmd {
         /// At most this many keys (0 = no limit).
         #[arg(long, default_value_t = 0)]
         limit: i64,
+        /// KEY and RANGE_END are hex (for keys with NUL or other bytes a shell cannot pass).
+        #[arg(long)]
+        hex: bool,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "simple")]
         write_out: SimpleOrJson,
     },
@@ -82,6 +85,9 @@ enum Cmd {
     History {
         input: PathBuf,
         key: std::ffi::OsString,
+        /// KEY is hex.
+        #[arg(long)]
+        hex: bool,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
     },
@@ -130,6 +136,27 @@ fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
     }
 }
 
+/// A key argument: its bytes as given, or decoded from hex.
+fn key_arg(s: &std::ffi::OsStr, hex: bool) -> Result<Vec<u8>, Failure> {
+    let raw = os_bytes(s);
+    if !hex {
+        return Ok(raw);
+    }
+    let bad = || Failure::Usage(format!("etcdscope: {:?} is not hex", s));
+    if raw.len() % 2 != 0 {
+        return Err(bad());
+    }
+    raw.chunks(2)
+        .map(|p| {
+            let d = |c: u8| (c as char).to_digit(16);
+            match (d(p[0]), d(p[1])) {
+                (Some(a), Some(b)) => Ok((a * 16 + b) as u8),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -158,9 +185,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             count_only,
             print_value_only,
             limit,
+            hex,
             write_out,
         } => {
-            let key = key.map(|k| os_bytes(&k)).unwrap_or_default();
+            let key = match key {
+                Some(k) => key_arg(&k, hex)?,
+                None => Vec::new(),
+            };
             let mut req = if prefix {
                 RangeRequest::prefix(&key)
             } else if from_key {
@@ -176,7 +207,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         "etcdscope get: a KEY is required (or --prefix / --from-key)".into(),
                     ));
                 }
-                let end = range_end.map(|e| os_bytes(&e)).unwrap_or_default();
+                let end = match range_end {
+                    Some(e) => key_arg(&e, hex)?,
+                    None => Vec::new(),
+                };
                 RangeRequest {
                     key,
                     range_end: end,
@@ -198,12 +232,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::History {
             input,
             key,
+            hex,
             write_out,
         } => {
+            let key = key_arg(&key, hex)?;
             let (path, be) = input::open_v3(&input)?;
-            let h = be
-                .history(&os_bytes(&key))
-                .map_err(|e| input::fail(&path, &e))?;
+            let h = be.history(&key).map_err(|e| input::fail(&path, &e))?;
             output::history(&mut out, &h, write_out)
         }
         Cmd::Leases { input, write_out } => {

@@ -19,10 +19,23 @@ fn fixture_dir() -> PathBuf {
     }
 }
 
+/// Reads `expected/NAME`, or `expected/NAME.gz` (large listings are stored gzipped).
+fn read_expected(path: &Path) -> Vec<u8> {
+    if let Ok(b) = std::fs::read(path) {
+        return b;
+    }
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let f = std::fs::File::open(&gz).unwrap_or_else(|e| panic!("{}: {e}", gz.display()));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
 fn expected(name: &str) -> Value {
     let p = fixture_dir().join("expected").join(name);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    serde_json::from_slice(&read_expected(&p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn facts() -> Value {
@@ -117,13 +130,14 @@ fn revisions_recorded() -> Vec<(i64, PathBuf)> {
     let mut revs = Vec::new();
     for e in std::fs::read_dir(fixture_dir().join("expected")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        if let Some(n) = name
+        let stem = name.strip_suffix(".gz").unwrap_or(&name);
+        if let Some(n) = stem
             .strip_prefix("get-rev-")
             .and_then(|s| s.strip_suffix(".json"))
         {
             revs.push((
                 n.parse::<i64>().unwrap(),
-                fixture_dir().join("expected").join(&name),
+                fixture_dir().join("expected").join(stem),
             ));
         }
     }
@@ -141,8 +155,7 @@ fn get_every_revision_matches_etcdctl() {
     );
     for file in [snapshot(), raw_db()] {
         for (rev, path) in &revs {
-            let theirs: Value =
-                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let theirs: Value = serde_json::from_slice(&read_expected(path)).unwrap();
             let r = rev.to_string();
             let ours = json_of(args![
                 "get",
@@ -230,7 +243,7 @@ fn history_agrees_with_every_recorded_view() {
     let mut views: Vec<(i64, BTreeMap<String, Value>)> = Vec::new();
     let mut all_keys = std::collections::BTreeSet::new();
     for (rev, path) in &revs {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(&read_expected(path)).unwrap();
         let mut m = BTreeMap::new();
         for kv in v["kvs"].as_array().cloned().unwrap_or_default() {
             let k = kv["key"].as_str().unwrap().to_owned();
@@ -243,17 +256,14 @@ fn history_agrees_with_every_recorded_view() {
     let mut checked = 0;
     for key_b64 in &all_keys {
         let key = b64.decode(key_b64).unwrap();
-        #[cfg(unix)]
-        let key_arg = {
-            use std::os::unix::ffi::OsStrExt;
-            std::ffi::OsStr::from_bytes(&key).to_owned()
-        };
-        let h = json_of(&[
-            std::ffi::OsStr::new("history"),
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let h = json_of(args![
+            "history",
             snapshot().as_os_str(),
-            &key_arg,
-            std::ffi::OsStr::new("-w"),
-            std::ffi::OsStr::new("json"),
+            &hex,
+            "--hex",
+            "-w",
+            "json"
         ]);
         let list = h["history"].as_array().unwrap();
         for (rev, view) in &views {
