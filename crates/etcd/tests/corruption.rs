@@ -39,10 +39,11 @@ fn exercise(bytes: Vec<u8>) -> usize {
         .map(|_| ()),
     );
     check(be.range(&RangeRequest::prefix(b"")).map(|_| ()));
+    check(be.history(b"/app/config/a").map(|_| ()));
     check(be.leases().map(|_| ()));
     check(be.auth(false).map(|_| ()));
     check(be.members().map(|_| ()));
-    check(be.history(b"/app/config/a").map(|_| ()));
+    check(be.alarms().map(|_| ()));
     failures
 }
 
@@ -60,23 +61,28 @@ fn flips_in_every_page_header_and_element_table() {
     let mut runs = 0;
     for p in 2..pages {
         let base = p * ps;
-        // Header and the first element headers, every byte, two different flips.
-        for off in 0..16 + 16 * 6 {
-            for mask in [0x01u8, 0x80] {
-                let mut d = db.clone();
-                d[base + off] ^= mask;
-                runs += 1;
-                if exercise(d) > 0 {
-                    detected += 1;
-                }
+        // A page whose id byte can flip unnoticed is not in use (free space): skip it.
+        let mut probe = db.clone();
+        probe[base] ^= 0x01;
+        if exercise(probe) == 0 {
+            continue;
+        }
+        // The header and the first element headers, every byte.
+        for off in 0..16 + 16 * 4 {
+            let mut d = db.clone();
+            d[base + off] ^= if off % 2 == 0 { 0x01 } else { 0x80 };
+            runs += 1;
+            if exercise(d) > 0 {
+                detected += 1;
             }
         }
     }
-    // Most header/element flips must be noticed (some, like flips in an unused page or in a
-    // value length that stays in bounds, are legitimately invisible).
-    assert!(runs > 0);
+    eprintln!("{detected} of {runs} flips detected");
+    // Flips in bytes that are unused (high bytes of small counts that stay in bounds, element
+    // flags of non-bucket entries, ...) can be harmless; most must be caught.
+    assert!(runs > 500, "only {runs} runs");
     assert!(
-        detected * 3 > runs,
+        detected * 2 > runs,
         "only {detected} of {runs} flips detected"
     );
 }
