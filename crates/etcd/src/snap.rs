@@ -1,0 +1,606 @@
+//! `member/snap/` (FORMATS.md §2): `<term>-<index>.snap` files, each one `snappb.snapshot`
+//! `{crc, data}` where `data` is a `raftpb.Snapshot` whose own `data` is the v2 store JSON.
+//!
+//! etcd loads the newest `.snap` (by name, newest first) that reads cleanly and whose
+//! (term, index) is one of the WAL's snapshot records at or below the committed index, falling
+//! back to older files; it renames broken ones to `.broken`. [`select`] does the same without
+//! renaming anything and reports why each file was passed over.
+//!
+//! The library never touches a file system: the caller hands in `(name, source)` pairs (a
+//! browser gives `Blob`s). [`open_dir`] does that for a native directory.
+
+use std::fmt;
+use std::ops::Range;
+
+use prost::Message;
+use storage::ReadAt;
+
+use crate::raftpb::{ConfState, SnapshotMetadata, WalSnapshot};
+
+/// A `.snap` file name: `%016x-%016x.snap` = term, index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SnapName {
+    pub term: u64,
+    pub index: u64,
+}
+
+fn hex16(s: &str) -> Option<u64> {
+    if s.len() != 16
+        || !s
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
+}
+
+impl SnapName {
+    pub fn parse(name: &str) -> Option<SnapName> {
+        let stem = name.strip_suffix(".snap")?;
+        let (a, b) = stem.split_once('-')?;
+        Some(SnapName {
+            term: hex16(a)?,
+            index: hex16(b)?,
+        })
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("{:016x}-{:016x}.snap", self.term, self.index)
+    }
+}
+
+/// What a name in the snap directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapDirEntry {
+    /// `<term>-<index>.snap`.
+    Snap(SnapName),
+    /// Ends in `.snap` but is not `<16 hex>-<16 hex>`: etcd still tries to load it.
+    OddSnap,
+    /// `<index>.snap.db`: a backend received from a leader (renamed over `db` at startup when
+    /// the newest snapshot is newer than the backend).
+    SnapDb { index: Option<u64> },
+    /// `db`: the v3 backend.
+    Db,
+    /// `*.snap.broken`: a snapshot etcd failed to load earlier.
+    Broken,
+    /// `tmp*` (a `.snap.db` being received) or `db.tmp*` (defragmentation leftovers).
+    Tmp,
+    /// Anything else (etcd warns and skips it).
+    Other,
+}
+
+pub fn classify(name: &str) -> SnapDirEntry {
+    if name == "db" {
+        return SnapDirEntry::Db;
+    }
+    if let Some(stem) = name.strip_suffix(".snap.db") {
+        return SnapDirEntry::SnapDb { index: hex16(stem) };
+    }
+    if name.ends_with(".snap") {
+        return match SnapName::parse(name) {
+            Some(n) => SnapDirEntry::Snap(n),
+            None => SnapDirEntry::OddSnap,
+        };
+    }
+    if name.ends_with(".broken") {
+        return SnapDirEntry::Broken;
+    }
+    if name.starts_with("tmp") || name.starts_with("db.tmp") {
+        return SnapDirEntry::Tmp;
+    }
+    SnapDirEntry::Other
+}
+
+/// Why a `.snap` file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapErrorKind {
+    Read(String),
+    /// Zero bytes (etcd: "empty snapshot").
+    EmptyFile,
+    /// Not a `snappb.snapshot` protobuf (e.g. a truncated file); `offset` is where decoding
+    /// stopped.
+    BadFrame {
+        offset: u64,
+        reason: String,
+    },
+    /// `data` missing/empty or `crc == 0` (etcd: "empty snapshot").
+    EmptyData,
+    /// The CRC-32C of `data` differs from the stored one.
+    Crc {
+        stored: u32,
+        computed: u32,
+    },
+    /// `data` is not a `raftpb.Snapshot`; `offset` is in the file.
+    BadSnapshot {
+        offset: u64,
+        reason: String,
+    },
+    /// Read fine, but its (term, index) is not one of the WAL's snapshot records at or below
+    /// the committed index, so etcd would not load it.
+    NotInWal {
+        term: u64,
+        index: u64,
+    },
+}
+
+/// A `.snap` file that was passed over, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapError {
+    pub file: String,
+    pub kind: SnapErrorKind,
+}
+
+impl fmt::Display for SnapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file)?;
+        match &self.kind {
+            SnapErrorKind::Read(e) => write!(f, "cannot read: {e}"),
+            SnapErrorKind::EmptyFile => write!(f, "empty file"),
+            SnapErrorKind::BadFrame { offset, reason } => {
+                write!(
+                    f,
+                    "at byte offset {offset}: not a snappb.snapshot: {reason}"
+                )
+            }
+            SnapErrorKind::EmptyData => write!(f, "empty snapshot (no data or crc 0)"),
+            SnapErrorKind::Crc { stored, computed } => write!(
+                f,
+                "CRC mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            ),
+            SnapErrorKind::BadSnapshot { offset, reason } => {
+                write!(
+                    f,
+                    "at byte offset {offset}: data is not a raftpb.Snapshot: {reason}"
+                )
+            }
+            SnapErrorKind::NotInWal { term, index } => write!(
+                f,
+                "snapshot (term {term}, index {index}) has no matching WAL snapshot record at or below the commit index; etcd would not load it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SnapError {}
+
+/// A `.snap` file read and checked. The whole file stays in memory; [`Snap::data`] borrows the
+/// v2 store JSON from it.
+#[derive(Clone)]
+pub struct Snap {
+    pub file: String,
+    pub crc: u32,
+    pub term: u64,
+    pub index: u64,
+    pub conf_state: Option<ConfState>,
+    bytes: Vec<u8>,
+    data: Range<usize>,
+}
+
+impl fmt::Debug for Snap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snap")
+            .field("file", &self.file)
+            .field("crc", &self.crc)
+            .field("term", &self.term)
+            .field("index", &self.index)
+            .field("conf_state", &self.conf_state)
+            .field("file_size", &self.bytes.len())
+            .field("data_len", &self.data.len())
+            .finish()
+    }
+}
+
+impl Snap {
+    /// `raftpb.Snapshot.data`: the v2 store as JSON.
+    pub fn data(&self) -> &[u8] {
+        self.bytes.get(self.data.clone()).unwrap_or(&[])
+    }
+
+    /// Byte offset of [`Snap::data`] in the file (to name places inside the JSON).
+    pub fn data_offset(&self) -> u64 {
+        self.data.start as u64
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
+
+// A protobuf field as found at the top level of a message.
+struct Field {
+    number: u64,
+    wire: u8,
+    /// For varints: the value; for length-delimited: unused.
+    value: u64,
+    /// For length-delimited fields: the payload range (absolute in the buffer).
+    range: Range<usize>,
+}
+
+fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for i in 0..10 {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= ((byte & 0x7f) as u64) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Walks the top-level fields of `b[range]`; `Err(offset, reason)` on malformed input.
+fn fields(b: &[u8], range: Range<usize>) -> Result<Vec<Field>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut at = range.start;
+    let end = range.end.min(b.len());
+    let b = &b[..end];
+    while at < end {
+        let start = at;
+        let tag = varint(b, &mut at).ok_or((start, "truncated field tag".to_string()))?;
+        let number = tag >> 3;
+        let wire = (tag & 7) as u8;
+        if number == 0 {
+            return Err((start, "field number 0".into()));
+        }
+        match wire {
+            0 => {
+                let v = varint(b, &mut at).ok_or((start, "truncated varint".to_string()))?;
+                out.push(Field {
+                    number,
+                    wire,
+                    value: v,
+                    range: 0..0,
+                });
+            }
+            1 | 5 => {
+                let n = if wire == 1 { 8 } else { 4 };
+                if end - at < n {
+                    return Err((start, "truncated fixed-size field".into()));
+                }
+                at += n;
+                out.push(Field {
+                    number,
+                    wire,
+                    value: 0,
+                    range: 0..0,
+                });
+            }
+            2 => {
+                let len = varint(b, &mut at).ok_or((start, "truncated length".to_string()))?;
+                if len > (end - at) as u64 {
+                    return Err((
+                        start,
+                        format!("field {number} claims {len} bytes, only {} left", end - at),
+                    ));
+                }
+                let len = len as usize;
+                out.push(Field {
+                    number,
+                    wire,
+                    value: 0,
+                    range: at..at + len,
+                });
+                at += len;
+            }
+            w => return Err((start, format!("field {number} has wire type {w}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and checks one `.snap` file the way etcd's `snap.Read` does.
+pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
+    let fail = |kind| SnapError {
+        file: name.to_owned(),
+        kind,
+    };
+    let size = src.size();
+    if size == 0 {
+        return Err(fail(SnapErrorKind::EmptyFile));
+    }
+    let len = usize::try_from(size)
+        .map_err(|_| fail(SnapErrorKind::Read("file too large for memory".into())))?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(len).map_err(|e| {
+        fail(SnapErrorKind::Read(format!(
+            "cannot allocate {len} bytes: {e}"
+        )))
+    })?;
+    bytes.resize(len, 0);
+    src.read_exact_at(0, &mut bytes)
+        .map_err(|e| fail(SnapErrorKind::Read(e.to_string())))?;
+
+    // snappb.snapshot {crc = 1 (uint32), data = 2 (bytes)}
+    let top = fields(&bytes, 0..len).map_err(|(offset, reason)| {
+        fail(SnapErrorKind::BadFrame {
+            offset: offset as u64,
+            reason,
+        })
+    })?;
+    let mut crc: u32 = 0;
+    let mut data: Option<Range<usize>> = None;
+    for f in &top {
+        match (f.number, f.wire) {
+            (1, 0) => crc = f.value as u32,
+            (2, 2) => data = Some(f.range.clone()),
+            (1 | 2, w) => {
+                return Err(fail(SnapErrorKind::BadFrame {
+                    offset: 0,
+                    reason: format!("field {} has wire type {w}", f.number),
+                }))
+            }
+            _ => {}
+        }
+    }
+    let data = match data {
+        Some(d) if !d.is_empty() && crc != 0 => d,
+        _ => return Err(fail(SnapErrorKind::EmptyData)),
+    };
+    let computed = crc32c::crc32c(&bytes[data.clone()]);
+    if computed != crc {
+        return Err(fail(SnapErrorKind::Crc {
+            stored: crc,
+            computed,
+        }));
+    }
+
+    // raftpb.Snapshot {data = 1 (bytes), metadata = 2 (SnapshotMetadata)}
+    let inner = fields(&bytes, data.clone()).map_err(|(offset, reason)| {
+        fail(SnapErrorKind::BadSnapshot {
+            offset: offset as u64,
+            reason,
+        })
+    })?;
+    let mut json: Range<usize> = data.start..data.start;
+    let mut meta = SnapshotMetadata::default();
+    for f in &inner {
+        match (f.number, f.wire) {
+            (1, 2) => json = f.range.clone(),
+            (2, 2) => {
+                // Repeated occurrences of a message field merge, as in protobuf.
+                meta.merge(&bytes[f.range.clone()]).map_err(|e| {
+                    fail(SnapErrorKind::BadSnapshot {
+                        offset: f.range.start as u64,
+                        reason: e.to_string(),
+                    })
+                })?
+            }
+            (1 | 2, w) => {
+                return Err(fail(SnapErrorKind::BadSnapshot {
+                    offset: data.start as u64,
+                    reason: format!("field {} has wire type {w}", f.number),
+                }))
+            }
+            _ => {}
+        }
+    }
+    Ok(Snap {
+        file: name.to_owned(),
+        crc,
+        term: meta.term,
+        index: meta.index,
+        conf_state: meta.conf_state,
+        bytes,
+        data: json,
+    })
+}
+
+/// What [`select`] found in a snap directory.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// The snapshot etcd would load, if any.
+    pub chosen: Option<Snap>,
+    /// Newer `.snap` files passed over, newest first, with the reason.
+    pub rejected: Vec<SnapError>,
+    /// `.snap` files older than the chosen one (not read).
+    pub older: Vec<String>,
+    /// `*.snap.db` files (a backend received from a leader; etcd renames it over `db` at
+    /// startup when the loaded snapshot is newer than the backend's consistent index).
+    pub snap_dbs: Vec<String>,
+    /// Whether a `db` file is present.
+    pub has_db: bool,
+    /// Names that are none of the above (`.broken`, temp files, strays), with what they are.
+    pub ignored: Vec<(String, SnapDirEntry)>,
+}
+
+/// Picks the snapshot etcd would load: `.snap` names newest first (reverse byte order), the
+/// first that reads cleanly and — when `wal_snapshots` is given — whose (term, index) is one of
+/// those records (pass the WAL's snapshot records with index <= HardState.commit, as etcd's
+/// `ValidSnapshotEntries`). `None` accepts any clean file.
+pub fn select<S: ReadAt>(
+    files: &[(String, S)],
+    wal_snapshots: Option<&[WalSnapshot]>,
+) -> Selection {
+    let mut sel = Selection::default();
+    let mut snaps: Vec<(&str, &S)> = Vec::new();
+    for (name, src) in files {
+        match classify(name) {
+            SnapDirEntry::Snap(_) | SnapDirEntry::OddSnap => snaps.push((name, src)),
+            SnapDirEntry::SnapDb { .. } => sel.snap_dbs.push(name.clone()),
+            SnapDirEntry::Db => sel.has_db = true,
+            other => sel.ignored.push((name.clone(), other)),
+        }
+    }
+    snaps.sort_by(|a, b| b.0.cmp(a.0));
+    sel.snap_dbs.sort();
+    for (name, src) in snaps {
+        if sel.chosen.is_some() {
+            sel.older.push(name.to_owned());
+            continue;
+        }
+        match read(name, src) {
+            Ok(s) => {
+                let ok = wal_snapshots.map_or(true, |w| {
+                    w.iter().any(|r| r.index == s.index && r.term == s.term)
+                });
+                if ok {
+                    sel.chosen = Some(s);
+                } else {
+                    sel.rejected.push(SnapError {
+                        file: name.to_owned(),
+                        kind: SnapErrorKind::NotInWal {
+                            term: s.term,
+                            index: s.index,
+                        },
+                    });
+                }
+            }
+            Err(e) => sel.rejected.push(e),
+        }
+    }
+    sel
+}
+
+/// Lists a native directory as `(name, source)` pairs (files only, sorted by name).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn open_dir(dir: &std::path::Path) -> std::io::Result<Vec<(String, storage::FileSource)>> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir(dir)? {
+        let ent = ent?;
+        if !ent.file_type()?.is_file() {
+            continue;
+        }
+        let Ok(name) = ent.file_name().into_string() else {
+            continue;
+        };
+        let src = storage::FileSource::open(&ent.path())?;
+        out.push((name, src));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raftpb::{SnapFile, Snapshot};
+    use storage::MemSource;
+
+    fn snap_bytes(term: u64, index: u64, json: &[u8]) -> Vec<u8> {
+        let inner = Snapshot {
+            data: Some(json.to_vec()),
+            metadata: Some(SnapshotMetadata {
+                conf_state: Some(ConfState {
+                    voters: vec![1],
+                    ..Default::default()
+                }),
+                index,
+                term,
+            }),
+        }
+        .encode_to_vec();
+        SnapFile {
+            crc: crc32c::crc32c(&inner),
+            data: Some(inner),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            SnapName::parse("0000000000000002-00000000000000d9.snap"),
+            Some(SnapName {
+                term: 2,
+                index: 0xd9
+            })
+        );
+        assert_eq!(
+            SnapName {
+                term: 2,
+                index: 0xd9
+            }
+            .file_name(),
+            "0000000000000002-00000000000000d9.snap"
+        );
+        assert_eq!(
+            classify("0000000000000002-00000000000000d9.snap.broken"),
+            SnapDirEntry::Broken
+        );
+        assert_eq!(
+            classify("00000000000000d9.snap.db"),
+            SnapDirEntry::SnapDb { index: Some(0xd9) }
+        );
+        assert_eq!(classify("db"), SnapDirEntry::Db);
+        assert_eq!(classify("x.snap"), SnapDirEntry::OddSnap);
+        assert_eq!(classify("db.tmp.123"), SnapDirEntry::Tmp);
+        assert_eq!(classify("notes.txt"), SnapDirEntry::Other);
+    }
+
+    #[test]
+    fn read_checks_and_select_falls_back() {
+        let good = snap_bytes(2, 10, b"{\"CurrentIndex\":3}");
+        let s = read("a.snap", &MemSource::new(good.clone())).unwrap();
+        assert_eq!((s.term, s.index), (2, 10));
+        assert_eq!(s.data(), b"{\"CurrentIndex\":3}");
+        assert_eq!(s.conf_state.as_ref().unwrap().voters, vec![1]);
+
+        // Every truncation is an error, never a panic.
+        for cut in 0..good.len() {
+            let e = read("t.snap", &MemSource::new(good[..cut].to_vec())).unwrap_err();
+            assert!(!e.to_string().is_empty());
+        }
+        // A flipped byte in the data: CRC mismatch.
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 30] ^= 0x40;
+        assert!(matches!(
+            read("f.snap", &MemSource::new(bad.clone()))
+                .unwrap_err()
+                .kind,
+            SnapErrorKind::Crc { .. }
+        ));
+        // crc 0 is "empty".
+        let zero = SnapFile {
+            crc: 0,
+            data: Some(vec![1, 2]),
+        }
+        .encode_to_vec();
+        assert_eq!(
+            read("z.snap", &MemSource::new(zero)).unwrap_err().kind,
+            SnapErrorKind::EmptyData
+        );
+
+        let older = snap_bytes(2, 5, b"{}");
+        let files = vec![
+            (
+                "0000000000000002-0000000000000005.snap".to_string(),
+                MemSource::new(older),
+            ),
+            (
+                "0000000000000002-000000000000000a.snap".to_string(),
+                MemSource::new(bad),
+            ),
+            ("db".to_string(), MemSource::new(vec![])),
+            (
+                "000000000000000a.snap.db".to_string(),
+                MemSource::new(vec![]),
+            ),
+            ("junk".to_string(), MemSource::new(vec![1])),
+        ];
+        let sel = select(&files, None);
+        assert_eq!(sel.chosen.as_ref().unwrap().index, 5);
+        assert_eq!(sel.rejected.len(), 1);
+        assert!(sel.rejected[0]
+            .to_string()
+            .contains("000000000000000a.snap: CRC"));
+        assert!(sel.has_db);
+        assert_eq!(sel.snap_dbs, vec!["000000000000000a.snap.db"]);
+        assert_eq!(sel.ignored.len(), 1);
+
+        // Only snapshots named by the WAL count.
+        let wal = [WalSnapshot {
+            index: 7,
+            term: 2,
+            conf_state: None,
+        }];
+        let sel = select(&files, Some(&wal));
+        assert!(sel.chosen.is_none());
+        assert!(matches!(
+            sel.rejected[1].kind,
+            SnapErrorKind::NotInWal { .. }
+        ));
+    }
+}

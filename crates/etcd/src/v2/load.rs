@@ -1,0 +1,424 @@
+//! Rebuilding the v2 store of a data directory: the snapshot etcd would load, then the WAL
+//! entries after it, applied with v2 semantics.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use storage::ReadAt;
+
+use super::apply::{apply_conf_change, apply_v2, apply_v3, Outcome};
+use super::snapjson::{self, SnapJsonInfo};
+use super::store::Store;
+use crate::raftpb::{HardState, Metadata, WalSnapshot};
+use crate::snap::{self, SnapDirEntry, SnapError};
+use crate::v2req::{decode_entry, Payload};
+use crate::wal::{self, EntryLoc, SegmentFile, SegmentInfo, SegmentName, WalError};
+
+/// The files of a member directory, as `(name, source)` pairs. `wal: None` means there is no
+/// `wal` directory; `snap: None` no `snap` directory.
+pub struct DataDirFiles<S> {
+    pub wal: Option<Vec<(String, S)>>,
+    pub snap: Option<Vec<(String, S)>>,
+}
+
+/// Choices for [`load`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Also apply entries after `HardState.commit` (etcd would not, until raft commits them).
+    pub include_uncommitted: bool,
+    /// Stop after this raft index (the store as it was then).
+    pub stop_at: Option<u64>,
+}
+
+/// Why the v2 store could not be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// There is no `wal` directory.
+    NoWalDir,
+    /// The `wal` directory has no `<seq>-<index>.wal` file.
+    NoWalSegments { ignored: Vec<String> },
+    /// A WAL segment is damaged (file, offset, entry index in the error).
+    Wal(WalError),
+    /// The WAL does not start at the beginning of the log and no usable `.snap` covers the
+    /// entries before it.
+    NoUsableSnapshot {
+        first_wal_index: u64,
+        rejected: Vec<SnapError>,
+    },
+    /// The WAL starts after the chosen snapshot: entries in between are missing.
+    Gap {
+        snapshot_index: u64,
+        first_wal_index: u64,
+    },
+    /// The v2 store JSON in the chosen `.snap` is damaged (offset in the file).
+    SnapJson {
+        file: String,
+        offset: u64,
+        msg: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::NoWalDir => write!(f, "no wal directory (member/wal)"),
+            LoadError::NoWalSegments { ignored } => {
+                write!(f, "no WAL segment (<seq>-<index>.wal) in the wal directory")?;
+                if !ignored.is_empty() {
+                    write!(f, " (ignored: {})", ignored.join(", "))?;
+                }
+                Ok(())
+            }
+            LoadError::Wal(e) => write!(f, "{e}"),
+            LoadError::NoUsableSnapshot {
+                first_wal_index,
+                rejected,
+            } => {
+                write!(
+                    f,
+                    "the WAL starts at entry {first_wal_index} and no usable .snap file covers the entries before it"
+                )?;
+                for r in rejected {
+                    write!(f, "; {r}")?;
+                }
+                Ok(())
+            }
+            LoadError::Gap {
+                snapshot_index,
+                first_wal_index,
+            } => write!(
+                f,
+                "entries {} to {} are missing: the snapshot ends at {snapshot_index} and the WAL starts at {first_wal_index}",
+                snapshot_index + 1,
+                first_wal_index - 1
+            ),
+            LoadError::SnapJson { file, offset, msg } => {
+                write!(f, "{file} at byte offset {offset}: v2 store JSON: {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl From<WalError> for LoadError {
+    fn from(e: WalError) -> Self {
+        LoadError::Wal(e)
+    }
+}
+
+/// The snapshot the store started from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotUsed {
+    pub file: String,
+    pub term: u64,
+    pub index: u64,
+    pub file_size: u64,
+    /// `CurrentIndex` and other facts of its JSON.
+    pub json: SnapJsonInfo,
+    /// Nodes and TTL nodes right after loading it.
+    pub nodes: usize,
+}
+
+/// An entry etcd would choke on (undecodable, or it would panic applying it). The replay
+/// applies nothing for it and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryProblem {
+    pub file: String,
+    pub offset: u64,
+    pub index: u64,
+    pub term: u64,
+    pub message: String,
+}
+
+impl fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at byte offset {} (entry index {}, term {}): {}",
+            self.file, self.offset, self.index, self.term, self.message
+        )
+    }
+}
+
+/// Counters of a replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Entries replayed (after the snapshot, up to the commit index or `stop_at`).
+    pub entries: u64,
+    /// Empty entries (leader no-ops).
+    pub empty: u64,
+    /// v2 requests by method (`PUT`, `POST`, `DELETE`, `QGET`, `SYNC`, …).
+    pub v2_by_method: BTreeMap<String, u64>,
+    /// v2 writes that succeeded / failed (compare failed, key exists, …).
+    pub v2_applied: u64,
+    pub v2_failed: u64,
+    /// v2 requests other than membership (`/0/members/<id>/attributes`, `/0/version`) and
+    /// SYNC: the ones etcd 3.6 refuses to replay.
+    pub v2_user_requests: u64,
+    /// Nodes removed by SYNC.
+    pub expired: u64,
+    /// ConfChange(V2) entries, and how many of them etcd refused.
+    pub conf_changes: u64,
+    pub conf_rejected: u64,
+    /// Membership writes (each consumed store indices).
+    pub membership_writes: u64,
+    /// v3 requests (not applied to the v2 store, except 3.5's membership ones), by operation.
+    pub v3: u64,
+    pub v3_by_op: BTreeMap<String, u64>,
+    /// Entries after the commit index, not applied.
+    pub uncommitted: u64,
+    /// Entries etcd would choke on.
+    pub problems: u64,
+}
+
+/// What was found and done besides the tree.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    pub snapshot: Option<SnapshotUsed>,
+    /// Newer `.snap` files passed over (broken, or not named by the WAL), newest first.
+    pub snap_rejected: Vec<SnapError>,
+    /// Older `.snap` files (not read).
+    pub snap_older: Vec<String>,
+    pub snap_dbs: Vec<String>,
+    pub has_db: bool,
+    /// Other names in the snap directory.
+    pub snap_ignored: Vec<(String, SnapDirEntry)>,
+    /// Names in the wal directory that are not segments (`*.tmp` spares, `.broken`, strays).
+    pub wal_ignored: Vec<String>,
+    pub segments: Vec<SegmentInfo>,
+    pub metadata: Option<Metadata>,
+    pub hard_state: Option<HardState>,
+    /// Snapshot records of the WAL.
+    pub wal_snapshots: Vec<WalSnapshot>,
+    /// `(file, offset, reason)` when the last segment ends in a torn record.
+    pub torn: Option<(String, u64, String)>,
+    /// Entries dropped because a new leader rewrote their index.
+    pub overwritten: u64,
+    pub first_wal_index: Option<u64>,
+    pub last_wal_index: Option<u64>,
+    /// Raft index of the last entry applied (the snapshot index when none).
+    pub applied_index: u64,
+    pub counts: Counts,
+    pub problems: Vec<EntryProblem>,
+    /// `Time` of the last SYNC applied (the leader's clock, Unix ns): the best "now" a WAL
+    /// offers.
+    pub last_sync_time_ns: Option<i64>,
+}
+
+/// A rebuilt v2 store.
+#[derive(Debug)]
+pub struct V2Data {
+    pub store: Store,
+    pub report: LoadReport,
+}
+
+/// Called for every replayed entry: where it is, what it carries, what applying it did.
+pub type EntryHook<'h> = &'h mut dyn FnMut(&EntryLoc, &Payload, &Outcome);
+
+/// Rebuilds the v2 store. See [`load_with`].
+pub fn load<S: ReadAt>(files: DataDirFiles<S>, opts: &LoadOptions) -> Result<V2Data, LoadError> {
+    load_with(files, opts, None)
+}
+
+fn is_user_v2(method: &[u8], path: &[u8]) -> bool {
+    match method {
+        b"SYNC" | b"QGET" => false,
+        b"PUT" => {
+            !(path == b"/0/version"
+                || (path.starts_with(b"/0/members/") && path.ends_with(b"/attributes")))
+        }
+        _ => true,
+    }
+}
+
+/// Rebuilds the v2 store: scans and checks every WAL segment, picks the `.snap` etcd would load
+/// (newest first, CRC-checked, named by a WAL snapshot record at or below the commit index),
+/// loads its JSON, then applies the WAL entries after it up to the commit index. `hook` sees
+/// every replayed entry.
+pub fn load_with<S: ReadAt>(
+    files: DataDirFiles<S>,
+    opts: &LoadOptions,
+    mut hook: Option<EntryHook<'_>>,
+) -> Result<V2Data, LoadError> {
+    let mut report = LoadReport::default();
+    let wal_files = files.wal.ok_or(LoadError::NoWalDir)?;
+    let mut segs: Vec<SegmentFile<S>> = Vec::new();
+    for (name, src) in wal_files {
+        if SegmentName::parse(&name).is_some() {
+            segs.push(SegmentFile { name, src });
+        } else {
+            report.wal_ignored.push(name);
+        }
+    }
+    report.wal_ignored.sort();
+    if segs.is_empty() {
+        return Err(LoadError::NoWalSegments {
+            ignored: report.wal_ignored,
+        });
+    }
+    let scan = wal::scan(&mut segs, None)?;
+    report.segments = scan.segments.clone();
+    report.metadata = scan.metadata.clone();
+    report.hard_state = scan.hard_state;
+    report.wal_snapshots = scan.snapshots.clone();
+    report.torn = scan.torn.clone();
+    report.overwritten = scan.overwritten;
+    report.first_wal_index = scan.entries.first().map(|e| e.index);
+    report.last_wal_index = scan.last_index();
+    let commit = scan.hard_state.map_or(0, |h| h.commit);
+
+    // The snapshot etcd would load.
+    let valid: Vec<WalSnapshot> = scan
+        .snapshots
+        .iter()
+        .filter(|s| s.index <= commit)
+        .cloned()
+        .collect();
+    let sel = match &files.snap {
+        Some(list) => snap::select(list, Some(&valid)),
+        None => snap::Selection::default(),
+    };
+    report.snap_rejected = sel.rejected;
+    report.snap_older = sel.older;
+    report.snap_dbs = sel.snap_dbs;
+    report.has_db = sel.has_db;
+    report.snap_ignored = sel.ignored;
+    let (mut store, snap_index) = match sel.chosen {
+        Some(s) => {
+            let (store, json) = snapjson::load(s.data()).map_err(|e| LoadError::SnapJson {
+                file: s.file.clone(),
+                offset: s.data_offset() + e.offset as u64,
+                msg: e.msg,
+            })?;
+            report.snapshot = Some(SnapshotUsed {
+                file: s.file.clone(),
+                term: s.term,
+                index: s.index,
+                file_size: s.file_size(),
+                json,
+                nodes: store.node_count(),
+            });
+            (store, s.index)
+        }
+        None => (Store::new(), 0),
+    };
+    report.applied_index = snap_index;
+
+    // The entries after it must all be there.
+    if let Some(first) = report.first_wal_index {
+        if first > snap_index + 1 {
+            if report.snapshot.is_none() {
+                return Err(LoadError::NoUsableSnapshot {
+                    first_wal_index: first,
+                    rejected: report.snap_rejected.clone(),
+                });
+            }
+            return Err(LoadError::Gap {
+                snapshot_index: snap_index,
+                first_wal_index: first,
+            });
+        }
+    }
+
+    for loc in scan.entries.iter().filter(|e| e.index > snap_index) {
+        if opts.stop_at.is_some_and(|s| loc.index > s) {
+            break;
+        }
+        if loc.index > commit && !opts.include_uncommitted {
+            report.counts.uncommitted += 1;
+            continue;
+        }
+        let entry = wal::read_entry(&segs, loc)?;
+        report.counts.entries += 1;
+        report.applied_index = loc.index;
+        let file = segs
+            .get(loc.segment as usize)
+            .map_or_else(String::new, |s| s.name.clone());
+        let problem = |message: String| EntryProblem {
+            file: file.clone(),
+            offset: loc.offset.saturating_sub(8),
+            index: loc.index,
+            term: loc.term,
+            message,
+        };
+        let payload = match decode_entry(&entry) {
+            Ok(p) => p,
+            Err(e) => {
+                report.counts.problems += 1;
+                report.problems.push(problem(e.to_string()));
+                continue;
+            }
+        };
+        let c = &mut report.counts;
+        let out = match &payload {
+            Payload::Empty => {
+                c.empty += 1;
+                Outcome::Nothing
+            }
+            Payload::V2 { req, .. } => {
+                *c.v2_by_method
+                    .entry(String::from_utf8_lossy(&req.method).into_owned())
+                    .or_default() += 1;
+                if is_user_v2(&req.method, &req.path) {
+                    c.v2_user_requests += 1;
+                }
+                if req.method == b"SYNC" {
+                    report.last_sync_time_ns = Some(req.time);
+                }
+                apply_v2(&mut store, req)
+            }
+            Payload::V3(r) => {
+                c.v3 += 1;
+                *c.v3_by_op.entry(r.op_name().to_string()).or_default() += 1;
+                apply_v3(&mut store, r)
+            }
+            Payload::ConfChange { cc, context } => {
+                c.conf_changes += 1;
+                apply_conf_change(&mut store, cc, context.as_ref())
+            }
+            Payload::ConfChangeV2 { .. } => {
+                c.conf_changes += 1;
+                Outcome::WouldPanic("etcd 3.4–3.6 do not apply ConfChangeV2 entries".into())
+            }
+        };
+        match &out {
+            Outcome::Applied { .. } => c.v2_applied += 1,
+            Outcome::Failed(_) => c.v2_failed += 1,
+            Outcome::Expired { paths } => c.expired += paths.len() as u64,
+            Outcome::Membership { .. } => c.membership_writes += 1,
+            Outcome::Rejected(_) => c.conf_rejected += 1,
+            Outcome::WouldPanic(m) => {
+                c.problems += 1;
+                report
+                    .problems
+                    .push(problem(format!("etcd would panic: {m}")));
+            }
+            Outcome::Nothing | Outcome::Skipped(_) => {}
+        }
+        if let Some(h) = hook.as_mut() {
+            h(loc, &payload, &out);
+        }
+    }
+    Ok(V2Data { store, report })
+}
+
+/// Lists a native member directory (`<member>/wal`, `<member>/snap`) for [`load`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn open_member_dir(
+    member: &std::path::Path,
+) -> std::io::Result<DataDirFiles<storage::FileSource>> {
+    let open =
+        |d: &std::path::Path| -> std::io::Result<Option<Vec<(String, storage::FileSource)>>> {
+            match std::fs::metadata(d) {
+                Ok(m) if m.is_dir() => snap::open_dir(d).map(Some),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+    Ok(DataDirFiles {
+        wal: open(&member.join("wal"))?,
+        snap: open(&member.join("snap"))?,
+    })
+}

@@ -1,0 +1,640 @@
+//! Reading the store the way the v2 API answers `GET /v2/keys/<key>`: the `node` object with
+//! `key` (without the `/1` prefix), `value`, `dir`, `expiration`, `ttl`, `nodes`,
+//! `modifiedIndex`, `createdIndex` — Go's field order and `omitempty` rules, children in byte
+//! order, hidden (`_`) children left out of listings.
+//!
+//! [`NodeRef::write_json`] streams that JSON byte-for-byte as etcd 3.4 (Go 1.19 `encoding/json`,
+//! HTML-escaping on) prints it, without building the tree in memory and without recursion.
+
+use std::collections::btree_map;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use super::store::{clean, Code, NodeId, Store};
+use super::time::{format_rfc3339_nano_utc, ttl_seconds};
+
+/// How to read a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GetOptions {
+    /// List the whole subtree (`?recursive=true`); otherwise a directory lists its children
+    /// one level deep, as etcd does.
+    pub recursive: bool,
+    /// Also list hidden children (names starting with `_`), which etcd never lists.
+    pub include_hidden: bool,
+    /// "Now" for `ttl`, Unix nanoseconds.
+    pub now_ns: i64,
+}
+
+/// One node as the v2 API shows it. Children are always in byte order (etcd's `sorted=true`;
+/// without it etcd's order is random).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeView {
+    /// The key: the store path, with `/1` removed for user keys (empty for `/1` itself).
+    pub key: Vec<u8>,
+    pub dir: bool,
+    /// Files only (an empty value is `Some(vec![])`).
+    pub value: Option<Vec<u8>>,
+    /// Unix nanoseconds.
+    pub expiration: Option<i64>,
+    /// Seconds left at `now` (0 when there is no expiration; the JSON omits 0).
+    pub ttl: i64,
+    /// Listed children (empty for files, unlisted directories and empty directories).
+    pub nodes: Vec<NodeView>,
+    pub modified_index: u64,
+    pub created_index: u64,
+}
+
+/// Appends `s` as a JSON string exactly as Go's `encoding/json` (Go 1.19, HTML escaping on)
+/// writes a Go string: invalid UTF-8 bytes become `\ufffd` one byte at a time, `<`, `>`, `&`,
+/// U+2028 and U+2029 are escaped, control characters other than `\n`, `\r`, `\t` are `\u00XX`.
+pub fn go_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut i = 0;
+    let mut start = 0;
+    while i < s.len() {
+        let c = s[i];
+        if c < 0x80 {
+            let safe = c >= 0x20 && c != b'"' && c != b'\\' && c != b'<' && c != b'>' && c != b'&';
+            if safe {
+                i += 1;
+                continue;
+            }
+            out.extend_from_slice(&s[start..i]);
+            match c {
+                b'\\' | b'"' => {
+                    out.push(b'\\');
+                    out.push(c);
+                }
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(c >> 4) as usize]);
+                    out.push(HEX[(c & 0xf) as usize]);
+                }
+            }
+            i += 1;
+            start = i;
+            continue;
+        }
+        let n = match c {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 0,
+        };
+        let valid = n > 0
+            && s.get(i..i + n)
+                .is_some_and(|q| std::str::from_utf8(q).is_ok());
+        if !valid {
+            out.extend_from_slice(&s[start..i]);
+            out.extend_from_slice(b"\\ufffd");
+            i += 1;
+            start = i;
+            continue;
+        }
+        if n == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) {
+            out.extend_from_slice(&s[start..i]);
+            out.extend_from_slice(if s[i + 2] == 0xA8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 3;
+            start = i;
+            continue;
+        }
+        i += n;
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// The bytes as Go turns them into a string when encoding JSON: each invalid UTF-8 byte
+/// becomes U+FFFD (one per byte, unlike `String::from_utf8_lossy`).
+pub fn go_lossy(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        let n = match c {
+            0x00..=0x7F => 1,
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 0,
+        };
+        match s.get(i..i + n).map(std::str::from_utf8) {
+            Some(Ok(t)) if n > 0 => {
+                out.push_str(t);
+                i += n;
+            }
+            _ => {
+                out.push('\u{FFFD}');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A node found by path, ready to be shown.
+#[derive(Clone)]
+pub struct NodeRef<'a> {
+    store: &'a Store,
+    id: NodeId,
+    /// The key shown for this node.
+    key: Vec<u8>,
+    /// Store path of this node (keys of children are built from it).
+    path: Vec<u8>,
+    /// Strip `/1` from keys (user key space).
+    strip: bool,
+}
+
+fn shown_key(path: &[u8], strip: bool) -> Vec<u8> {
+    if strip {
+        path.strip_prefix(b"/1").unwrap_or(path).to_vec()
+    } else {
+        path.to_vec()
+    }
+}
+
+fn hidden(name: &[u8]) -> bool {
+    name.first() == Some(&b'_')
+}
+
+impl Store {
+    /// The node of a v2 API key (`/foo/bar`, `foo/bar`; `""` or `/` = the root of the key space):
+    /// store path `path.Join("/1", key)`, shown without the `/1` prefix.
+    pub fn node_at(&self, key: &[u8]) -> Result<NodeRef<'_>, Code> {
+        let path = clean(&[b"/1/", key].concat());
+        let id = self.lookup(&path)?;
+        Ok(NodeRef {
+            store: self,
+            id,
+            key: shown_key(&path, true),
+            path,
+            strip: true,
+        })
+    }
+
+    /// The node of a raw store path (`/0/members`, `/2/users`, `/`); keys are shown unchanged.
+    pub fn node_at_store_path(&self, path: &[u8]) -> Result<NodeRef<'_>, Code> {
+        let path = clean(path);
+        let id = self.lookup(&path)?;
+        Ok(NodeRef {
+            store: self,
+            id,
+            key: path.clone(),
+            path,
+            strip: false,
+        })
+    }
+
+    /// `GET /v2/keys/<key>` as a [`NodeView`].
+    pub fn get(&self, key: &[u8], opts: &GetOptions) -> Result<NodeView, Code> {
+        Ok(self.node_at(key)?.view(opts))
+    }
+}
+
+struct Frame<'a> {
+    id: NodeId,
+    /// Children still to list (None: not listing).
+    iter: Option<btree_map::Iter<'a, Arc<[u8]>, NodeId>>,
+    /// Whether children of the listed children are listed too.
+    deep: bool,
+    /// Length of the path buffer for this node.
+    path_len: usize,
+    /// Children written so far (to place `[`, `,` and `]`).
+    listed: usize,
+    /// Whether a field has been written (for the comma before the next one).
+    any_field: bool,
+}
+
+impl<'a> NodeRef<'a> {
+    pub fn is_dir(&self) -> bool {
+        self.store.node(self.id).is_dir()
+    }
+
+    /// The store path (`/1/...` for user keys).
+    pub fn store_path(&self) -> &[u8] {
+        &self.path
+    }
+
+    fn leaf_view(&self, id: NodeId, path: &[u8], now: i64) -> NodeView {
+        let n = self.store.node(id);
+        NodeView {
+            key: shown_key(path, self.strip),
+            dir: n.is_dir(),
+            value: if n.is_dir() {
+                None
+            } else {
+                Some(n.value.to_vec())
+            },
+            expiration: n.expire,
+            ttl: n.expire.map_or(0, |t| ttl_seconds(t, now)),
+            nodes: Vec::new(),
+            modified_index: n.modified,
+            created_index: n.created,
+        }
+    }
+
+    fn visible(&self, name: &[u8], opts: &GetOptions) -> bool {
+        opts.include_hidden || !hidden(name)
+    }
+
+    /// The node as the v2 API shows it (built iteratively).
+    pub fn view(&self, opts: &GetOptions) -> NodeView {
+        // Each frame: the view being built, its children iterator, whether to go deeper.
+        type F<'b> = (
+            NodeView,
+            Option<btree_map::Iter<'b, Arc<[u8]>, NodeId>>,
+            bool,
+            usize,
+        );
+        let mut path = self.path.clone();
+        let root = self.store.node(self.id);
+        let mut top = self.leaf_view(self.id, &path, opts.now_ns);
+        top.key = self.key.clone();
+        let mut stack: Vec<F<'_>> = vec![(
+            top,
+            root.children.as_ref().map(|c| c.iter()),
+            opts.recursive,
+            path.len(),
+        )];
+        loop {
+            let Some(frame) = stack.last_mut() else {
+                return NodeView::default();
+            };
+            let next = frame.1.as_mut().and_then(|it| {
+                it.by_ref()
+                    .find(|(name, _)| opts.include_hidden || !hidden(name))
+            });
+            match next {
+                Some((name, &child)) => {
+                    let deep = frame.2;
+                    path.truncate(frame.3);
+                    path.push(b'/');
+                    path.extend_from_slice(name);
+                    let v = self.leaf_view(child, &path, opts.now_ns);
+                    let c = self.store.node(child);
+                    let iter = if deep {
+                        c.children.as_ref().map(|c| c.iter())
+                    } else {
+                        None
+                    };
+                    let plen = path.len();
+                    stack.push((v, iter, deep, plen));
+                }
+                None => {
+                    let Some((done, _, _, _)) = stack.pop() else {
+                        return NodeView::default();
+                    };
+                    match stack.last_mut() {
+                        Some(parent) => parent.0.nodes.push(done),
+                        None => return done,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the node's JSON exactly as etcd 3.4 prints the `node` object of
+    /// `GET /v2/keys/<key>[?recursive=true]&sorted=true`.
+    pub fn write_json<W: Write>(&self, w: &mut W, opts: &GetOptions) -> io::Result<()> {
+        let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+        let mut path = self.path.clone();
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        self.open(
+            &mut out,
+            self.id,
+            &self.key,
+            opts,
+            &mut stack,
+            path.len(),
+            true,
+        );
+        loop {
+            if out.len() >= 60 * 1024 {
+                w.write_all(&out)?;
+                out.clear();
+            }
+            let Some(frame) = stack.last_mut() else {
+                break;
+            };
+            let next = frame
+                .iter
+                .as_mut()
+                .and_then(|it| it.by_ref().find(|(name, _)| self.visible(name, opts)));
+            match next {
+                Some((name, &child)) => {
+                    if frame.listed == 0 {
+                        if frame.any_field {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(b"\"nodes\":[");
+                        frame.any_field = true;
+                    } else {
+                        out.push(b',');
+                    }
+                    frame.listed += 1;
+                    let deep = frame.deep;
+                    path.truncate(frame.path_len);
+                    path.push(b'/');
+                    path.extend_from_slice(name);
+                    let key = shown_key(&path, self.strip);
+                    let plen = path.len();
+                    self.open(&mut out, child, &key, opts, &mut stack, plen, deep);
+                }
+                None => {
+                    if let Some(f) = stack.pop() {
+                        if f.listed > 0 {
+                            out.push(b']');
+                        }
+                        let n = self.store.node(f.id);
+                        let mut any = f.any_field;
+                        for (name, v) in
+                            [("modifiedIndex", n.modified), ("createdIndex", n.created)]
+                        {
+                            if v != 0 {
+                                if any {
+                                    out.push(b',');
+                                }
+                                any = true;
+                                out.push(b'"');
+                                out.extend_from_slice(name.as_bytes());
+                                out.extend_from_slice(b"\":");
+                                out.extend_from_slice(v.to_string().as_bytes());
+                            }
+                        }
+                        out.push(b'}');
+                    }
+                }
+            }
+        }
+        w.write_all(&out)
+    }
+
+    /// Writes `{` and the fields before `nodes`, and pushes the frame.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &self,
+        out: &mut Vec<u8>,
+        id: NodeId,
+        key: &[u8],
+        opts: &GetOptions,
+        stack: &mut Vec<Frame<'a>>,
+        path_len: usize,
+        list: bool,
+    ) {
+        let store: &'a Store = self.store;
+        let n = store.node(id);
+        out.push(b'{');
+        let mut any = false;
+        let mut sep = |out: &mut Vec<u8>| {
+            if any {
+                out.push(b',');
+            }
+            any = true;
+        };
+        if !key.is_empty() {
+            sep(out);
+            out.extend_from_slice(b"\"key\":");
+            go_json_string(out, key);
+        }
+        if !n.is_dir() {
+            sep(out);
+            out.extend_from_slice(b"\"value\":");
+            go_json_string(out, &n.value);
+        } else {
+            sep(out);
+            out.extend_from_slice(b"\"dir\":true");
+        }
+        if let Some(t) = n.expire {
+            sep(out);
+            out.extend_from_slice(b"\"expiration\":\"");
+            out.extend_from_slice(format_rfc3339_nano_utc(t).as_bytes());
+            out.push(b'"');
+            let ttl = ttl_seconds(t, opts.now_ns);
+            if ttl != 0 {
+                sep(out);
+                out.extend_from_slice(b"\"ttl\":");
+                out.extend_from_slice(ttl.to_string().as_bytes());
+            }
+        }
+        let iter = if list {
+            n.children.as_ref().map(|c| c.iter())
+        } else {
+            None
+        };
+        stack.push(Frame {
+            id,
+            iter,
+            deep: opts.recursive,
+            path_len,
+            listed: 0,
+            any_field: any,
+        });
+    }
+
+    /// The JSON of [`NodeRef::write_json`] as a string.
+    pub fn to_json(&self, opts: &GetOptions) -> String {
+        let mut v = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_json(&mut v, opts);
+        String::from_utf8(v).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for NodeView {
+    /// The v2 API's field names, order and omissions; bytes shown as Go would (invalid UTF-8
+    /// as U+FFFD). Use [`NodeRef::write_json`] for etcd's exact bytes (HTML escaping).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if !self.key.is_empty() {
+            m.serialize_entry("key", &go_lossy(&self.key))?;
+        }
+        if let Some(v) = &self.value {
+            m.serialize_entry("value", &go_lossy(v))?;
+        }
+        if self.dir {
+            m.serialize_entry("dir", &true)?;
+        }
+        if let Some(t) = self.expiration {
+            m.serialize_entry("expiration", &format_rfc3339_nano_utc(t))?;
+        }
+        if self.ttl != 0 {
+            m.serialize_entry("ttl", &self.ttl)?;
+        }
+        if !self.nodes.is_empty() {
+            m.serialize_entry("nodes", &self.nodes)?;
+        }
+        if self.modified_index != 0 {
+            m.serialize_entry("modifiedIndex", &self.modified_index)?;
+        }
+        if self.created_index != 0 {
+            m.serialize_entry("createdIndex", &self.created_index)?;
+        }
+        m.end()
+    }
+}
+
+impl NodeView {
+    /// The same bytes etcd prints (see [`NodeRef::write_json`]), built from the view.
+    pub fn to_go_json(&self) -> String {
+        let mut out = Vec::new();
+        // Iterative: (node, next child index).
+        let mut stack: Vec<(&NodeView, usize)> = vec![(self, 0)];
+        write_open_view(&mut out, self);
+        while let Some((v, i)) = stack.last_mut() {
+            let v: &NodeView = v;
+            if *i < v.nodes.len() {
+                out.extend_from_slice(if *i == 0 { b"\"nodes\":[" } else { b"," });
+                let child = &v.nodes[*i];
+                *i += 1;
+                write_open_view(&mut out, child);
+                stack.push((child, 0));
+            } else {
+                if !v.nodes.is_empty() {
+                    out.push(b']');
+                }
+                let mut any =
+                    !v.key.is_empty() || v.value.is_some() || v.dir || !v.nodes.is_empty();
+                for (name, x) in [
+                    ("modifiedIndex", v.modified_index),
+                    ("createdIndex", v.created_index),
+                ] {
+                    if x != 0 {
+                        if any {
+                            out.push(b',');
+                        }
+                        any = true;
+                        out.extend_from_slice(format!("\"{name}\":{x}").as_bytes());
+                    }
+                }
+                out.push(b'}');
+                stack.pop();
+            }
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+fn write_open_view(out: &mut Vec<u8>, v: &NodeView) {
+    out.push(b'{');
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    if !v.key.is_empty() {
+        let mut p = b"\"key\":".to_vec();
+        go_json_string(&mut p, &v.key);
+        parts.push(p);
+    }
+    if let Some(val) = &v.value {
+        let mut p = b"\"value\":".to_vec();
+        go_json_string(&mut p, val);
+        parts.push(p);
+    }
+    if v.dir {
+        parts.push(b"\"dir\":true".to_vec());
+    }
+    if let Some(t) = v.expiration {
+        parts.push(format!("\"expiration\":\"{}\"", format_rfc3339_nano_utc(t)).into_bytes());
+    }
+    if v.ttl != 0 {
+        parts.push(format!("\"ttl\":{}", v.ttl).into_bytes());
+    }
+    out.extend_from_slice(&parts.join(&b","[..]));
+    if !parts.is_empty() && !v.nodes.is_empty() {
+        out.push(b',');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(b: &[u8]) -> String {
+        let mut v = Vec::new();
+        go_json_string(&mut v, b);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn strings_like_go() {
+        assert_eq!(s(b"plain"), "\"plain\"");
+        assert_eq!(
+            s(b"<a href=\"x\">&</a>"),
+            r#""\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e""#
+        );
+        assert_eq!(
+            s(b"t\tn\nr\r\x01\x08\x0c\x1f\\"),
+            r#""t\tn\nr\r\u0001\u0008\u000c\u001f\\""#
+        );
+        assert_eq!(s(b"\x7f"), "\"\x7f\"");
+        assert_eq!(s("é✓🎉".as_bytes()), "\"é✓🎉\"");
+        assert_eq!(s("\u{2028}\u{2029}".as_bytes()), r#""\u2028\u2029""#);
+        assert_eq!(s(b"ok\xff\xfe\xc3\x28end"), r#""ok\ufffd\ufffd\ufffd(end""#);
+        assert_eq!(s(b"\xf0\x9f\x98"), r#""\ufffd\ufffd\ufffd""#);
+        assert_eq!(s(b"\xed\xa0\x80"), r#""\ufffd\ufffd\ufffd""#);
+        assert_eq!(go_lossy(b"a\xf0\x9f\x98b"), "a\u{FFFD}\u{FFFD}\u{FFFD}b");
+    }
+
+    fn sample() -> Store {
+        let mut st = Store::new();
+        st.set(b"/1/dir/a", false, b"1", None, false).unwrap();
+        st.set(b"/1/dir/_h", false, b"h", None, false).unwrap();
+        st.create(b"/1/empty", true, b"", false, None).unwrap();
+        st.set(b"/1/t", false, b"x", Some(2_000_000_000_000_000_000), false)
+            .unwrap();
+        st.set(b"/1/dir/sub/b", false, b"\xff", None, false)
+            .unwrap();
+        st
+    }
+
+    #[test]
+    fn views_and_json_agree() {
+        let st = sample();
+        let now = 2_000_000_000_000_000_000 - 1_500_000_000;
+        for recursive in [false, true] {
+            for include_hidden in [false, true] {
+                let o = GetOptions {
+                    recursive,
+                    include_hidden,
+                    now_ns: now,
+                };
+                for key in ["/", "/dir", "/t", "dir/_h", "/empty"] {
+                    let r = st.node_at(key.as_bytes()).unwrap();
+                    let j = r.to_json(&o);
+                    assert_eq!(j, r.view(&o).to_go_json(), "{key} {o:?}");
+                    // serde's rendering is the same JSON value.
+                    let a: serde_json::Value = serde_json::from_str(&j).unwrap();
+                    let b = serde_json::to_value(r.view(&o)).unwrap();
+                    assert_eq!(a, b, "{key} {o:?}");
+                }
+            }
+        }
+        let o = GetOptions {
+            recursive: true,
+            include_hidden: false,
+            now_ns: now,
+        };
+        assert_eq!(
+            st.node_at(b"/").unwrap().to_json(&o),
+            r#"{"dir":true,"nodes":[{"key":"/dir","dir":true,"nodes":[{"key":"/dir/a","value":"1","modifiedIndex":1,"createdIndex":1},{"key":"/dir/sub","dir":true,"nodes":[{"key":"/dir/sub/b","value":"\ufffd","modifiedIndex":5,"createdIndex":5}],"modifiedIndex":5,"createdIndex":5}],"modifiedIndex":1,"createdIndex":1},{"key":"/empty","dir":true,"modifiedIndex":3,"createdIndex":3},{"key":"/t","value":"x","expiration":"2033-05-18T03:33:20Z","ttl":2,"modifiedIndex":4,"createdIndex":4}]}"#
+        );
+        let flat = GetOptions {
+            recursive: false,
+            ..o
+        };
+        assert_eq!(
+            st.node_at(b"/dir").unwrap().to_json(&flat),
+            r#"{"key":"/dir","dir":true,"nodes":[{"key":"/dir/a","value":"1","modifiedIndex":1,"createdIndex":1},{"key":"/dir/sub","dir":true,"modifiedIndex":5,"createdIndex":5}],"modifiedIndex":1,"createdIndex":1}"#
+        );
+        assert_eq!(st.get(b"/nope", &o), Err(Code::KeyNotFound));
+        assert_eq!(st.get(b"/t/x", &o), Err(Code::NotDir));
+        let raw = st.node_at_store_path(b"/0").unwrap().to_json(&o);
+        assert_eq!(raw, r#"{"key":"/0","dir":true}"#);
+    }
+}
