@@ -432,9 +432,10 @@ pub fn select<S: ReadAt>(
         }
         match read(name, src) {
             Ok(s) => {
-                let ok = wal_snapshots.map_or(true, |w| {
-                    w.iter().any(|r| r.index == s.index && r.term == s.term)
-                });
+                let ok = match wal_snapshots {
+                    None => true,
+                    Some(w) => w.iter().any(|r| r.index == s.index && r.term == s.term),
+                };
                 if ok {
                     sel.chosen = Some(s);
                 } else {
@@ -451,6 +452,30 @@ pub fn select<S: ReadAt>(
         }
     }
     sel
+}
+
+/// A `.snap` file as checked by [`verify_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapCheck {
+    pub file: String,
+    /// (term, index, bytes of v2 JSON) when the file is sound.
+    pub result: Result<(u64, u64, u64), SnapError>,
+}
+
+/// Reads and checks every `.snap` file (newest first), one at a time: for a `check` command.
+pub fn verify_all<S: ReadAt>(files: &[(String, S)]) -> Vec<SnapCheck> {
+    let mut snaps: Vec<&(String, S)> = files
+        .iter()
+        .filter(|(n, _)| matches!(classify(n), SnapDirEntry::Snap(_) | SnapDirEntry::OddSnap))
+        .collect();
+    snaps.sort_by(|a, b| b.0.cmp(&a.0));
+    snaps
+        .into_iter()
+        .map(|(name, src)| SnapCheck {
+            file: name.clone(),
+            result: read(name, src).map(|s| (s.term, s.index, s.data().len() as u64)),
+        })
+        .collect()
 }
 
 /// Lists a native directory as `(name, source)` pairs (files only, sorted by name).
@@ -589,6 +614,11 @@ mod tests {
         assert!(sel.has_db);
         assert_eq!(sel.snap_dbs, vec!["000000000000000a.snap.db"]);
         assert_eq!(sel.ignored.len(), 1);
+
+        let all = verify_all(&files);
+        assert_eq!(all.len(), 2);
+        assert!(all[0].result.is_err());
+        assert_eq!(all[1].result, Ok((2, 5, 2)));
 
         // Only snapshots named by the WAL count.
         let wal = [WalSnapshot {

@@ -292,6 +292,11 @@ fn snapped_equals_the_live_server() {
     assert!(r.first_wal_index.unwrap() > 1);
     assert!(s.json.current_index > 0 && s.json.current_index < data.store.current_index());
     assert_eq!(s.json.path_mismatch_count, 0);
+    // The snapshot alone already holds user data (what etcd 3.6 would check first).
+    assert!(!s.content.meta_only && s.content.key_count > 40);
+    assert!(etcd::snap::verify_all(&f.files().snap.unwrap())
+        .iter()
+        .all(|c| c.result.is_ok()));
     let c = &r.counts;
     assert_eq!(c.problems, 0, "{:?}", r.problems);
     assert_eq!(c.expired, 2);

@@ -116,8 +116,11 @@ pub struct SnapshotUsed {
     pub file_size: u64,
     /// `CurrentIndex` and other facts of its JSON.
     pub json: SnapJsonInfo,
-    /// Nodes and TTL nodes right after loading it.
+    /// Nodes right after loading it.
     pub nodes: usize,
+    /// What the snapshot alone holds besides membership (counts and etcd 3.6's verdict; no
+    /// key list).
+    pub content: super::Content,
 }
 
 /// An entry etcd would choke on (undecodable, or it would panic applying it). The replay
@@ -298,6 +301,7 @@ pub fn load_with<S: ReadAt>(
                 file_size: s.file_size(),
                 json,
                 nodes: store.node_count(),
+                content: store.content_summary(),
             });
             (store, s.index)
         }

@@ -44,8 +44,12 @@ pub struct ContentKey {
 pub struct Content {
     /// Every node outside `/0`, files and directories, hidden ones included — except the
     /// namespace directories `/1`, `/2`, `/2/users`, `/2/roles` and the `/2/enabled` flag.
-    /// Depth-first, siblings in byte order.
+    /// Depth-first, siblings in byte order. Empty from [`Store::content_summary`].
     pub keys: Vec<ContentKey>,
+    /// How many such nodes there are (also filled by [`Store::content_summary`]).
+    pub key_count: u64,
+    /// How many of them are hidden or under a hidden directory.
+    pub hidden_count: u64,
     /// etcd 3.6.3+ `IsMetaStoreOnly`: starts only when this is true.
     pub meta_only: bool,
     /// etcd 3.6.0–3.6.2 (stricter about `/2`: any auth node blocks).
@@ -75,7 +79,17 @@ impl Store {
 
     /// What the store holds outside `/0`, and whether etcd 3.6 would accept it.
     pub fn content(&self) -> Content {
+        self.content_impl(true)
+    }
+
+    /// [`Store::content`] without the list of keys (counts and verdicts only).
+    pub fn content_summary(&self) -> Content {
+        self.content_impl(false)
+    }
+
+    fn content_impl(&self, collect: bool) -> Content {
         let mut keys = Vec::new();
+        let (mut key_count, mut hidden_count) = (0u64, 0u64);
         // Iterative walk: (node, path, hidden).
         let mut stack: Vec<(NodeId, Vec<u8>, bool)> = Vec::new();
         if let Some(c) = &self.node(ROOT).children {
@@ -94,11 +108,15 @@ impl Store {
                 b"/1" | b"/2" | b"/2/users" | b"/2/roles" | b"/2/enabled"
             );
             if !skip {
-                keys.push(ContentKey {
-                    path: path.clone(),
-                    dir: n.is_dir(),
-                    hidden,
-                });
+                key_count += 1;
+                hidden_count += hidden as u64;
+                if collect {
+                    keys.push(ContentKey {
+                        path: path.clone(),
+                        dir: n.is_dir(),
+                        hidden,
+                    });
+                }
             }
             if let Some(c) = &n.children {
                 for (name, &cid) in c.iter().rev() {
@@ -140,6 +158,8 @@ impl Store {
         }
         Content {
             keys,
+            key_count,
+            hidden_count,
             meta_only: blocking.is_empty(),
             meta_only_3_6_0: strict_ok,
             blocking,
@@ -179,6 +199,9 @@ mod tests {
         s.create(b"/1/d", true, b"", false, None).unwrap();
         let c = s.content();
         assert_eq!(c.blocking, vec![b"/1".to_vec(), b"/2".to_vec()]);
+        let sum = s.content_summary();
+        assert_eq!((sum.key_count, sum.hidden_count), (3, 1));
+        assert!(sum.keys.is_empty() && !sum.meta_only);
         assert_eq!(
             s.non_membership_keys(),
             vec![

@@ -127,7 +127,7 @@ impl<'a> P<'a> {
             // Fast path: a run of plain bytes.
             let start = self.i;
             while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80 {
+                if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
                     break;
                 }
                 self.i += 1;

@@ -74,7 +74,8 @@ pub(crate) struct Node {
     pub(crate) modified: u64,
     pub(crate) expire: Option<i64>,
     pub(crate) value: Box<[u8]>,
-    /// `Some` for directories (Go: `Children != nil`).
+    /// `Some` for directories (Go: `Children != nil`). Boxed: 8 bytes per file instead of 32.
+    #[allow(clippy::box_collection)]
     pub(crate) children: Option<Box<BTreeMap<Arc<[u8]>, NodeId>>>,
 }
 
