@@ -208,6 +208,9 @@ fn check_against_live(f: &Fixture, data: &V2Data) {
     check_get(f, data, "hidden-_hidden.json", "/_hidden", false);
     check_get(f, data, "hidden-dir1-_x.json", "/dir1/_x", false);
     check_get(f, data, "hidden-_hdir.json", "/_hdir", true);
+    // Keys written after membership changes and v2 auth writes: their indices show that
+    // those consumed store indices as etcd did.
+    check_get(f, data, "get-members.json", "/members", false);
 }
 
 fn value(data: &V2Data, key: &str) -> Vec<u8> {
@@ -232,7 +235,8 @@ fn wal_only_equals_the_live_server() {
     let c = &r.counts;
     assert_eq!(c.problems, 0, "{:?}", r.problems);
     assert_eq!(c.uncommitted, 0);
-    assert_eq!(c.conf_changes, 1);
+    assert_eq!(c.conf_changes, 4, "bootstrap, add learner, update, remove");
+    assert_eq!(c.conf_rejected, 0);
     assert_eq!(c.expired, 2, "/ttl/short and /ttl/short-dir");
     assert!(c.v2_failed >= 10, "{c:?}");
     assert!(c.v3 >= 69, "{c:?}");
@@ -259,14 +263,25 @@ fn wal_only_equals_the_live_server() {
     assert!(String::from_utf8(raw.value.unwrap())
         .unwrap()
         .starts_with(r#"{"name":"fx2","clientURLs":["#));
-    // The 3.6 upgrade check sees user data.
+    // The removed learner.
+    let removed = data
+        .store
+        .node_at_store_path(b"/0/removed_members")
+        .unwrap()
+        .view(&GetOptions::default());
+    assert_eq!(removed.nodes.len(), 1);
+    // The 3.6 upgrade check sees user data and v2 auth data.
     let content = data.store.content();
     assert!(!content.meta_only && !content.meta_only_3_6_0);
-    assert_eq!(content.blocking, vec![b"/1".to_vec()]);
+    assert_eq!(content.blocking, vec![b"/1".to_vec(), b"/2".to_vec()]);
     let keys = data.store.non_membership_keys();
     assert!(keys.contains(&b"/1/_hidden".to_vec()));
     assert!(keys.contains(&b"/1/emptydir".to_vec()));
-    assert!(keys.iter().all(|k| k.starts_with(b"/1/")));
+    assert!(keys.contains(&b"/2/users/alice".to_vec()));
+    assert!(keys.contains(&b"/2/roles/reader".to_vec()));
+    assert!(keys
+        .iter()
+        .all(|k| k.starts_with(b"/1/") || k.starts_with(b"/2/")));
 }
 
 #[test]
@@ -334,12 +349,18 @@ fn every_wal_entry_decodes() {
                     v2n += 1
                 }
                 Payload::V3(_) => v3n += 1,
-                Payload::ConfChange { context, .. } => {
-                    let m = context.unwrap().unwrap();
-                    assert_eq!(
-                        format!("{:x}", m.id),
-                        f.facts["member_id_hex"].as_str().unwrap()
-                    );
+                Payload::ConfChange { cc, context } => {
+                    // RemoveNode carries no member JSON; the others carry the member (ids
+                    // above 2^53 kept exactly).
+                    if let Some(m) = context {
+                        assert_eq!(m.unwrap().id, cc.node_id);
+                    }
+                    if loc.index == 1 {
+                        assert_eq!(
+                            format!("{:x}", cc.node_id),
+                            f.facts["member_id_hex"].as_str().unwrap()
+                        );
+                    }
                     conf += 1
                 }
                 Payload::Empty => {}
@@ -350,7 +371,7 @@ fn every_wal_entry_decodes() {
         }
         assert!(v2n > 20 && v3n > 3, "{variant}: {v2n} {v3n}");
         if variant == "wal-only" {
-            assert_eq!(conf, 1);
+            assert_eq!(conf, 4);
         }
     }
 }

@@ -223,6 +223,15 @@ impl<'a> NodeRef<'a> {
         &self.path
     }
 
+    /// The prefix children's paths are built on: the store path, empty for `/`.
+    fn child_base(&self) -> Vec<u8> {
+        if self.path == b"/" {
+            Vec::new()
+        } else {
+            self.path.clone()
+        }
+    }
+
     fn leaf_view(&self, id: NodeId, path: &[u8], now: i64) -> NodeView {
         let n = self.store.node(id);
         NodeView {
@@ -254,7 +263,7 @@ impl<'a> NodeRef<'a> {
             bool,
             usize,
         );
-        let mut path = self.path.clone();
+        let mut path = self.child_base();
         let root = self.store.node(self.id);
         let mut top = self.leaf_view(self.id, &path, opts.now_ns);
         top.key = self.key.clone();
@@ -305,7 +314,7 @@ impl<'a> NodeRef<'a> {
     /// `GET /v2/keys/<key>[?recursive=true]&sorted=true`.
     pub fn write_json<W: Write>(&self, w: &mut W, opts: &GetOptions) -> io::Result<()> {
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut path = self.path.clone();
+        let mut path = self.child_base();
         let mut stack: Vec<Frame<'_>> = Vec::new();
         self.open(
             &mut out,
@@ -636,5 +645,11 @@ mod tests {
         assert_eq!(st.get(b"/t/x", &o), Err(Code::NotDir));
         let raw = st.node_at_store_path(b"/0").unwrap().to_json(&o);
         assert_eq!(raw, r#"{"key":"/0","dir":true}"#);
+        let top = st.node_at_store_path(b"/").unwrap();
+        let v = top.view(&o);
+        assert_eq!(v.key, b"/");
+        assert_eq!(v.nodes[0].key, b"/0");
+        assert_eq!(v.nodes[1].nodes[0].key, b"/1/dir");
+        assert_eq!(top.to_json(&o), v.to_go_json());
     }
 }
