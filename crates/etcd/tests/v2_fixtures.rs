@@ -263,6 +263,12 @@ fn wal_only_equals_the_live_server() {
     assert!(String::from_utf8(raw.value.unwrap())
         .unwrap()
         .starts_with(r#"{"name":"fx2","clientURLs":["#));
+    let m = data.store.membership();
+    assert_eq!(m.members.len(), 1);
+    assert_eq!(m.members[0].name, "fx2");
+    assert_eq!(m.version.as_deref(), Some("3.4.0"));
+    assert_eq!(m.removed.len(), 1);
+    assert!(r.last_wal_term.unwrap() >= 2);
     // The removed learner.
     let removed = data
         .store

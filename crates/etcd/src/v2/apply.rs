@@ -37,6 +37,68 @@ fn expire_of(r: &Request) -> Option<i64> {
     (r.expiration != 0).then_some(r.expiration)
 }
 
+/// A member as recorded under `/0/members/<id>` (`raftAttributes` and `attributes` JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberInfo {
+    pub id: u64,
+    pub name: String,
+    #[serde(rename = "peerURLs")]
+    pub peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    pub client_urls: Vec<String>,
+    #[serde(rename = "isLearner")]
+    pub is_learner: bool,
+}
+
+/// The membership area `/0` of the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Membership {
+    pub members: Vec<MemberInfo>,
+    /// Ids under `/0/removed_members`.
+    pub removed: Vec<u64>,
+    /// `/0/version` (cluster version, `3.4.0` style).
+    pub version: Option<String>,
+}
+
+impl Store {
+    /// Members, removed member ids and the cluster version, as recorded in `/0`. Unparsable
+    /// JSON leaves the fields empty.
+    pub fn membership(&self) -> Membership {
+        let mut m = Membership::default();
+        for sm in members(self) {
+            let (name, client_urls) = self
+                .lookup(&[member_key(sm.id), b"/attributes".to_vec()].concat())
+                .ok()
+                .and_then(|a| parse_attributes(&self.node(a).value).ok())
+                .unwrap_or_default();
+            m.members.push(MemberInfo {
+                id: sm.id,
+                name,
+                peer_urls: sm.peer_urls.unwrap_or_default(),
+                client_urls,
+                is_learner: sm.is_learner,
+            });
+        }
+        if let Ok(dir) = self.lookup(b"/0/removed_members") {
+            if let Some(c) = &self.node(dir).children {
+                m.removed = c
+                    .keys()
+                    .filter_map(|k| {
+                        std::str::from_utf8(k)
+                            .ok()
+                            .and_then(|s| u64::from_str_radix(s, 16).ok())
+                    })
+                    .collect();
+            }
+        }
+        m.version = self
+            .lookup(b"/0/version")
+            .ok()
+            .map(|v| go_lossy(&self.node(v).value));
+        m
+    }
+}
+
 /// `^…/0/members/[[:xdigit:]]{1,16}/attributes…` — etcd's regexp is not anchored.
 fn is_member_attributes_path(p: &[u8]) -> bool {
     const PFX: &[u8] = b"/0/members/";
@@ -620,6 +682,13 @@ mod tests {
             apply_v2(&mut s, &put("/0/members/9/attributes", "{}")),
             Outcome::Skipped(_)
         ));
+        let m = s.membership();
+        assert_eq!(m.members.len(), 1);
+        assert_eq!(m.members[0].id, id);
+        assert_eq!(m.members[0].name, "fx2");
+        assert_eq!(m.members[0].client_urls, vec!["http://127.0.0.1:2379"]);
+        assert_eq!(m.removed, vec![9]);
+        assert_eq!(m.version.as_deref(), Some("3.4.0"));
     }
 
     #[test]

@@ -200,6 +200,8 @@ pub struct LoadReport {
     pub overwritten: u64,
     pub first_wal_index: Option<u64>,
     pub last_wal_index: Option<u64>,
+    /// Term of the last WAL entry.
+    pub last_wal_term: Option<u64>,
     /// Raft index of the last entry applied (the snapshot index when none).
     pub applied_index: u64,
     pub counts: Counts,
@@ -269,6 +271,7 @@ pub fn load_with<S: ReadAt>(
     report.overwritten = scan.overwritten;
     report.first_wal_index = scan.entries.first().map(|e| e.index);
     report.last_wal_index = scan.last_index();
+    report.last_wal_term = scan.entries.last().map(|e| e.term);
     let commit = scan.hard_state.map_or(0, |h| h.commit);
 
     // The snapshot etcd would load.

@@ -16,7 +16,7 @@ pub mod store;
 pub mod time;
 pub mod view;
 
-pub use apply::Outcome;
+pub use apply::{MemberInfo, Membership, Outcome};
 #[cfg(not(target_arch = "wasm32"))]
 pub use load::open_member_dir;
 pub use load::{

@@ -353,7 +353,7 @@ impl Store {
         replace: bool,
         expire: Option<i64>,
     ) -> Result<u64, Code> {
-        let next = self.current_index + 1;
+        let next = self.current_index.wrapping_add(1);
         let mut raw = path.to_vec();
         if unique {
             raw.extend_from_slice(format!("/{next:020}").as_bytes());
@@ -454,7 +454,7 @@ impl Store {
         if is_dir && !value.is_empty() {
             return Err(Code::NotFile);
         }
-        let next = self.current_index + 1;
+        let next = self.current_index.wrapping_add(1);
         if !is_dir {
             let n = &mut self.nodes[id as usize];
             if !refresh {
@@ -494,7 +494,7 @@ impl Store {
         if !self.compare(id, prev_value, prev_index) {
             return Err(Code::TestFailed);
         }
-        let next = self.current_index + 1;
+        let next = self.current_index.wrapping_add(1);
         let n = &mut self.nodes[id as usize];
         if !refresh {
             n.value = value.into();
@@ -522,7 +522,7 @@ impl Store {
             }
         }
         self.remove(id);
-        self.current_index += 1;
+        self.current_index = self.current_index.wrapping_add(1);
         Ok(self.current_index)
     }
 
@@ -540,7 +540,7 @@ impl Store {
         if !self.compare(id, prev_value, prev_index) {
             return Err(Code::TestFailed);
         }
-        self.current_index += 1;
+        self.current_index = self.current_index.wrapping_add(1);
         self.remove(id);
         Ok(self.current_index)
     }
@@ -553,7 +553,7 @@ impl Store {
             if t > cutoff_ns {
                 break;
             }
-            self.current_index += 1;
+            self.current_index = self.current_index.wrapping_add(1);
             self.ttl.remove(&(t, id));
             self.nodes[id as usize].expire = None;
             gone.push(self.path_of(id));
