@@ -4,13 +4,14 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use etcd::snap::SnapErrorKind;
 use etcd::v2::{self, Code, DataDirFiles, GetOptions, LoadError, LoadOptions, Outcome, V2Data};
 use etcd::v2req::{decode_entry, Payload};
 use etcd::wal::{self, SegmentFile, WalErrorKind};
 use serde_json::Value;
-use storage::MemSource;
+use storage::ReadAt;
 
 fn fixture_dir(variant: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,16 +19,35 @@ fn fixture_dir(variant: &str) -> PathBuf {
         .join(variant)
 }
 
+/// Bytes shared between a fixture and its clones (copied only when a test changes them).
+type Bytes = Arc<Vec<u8>>;
+
+/// A [`ReadAt`] over shared bytes, so loads do not copy the 64 MB segment.
+#[derive(Clone)]
+struct Shared(Bytes);
+
+impl ReadAt for Shared {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), storage::ReadError> {
+        self.check_range(offset, buf.len() as u64)?;
+        let at = offset as usize;
+        buf.copy_from_slice(&self.0[at..at + buf.len()]);
+        Ok(())
+    }
+}
+
 /// A fixture member dir in memory (WAL segments decompressed).
 #[derive(Clone)]
 struct Fixture {
-    wal: Vec<(String, Vec<u8>)>,
-    snap: Option<Vec<(String, Vec<u8>)>>,
+    wal: Vec<(String, Bytes)>,
+    snap: Option<Vec<(String, Bytes)>>,
     dir: PathBuf,
     facts: Value,
 }
 
-fn read_dir(d: &Path) -> Vec<(String, Vec<u8>)> {
+fn read_dir(d: &Path) -> Vec<(String, Bytes)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
         let e = e.unwrap();
@@ -39,9 +59,9 @@ fn read_dir(d: &Path) -> Vec<(String, Vec<u8>)> {
                 flate2::read::GzDecoder::new(&bytes[..])
                     .read_to_end(&mut raw)
                     .unwrap();
-                out.push((stem.to_string(), raw));
+                out.push((stem.to_string(), Arc::new(raw)));
             }
-            None => out.push((name, bytes)),
+            None => out.push((name, Arc::new(bytes))),
         }
     }
     out.sort();
@@ -61,10 +81,10 @@ fn fixture(variant: &str) -> Fixture {
 }
 
 impl Fixture {
-    fn files(&self) -> DataDirFiles<MemSource> {
-        let mem = |v: &Vec<(String, Vec<u8>)>| {
+    fn files(&self) -> DataDirFiles<Shared> {
+        let mem = |v: &Vec<(String, Bytes)>| {
             v.iter()
-                .map(|(n, b)| (n.clone(), MemSource::new(b.clone())))
+                .map(|(n, b)| (n.clone(), Shared(b.clone())))
                 .collect::<Vec<_>>()
         };
         DataDirFiles {
@@ -88,12 +108,18 @@ impl Fixture {
     }
 
     fn last_segment(&mut self) -> &mut Vec<u8> {
-        &mut self
-            .wal
-            .iter_mut()
-            .rfind(|(n, _)| n.ends_with(".wal"))
-            .unwrap()
-            .1
+        Arc::make_mut(
+            &mut self
+                .wal
+                .iter_mut()
+                .rfind(|(n, _)| n.ends_with(".wal"))
+                .unwrap()
+                .1,
+        )
+    }
+
+    fn segment(&mut self, name: &str) -> &mut Vec<u8> {
+        Arc::make_mut(&mut self.wal.iter_mut().find(|(n, _)| n == name).unwrap().1)
     }
 }
 
@@ -370,7 +396,7 @@ fn replay_from_scratch_equals_every_snapshot_etcd_wrote() {
     let snaps = f.snap.clone().unwrap();
     assert!(snaps.len() >= 3);
     for (name, bytes) in &snaps {
-        let s = etcd::snap::read(name, &MemSource::new(bytes.clone())).unwrap();
+        let s = etcd::snap::read(name, &Shared(bytes.clone())).unwrap();
         let (saved, info) = v2::snapjson::load(s.data()).unwrap();
         assert_eq!(info.path_mismatch_count, 0);
         let replay = v2::load(
@@ -391,12 +417,12 @@ fn replay_from_scratch_equals_every_snapshot_etcd_wrote() {
 fn every_wal_entry_decodes() {
     for variant in ["wal-only", "snapped", "snap-full"] {
         let f = fixture(variant);
-        let mut segs: Vec<SegmentFile<MemSource>> = f
+        let mut segs: Vec<SegmentFile<Shared>> = f
             .wal
             .iter()
             .map(|(n, b)| SegmentFile {
                 name: n.clone(),
-                src: MemSource::new(b.clone()),
+                src: Shared(b.clone()),
             })
             .collect();
         let scan = wal::scan(&mut segs, None).unwrap();
@@ -487,13 +513,13 @@ fn full_size_zero_filled_tail_segment() {
 
 /// Where the entry carrying `PUT <path>` is: (segment name, frame offset, entry index).
 fn find_put(f: &Fixture, path: &[u8]) -> (String, usize, usize, u64) {
-    let mut segs: Vec<SegmentFile<MemSource>> = f
+    let mut segs: Vec<SegmentFile<Shared>> = f
         .wal
         .iter()
         .filter(|(n, _)| n.ends_with(".wal"))
         .map(|(n, b)| SegmentFile {
             name: n.clone(),
-            src: MemSource::new(b.clone()),
+            src: Shared(b.clone()),
         })
         .collect();
     let scan = wal::scan(&mut segs, None).unwrap();
@@ -514,8 +540,7 @@ fn flipped_byte_in_a_wal_record_names_file_offset_and_entry() {
     for variant in ["wal-only", "snapped"] {
         let mut f = fixture(variant);
         let (seg, frame, len, index) = find_put(&f, b"/1/binary/after-snap");
-        let bytes = &mut f.wal.iter_mut().find(|(n, _)| *n == seg).unwrap().1;
-        bytes[frame + 8 + len - 2] ^= 0x20;
+        f.segment(&seg)[frame + 8 + len - 2] ^= 0x20;
         let err = f.load().unwrap_err();
         let LoadError::Wal(e) = &err else {
             panic!("{variant}: {err}")
@@ -541,8 +566,7 @@ fn flipped_byte_in_a_wal_record_names_file_offset_and_entry() {
 fn truncated_last_record_is_a_torn_tail_with_a_partial_store() {
     let mut f = fixture("wal-only");
     let (seg, frame, _, index) = find_put(&f, b"/1/last");
-    let bytes = &mut f.wal.iter_mut().find(|(n, _)| *n == seg).unwrap().1;
-    bytes.truncate(frame + 13);
+    f.segment(&seg).truncate(frame + 13);
     let data = f.load().unwrap();
     let (file, offset, _) = data.report.torn.clone().unwrap();
     assert_eq!((file, offset), (seg, frame as u64));
@@ -575,14 +599,16 @@ fn truncated_or_flipped_snap_falls_back_to_an_older_one() {
         .unwrap();
     for damage in ["truncate", "flip"] {
         let mut g = f.clone();
-        let s = &mut g
-            .snap
-            .as_mut()
-            .unwrap()
-            .iter_mut()
-            .find(|(n, _)| *n == newest)
-            .unwrap()
-            .1;
+        let s = Arc::make_mut(
+            &mut g
+                .snap
+                .as_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|(n, _)| *n == newest)
+                .unwrap()
+                .1,
+        );
         if damage == "truncate" {
             let half = s.len() / 2;
             s.truncate(half);
@@ -608,7 +634,7 @@ fn truncated_or_flipped_snap_falls_back_to_an_older_one() {
     // All of them broken: the WAL alone does not reach back to index 1.
     let mut g = f.clone();
     for (_, b) in g.snap.as_mut().unwrap().iter_mut() {
-        b.truncate(10);
+        Arc::make_mut(b).truncate(10);
     }
     let err = g.load().unwrap_err();
     assert!(matches!(err, LoadError::NoUsableSnapshot { .. }), "{err}");
@@ -626,20 +652,21 @@ fn truncated_or_flipped_snap_falls_back_to_an_older_one() {
 fn stray_files_are_ignored() {
     for variant in ["wal-only", "snapped"] {
         let mut f = fixture(variant);
-        f.wal.push(("0.tmp".into(), vec![0; 4096]));
-        f.wal.push(("notes.txt".into(), b"hello".to_vec()));
+        let b = |v: Vec<u8>| Arc::new(v);
+        f.wal.push(("0.tmp".into(), b(vec![0; 4096])));
+        f.wal.push(("notes.txt".into(), b(b"hello".to_vec())));
         f.wal.push((
             "0000000000000000-0000000000000000.wal.broken".into(),
-            vec![1; 100],
+            b(vec![1; 100]),
         ));
         let snap = f.snap.get_or_insert_with(Vec::new);
-        snap.push(("db".into(), vec![0; 4096]));
-        snap.push(("00000000000000ff.snap.db".into(), vec![0; 10]));
+        snap.push(("db".into(), b(vec![0; 4096])));
+        snap.push(("00000000000000ff.snap.db".into(), b(vec![0; 10])));
         snap.push((
             "0000000000000009-00000000000000ff.snap.broken".into(),
-            vec![1; 10],
+            b(vec![1; 10]),
         ));
-        snap.push(("README".into(), b"x".to_vec()));
+        snap.push(("README".into(), b(b"x".to_vec())));
         let data = f.load().unwrap();
         check_against_live(&f, &data);
         let r = &data.report;
@@ -658,7 +685,7 @@ fn missing_wal_dir_or_segments() {
     let err = v2::load(files, &LoadOptions::default()).unwrap_err();
     assert_eq!(err, LoadError::NoWalDir);
     assert!(err.to_string().contains("no wal directory"));
-    f.wal = vec![("0.tmp".into(), vec![0; 16])];
+    f.wal = vec![("0.tmp".into(), Arc::new(vec![0; 16]))];
     let err = f.load().unwrap_err();
     assert!(matches!(err, LoadError::NoWalSegments { .. }), "{err}");
     assert!(err.to_string().contains("0.tmp"));
@@ -684,10 +711,10 @@ fn native_member_dir() {
     std::fs::create_dir_all(member.join("wal")).unwrap();
     std::fs::create_dir_all(member.join("snap")).unwrap();
     for (n, b) in &f.wal {
-        std::fs::write(member.join("wal").join(n), b).unwrap();
+        std::fs::write(member.join("wal").join(n), b.as_slice()).unwrap();
     }
     for (n, b) in f.snap.as_ref().unwrap() {
-        std::fs::write(member.join("snap").join(n), b).unwrap();
+        std::fs::write(member.join("snap").join(n), b.as_slice()).unwrap();
     }
     let files = v2::open_member_dir(&member).unwrap();
     let data = v2::load(files, &LoadOptions::default()).unwrap();
