@@ -410,6 +410,17 @@ fn replay_from_scratch_equals_every_snapshot_etcd_wrote() {
         assert_eq!(replay.report.applied_index, s.index);
         assert_eq!(replay.store.current_index(), info.current_index, "{name}");
         assert_eq!(whole(&replay.store), whole(&saved), "{name}");
+        // With the snapshots available, stop_at picks the one at that index.
+        let at = v2::load(
+            f.files(),
+            &LoadOptions {
+                stop_at: Some(s.index),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(&at.report.snapshot.as_ref().unwrap().file, name);
+        assert_eq!(whole(&at.store), whole(&saved), "{name}");
     }
 }
 

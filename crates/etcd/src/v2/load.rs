@@ -26,7 +26,8 @@ pub struct DataDirFiles<S> {
 pub struct LoadOptions {
     /// Also apply entries after `HardState.commit` (etcd would not, until raft commits them).
     pub include_uncommitted: bool,
-    /// Stop after this raft index (the store as it was then).
+    /// Stop after this raft index (the store as it was then; only snapshots at or below it
+    /// are used).
     pub stop_at: Option<u64>,
 }
 
@@ -275,10 +276,11 @@ pub fn load_with<S: ReadAt>(
     let commit = scan.hard_state.map_or(0, |h| h.commit);
 
     // The snapshot etcd would load.
+    let limit = commit.min(opts.stop_at.unwrap_or(u64::MAX));
     let valid: Vec<WalSnapshot> = scan
         .snapshots
         .iter()
-        .filter(|s| s.index <= commit)
+        .filter(|s| s.index <= limit)
         .cloned()
         .collect();
     let sel = match &files.snap {
