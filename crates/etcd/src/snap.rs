@@ -164,95 +164,105 @@ impl fmt::Display for SnapError {
 
 impl std::error::Error for SnapError {}
 
-/// A `.snap` file read and checked. The whole file stays in memory; [`Snap::data`] borrows the
-/// v2 store JSON from it.
-#[derive(Clone)]
+/// A `.snap` file read and checked. Nothing of it stays in memory: the v2 store JSON is at
+/// [`Snap::json_range`] in the file; read it with [`Snap::read_json`] or parse it in place with
+/// [`crate::v2::snapjson::load_from`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snap {
     pub file: String,
     pub crc: u32,
     pub term: u64,
     pub index: u64,
     pub conf_state: Option<ConfState>,
-    bytes: Vec<u8>,
-    data: Range<usize>,
-}
-
-impl fmt::Debug for Snap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Snap")
-            .field("file", &self.file)
-            .field("crc", &self.crc)
-            .field("term", &self.term)
-            .field("index", &self.index)
-            .field("conf_state", &self.conf_state)
-            .field("file_size", &self.bytes.len())
-            .field("data_len", &self.data.len())
-            .finish()
-    }
+    pub file_size: u64,
+    /// Where `raftpb.Snapshot.data` (the v2 store JSON) is in the file.
+    json: Range<u64>,
 }
 
 impl Snap {
-    /// `raftpb.Snapshot.data`: the v2 store as JSON.
-    pub fn data(&self) -> &[u8] {
-        self.bytes.get(self.data.clone()).unwrap_or(&[])
+    /// Byte range of the v2 store JSON in the file.
+    pub fn json_range(&self) -> Range<u64> {
+        self.json.clone()
     }
 
-    /// Byte offset of [`Snap::data`] in the file (to name places inside the JSON).
-    pub fn data_offset(&self) -> u64 {
-        self.data.start as u64
-    }
-
-    pub fn file_size(&self) -> u64 {
-        self.bytes.len() as u64
+    /// Reads the v2 store JSON into memory.
+    pub fn read_json<S: ReadAt>(&self, src: &S) -> Result<Vec<u8>, SnapError> {
+        let fail = |kind| SnapError {
+            file: self.file.clone(),
+            kind,
+        };
+        let len = usize::try_from(self.json.end - self.json.start)
+            .map_err(|_| fail(SnapErrorKind::Read("JSON too large for memory".into())))?;
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|e| {
+            fail(SnapErrorKind::Read(format!(
+                "cannot allocate {len} bytes: {e}"
+            )))
+        })?;
+        v.resize(len, 0);
+        src.read_exact_at(self.json.start, &mut v)
+            .map_err(|e| fail(SnapErrorKind::Read(e.to_string())))?;
+        Ok(v)
     }
 }
 
-// A protobuf field as found at the top level of a message.
+// A protobuf field found at the top level of a message in a file.
 struct Field {
     number: u64,
     wire: u8,
-    /// For varints: the value; for length-delimited: unused.
+    /// For varints: the value.
     value: u64,
-    /// For length-delimited fields: the payload range (absolute in the buffer).
-    range: Range<usize>,
+    /// For length-delimited fields: where the payload is (absolute file offsets).
+    range: Range<u64>,
+    /// Where the field's tag is.
+    at: u64,
 }
 
-fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+/// Reads a varint at `*at` (at most 10 bytes, not past `end`).
+fn varint_at<S: ReadAt>(src: &S, at: &mut u64, end: u64) -> Result<Option<u64>, String> {
+    let n = (end.saturating_sub(*at)).min(10) as usize;
+    let mut b = [0u8; 10];
+    src.read_exact_at(*at, &mut b[..n])
+        .map_err(|e| e.to_string())?;
     let mut v: u64 = 0;
-    for i in 0..10 {
-        let byte = *b.get(*at)?;
-        *at += 1;
+    for (i, &byte) in b[..n].iter().enumerate() {
         v |= ((byte & 0x7f) as u64) << (7 * i);
         if byte & 0x80 == 0 {
-            return Some(v);
+            *at += i as u64 + 1;
+            return Ok(Some(v));
         }
     }
-    None
+    Ok(None)
 }
 
-/// Walks the top-level fields of `b[range]`; `Err(offset, reason)` on malformed input.
-fn fields(b: &[u8], range: Range<usize>) -> Result<Vec<Field>, (usize, String)> {
+/// Walks the top-level fields of the message at `range` in the file, reading only tags and
+/// lengths. `Err((offset, reason))` on malformed input.
+fn fields_at<S: ReadAt>(src: &S, range: Range<u64>) -> Result<Vec<Field>, (u64, String)> {
     let mut out = Vec::new();
     let mut at = range.start;
-    let end = range.end.min(b.len());
-    let b = &b[..end];
+    let end = range.end;
     while at < end {
         let start = at;
-        let tag = varint(b, &mut at).ok_or((start, "truncated field tag".to_string()))?;
+        let tag = varint_at(src, &mut at, end)
+            .map_err(|e| (start, e))?
+            .ok_or((start, "truncated field tag".to_string()))?;
         let number = tag >> 3;
         let wire = (tag & 7) as u8;
         if number == 0 {
             return Err((start, "field number 0".into()));
         }
+        let mut f = Field {
+            number,
+            wire,
+            value: 0,
+            range: 0..0,
+            at: start,
+        };
         match wire {
             0 => {
-                let v = varint(b, &mut at).ok_or((start, "truncated varint".to_string()))?;
-                out.push(Field {
-                    number,
-                    wire,
-                    value: v,
-                    range: 0..0,
-                });
+                f.value = varint_at(src, &mut at, end)
+                    .map_err(|e| (start, e))?
+                    .ok_or((start, "truncated varint".to_string()))?;
             }
             1 | 5 => {
                 let n = if wire == 1 { 8 } else { 4 };
@@ -260,37 +270,46 @@ fn fields(b: &[u8], range: Range<usize>) -> Result<Vec<Field>, (usize, String)> 
                     return Err((start, "truncated fixed-size field".into()));
                 }
                 at += n;
-                out.push(Field {
-                    number,
-                    wire,
-                    value: 0,
-                    range: 0..0,
-                });
             }
             2 => {
-                let len = varint(b, &mut at).ok_or((start, "truncated length".to_string()))?;
-                if len > (end - at) as u64 {
+                let len = varint_at(src, &mut at, end)
+                    .map_err(|e| (start, e))?
+                    .ok_or((start, "truncated length".to_string()))?;
+                if len > end - at {
                     return Err((
                         start,
                         format!("field {number} claims {len} bytes, only {} left", end - at),
                     ));
                 }
-                let len = len as usize;
-                out.push(Field {
-                    number,
-                    wire,
-                    value: 0,
-                    range: at..at + len,
-                });
+                f.range = at..at + len;
                 at += len;
             }
             w => return Err((start, format!("field {number} has wire type {w}"))),
         }
+        out.push(f);
     }
     Ok(out)
 }
 
-/// Reads and checks one `.snap` file the way etcd's `snap.Read` does.
+const CHUNK: u64 = 1 << 20;
+
+/// CRC-32C of a range of the file, read in chunks.
+fn crc_of<S: ReadAt>(src: &S, range: Range<u64>) -> Result<u32, String> {
+    let mut crc = 0u32;
+    let mut buf = vec![0u8; CHUNK.min(range.end - range.start) as usize];
+    let mut at = range.start;
+    while at < range.end {
+        let n = (range.end - at).min(CHUNK) as usize;
+        src.read_exact_at(at, &mut buf[..n])
+            .map_err(|e| e.to_string())?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        at += n as u64;
+    }
+    Ok(crc)
+}
+
+/// Reads and checks one `.snap` file the way etcd's `snap.Read` does (empty file, frame, empty
+/// data or crc 0, CRC-32C of the data, `raftpb.Snapshot`), reading it piecewise.
 pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
     let fail = |kind| SnapError {
         file: name.to_owned(),
@@ -300,34 +319,19 @@ pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
     if size == 0 {
         return Err(fail(SnapErrorKind::EmptyFile));
     }
-    let len = usize::try_from(size)
-        .map_err(|_| fail(SnapErrorKind::Read("file too large for memory".into())))?;
-    let mut bytes = Vec::new();
-    bytes.try_reserve_exact(len).map_err(|e| {
-        fail(SnapErrorKind::Read(format!(
-            "cannot allocate {len} bytes: {e}"
-        )))
-    })?;
-    bytes.resize(len, 0);
-    src.read_exact_at(0, &mut bytes)
-        .map_err(|e| fail(SnapErrorKind::Read(e.to_string())))?;
 
     // snappb.snapshot {crc = 1 (uint32), data = 2 (bytes)}
-    let top = fields(&bytes, 0..len).map_err(|(offset, reason)| {
-        fail(SnapErrorKind::BadFrame {
-            offset: offset as u64,
-            reason,
-        })
-    })?;
+    let top = fields_at(src, 0..size)
+        .map_err(|(offset, reason)| fail(SnapErrorKind::BadFrame { offset, reason }))?;
     let mut crc: u32 = 0;
-    let mut data: Option<Range<usize>> = None;
+    let mut data: Option<Range<u64>> = None;
     for f in &top {
         match (f.number, f.wire) {
             (1, 0) => crc = f.value as u32,
             (2, 2) => data = Some(f.range.clone()),
             (1 | 2, w) => {
                 return Err(fail(SnapErrorKind::BadFrame {
-                    offset: 0,
+                    offset: f.at,
                     reason: format!("field {} has wire type {w}", f.number),
                 }))
             }
@@ -335,10 +339,10 @@ pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
         }
     }
     let data = match data {
-        Some(d) if !d.is_empty() && crc != 0 => d,
+        Some(d) if d.end > d.start && crc != 0 => d,
         _ => return Err(fail(SnapErrorKind::EmptyData)),
     };
-    let computed = crc32c::crc32c(&bytes[data.clone()]);
+    let computed = crc_of(src, data.clone()).map_err(|e| fail(SnapErrorKind::Read(e)))?;
     if computed != crc {
         return Err(fail(SnapErrorKind::Crc {
             stored: crc,
@@ -347,29 +351,28 @@ pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
     }
 
     // raftpb.Snapshot {data = 1 (bytes), metadata = 2 (SnapshotMetadata)}
-    let inner = fields(&bytes, data.clone()).map_err(|(offset, reason)| {
-        fail(SnapErrorKind::BadSnapshot {
-            offset: offset as u64,
-            reason,
-        })
-    })?;
-    let mut json: Range<usize> = data.start..data.start;
+    let inner = fields_at(src, data.clone())
+        .map_err(|(offset, reason)| fail(SnapErrorKind::BadSnapshot { offset, reason }))?;
+    let mut json: Range<u64> = data.start..data.start;
     let mut meta = SnapshotMetadata::default();
     for f in &inner {
         match (f.number, f.wire) {
             (1, 2) => json = f.range.clone(),
             (2, 2) => {
+                let mut b = vec![0u8; (f.range.end - f.range.start) as usize];
+                src.read_exact_at(f.range.start, &mut b)
+                    .map_err(|e| fail(SnapErrorKind::Read(e.to_string())))?;
                 // Repeated occurrences of a message field merge, as in protobuf.
-                meta.merge(&bytes[f.range.clone()]).map_err(|e| {
+                meta.merge(&b[..]).map_err(|e| {
                     fail(SnapErrorKind::BadSnapshot {
-                        offset: f.range.start as u64,
+                        offset: f.range.start,
                         reason: e.to_string(),
                     })
                 })?
             }
             (1 | 2, w) => {
                 return Err(fail(SnapErrorKind::BadSnapshot {
-                    offset: data.start as u64,
+                    offset: f.at,
                     reason: format!("field {} has wire type {w}", f.number),
                 }))
             }
@@ -382,8 +385,8 @@ pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
         term: meta.term,
         index: meta.index,
         conf_state: meta.conf_state,
-        bytes,
-        data: json,
+        file_size: size,
+        json,
     })
 }
 
@@ -473,7 +476,7 @@ pub fn verify_all<S: ReadAt>(files: &[(String, S)]) -> Vec<SnapCheck> {
         .into_iter()
         .map(|(name, src)| SnapCheck {
             file: name.clone(),
-            result: read(name, src).map(|s| (s.term, s.index, s.data().len() as u64)),
+            result: read(name, src).map(|s| (s.term, s.index, s.json.end - s.json.start)),
         })
         .collect()
 }
@@ -557,9 +560,10 @@ mod tests {
     #[test]
     fn read_checks_and_select_falls_back() {
         let good = snap_bytes(2, 10, b"{\"CurrentIndex\":3}");
-        let s = read("a.snap", &MemSource::new(good.clone())).unwrap();
+        let src = MemSource::new(good.clone());
+        let s = read("a.snap", &src).unwrap();
         assert_eq!((s.term, s.index), (2, 10));
-        assert_eq!(s.data(), b"{\"CurrentIndex\":3}");
+        assert_eq!(s.read_json(&src).unwrap(), b"{\"CurrentIndex\":3}");
         assert_eq!(s.conf_state.as_ref().unwrap().voters, vec![1]);
 
         // Every truncation is an error, never a panic.

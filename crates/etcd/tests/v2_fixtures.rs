@@ -396,8 +396,11 @@ fn replay_from_scratch_equals_every_snapshot_etcd_wrote() {
     let snaps = f.snap.clone().unwrap();
     assert!(snaps.len() >= 3);
     for (name, bytes) in &snaps {
-        let s = etcd::snap::read(name, &Shared(bytes.clone())).unwrap();
-        let (saved, info) = v2::snapjson::load(s.data()).unwrap();
+        let src = Shared(bytes.clone());
+        let s = etcd::snap::read(name, &src).unwrap();
+        let (saved, info) = v2::snapjson::load_from(&src, s.json_range()).unwrap();
+        let (in_memory, _) = v2::snapjson::load(&s.read_json(&src).unwrap()).unwrap();
+        assert_eq!(whole(&in_memory), whole(&saved));
         assert_eq!(info.path_mismatch_count, 0);
         let replay = v2::load(
             g.files(),

@@ -294,16 +294,30 @@ pub fn load_with<S: ReadAt>(
     report.snap_ignored = sel.ignored;
     let (mut store, snap_index) = match sel.chosen {
         Some(s) => {
-            let (store, json) = snapjson::load(s.data()).map_err(|e| LoadError::SnapJson {
-                file: s.file.clone(),
-                offset: s.data_offset() + e.offset as u64,
-                msg: e.msg,
-            })?;
+            let src = files
+                .snap
+                .as_ref()
+                .and_then(|l| l.iter().find(|(n, _)| *n == s.file))
+                .map(|(_, src)| src);
+            let Some(src) = src else {
+                return Err(LoadError::SnapJson {
+                    file: s.file.clone(),
+                    offset: 0,
+                    msg: "file vanished".into(),
+                });
+            };
+            let range = s.json_range();
+            let (store, json) =
+                snapjson::load_from(src, range.clone()).map_err(|e| LoadError::SnapJson {
+                    file: s.file.clone(),
+                    offset: range.start + e.offset,
+                    msg: e.msg,
+                })?;
             report.snapshot = Some(SnapshotUsed {
                 file: s.file.clone(),
                 term: s.term,
                 index: s.index,
-                file_size: s.file_size(),
+                file_size: s.file_size,
                 json,
                 nodes: store.node_count(),
                 content: store.content_summary(),

@@ -8,6 +8,9 @@
 //! become U+FFFD.
 
 use std::fmt;
+use std::ops::Range;
+
+use storage::ReadAt;
 
 use super::store::{NodeId, Store, ROOT};
 use super::time::parse_rfc3339;
@@ -15,7 +18,7 @@ use super::time::parse_rfc3339;
 /// A problem in the JSON, at a byte offset of the JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
-    pub offset: usize,
+    pub offset: u64,
     pub msg: String,
 }
 
@@ -38,15 +41,44 @@ pub struct SnapJsonInfo {
     pub path_mismatch_count: u64,
 }
 
-struct P<'a> {
-    b: &'a [u8],
-    i: usize,
+/// The parser reads the JSON through a window of this many bytes (more when a token needs it).
+const WINDOW: usize = 1 << 20;
+
+/// A `ReadAt` over a byte slice (for [`load`]).
+struct SliceSrc<'a>(&'a [u8]);
+
+impl ReadAt for SliceSrc<'_> {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), storage::ReadError> {
+        self.check_range(offset, buf.len() as u64)?;
+        let at = offset as usize;
+        buf.copy_from_slice(&self.0[at..at + buf.len()]);
+        Ok(())
+    }
+}
+
+/// The parser: positions are relative to the start of the JSON.
+struct P<'a, S: ReadAt + ?Sized> {
+    src: &'a S,
+    /// Where the JSON starts in `src`, and its length.
+    base: u64,
+    len: u64,
+    /// The bytes `[win_at, win_at + win.len())` of the JSON.
+    win: Vec<u8>,
+    win_at: u64,
+    i: u64,
     buf: Vec<u8>,
+    /// The current member name (kept apart so both buffers keep their capacity).
+    key: Vec<u8>,
+    /// Bytes read per refill.
+    window: usize,
 }
 
 type R<T> = Result<T, JsonError>;
 
-impl<'a> P<'a> {
+impl<'a, S: ReadAt + ?Sized> P<'a, S> {
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
         Err(JsonError {
             offset: self.i,
@@ -54,23 +86,86 @@ impl<'a> P<'a> {
         })
     }
 
-    fn ws(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                self.i += 1;
-            } else {
-                break;
+    /// Makes `[i, i + n)` available in the window; `Ok(false)` when it runs past the end.
+    fn avail(&mut self, n: usize) -> R<bool> {
+        let n64 = n as u64;
+        if self.i >= self.win_at && self.i + n64 <= self.win_at + self.win.len() as u64 {
+            return Ok(true);
+        }
+        if self.i + n64 > self.len {
+            return Ok(false);
+        }
+        let size = (self.window.max(n) as u64).min(self.len - self.i) as usize;
+        self.win.resize(size, 0);
+        if let Err(e) = self.src.read_exact_at(self.base + self.i, &mut self.win) {
+            self.win.clear();
+            return self.err(format!("cannot read: {e}"));
+        }
+        self.win_at = self.i;
+        Ok(true)
+    }
+
+    /// The window from `i` on (call after `avail`).
+    fn rest(&self) -> &[u8] {
+        let k = (self.i - self.win_at) as usize;
+        self.win.get(k..).unwrap_or(&[])
+    }
+
+    fn byte(&mut self) -> R<Option<u8>> {
+        if self.i >= self.win_at {
+            if let Some(&c) = self.win.get((self.i - self.win_at) as usize) {
+                return Ok(Some(c));
+            }
+        }
+        Ok(if self.avail(1)? {
+            self.rest().first().copied()
+        } else {
+            None
+        })
+    }
+
+    fn ws(&mut self) -> R<()> {
+        // Fast path: the next byte is in the window and is not white space.
+        if self.i >= self.win_at {
+            let k = (self.i - self.win_at) as usize;
+            if let Some(c) = self.win.get(k) {
+                if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                    return Ok(());
+                }
+            }
+        }
+        loop {
+            if !self.avail(1)? {
+                return Ok(());
+            }
+            let n = self
+                .rest()
+                .iter()
+                .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
+            let all = n == self.rest().len();
+            self.i += n as u64;
+            if !all {
+                return Ok(());
             }
         }
     }
 
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.b.get(self.i).copied()
+    fn peek(&mut self) -> R<Option<u8>> {
+        if self.i >= self.win_at {
+            let k = (self.i - self.win_at) as usize;
+            if let Some(&c) = self.win.get(k) {
+                if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                    return Ok(Some(c));
+                }
+            }
+        }
+        self.ws()?;
+        self.byte()
     }
 
     fn eat(&mut self, c: u8) -> R<()> {
-        if self.peek() == Some(c) {
+        if self.peek()? == Some(c) {
             self.i += 1;
             Ok(())
         } else {
@@ -79,8 +174,8 @@ impl<'a> P<'a> {
     }
 
     fn literal(&mut self, lit: &[u8]) -> R<()> {
-        if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
-            self.i += lit.len();
+        if self.avail(lit.len())? && self.rest().starts_with(lit) {
+            self.i += lit.len() as u64;
             Ok(())
         } else {
             self.err("invalid literal")
@@ -89,7 +184,7 @@ impl<'a> P<'a> {
 
     /// `null` if it is next (consumed).
     fn null(&mut self) -> R<bool> {
-        if self.peek() == Some(b'n') {
+        if self.peek()? == Some(b'n') {
             self.literal(b"null")?;
             Ok(true)
         } else {
@@ -98,12 +193,12 @@ impl<'a> P<'a> {
     }
 
     fn hex4(&mut self) -> R<u32> {
-        let s = match self.b.get(self.i..self.i + 4) {
-            Some(s) => s,
-            None => return self.err("truncated \\u escape"),
-        };
+        if !self.avail(4)? {
+            return self.err("truncated \\u escape");
+        }
         let mut v = 0u32;
-        for &c in s {
+        for k in 0..4 {
+            let c = self.rest().get(k).copied().unwrap_or(0);
             let d = match c {
                 b'0'..=b'9' => c - b'0',
                 b'a'..=b'f' => c - b'a' + 10,
@@ -118,25 +213,28 @@ impl<'a> P<'a> {
 
     /// Reads a string into `self.buf` (UTF-8 bytes).
     fn string(&mut self) -> R<()> {
-        if self.peek() != Some(b'"') {
+        if self.peek()? != Some(b'"') {
             return self.err("expected a string");
         }
         self.i += 1;
         self.buf.clear();
         loop {
-            // Fast path: a run of plain bytes.
-            let start = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
-                    break;
-                }
-                self.i += 1;
+            if !self.avail(1)? {
+                return self.err("unterminated string");
             }
-            self.buf.extend_from_slice(&self.b[start..self.i]);
-            let c = match self.b.get(self.i) {
-                Some(&c) => c,
-                None => return self.err("unterminated string"),
-            };
+            // Fast path: a run of plain bytes in the window.
+            let k = (self.i - self.win_at) as usize;
+            let w = self.win.get(k..).unwrap_or(&[]);
+            let n = w
+                .iter()
+                .take_while(|&&c| c != b'"' && c != b'\\' && (0x20..0x80).contains(&c))
+                .count();
+            self.buf.extend_from_slice(&w[..n]);
+            self.i += n as u64;
+            if n == w.len() {
+                continue;
+            }
+            let c = w[n];
             match c {
                 b'"' => {
                     self.i += 1;
@@ -144,8 +242,8 @@ impl<'a> P<'a> {
                 }
                 b'\\' => {
                     self.i += 1;
-                    let e = match self.b.get(self.i) {
-                        Some(&e) => e,
+                    let e = match self.byte()? {
+                        Some(e) => e,
                         None => return self.err("unterminated escape"),
                     };
                     self.i += 1;
@@ -161,7 +259,8 @@ impl<'a> P<'a> {
                         b'u' => {
                             let u = self.hex4()?;
                             if (0xD800..0xDC00).contains(&u)
-                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
+                                && self.avail(2)?
+                                && self.rest().starts_with(b"\\u")
                             {
                                 let save = self.i;
                                 self.i += 2;
@@ -195,53 +294,65 @@ impl<'a> P<'a> {
                         0xF0..=0xF4 => 4,
                         _ => 0,
                     };
-                    let seq = self.b.get(self.i..self.i + n);
-                    match seq {
-                        Some(s) if n > 0 && std::str::from_utf8(s).is_ok() => {
-                            self.buf.extend_from_slice(s);
-                            self.i += n;
+                    let ok = n > 0 && self.avail(n)? && {
+                        let k = (self.i - self.win_at) as usize;
+                        match self.win.get(k..k + n) {
+                            Some(seq) if std::str::from_utf8(seq).is_ok() => {
+                                self.buf.extend_from_slice(seq);
+                                true
+                            }
+                            _ => false,
                         }
-                        _ => {
-                            self.buf.extend_from_slice("\u{FFFD}".as_bytes());
-                            self.i += 1;
-                        }
+                    };
+                    if ok {
+                        self.i += n as u64;
+                    } else {
+                        self.buf.extend_from_slice("\u{FFFD}".as_bytes());
+                        self.i += 1;
                     }
                 }
             }
         }
     }
 
-    /// A JSON number that must be a non-negative integer fitting u64 (Go's uint64 rule).
-    fn u64(&mut self) -> R<u64> {
-        self.ws();
-        let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
+    /// The bytes of a JSON number (into `self.buf`).
+    fn number_text(&mut self) -> R<()> {
+        self.buf.clear();
+        while let Some(c) = self.byte()? {
             if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E') {
+                self.buf.push(c);
                 self.i += 1;
             } else {
                 break;
             }
         }
-        let s = &self.b[start..self.i];
+        Ok(())
+    }
+
+    /// A JSON number that must be a non-negative integer fitting u64 (Go's uint64 rule).
+    fn u64(&mut self) -> R<u64> {
+        self.ws()?;
+        let start = self.i;
+        self.number_text()?;
+        let s = &self.buf;
+        let fail = |p: &mut Self, msg: &str| -> R<u64> {
+            p.i = start;
+            p.err(msg)
+        };
         if s.is_empty() {
-            self.i = start;
-            return self.err("expected a number");
+            return fail(self, "expected a number");
         }
         if !s.iter().all(u8::is_ascii_digit) || (s.len() > 1 && s[0] == b'0') {
-            self.i = start;
-            return self.err("number is not an unsigned integer");
+            return fail(self, "number is not an unsigned integer");
         }
         let mut v: u64 = 0;
-        for &c in s {
+        for &c in s.iter() {
             v = match v
                 .checked_mul(10)
                 .and_then(|v| v.checked_add((c - b'0') as u64))
             {
                 Some(v) => v,
-                None => {
-                    self.i = start;
-                    return self.err("number overflows uint64");
-                }
+                None => return fail(self, "number overflows uint64"),
             };
         }
         Ok(v)
@@ -251,10 +362,10 @@ impl<'a> P<'a> {
     fn skip(&mut self) -> R<()> {
         let mut depth: Vec<u8> = Vec::new(); // b'}' or b']' expected
         loop {
-            match self.peek() {
+            match self.peek()? {
                 Some(b'{') => {
                     self.i += 1;
-                    if self.peek() == Some(b'}') {
+                    if self.peek()? == Some(b'}') {
                         self.i += 1;
                     } else {
                         self.string()?;
@@ -265,7 +376,7 @@ impl<'a> P<'a> {
                 }
                 Some(b'[') => {
                     self.i += 1;
-                    if self.peek() == Some(b']') {
+                    if self.peek()? == Some(b']') {
                         self.i += 1;
                     } else {
                         depth.push(b']');
@@ -276,15 +387,7 @@ impl<'a> P<'a> {
                 Some(b't') => self.literal(b"true")?,
                 Some(b'f') => self.literal(b"false")?,
                 Some(b'n') => self.literal(b"null")?,
-                Some(c) if c == b'-' || c.is_ascii_digit() => {
-                    while let Some(&c) = self.b.get(self.i) {
-                        if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E') {
-                            self.i += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
+                Some(c) if c == b'-' || c.is_ascii_digit() => self.number_text()?,
                 _ => return self.err("expected a value"),
             }
             // After a value: close containers or move to the next element.
@@ -292,7 +395,7 @@ impl<'a> P<'a> {
                 let Some(&close) = depth.last() else {
                     return Ok(());
                 };
-                match self.peek() {
+                match self.peek()? {
                     Some(b',') => {
                         self.i += 1;
                         if close == b'}' {
@@ -313,7 +416,7 @@ impl<'a> P<'a> {
 
     /// After a member value: `,` (more, returns true) or the closing `}` (returns false).
     fn next_member(&mut self) -> R<bool> {
-        match self.peek() {
+        match self.peek()? {
             Some(b',') => {
                 self.i += 1;
                 Ok(true)
@@ -328,7 +431,7 @@ impl<'a> P<'a> {
 }
 
 fn key_is(k: &[u8], name: &str) -> bool {
-    k.eq_ignore_ascii_case(name.as_bytes())
+    k.len() == name.len() && (k == name.as_bytes() || k.eq_ignore_ascii_case(name.as_bytes()))
 }
 
 #[derive(Clone, Copy)]
@@ -340,7 +443,12 @@ enum Ctx {
 }
 
 /// Parses a node object starting at `{` into `id` (which exists already), iteratively.
-fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo) -> R<()> {
+fn node_tree<S: ReadAt + ?Sized>(
+    p: &mut P<'_, S>,
+    store: &mut Store,
+    root: NodeId,
+    info: &mut SnapJsonInfo,
+) -> R<()> {
     p.eat(b'{')?;
     let mut stack = vec![Ctx::Node { id: root }];
     // Whether the object at the top of the stack has just been opened (no member read yet).
@@ -348,7 +456,7 @@ fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo
     while let Some(&top) = stack.last() {
         // Member separator / end of object.
         let more = if fresh {
-            if p.peek() == Some(b'}') {
+            if p.peek()? == Some(b'}') {
                 p.i += 1;
                 false
             } else {
@@ -366,7 +474,8 @@ fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo
         p.eat(b':')?;
         match top {
             Ctx::Node { id } => {
-                let k = std::mem::take(&mut p.buf);
+                std::mem::swap(&mut p.buf, &mut p.key);
+                let k = std::mem::take(&mut p.key);
                 if key_is(&k, "Path") {
                     if !p.null()? {
                         p.string()?;
@@ -384,11 +493,17 @@ fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo
                     if !p.null()? {
                         let at = p.i;
                         p.string()?;
-                        let s = String::from_utf8_lossy(&p.buf).into_owned();
-                        let t = parse_rfc3339(&s).map_err(|msg| JsonError {
-                            offset: at,
-                            msg: format!("ExpireTime: {msg}"),
-                        })?;
+                        let t = if p.buf == b"0001-01-01T00:00:00Z" {
+                            None
+                        } else {
+                            std::str::from_utf8(&p.buf)
+                                .map_err(|e| e.to_string())
+                                .and_then(parse_rfc3339)
+                                .map_err(|msg| JsonError {
+                                    offset: at,
+                                    msg: format!("ExpireTime: {msg}"),
+                                })?
+                        };
                         store.set_expire(id, t);
                     }
                 } else if key_is(&k, "Value") {
@@ -399,7 +514,7 @@ fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo
                 } else if key_is(&k, "Children") {
                     if p.null()? {
                         store.make_file(id);
-                    } else if p.peek() == Some(b'{') {
+                    } else if p.peek()? == Some(b'{') {
                         p.i += 1;
                         store.make_dir(id);
                         stack.push(Ctx::Children { dir: id });
@@ -410,11 +525,11 @@ fn node_tree(p: &mut P, store: &mut Store, root: NodeId, info: &mut SnapJsonInfo
                 } else {
                     p.skip()?;
                 }
-                p.buf = k;
+                p.key = k;
             }
             Ctx::Children { dir } => {
                 let name = std::mem::take(&mut p.buf);
-                if p.peek() != Some(b'{') {
+                if p.peek()? != Some(b'{') {
                     return p.err("a child must be a node object");
                 }
                 p.i += 1;
@@ -446,17 +561,41 @@ fn check_path(store: &Store, id: NodeId, path: &[u8], info: &mut SnapJsonInfo) {
     }
 }
 
-/// Loads the store from the v2 JSON of a snapshot.
+/// Loads the store from the v2 JSON of a snapshot (in memory).
 pub fn load(json: &[u8]) -> Result<(Store, SnapJsonInfo), JsonError> {
+    let src = SliceSrc(json);
+    load_from(&src, 0..json.len() as u64)
+}
+
+/// Loads the store from the v2 JSON at `range` of `src` (e.g. [`crate::snap::Snap::json_range`]),
+/// reading it through a window of about 1 MiB. Error offsets are relative to `range.start`.
+pub fn load_from<S: ReadAt + ?Sized>(
+    src: &S,
+    range: Range<u64>,
+) -> Result<(Store, SnapJsonInfo), JsonError> {
+    load_windowed(src, range, WINDOW)
+}
+
+fn load_windowed<S: ReadAt + ?Sized>(
+    src: &S,
+    range: Range<u64>,
+    window: usize,
+) -> Result<(Store, SnapJsonInfo), JsonError> {
     let mut store = Store::new();
     let mut info = SnapJsonInfo::default();
     let mut p = P {
-        b: json,
+        src,
+        base: range.start,
+        len: range.end.saturating_sub(range.start),
+        win: Vec::new(),
+        win_at: 0,
         i: 0,
         buf: Vec::new(),
+        key: Vec::new(),
+        window,
     };
     p.eat(b'{')?;
-    let mut more = p.peek() != Some(b'}');
+    let mut more = p.peek()? != Some(b'}');
     if !more {
         p.i += 1;
     }
@@ -482,8 +621,8 @@ pub fn load(json: &[u8]) -> Result<(Store, SnapJsonInfo), JsonError> {
         }
         more = p.next_member()?;
     }
-    p.ws();
-    if p.i != json.len() {
+    p.ws()?;
+    if p.i != p.len {
         return p.err("trailing data after the JSON object");
     }
     if !store.node(ROOT).is_dir() {
@@ -552,11 +691,42 @@ mod tests {
         assert_eq!(s.node_count(), depth + 3);
     }
 
+    fn dump(s: &Store) -> String {
+        let o = crate::v2::GetOptions {
+            recursive: true,
+            include_hidden: true,
+            now_ns: 0,
+        };
+        s.node_at_store_path(b"/").unwrap().to_json(&o)
+    }
+
+    #[test]
+    fn tiny_windows_give_the_same_store() {
+        let src = SliceSrc(SAMPLE.as_bytes());
+        let range = 0..SAMPLE.len() as u64;
+        let (want, winfo) = load(SAMPLE.as_bytes()).unwrap();
+        for w in [1, 2, 3, 4, 5, 7, 13, 64] {
+            let (got, info) = load_windowed(&src, range.clone(), w).unwrap();
+            assert_eq!(dump(&got), dump(&want), "window {w}");
+            assert_eq!(info, winfo);
+        }
+        // A JSON in the middle of a bigger source.
+        let framed = [b"xx".as_slice(), SAMPLE.as_bytes(), b"yy"].concat();
+        let (got, _) = load_windowed(&SliceSrc(&framed), 2..2 + SAMPLE.len() as u64, 3).unwrap();
+        assert_eq!(dump(&got), dump(&want));
+        // Truncated in a small window: still errors, same offsets as in memory.
+        for cut in (0..SAMPLE.len()).step_by(7) {
+            let a = load(&SAMPLE.as_bytes()[..cut]).unwrap_err();
+            let b = load_windowed(&src, 0..cut as u64, 5).unwrap_err();
+            assert_eq!(a, b, "cut {cut}");
+        }
+    }
+
     #[test]
     fn every_truncation_is_an_error_with_an_offset() {
         for cut in 0..SAMPLE.len() {
             if let Err(e) = load(&SAMPLE.as_bytes()[..cut]) {
-                assert!(e.offset <= cut, "{cut}: {e}");
+                assert!(e.offset <= cut as u64, "{cut}: {e}");
             } else {
                 panic!("cut {cut} parsed");
             }
