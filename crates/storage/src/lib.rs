@@ -132,6 +132,21 @@ impl ReadAt for MemSource {
     }
 }
 
+/// Borrowed bytes (an embedded sample, a test vector): `&[u8]` is a source through `&T`.
+impl ReadAt for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.check_range(offset, buf.len() as u64)?;
+        // check_range proved offset + len <= self.len(), which is a usize.
+        let start = offset as usize;
+        buf.copy_from_slice(&self[start..start + buf.len()]);
+        Ok(())
+    }
+}
+
 /// A view of part of another source: `inner[start..start + len]`.
 /// Used to hide a snapshot file's SHA-256 trailer from the bbolt reader.
 #[derive(Clone, Debug)]

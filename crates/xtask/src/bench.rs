@@ -48,24 +48,61 @@ fn scan() -> Result<(), String> {
 
     // Warm the page cache once so every command reads from memory.
     measure("cat", &["sh", "-c", &format!("cat '{dbs}' > /dev/null")])?;
-    let cat = median_of("cat FILE > /dev/null", &["sh", "-c", &format!("cat '{dbs}' > /dev/null")])?;
-    let etcdctl = median_of("etcdctl snapshot status", &["etcdctl", "snapshot", "status", "-w", "json", &dbs])?;
-    let us = median_of("etcdscope status", &[&ours.to_string_lossy(), "status", "-w", "json", &dbs])?;
-    let us_nv = median_of("etcdscope status --no-verify", &[&ours.to_string_lossy(), "status", "--no-verify", "-w", "json", &dbs])?;
+    let cat = median_of(
+        "cat FILE > /dev/null",
+        &["sh", "-c", &format!("cat '{dbs}' > /dev/null")],
+    )?;
+    let etcdctl = median_of(
+        "etcdctl snapshot status",
+        &["etcdctl", "snapshot", "status", "-w", "json", &dbs],
+    )?;
+    let us = median_of(
+        "etcdscope status",
+        &[&ours.to_string_lossy(), "status", "-w", "json", &dbs],
+    )?;
+    let us_nv = median_of(
+        "etcdscope status --no-verify",
+        &[
+            &ours.to_string_lossy(),
+            "status",
+            "--no-verify",
+            "-w",
+            "json",
+            &dbs,
+        ],
+    )?;
 
     // Same answer?
-    let a = Command::new(&ours).args(["status", "-w", "json", &dbs]).output().map_err(|e| e.to_string())?;
-    let b = Command::new("etcdctl").args(["snapshot", "status", "-w", "json", &dbs]).output().map_err(|e| e.to_string())?;
-    let same = ["hash", "revision", "totalKey", "totalSize"].iter().all(|f| field(&a.stdout, f) == field(&b.stdout, f));
+    let a = Command::new(&ours)
+        .args(["status", "-w", "json", &dbs])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let b = Command::new("etcdctl")
+        .args(["snapshot", "status", "-w", "json", &dbs])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let same = ["hash", "revision", "totalKey", "totalSize"]
+        .iter()
+        .all(|f| field(&a.stdout, f) == field(&b.stdout, f));
 
     println!();
-    println!("file: {} ({} bytes, {:.1} MB)", db.display(), size, size as f64 / 1e6);
+    println!(
+        "file: {} ({} bytes, {:.1} MB)",
+        db.display(),
+        size,
+        size as f64 / 1e6
+    );
     println!("runs per command: {RUNS} (median wall time; peak RSS = max ru_maxrss)");
     println!();
     println!("| command | median wall | peak RSS |");
     println!("|---|---|---|");
     for m in [&cat, &etcdctl, &us, &us_nv] {
-        println!("| `{}` | {:.3} s | {:.1} MiB |", m.name, m.wall.as_secs_f64(), m.rss_kib as f64 / 1024.0);
+        println!(
+            "| `{}` | {:.3} s | {:.1} MiB |",
+            m.name,
+            m.wall.as_secs_f64(),
+            m.rss_kib as f64 / 1024.0
+        );
     }
     println!();
     println!(
@@ -78,14 +115,20 @@ fn scan() -> Result<(), String> {
         etcdctl.wall.as_secs_f64() / us_nv.wall.as_secs_f64(),
         etcdctl.rss_kib as f64 / us_nv.rss_kib.max(1) as f64
     );
-    println!("floor (cat): {:.3} s = {:.0} MB/s", cat.wall.as_secs_f64(), size as f64 / 1e6 / cat.wall.as_secs_f64());
+    println!(
+        "floor (cat): {:.3} s = {:.0} MB/s",
+        cat.wall.as_secs_f64(),
+        size as f64 / 1e6 / cat.wall.as_secs_f64()
+    );
     Ok(())
 }
 
 fn field(json: &[u8], name: &str) -> Option<String> {
     let s = String::from_utf8_lossy(json);
-    let at = s.find(&format!("\"{name}\":"))? + name.len() + 3;
-    Some(s[at..].chars().take_while(|c| c.is_ascii_digit()).collect())
+    let key = format!("\"{name}\":");
+    let at = s.find(&key)? + key.len();
+    let rest = s.get(at..)?.trim_start();
+    Some(rest.chars().take_while(|c| c.is_ascii_digit()).collect())
 }
 
 struct Measured {
@@ -103,7 +146,11 @@ fn median_of(name: &str, argv: &[&str]) -> Result<Measured, String> {
         rss = rss.max(r);
     }
     walls.sort();
-    Ok(Measured { name: name.into(), wall: walls[walls.len() / 2], rss_kib: rss })
+    Ok(Measured {
+        name: name.into(),
+        wall: walls[walls.len() / 2],
+        rss_kib: rss,
+    })
 }
 
 #[repr(C)]
@@ -161,7 +208,9 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn b64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -184,12 +233,30 @@ fn value(i: u64) -> Vec<u8> {
     };
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789{}\":, ";
     let len = 100 + (next() % 401) as usize;
-    (0..len).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]).collect()
+    (0..len)
+        .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+        .collect()
 }
 
 fn key(i: u64) -> String {
-    let ns = ["default", "kube-system", "monitoring", "prod", "staging", "team-a", "team-b", "ci"][(i % 8) as usize];
-    let res = ["pods", "configmaps", "secrets", "events", "services/specs", "leases"][(i / 8 % 6) as usize];
+    let ns = [
+        "default",
+        "kube-system",
+        "monitoring",
+        "prod",
+        "staging",
+        "team-a",
+        "team-b",
+        "ci",
+    ][(i % 8) as usize];
+    let res = [
+        "pods",
+        "configmaps",
+        "secrets",
+        "events",
+        "services/specs",
+        "leases",
+    ][(i / 8 % 6) as usize];
     format!("/registry/{res}/{ns}/object-{i:07}")
 }
 
@@ -204,9 +271,24 @@ fn make_db(out: &Path) -> Result<(), String> {
     let mut etcd = Command::new("etcd")
         .args(["--name", "bench", "--data-dir"])
         .arg(dir.join("data"))
-        .args(["--listen-client-urls", &curl, "--advertise-client-urls", &curl])
-        .args(["--listen-peer-urls", &purl, "--initial-advertise-peer-urls", &purl])
-        .args(["--initial-cluster", &format!("bench={purl}"), "--quota-backend-bytes", "8589934592"])
+        .args([
+            "--listen-client-urls",
+            &curl,
+            "--advertise-client-urls",
+            &curl,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &purl,
+            "--initial-advertise-peer-urls",
+            &purl,
+        ])
+        .args([
+            "--initial-cluster",
+            &format!("bench={purl}"),
+            "--quota-backend-bytes",
+            "8589934592",
+        ])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("etcd.log")).map_err(|e| e.to_string())?)
         .spawn()
@@ -236,9 +318,11 @@ fn make_db(out: &Path) -> Result<(), String> {
             }
         }
         for h in handles {
-            h.join().map_err(|_| "loader thread panicked".to_string())??;
+            h.join()
+                .map_err(|_| "loader thread panicked".to_string())??;
         }
-        std::fs::create_dir_all(out.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")))
+            .map_err(|e| e.to_string())?;
         let tmp = out.with_extension("tmp");
         let st = Command::new("etcdctl")
             .args(["--endpoints", &curl, "snapshot", "save"])
@@ -264,7 +348,11 @@ fn load(port: u16, t: u64, done: Arc<AtomicU64>) -> Result<(), String> {
     let mut r = BufReader::new(stream);
     let mut i = t;
     while i < KEYS {
-        let body = format!("{{\"key\":\"{}\",\"value\":\"{}\"}}", b64(key(i).as_bytes()), b64(&value(i)));
+        let body = format!(
+            "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+            b64(key(i).as_bytes()),
+            b64(&value(i))
+        );
         write!(
             w,
             "POST /v3/kv/put HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",

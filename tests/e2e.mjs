@@ -1,0 +1,203 @@
+// Browser tests: the built page in real headless Chromium (Debian's /usr/bin/chromium) driven by
+// playwright-core. Usage:
+//   node tests/e2e.mjs dist                      # served on 127.0.0.1 with the production CSP
+//   node tests/e2e.mjs dist-single/etcdscope.html # opened from file:// (the single-file build)
+// Prints one line per check and `N passed, N failed`; exits 1 when anything failed.
+import { chromium } from "playwright-core";
+import http from "node:http";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const target = process.argv[2] ?? "dist";
+const fixture = path.resolve(process.argv[3] ?? path.join(here, "fixtures/v3/basic"));
+const shots = path.resolve(here, "../target/e2e");
+fs.mkdirSync(shots, { recursive: true });
+
+export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; " +
+  "worker-src 'self'; style-src 'self'; img-src 'self' data: blob:; object-src 'none'; " +
+  "base-uri 'none'; form-action 'none'";
+const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".wasm": "application/wasm", ".css": "text/css", ".json": "application/json", ".png": "image/png",
+  ".svg": "image/svg+xml", ".ico": "image/x-icon" };
+
+/** Serves `root` on 127.0.0.1 (an ephemeral port) with the CSP header on every response. */
+export function serve(root, port = 0) {
+  const server = http.createServer((req, res) => {
+    let rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (rel.endsWith("/")) rel += "index.html";
+    const file = path.join(root, path.normalize(rel));
+    if (!file.startsWith(path.resolve(root)) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { "Content-Security-Policy": CSP });
+      return res.end("not found");
+    }
+    res.writeHead(200, {
+      "Content-Type": MIME[path.extname(file)] ?? "application/octet-stream",
+      "Content-Security-Policy": CSP,
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "no-store",
+    });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+async function main() {
+  let server = null;
+  let url;
+  const resolved = path.resolve(target);
+  if (fs.statSync(resolved).isDirectory()) {
+    server = await serve(resolved);
+    url = `http://127.0.0.1:${server.address().port}/`;
+  } else {
+    url = pathToFileURL(resolved).href;
+  }
+  const origin = url.startsWith("http") ? new URL(url).origin : null;
+  const mode = origin ? "http" : "file";
+
+  // Inputs: the real etcd 3.4.23 snapshot, the raw db (gunzipped), a truncated copy.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-e2e-"));
+  const snapshot = path.join(fixture, "snapshot.db");
+  const rawDb = path.join(tmp, "db");
+  fs.writeFileSync(rawDb, zlib.gunzipSync(fs.readFileSync(path.join(fixture, "raw.db.gz"))));
+  const torn = path.join(tmp, "torn.db");
+  fs.writeFileSync(torn, fs.readFileSync(snapshot).subarray(0, 100_000));
+  const expected = JSON.parse(fs.readFileSync(path.join(fixture, "expected/status.json"), "utf8"));
+  const expectedRaw = JSON.parse(fs.readFileSync(path.join(fixture, "expected/status-raw.json"), "utf8"));
+  const keysOnly = JSON.parse(fs.readFileSync(path.join(fixture, "expected/get-keys-only.json"), "utf8"));
+  // The page shows keys as text with control bytes, backslashes and invalid UTF-8 escaped.
+  const shown = (bytes) => {
+    const text = bytes.toString("utf8");
+    if (!Buffer.from(text, "utf8").equals(bytes)) throw new Error("fixture's first key is not UTF-8");
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => c === "\\" ? "\\\\" :
+      [...Buffer.from(c, "utf8")].map((b) => "\\x" + b.toString(16).padStart(2, "0")).join(""));
+  };
+  const firstKey = shown(Buffer.from(keysOnly.kvs[0].key, "base64"));
+
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    acceptDownloads: true,
+  });
+  const requests = [];
+  const foreign = [];
+  context.on("request", (r) => requests.push(r.url()));
+  await context.route("**/*", (route) => {
+    const u = route.request().url();
+    const local = origin ? u.startsWith(origin + "/") : (u === url || u.startsWith("blob:") || u.startsWith("data:"));
+    if (local) return route.continue();
+    foreign.push(u);
+    return route.abort();
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  const consoleErrors = [];
+  page.on("console", (m) => { if (m.type() === "error" || /Content Security Policy/i.test(m.text())) consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  let passed = 0, failed = 0;
+  const check = async (name, fn) => {
+    try {
+      await fn();
+      passed++;
+      console.log(`ok   ${mode}: ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${mode}: ${name}\n     ${String(e.message ?? e).split("\n").join("\n     ")}`);
+      await page.screenshot({ path: path.join(shots, `${mode}-fail-${failed}.png`) }).catch(() => {});
+    }
+  };
+  const eq = (got, want, what) => {
+    if (String(got) !== String(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  };
+  const fact = (k) => page.locator(`td[data-fact="${k}"]`).innerText({ timeout: 20_000 });
+  const waitFor = (name) => page.waitForFunction((n) => {
+    const td = document.querySelector('td[data-fact="Input"]');
+    return td && td.textContent === n;
+  }, name, { timeout: 20_000 });
+
+  await check("page loads and renders", async () => {
+    await page.goto(url);
+    await page.locator("h1", { hasText: "etcdscope" }).waitFor({ timeout: 20_000 });
+  });
+
+  await check("Try a sample: etcdctl's hash and revision, trailer ok, keys listed", async () => {
+    await page.click("#sample");
+    await waitFor("sample-etcd-3.4.23.db");
+    eq(await fact("Revision"), expected.revision, "revision");
+    eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
+    eq(await fact("SHA-256 trailer"), "ok", "trailer");
+    eq(await fact("Kind"), "v3 snapshot", "kind");
+    eq(await page.locator("#keys li").first().innerText(), firstKey, "first key");
+  });
+
+  await check("file picker: snapshot file read by slices in the worker", async () => {
+    await page.setInputFiles("#file", snapshot);
+    await waitFor("snapshot.db");
+    eq(await fact("Revision"), expected.revision, "revision");
+    eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
+    eq(await fact("File size"), fs.statSync(snapshot).size, "file size");
+    eq(await fact("SHA-256 trailer"), "ok", "trailer");
+  });
+
+  await check("file picker: raw member/snap/db (no trailer)", async () => {
+    await page.setInputFiles("#file", rawDb);
+    await waitFor("db");
+    eq(await fact("Kind"), "v3 db", "kind");
+    eq(await fact("SHA-256 trailer"), "absent", "trailer");
+    eq(await fact("Hash (etcdctl)"), expectedRaw.hash, "hash");
+    eq(await fact("Revision"), expectedRaw.revision, "revision");
+  });
+
+  await check("drag and drop of a file (real drag events through CDP)", async () => {
+    await page.setInputFiles("#file", []);
+    const cdp = await context.newCDPSession(page);
+    const box = await page.locator("#drop").boundingBox();
+    const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    const data = { items: [], files: [snapshot], dragOperationsMask: 1 };
+    for (const type of ["dragEnter", "dragOver", "drop"]) {
+      await cdp.send("Input.dispatchDragEvent", { type, ...at, data });
+    }
+    await waitFor("snapshot.db");
+    eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
+  });
+
+  await check("a torn file is refused with a message naming it", async () => {
+    await page.setInputFiles("#file", torn);
+    const msg = await page.locator("#error pre").innerText({ timeout: 20_000 });
+    if (!msg.includes("torn.db")) throw new Error(`message does not name the file: ${msg}`);
+  });
+
+  await page.click("#sample");
+  await waitFor("sample-etcd-3.4.23.db").catch(() => {});
+  await page.screenshot({ path: path.join(shots, `${mode}.png`), fullPage: true });
+
+  await check("no request leaves the page's origin", async () => {
+    if (foreign.length) throw new Error(`foreign requests: ${foreign.join(", ")}`);
+    if (origin) {
+      const others = requests.filter((u) => !u.startsWith(origin + "/"));
+      if (others.length) throw new Error(`requests outside ${origin}: ${others.join(", ")}`);
+    }
+  });
+
+  await check("no console errors or CSP violations", async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join("\n"));
+  });
+
+  console.log(`${mode}: ${requests.length} requests in all`);
+  await context.close();
+  if (server) server.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(profile, { recursive: true, force: true });
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => { console.error(e); process.exit(1); });
+}

@@ -1,0 +1,165 @@
+//! [`storage::ReadAt`] over a browser `Blob` (a `File` is a `Blob`), for the worker.
+//!
+//! Reads go through `Blob.slice(a, b)` and the synchronous `FileReaderSync` (only available in
+//! workers), so a multi-GiB file is never loaded whole: only the slices asked for are read.
+//! bbolt asks for one page (usually 4 KiB) at a time, and each `FileReaderSync` call costs far more
+//! than copying 4 KiB, so reads are served from a small cache of aligned blocks. Memory stays
+//! bounded: at most `max_blocks` blocks of `block_size` bytes.
+
+use std::cell::RefCell;
+
+use storage::{ReadAt, ReadError, ReadErrorKind};
+use web_sys::{Blob, FileReaderSync};
+
+/// Block cache sizing.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheConfig {
+    /// Bytes per block read from the Blob (a power of two).
+    pub block_size: u64,
+    /// Blocks kept; the least recently used one is dropped first.
+    pub max_blocks: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        // 256 KiB × 64 = 16 MiB at most.
+        CacheConfig {
+            block_size: 256 * 1024,
+            max_blocks: 64,
+        }
+    }
+}
+
+struct Block {
+    index: u64,
+    last_used: u64,
+    bytes: Vec<u8>,
+}
+
+struct Cache {
+    blocks: Vec<Block>,
+    clock: u64,
+}
+
+/// A `Blob` read by offset through a block cache.
+pub struct BlobSource {
+    blob: Blob,
+    size: u64,
+    reader: FileReaderSync,
+    config: CacheConfig,
+    cache: RefCell<Cache>,
+}
+
+impl BlobSource {
+    /// Wraps `blob`. Fails only when the browser refuses to create a `FileReaderSync`
+    /// (that is, outside a worker).
+    pub fn new(blob: Blob, config: CacheConfig) -> Result<Self, String> {
+        let reader = FileReaderSync::new().map_err(|e| format!("FileReaderSync: {e:?}"))?;
+        // Blob sizes are integral doubles below 2^53.
+        let size = blob.size() as u64;
+        let config = CacheConfig {
+            block_size: config.block_size.max(4096).next_power_of_two(),
+            max_blocks: config.max_blocks.max(1),
+        };
+        Ok(BlobSource {
+            blob,
+            size,
+            reader,
+            config,
+            cache: RefCell::new(Cache {
+                blocks: Vec::new(),
+                clock: 0,
+            }),
+        })
+    }
+
+    fn read_block(&self, index: u64) -> Result<Vec<u8>, String> {
+        let start = index * self.config.block_size;
+        let end = (start + self.config.block_size).min(self.size);
+        let slice = self
+            .blob
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .map_err(|e| format!("Blob.slice: {e:?}"))?;
+        let buffer = self
+            .reader
+            .read_as_array_buffer(&slice)
+            .map_err(|e| format!("FileReaderSync: {e:?}"))?;
+        let array = js_sys::Uint8Array::new(&buffer);
+        if u64::from(array.length()) != end - start {
+            return Err(format!(
+                "the browser returned {} bytes for a slice of {}",
+                array.length(),
+                end - start
+            ));
+        }
+        Ok(array.to_vec())
+    }
+
+    /// Copies the part of block `index` that overlaps `offset..offset+buf.len()` into `buf`.
+    fn copy_from_block(&self, index: u64, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        let mut cache = self.cache.borrow_mut();
+        cache.clock += 1;
+        let now = cache.clock;
+        let pos = match cache.blocks.iter().position(|b| b.index == index) {
+            Some(pos) => pos,
+            None => {
+                let bytes = self.read_block(index)?;
+                if cache.blocks.len() >= self.config.max_blocks {
+                    // ok: max_blocks >= 1, so a full cache has a least recently used block.
+                    if let Some(oldest) = cache
+                        .blocks
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, b)| b.last_used)
+                        .map(|(i, _)| i)
+                    {
+                        cache.blocks.swap_remove(oldest);
+                    }
+                }
+                cache.blocks.push(Block {
+                    index,
+                    last_used: now,
+                    bytes,
+                });
+                cache.blocks.len() - 1
+            }
+        };
+        let block = &mut cache.blocks[pos];
+        block.last_used = now;
+        let block_start = index * self.config.block_size;
+        let from = offset.max(block_start);
+        let to = (offset + buf.len() as u64).min(block_start + block.bytes.len() as u64);
+        if from >= to {
+            return Err("block does not cover the range".into());
+        }
+        let src = &block.bytes[(from - block_start) as usize..(to - block_start) as usize];
+        buf[(from - offset) as usize..(to - offset) as usize].copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl ReadAt for BlobSource {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        let len = buf.len() as u64;
+        self.check_range(offset, len)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let bs = self.config.block_size;
+        let first = offset / bs;
+        let last = (offset + len - 1) / bs;
+        for index in first..=last {
+            self.copy_from_block(index, offset, buf)
+                .map_err(|msg| ReadError {
+                    offset,
+                    len,
+                    kind: ReadErrorKind::Io(msg),
+                })?;
+        }
+        Ok(())
+    }
+}
