@@ -4,8 +4,11 @@
 //! Exit codes: 0 ok, 1 input damaged or unreadable (or a request the data cannot answer, such
 //! as a compacted revision, as etcdctl does), 2 usage error.
 
+mod datadir;
 mod input;
 mod output;
+mod v2cmd;
+mod walcmd;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,12 +41,21 @@ pub enum SimpleOrJson {
     Json,
 }
 
+/// Entry kinds for `wal --type`.
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum EntryKind {
+    V2,
+    V3,
+    Conf,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Summary of a v3 db: etcdctl's hash/revision/totalKey/totalSize, plus keys, history,
-    /// leases, buckets, pages and integrity.
+    /// leases, buckets, pages and integrity. For a data dir with member/wal: cluster, members,
+    /// raft state, snapshot, v2 store and WAL, then the v3 db when there is one.
     Status {
-        /// Snapshot file, raw db file, or a data dir containing member/snap/db.
+        /// Snapshot file, raw db file, or a data dir (or its member dir).
         input: PathBuf,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
@@ -99,6 +111,53 @@ enum Cmd {
     },
     /// Members recorded in the backend (members, members_removed, cluster version).
     Members {
+        input: PathBuf,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+    /// The v2 store of a data dir (snapshot + WAL replay), as `GET /v2/keys/PATH?sorted=true`
+    /// answers.
+    V2 {
+        /// Data dir, its member dir, or a dir holding member/.
+        input: PathBuf,
+        /// The v2 key (default `/`).
+        path: Option<std::ffi::OsString>,
+        /// List the whole subtree.
+        #[arg(long)]
+        recursive: bool,
+        /// Also list hidden nodes (names starting with `_`).
+        #[arg(long)]
+        hidden: bool,
+        /// PATH is a raw store path (`/0/members`, `/2/users`, `/`), not a v2 API key.
+        #[arg(long)]
+        store_path: bool,
+        /// PATH is hex.
+        #[arg(long)]
+        hex: bool,
+        /// "Now" for ttl (RFC 3339). Default: the time of the last SYNC in the WAL, else
+        /// the system clock.
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "simple")]
+        write_out: SimpleOrJson,
+    },
+    /// The decoded WAL timeline: one row per entry.
+    Wal {
+        input: PathBuf,
+        /// Start at this raft index.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Only entries of this kind.
+        #[arg(long = "type", value_enum)]
+        kind: Option<EntryKind>,
+        /// table, or json (one JSON object per line).
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+    /// Verifies a data dir: every WAL frame and CRC, every .snap, the v3 db; exits 1 when
+    /// anything is damaged or when the v2 store holds data besides membership (etcd 3.6
+    /// refuses to start on such a store).
+    Check {
         input: PathBuf,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
@@ -166,6 +225,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write_out,
             no_verify,
         } => {
+            if let Some(member) = datadir::find_member(&input) {
+                return datadir::status(&mut out, &member, write_out, !no_verify)
+                    .and_then(|()| out.flush().map_err(output::io_fail));
+            }
             let (path, be) = input::open_v3(&input)?;
             let st = be
                 .status_threaded(StatusOptions {
@@ -250,6 +313,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let m = be.members().map_err(|e| input::fail(&path, &e))?;
             output::members(&mut out, &m, write_out)
         }
+        Cmd::V2 {
+            input,
+            path,
+            recursive,
+            hidden,
+            store_path,
+            hex,
+            now,
+            write_out,
+        } => {
+            let key = match path {
+                Some(p) => key_arg(&p, hex)?,
+                None => b"/".to_vec(),
+            };
+            let opts = v2cmd::Options {
+                recursive,
+                hidden,
+                store_path,
+                now,
+                write_out,
+            };
+            v2cmd::run(&mut out, &input, &key, &opts)
+        }
+        Cmd::Wal {
+            input,
+            from,
+            kind,
+            write_out,
+        } => walcmd::run(&mut out, &input, from, kind, write_out),
+        Cmd::Check { input, write_out } => datadir::check(&mut out, &input, write_out),
         Cmd::Auth {
             input,
             write_out,

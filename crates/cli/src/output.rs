@@ -21,7 +21,7 @@ pub fn io_fail(e: std::io::Error) -> Failure {
 
 type Out<'a> = &'a mut dyn Write;
 
-fn write_json(out: Out<'_>, v: &impl serde::Serialize) -> Result<(), Failure> {
+pub fn write_json(out: Out<'_>, v: &impl serde::Serialize) -> Result<(), Failure> {
     serde_json::to_writer(&mut *out, v).map_err(|e| io_fail(e.into()))?;
     out.write_all(b"\n").map_err(io_fail)
 }
@@ -42,7 +42,7 @@ pub fn human(n: u64) -> String {
 }
 
 /// A plain aligned table with a header row.
-fn table(out: Out<'_>, header: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
+pub fn table(out: Out<'_>, header: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

@@ -106,10 +106,12 @@ pub enum SnapErrorKind {
     },
     /// `data` missing/empty or `crc == 0` (etcd: "empty snapshot").
     EmptyData,
-    /// The CRC-32C of `data` differs from the stored one.
+    /// The CRC-32C of `data` differs from the stored one; `data` is where the checked bytes
+    /// are in the file.
     Crc {
         stored: u32,
         computed: u32,
+        data: Range<u64>,
     },
     /// `data` is not a `raftpb.Snapshot`; `offset` is in the file.
     BadSnapshot {
@@ -144,9 +146,15 @@ impl fmt::Display for SnapError {
                 )
             }
             SnapErrorKind::EmptyData => write!(f, "empty snapshot (no data or crc 0)"),
-            SnapErrorKind::Crc { stored, computed } => write!(
+            SnapErrorKind::Crc {
+                stored,
+                computed,
+                data,
+            } => write!(
                 f,
-                "CRC mismatch (stored {stored:#010x}, computed {computed:#010x})"
+                "at byte offset {}: CRC mismatch over the {} bytes of data there (stored {stored:#010x}, computed {computed:#010x})",
+                data.start,
+                data.end - data.start
             ),
             SnapErrorKind::BadSnapshot { offset, reason } => {
                 write!(
@@ -347,6 +355,7 @@ pub fn read<S: ReadAt>(name: &str, src: &S) -> Result<Snap, SnapError> {
         return Err(fail(SnapErrorKind::Crc {
             stored: crc,
             computed,
+            data: data.clone(),
         }));
     }
 
@@ -614,7 +623,10 @@ mod tests {
         assert_eq!(sel.rejected.len(), 1);
         assert!(sel.rejected[0]
             .to_string()
-            .contains("000000000000000a.snap: CRC"));
+            .contains("000000000000000a.snap: at byte offset "));
+        assert!(sel.rejected[0]
+            .to_string()
+            .contains(": CRC mismatch over the"));
         assert!(sel.has_db);
         assert_eq!(sel.snap_dbs, vec!["000000000000000a.snap.db"]);
         assert_eq!(sel.ignored.len(), 1);

@@ -199,6 +199,9 @@ impl Store {
     }
 }
 
+/// `walk`'s frame: children still to visit, whether to go deeper, path length.
+type WalkFrame<'a> = (btree_map::Iter<'a, Arc<[u8]>, NodeId>, bool, usize);
+
 struct Frame<'a> {
     id: NodeId,
     /// Children still to list (None: not listing).
@@ -308,6 +311,44 @@ impl<'a> NodeRef<'a> {
                 }
             }
         }
+    }
+
+    /// Visits the node and the children [`NodeRef::view`] would list, depth-first, parents
+    /// before children, siblings in byte order, without building the tree: each call gets a
+    /// view without `nodes` and its depth (0 for this node). Stops at the first error.
+    pub fn walk<E>(
+        &self,
+        opts: &GetOptions,
+        mut f: impl FnMut(&NodeView, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut path = self.child_base();
+        let mut top = self.leaf_view(self.id, &path, opts.now_ns);
+        top.key = self.key.clone();
+        f(&top, 0)?;
+        let root = self.store.node(self.id);
+        let mut stack: Vec<WalkFrame<'_>> = Vec::new();
+        if let Some(c) = &root.children {
+            stack.push((c.iter(), opts.recursive, path.len()));
+        }
+        while let Some((iter, deep, plen)) = stack.last_mut() {
+            let next = iter.find(|(name, _)| self.visible(name, opts));
+            let Some((name, &child)) = next else {
+                stack.pop();
+                continue;
+            };
+            let deep = *deep;
+            path.truncate(*plen);
+            path.push(b'/');
+            path.extend_from_slice(name);
+            let v = self.leaf_view(child, &path, opts.now_ns);
+            f(&v, stack.len())?;
+            if deep {
+                if let Some(c) = &self.store.node(child).children {
+                    stack.push((c.iter(), true, path.len()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the node's JSON exactly as etcd 3.4 prints the `node` object of
@@ -651,5 +692,50 @@ mod tests {
         assert_eq!(v.nodes[0].key, b"/0");
         assert_eq!(v.nodes[1].nodes[0].key, b"/1/dir");
         assert_eq!(top.to_json(&o), v.to_go_json());
+    }
+
+    /// `walk` visits exactly the nodes `view` lists, in the same order and depth.
+    #[test]
+    fn walk_matches_view() {
+        fn flatten(v: &NodeView, depth: usize, out: &mut Vec<(Vec<u8>, usize, bool, u64)>) {
+            out.push((v.key.clone(), depth, v.dir, v.modified_index));
+            for c in &v.nodes {
+                flatten(c, depth + 1, out);
+            }
+        }
+        let st = sample();
+        for recursive in [false, true] {
+            for include_hidden in [false, true] {
+                let o = GetOptions {
+                    recursive,
+                    include_hidden,
+                    now_ns: 0,
+                };
+                for key in ["/", "/dir", "/t", "/empty"] {
+                    let r = st.node_at(key.as_bytes()).unwrap();
+                    let mut want = Vec::new();
+                    flatten(&r.view(&o), 0, &mut want);
+                    let mut got = Vec::new();
+                    r.walk::<()>(&o, |v, d| {
+                        assert!(v.nodes.is_empty());
+                        got.push((v.key.clone(), d, v.dir, v.modified_index));
+                        Ok(())
+                    })
+                    .unwrap();
+                    assert_eq!(got, want, "{key} {o:?}");
+                }
+            }
+        }
+        let mut n = 0;
+        let r = st.node_at(b"/").unwrap();
+        let e = r.walk(&GetOptions::default(), |_, _| {
+            n += 1;
+            if n == 2 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((e, n), (Err("stop"), 2));
     }
 }

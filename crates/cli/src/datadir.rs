@@ -1,0 +1,583 @@
+//! Data directories (`member/wal`, `member/snap`): finding them, rebuilding the v2 store with
+//! messages that name the file, and the `status` and `check` commands for them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use etcd::json::text_or_b64_string;
+use etcd::v2::{self, LoadError, LoadOptions, LoadReport, V2Data};
+use etcd::v3::StatusOptions;
+use etcd::wal::SegmentEnd;
+
+use crate::input::fail;
+use crate::output::{io_fail, write_json};
+use crate::{Failure, TableOrJson};
+
+/// The member dir of a data dir, its member dir, or its `wal` dir, when it has a `wal` dir.
+pub fn find_member(input: &Path) -> Option<PathBuf> {
+    if !input.is_dir() {
+        return None;
+    }
+    for cand in [input.join("member"), input.to_path_buf()] {
+        if cand.join("wal").is_dir() {
+            return Some(cand);
+        }
+    }
+    if input.file_name().is_some_and(|n| n == "wal") {
+        return input.parent().map(Path::to_path_buf);
+    }
+    None
+}
+
+/// The member dir for commands that need one: as [`find_member`], else a dir that looks like
+/// a member dir without its `wal` (the load then says what is missing).
+pub fn member_dir(input: &Path) -> Result<PathBuf, Failure> {
+    let meta = std::fs::metadata(input).map_err(|e| fail(input, &e))?;
+    if !meta.is_dir() {
+        return Err(fail(
+            input,
+            &"not a directory: give an etcd data dir (holding member/wal) or its member dir",
+        ));
+    }
+    if let Some(m) = find_member(input) {
+        return Ok(m);
+    }
+    for cand in [input.join("member"), input.to_path_buf()] {
+        if cand.join("snap").is_dir() {
+            return Ok(cand);
+        }
+    }
+    Err(fail(
+        input,
+        &"no etcd data dir here (looked for member/wal, wal and snap)",
+    ))
+}
+
+/// `PATH: message` for a load error, naming the file inside the member dir.
+pub fn load_error(member: &Path, e: &LoadError) -> Failure {
+    match e {
+        LoadError::Wal(w) => Failure::Input(format!(
+            "etcdscope: {}{}{w}",
+            member.join("wal").display(),
+            std::path::MAIN_SEPARATOR
+        )),
+        LoadError::SnapJson { .. } => Failure::Input(format!(
+            "etcdscope: {}{}{e}",
+            member.join("snap").display(),
+            std::path::MAIN_SEPARATOR
+        )),
+        LoadError::NoWalDir | LoadError::NoWalSegments { .. } => fail(&member.join("wal"), e),
+        _ => fail(member, e),
+    }
+}
+
+/// Rebuilds the v2 store of a member dir.
+pub fn load(member: &Path, opts: &LoadOptions) -> Result<V2Data, Failure> {
+    let files = v2::open_member_dir(member).map_err(|e| fail(member, &e))?;
+    v2::load(files, opts).map_err(|e| load_error(member, &e))
+}
+
+/// Things a reader should know about a load that still gave a store: a torn tail (etcd cuts
+/// it off at start-up), `.snap` files passed over, entries etcd would choke on.
+pub fn load_warnings(member: &Path, r: &LoadReport) -> Vec<String> {
+    let wal = member.join("wal");
+    let snap = member.join("snap");
+    let sep = std::path::MAIN_SEPARATOR;
+    let mut w = Vec::new();
+    if let Some((file, offset, reason)) = &r.torn {
+        w.push(format!(
+            "{}{sep}{file} at byte offset {offset}: torn last record ({reason}); entries before it were read",
+            wal.display()
+        ));
+    }
+    for s in &r.snap_rejected {
+        w.push(format!("{}{sep}{s} (passed over)", snap.display()));
+    }
+    for p in &r.problems {
+        w.push(format!("{}{sep}{p}", wal.display()));
+    }
+    w
+}
+
+pub fn print_warnings(member: &Path, r: &LoadReport) {
+    for w in load_warnings(member, r) {
+        eprintln!("etcdscope: warning: {w}");
+    }
+}
+
+/// Bytes for a table cell: as they are when they are UTF-8 without control characters,
+/// otherwise quoted with `\xNN` escapes.
+pub fn show(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) if !s.chars().any(char::is_control) && !s.starts_with('"') => s.to_owned(),
+        _ => format!("\"{}\"", b.escape_ascii()),
+    }
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:x}")
+}
+
+fn segment_end(e: &SegmentEnd) -> String {
+    match e {
+        SegmentEnd::Clean => "end of file".into(),
+        SegmentEnd::ZeroTail { offset } => format!("zero-filled from byte offset {offset}"),
+        SegmentEnd::Torn { offset, reason } => {
+            format!("torn at byte offset {offset}: {reason}")
+        }
+    }
+}
+
+fn status_json(member: &Path, d: &V2Data, v3: Option<Value>) -> Value {
+    let r = &d.report;
+    let m = d.store.membership();
+    let content = d.store.content_summary();
+    let meta = r.metadata.as_ref();
+    json!({
+        "member_dir": member.display().to_string(),
+        "cluster_id": meta.map(|m| hex(m.cluster_id)),
+        "member_id": meta.map(|m| hex(m.node_id)),
+        "members": m.members.iter().map(|x| json!({
+            "id": hex(x.id),
+            "name": x.name,
+            "peerURLs": x.peer_urls,
+            "clientURLs": x.client_urls,
+            "isLearner": x.is_learner,
+        })).collect::<Vec<_>>(),
+        "removed_members": m.removed.iter().map(|&x| hex(x)).collect::<Vec<_>>(),
+        "cluster_version": m.version,
+        "hard_state": r.hard_state.map(|h| json!({
+            "term": h.term, "vote": hex(h.vote), "commit": h.commit,
+        })),
+        "first_index": r.first_wal_index,
+        "last_index": r.last_wal_index,
+        "last_term": r.last_wal_term,
+        "applied_index": r.applied_index,
+        "snapshot": r.snapshot.as_ref().map(|s| json!({
+            "file": s.file, "term": s.term, "index": s.index, "size": s.file_size,
+        })),
+        "snap_rejected": r.snap_rejected.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "snap_older": r.snap_older,
+        "snap_dbs": r.snap_dbs,
+        "v2": {
+            "store_index": d.store.current_index(),
+            // The root is not a key.
+            "keys": d.store.node_count().saturating_sub(1),
+            "non_membership_keys": content.key_count,
+            "hidden_keys": content.hidden_count,
+            "etcd_3_6_would_start": content.meta_only,
+            "etcd_3_6_0_would_start": content.meta_only_3_6_0,
+            "blocking": content.blocking.iter().map(|p| text_or_b64_string(p)).collect::<Vec<_>>(),
+            "ttl_keys": d.store.ttl_count(),
+            "last_sync_time": r.last_sync_time_ns.map(v2::time::format_rfc3339_nano_utc),
+        },
+        "wal": {
+            "segments": r.segments.iter().map(|s| json!({
+                "name": s.name, "seq": s.seq, "first_index": s.first_index, "size": s.size,
+                "records": s.records, "end": segment_end(&s.end),
+            })).collect::<Vec<_>>(),
+            "torn": r.torn.as_ref().map(|(f, o, why)| json!({"file": f, "offset": o, "reason": why})),
+            "overwritten_entries": r.overwritten,
+            "ignored": r.wal_ignored,
+        },
+        "entries": r.counts,
+        "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "v3": v3,
+    })
+}
+
+/// `status` for a data dir: raft and WAL facts, the v2 store, and the v3 db when present.
+pub fn status(
+    out: &mut dyn Write,
+    member: &Path,
+    fmt: TableOrJson,
+    verify: bool,
+) -> Result<(), Failure> {
+    let d = load(member, &LoadOptions::default())?;
+    print_warnings(member, &d.report);
+    let db = member.join("snap").join("db");
+    let v3 = if db.is_file() {
+        let (path, be) = crate::input::open_v3(&db)?;
+        Some(
+            be.status_threaded(StatusOptions {
+                verify_trailer: verify,
+            })
+            .map_err(|e| fail(&path, &e))?,
+        )
+    } else {
+        None
+    };
+    if fmt == TableOrJson::Json {
+        let v3v = match &v3 {
+            Some(st) => Some(serde_json::to_value(st).map_err(|e| io_fail(e.into()))?),
+            None => None,
+        };
+        return write_json(out, &status_json(member, &d, v3v));
+    }
+    let r = &d.report;
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |x| x.to_string());
+    let meta = r.metadata.as_ref();
+    let content = d.store.content_summary();
+    let mut rows: Vec<Vec<String>> = vec![
+        vec!["member dir".into(), member.display().to_string()],
+        vec![
+            "cluster id".into(),
+            meta.map_or("-".into(), |m| hex(m.cluster_id)),
+        ],
+        vec![
+            "member id".into(),
+            meta.map_or("-".into(), |m| hex(m.node_id)),
+        ],
+        vec![
+            "hard state".into(),
+            r.hard_state.map_or("-".into(), |h| {
+                format!("term {}, vote {}, commit {}", h.term, hex(h.vote), h.commit)
+            }),
+        ],
+        vec![
+            "WAL entries".into(),
+            format!(
+                "{} .. {} (last term {})",
+                opt(r.first_wal_index),
+                opt(r.last_wal_index),
+                opt(r.last_wal_term)
+            ),
+        ],
+        vec![
+            "snapshot used".into(),
+            r.snapshot.as_ref().map_or("none".into(), |s| {
+                format!("{} (term {}, index {})", s.file, s.term, s.index)
+            }),
+        ],
+        vec!["applied up to".into(), r.applied_index.to_string()],
+        vec!["v2 store index".into(), d.store.current_index().to_string()],
+        vec![
+            "v2 keys".into(),
+            format!(
+                "{} ({} besides membership, {} of them hidden)",
+                d.store.node_count().saturating_sub(1),
+                content.key_count,
+                content.hidden_count
+            ),
+        ],
+        vec![
+            "etcd 3.6 would start".into(),
+            if content.meta_only {
+                "yes".into()
+            } else {
+                let b: Vec<String> = content.blocking.iter().map(|p| show(p)).collect();
+                format!("no: v2 data under {}", b.join(", "))
+            },
+        ],
+        vec![
+            "cluster version".into(),
+            d.store.membership().version.unwrap_or_else(|| "-".into()),
+        ],
+        vec![
+            "torn tail".into(),
+            r.torn.as_ref().map_or("none".into(), |(f, o, why)| {
+                format!("{f} at byte offset {o}: {why}")
+            }),
+        ],
+    ];
+    if r.overwritten > 0 {
+        rows.push(vec![
+            "overwritten entries".into(),
+            r.overwritten.to_string(),
+        ]);
+    }
+    if let Some(t) = r.last_sync_time_ns {
+        rows.push(vec![
+            "last SYNC".into(),
+            v2::time::format_rfc3339_nano_utc(t),
+        ]);
+    }
+    for s in &r.snap_rejected {
+        rows.push(vec!["snap passed over".into(), s.to_string()]);
+    }
+    for p in &r.problems {
+        rows.push(vec!["problem".into(), p.to_string()]);
+    }
+    crate::output::table(out, &["FIELD", "VALUE"], &rows)?;
+    out.write_all(b"\n").map_err(io_fail)?;
+    let m = d.store.membership();
+    let mrows: Vec<Vec<String>> = m
+        .members
+        .iter()
+        .map(|x| {
+            vec![
+                hex(x.id),
+                x.name.clone(),
+                x.peer_urls.join(","),
+                x.client_urls.join(","),
+                x.is_learner.to_string(),
+            ]
+        })
+        .collect();
+    crate::output::table(
+        out,
+        &["MEMBER", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
+        &mrows,
+    )?;
+    if !m.removed.is_empty() {
+        let ids: Vec<String> = m.removed.iter().map(|&x| hex(x)).collect();
+        writeln!(out, "removed: {}", ids.join(", ")).map_err(io_fail)?;
+    }
+    out.write_all(b"\n").map_err(io_fail)?;
+    let srows: Vec<Vec<String>> = r
+        .segments
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.size.to_string(),
+                s.records.to_string(),
+                segment_end(&s.end),
+            ]
+        })
+        .collect();
+    crate::output::table(out, &["SEGMENT", "SIZE", "RECORDS", "ENDS"], &srows)?;
+    if let Some(st) = &v3 {
+        writeln!(out, "\nv3 backend {}:\n", db.display()).map_err(io_fail)?;
+        crate::output::status(out, st, TableOrJson::Table)?;
+    }
+    Ok(())
+}
+
+/// What `check` found.
+#[derive(Default)]
+struct Findings {
+    /// Damage: file, byte offset, what.
+    damage: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// `check`: every WAL frame and CRC, every `.snap`, the v2 store's content (etcd 3.6's
+/// start-up check), the v3 db's checked walk.
+pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), Failure> {
+    let member = member_dir(input)?;
+    let sep = std::path::MAIN_SEPARATOR;
+    let snap_dir = member.join("snap");
+    let mut f = Findings::default();
+    let mut lines: Vec<String> = Vec::new();
+
+    // .snap files, each on its own.
+    let mut snaps_json = Vec::new();
+    if snap_dir.is_dir() {
+        let list = etcd::snap::open_dir(&snap_dir).map_err(|e| fail(&snap_dir, &e))?;
+        for c in etcd::snap::verify_all(&list) {
+            match &c.result {
+                Ok((term, index, json_bytes)) => {
+                    lines.push(format!(
+                        "snap  ok      {} (term {term}, index {index}, {json_bytes} bytes of v2 store)",
+                        c.file
+                    ));
+                    snaps_json
+                        .push(json!({"file": c.file, "ok": true, "term": term, "index": index}));
+                }
+                Err(e) => {
+                    let msg = format!("{}{sep}{e}", snap_dir.display());
+                    lines.push(format!("snap  DAMAGE  {msg}"));
+                    snaps_json.push(json!({"file": c.file, "ok": false, "error": msg}));
+                    f.damage.push(msg);
+                }
+            }
+        }
+    }
+
+    // The WAL (every frame, the CRC chain) and the v2 store rebuilt from it.
+    let mut v2_json = Value::Null;
+    let mut wal_json = Value::Null;
+    let mut v2_data = false;
+    let mut key_lines: Vec<String> = Vec::new();
+    let loaded = v2::open_member_dir(&member)
+        .map_err(|e| fail(&member, &e))
+        .and_then(|files| {
+            v2::load(files, &LoadOptions::default()).map_err(|e| load_error(&member, &e))
+        });
+    match loaded {
+        Err(Failure::Input(msg)) => {
+            let msg = msg.strip_prefix("etcdscope: ").unwrap_or(&msg).to_string();
+            lines.push(format!("wal   DAMAGE  {msg}"));
+            lines.push("v2    not checked: the WAL could not be read".into());
+            f.damage.push(msg);
+        }
+        Err(other) => return Err(other),
+        Ok(d) => {
+            let r = &d.report;
+            let entries = match (r.first_wal_index, r.last_wal_index) {
+                (Some(a), Some(b)) => format!("entries {a}..{b}"),
+                _ => "no entries".into(),
+            };
+            let wal_dir = member.join("wal");
+            match &r.torn {
+                Some((file, offset, reason)) => {
+                    let msg = format!(
+                        "{}{sep}{file} at byte offset {offset}: torn last record ({reason}); etcd would cut the log there",
+                        wal_dir.display()
+                    );
+                    lines.push(format!("wal   DAMAGE  {msg}"));
+                    f.damage.push(msg);
+                }
+                None => lines.push(format!(
+                    "wal   ok      {} segment(s), {entries}, every frame and CRC checked",
+                    r.segments.len()
+                )),
+            }
+            for p in &r.problems {
+                let msg = format!("{}{sep}{p}", wal_dir.display());
+                lines.push(format!("wal   DAMAGE  {msg}"));
+                f.damage.push(msg);
+            }
+            for s in &r.snap_rejected {
+                if matches!(s.kind, etcd::snap::SnapErrorKind::NotInWal { .. }) {
+                    let msg = format!("{}{sep}{s}", snap_dir.display());
+                    lines.push(format!("snap  warning {msg}"));
+                    f.warnings.push(msg);
+                }
+            }
+            if !r.wal_ignored.is_empty() {
+                f.warnings.push(format!(
+                    "ignored in the wal dir: {}",
+                    r.wal_ignored.join(", ")
+                ));
+            }
+            wal_json = json!({
+                "segments": r.segments.len(),
+                "first_index": r.first_wal_index,
+                "last_index": r.last_wal_index,
+                "torn": r.torn.as_ref().map(|(fl, o, why)| json!({"file": fl, "offset": o, "reason": why})),
+                "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            });
+            let content = d.store.content();
+            v2_data = content.key_count > 0;
+            let verdict = if content.meta_only {
+                "etcd 3.6.3+ would start"
+            } else {
+                "etcd 3.6 would refuse to start"
+            };
+            if v2_data {
+                lines.push(format!(
+                    "v2    DATA    {} node(s) besides membership ({} hidden); {verdict}:",
+                    content.key_count, content.hidden_count
+                ));
+                for k in &content.keys {
+                    let mut p = show(&k.path);
+                    if k.dir {
+                        p.push('/');
+                    }
+                    key_lines.push(format!("        {p}"));
+                }
+            } else {
+                lines.push(format!(
+                    "v2    ok      only membership (store index {}, snapshot {})",
+                    d.store.current_index(),
+                    r.snapshot.as_ref().map_or("none", |s| s.file.as_str())
+                ));
+            }
+            v2_json = json!({
+                "store_index": d.store.current_index(),
+                "snapshot": r.snapshot.as_ref().map(|s| s.file.clone()),
+                "non_membership_keys": content.key_count,
+                "hidden_keys": content.hidden_count,
+                "etcd_3_6_would_start": content.meta_only,
+                "etcd_3_6_0_would_start": content.meta_only_3_6_0,
+                "blocking": content.blocking.iter().map(|p| text_or_b64_string(p)).collect::<Vec<_>>(),
+                "keys": content.keys,
+            });
+        }
+    }
+
+    // The v3 db.
+    let db = snap_dir.join("db");
+    let mut db_json = Value::Null;
+    if db.is_file() {
+        let res = crate::input::open_v3(&db).and_then(|(path, be)| {
+            be.status_threaded(StatusOptions {
+                verify_trailer: true,
+            })
+            .map_err(|e| fail(&path, &e))
+        });
+        match res {
+            Ok(st) => {
+                lines.push(format!(
+                    "db    ok      {}: checked walk of {} pages, revision {}, {} live keys",
+                    db.display(),
+                    st.pages.reachable,
+                    st.revision,
+                    st.live_keys
+                ));
+                for p in &st.problems {
+                    let msg = format!("{}: {p}", db.display());
+                    lines.push(format!("db    warning {msg}"));
+                    f.warnings.push(msg);
+                }
+                db_json = json!({"file": db.display().to_string(), "ok": true,
+                    "revision": st.revision, "live_keys": st.live_keys, "problems": st.problems});
+            }
+            Err(Failure::Input(msg)) => {
+                let msg = msg.strip_prefix("etcdscope: ").unwrap_or(&msg).to_string();
+                lines.push(format!("db    DAMAGE  {msg}"));
+                db_json = json!({"file": db.display().to_string(), "ok": false, "error": msg});
+                f.damage.push(msg);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+
+    let ok = f.damage.is_empty() && !v2_data;
+    let verdict = if !f.damage.is_empty() {
+        format!(
+            "check failed: {} damaged place(s); first: {}",
+            f.damage.len(),
+            f.damage[0]
+        )
+    } else if v2_data {
+        "check failed: the v2 store holds data besides membership (etcd 3.6 checks this before it starts)".to_string()
+    } else {
+        "ok".to_string()
+    };
+    if fmt == TableOrJson::Json {
+        write_json(
+            out,
+            &json!({
+                "ok": ok,
+                "member_dir": member.display().to_string(),
+                "damage": f.damage,
+                "warnings": f.warnings,
+                "v2_data": v2_data,
+                "wal": wal_json,
+                "snap": snaps_json,
+                "v2": v2_json,
+                "db": db_json,
+            }),
+        )?;
+    } else {
+        let mut keys = Some(key_lines);
+        for l in &lines {
+            writeln!(out, "{l}").map_err(io_fail)?;
+            if l.starts_with("v2    DATA") {
+                for k in keys.take().unwrap_or_default() {
+                    writeln!(out, "{k}").map_err(io_fail)?;
+                }
+            }
+        }
+        for w in &f.warnings {
+            if !lines.iter().any(|l| l.ends_with(w.as_str())) {
+                writeln!(out, "warning {w}").map_err(io_fail)?;
+            }
+        }
+        writeln!(out, "result: {}", if ok { "ok" } else { "FAILED" }).map_err(io_fail)?;
+    }
+    out.flush().map_err(io_fail)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::Input(format!(
+            "etcdscope: {}: {verdict}",
+            member.display()
+        )))
+    }
+}
