@@ -25,12 +25,13 @@ const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".
   ".svg": "image/svg+xml", ".ico": "image/x-icon" };
 
 /** Serves `root` on 127.0.0.1 (an ephemeral port) with the CSP header on every response. */
-export function serve(root, port = 0) {
+export function serve(dir, port = 0) {
+  const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
     let rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (rel.endsWith("/")) rel += "index.html";
     const file = path.join(root, path.normalize(rel));
-    if (!file.startsWith(path.resolve(root)) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404, { "Content-Security-Policy": CSP });
       return res.end("not found");
     }

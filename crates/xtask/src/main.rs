@@ -400,7 +400,7 @@ fn test() -> Result<(), String> {
             "our answers vs etcdctl's on the fresh fixture",
             &root,
             &cargo_bin,
-            &["test", "--locked", "-p", "cli", "--test", "fixtures"],
+            &["test", "--workspace", "--locked", "--test", "fixtures"],
             &[("ETCDSCOPE_FIXTURE_DIR", &fresh_s)],
         );
     }
