@@ -198,23 +198,37 @@ pub fn status(
     let d = load(member, &LoadOptions::default())?;
     print_warnings(member, &d.report);
     let db = member.join("snap").join("db");
-    let v3 = if db.is_file() {
-        let (path, be) = crate::input::open_v3(&db)?;
-        Some(
+    // A damaged db does not hide the rest: it is reported after the data-dir part (exit 1).
+    let (v3, v3_err) = if db.is_file() {
+        let res = crate::input::open_v3(&db).and_then(|(path, be)| {
             be.status_threaded(StatusOptions {
                 verify_trailer: verify,
             })
-            .map_err(|e| fail(&path, &e))?,
-        )
+            .map_err(|e| fail(&path, &e))
+        });
+        match res {
+            Ok(st) => (Some(st), None),
+            Err(e) => (None, Some(e)),
+        }
     } else {
-        None
+        (None, None)
+    };
+    let done = |out: &mut dyn Write| -> Result<(), Failure> {
+        match v3_err {
+            Some(e) => {
+                out.flush().map_err(io_fail)?;
+                Err(e)
+            }
+            None => Ok(()),
+        }
     };
     if fmt == TableOrJson::Json {
         let v3v = match &v3 {
             Some(st) => Some(serde_json::to_value(st).map_err(|e| io_fail(e.into()))?),
             None => None,
         };
-        return write_json(out, &status_json(member, &d, v3v));
+        write_json(out, &status_json(member, &d, v3v))?;
+        return done(out);
     }
     let r = &d.report;
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |x| x.to_string());
@@ -343,7 +357,7 @@ pub fn status(
         writeln!(out, "\nv3 backend {}:\n", db.display()).map_err(io_fail)?;
         crate::output::status(out, st, TableOrJson::Table)?;
     }
-    Ok(())
+    done(out)
 }
 
 /// What `check` found.

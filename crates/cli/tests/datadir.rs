@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -713,6 +713,14 @@ fn status_and_check_include_the_v3_db() {
         "{text}"
     );
     assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+    // status still shows the data dir, then fails naming the db.
+    let o = run_code(&[OsStr::new("status"), s.0.as_os_str()], 1);
+    assert!(stdout(&o).contains(facts("snapped")["member_id_hex"].as_str().unwrap()));
+    assert!(
+        stderr(&o).contains(&*s.file("snap/db").to_string_lossy()),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
