@@ -1,4 +1,5 @@
-//! A lazy, panic-free reader of bbolt files (the storage engine under etcd's v3 backend).
+//! A lazy, panic-free reader of bbolt files (the storage engine under etcd's v3 backend), and a
+//! streaming writer of new ones ([`write`]: two passes over sorted content, bounded memory).
 //!
 //! * Pages are read on demand through [`storage::ReadAt`]; nothing maps or loads the whole file.
 //! * Both meta pages are validated (magic, version, FNV-1a checksum); the newest valid one is
@@ -14,9 +15,11 @@ pub mod error;
 pub mod meta;
 pub mod page;
 pub mod walk;
+pub mod write;
 
 pub use db::{Bucket, Cursor, Db, Limits, MetaChoice};
 pub use error::{Error, MetaProblem, Result};
 pub use meta::Meta;
 pub use page::{LeafElem, Page};
 pub use walk::{BucketStats, Visitor, WalkEntry, WalkReport};
+pub use write::{write, Content, Sink, WriteError, WriteOptions, WriteSummary};
