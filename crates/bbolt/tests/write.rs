@@ -722,7 +722,7 @@ fn random_key(rng: &mut Rng) -> Vec<u8> {
         0 => 1,
         1..=7 => 1 + rng.below(12) as usize,
         8 => 1 + rng.below(300) as usize,
-        _ => 1 + rng.below(5000) as usize,
+        _ => 1 + rng.below(2000) as usize,
     };
     // A small alphabet with the extremes makes shared prefixes and 0x00/0xff common.
     const ALPHABET: [u8; 5] = [0x00, 0x01, b'a', 0x7f, 0xff];
@@ -730,12 +730,12 @@ fn random_key(rng: &mut Rng) -> Vec<u8> {
 }
 
 fn random_value(rng: &mut Rng, page_size: u64) -> Vec<u8> {
-    let len = match rng.below(20) {
-        0..=1 => 0,
-        2..=14 => rng.below(40),
-        15..=17 => rng.below(page_size / 3),
-        18 => page_size - 40 + rng.below(80),
-        _ => rng.below(page_size * 4),
+    let len = match rng.below(40) {
+        0..=3 => 0,
+        4..=31 => rng.below(40),
+        32..=36 => rng.below(page_size / 3),
+        37..=38 => page_size - 40 + rng.below(80),
+        _ => rng.below(page_size * 3),
     } as usize;
     let seed = rng.next() as u8;
     (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
@@ -747,7 +747,7 @@ fn random_bucket(rng: &mut Rng, depth: u32, page_size: u64) -> Model {
         0 => 0,
         1..=3 => rng.below(20),
         4 => rng.below(300),
-        _ => rng.below(3000),
+        _ => rng.below(1500),
     };
     for _ in 0..n {
         let k = random_key(rng);
@@ -764,7 +764,7 @@ fn random_bucket(rng: &mut Rng, depth: u32, page_size: u64) -> Model {
 #[test]
 fn random_databases_round_trip() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for round in 0..40 {
+    for round in 0..30 {
         let page_size = [512u32, 1024, 4096, 16384][rng.below(4) as usize];
         let o = WriteOptions {
             page_size,
@@ -773,7 +773,7 @@ fn random_databases_round_trip() {
             freelist: rng.below(3) != 0,
         };
         let mut m = Model::new();
-        for _ in 0..rng.below(12) {
+        for _ in 0..rng.below(8) {
             m.insert(
                 random_key(&mut rng),
                 Item::Bucket(random_bucket(&mut rng, 1, page_size as u64)),
