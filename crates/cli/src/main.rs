@@ -7,6 +7,7 @@
 mod datadir;
 mod input;
 mod output;
+mod produce;
 mod v2cmd;
 mod walcmd;
 
@@ -33,6 +34,13 @@ struct Cli {
 pub enum TableOrJson {
     Table,
     Json,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum TtlArg {
+    Keep,
+    Drop,
+    Lease,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -161,6 +169,61 @@ enum Cmd {
         input: PathBuf,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
+    },
+    /// v2 → v3: a snapshot file of the v2 keys of a data dir that `etcdctl snapshot restore`
+    /// accepts. Default = what `etcdctl migrate` (3.4) gives, with values byte-exact.
+    Migrate {
+        /// Data dir (holding member/wal), or its member dir.
+        input: PathBuf,
+        /// The snapshot file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Leave out keys that still have a TTL (etcdctl migrate --no-ttl).
+        #[arg(long, conflicts_with = "ttl")]
+        no_ttl: bool,
+        /// Keys with a TTL: keep (permanent, as etcdctl), drop, or lease (a real lease with the
+        /// seconds left at --now attached to the key).
+        #[arg(long, value_enum)]
+        ttl: Option<TtlArg>,
+        /// Also migrate hidden nodes (names starting with `_`).
+        #[arg(long)]
+        include_hidden: bool,
+        /// OLD=NEW: keys starting with OLD start with NEW instead (repeatable; first match wins).
+        #[arg(long = "prefix-map")]
+        prefix_map: Vec<std::ffi::OsString>,
+        /// "Now" for TTLs (RFC 3339). Default: the last SYNC in the WAL, else the clock.
+        #[arg(long)]
+        now: Option<String>,
+        /// Also write the verification report (every key and what it became) as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// A new snapshot from a v3 snapshot/db: a subset of keys and/or only the latest revisions
+    /// (offline compaction and defragmentation).
+    Rewrite {
+        input: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Keep only keys starting with this (repeatable).
+        #[arg(long)]
+        prefix: Vec<std::ffi::OsString>,
+        /// Drop keys starting with this (repeatable; wins over --prefix).
+        #[arg(long)]
+        exclude: Vec<std::ffi::OsString>,
+        /// Keep only each key's latest revision (deleted keys dropped); the result is compacted
+        /// at --at-rev.
+        #[arg(long)]
+        latest_only: bool,
+        /// Drop revisions above this one (default: the current revision).
+        #[arg(long, default_value_t = 0)]
+        at_rev: i64,
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
     },
     /// Auth state: enabled, revision, users and roles (no password hashes unless asked).
     Auth {
@@ -343,6 +406,70 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write_out,
         } => walcmd::run(&mut out, &input, from, kind, write_out),
         Cmd::Check { input, write_out } => datadir::check(&mut out, &input, write_out),
+        Cmd::Migrate {
+            input,
+            output,
+            no_ttl,
+            ttl,
+            include_hidden,
+            prefix_map,
+            now,
+            report,
+            force,
+        } => {
+            let ttl = match (no_ttl, ttl) {
+                (true, _) | (_, Some(TtlArg::Drop)) => etcd::migrate::TtlMode::Drop,
+                (_, Some(TtlArg::Lease)) => etcd::migrate::TtlMode::Lease,
+                _ => etcd::migrate::TtlMode::Keep,
+            };
+            let prefix_map = prefix_map
+                .iter()
+                .map(|m| {
+                    let b = os_bytes(m);
+                    match b.iter().position(|&c| c == b'=') {
+                        Some(i) => Ok((b[..i].to_vec(), b[i + 1..].to_vec())),
+                        None => Err(Failure::Usage(format!(
+                            "etcdscope: --prefix-map {m:?} is not OLD=NEW"
+                        ))),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let args = produce::MigrateArgs {
+                ttl,
+                include_hidden,
+                prefix_map,
+                now,
+            };
+            let o = produce::OutputOptions {
+                out: output,
+                force,
+                report,
+            };
+            produce::migrate(&mut out, &input, args, &o)
+        }
+        Cmd::Rewrite {
+            input,
+            output,
+            prefix,
+            exclude,
+            latest_only,
+            at_rev,
+            report,
+            force,
+        } => {
+            let opts = etcd::v3::rewrite::RewriteOptions {
+                prefixes: prefix.iter().map(|p| os_bytes(p)).collect(),
+                exclude: exclude.iter().map(|p| os_bytes(p)).collect(),
+                latest_only,
+                at_rev,
+            };
+            let o = produce::OutputOptions {
+                out: output,
+                force,
+                report,
+            };
+            produce::rewrite_cmd(&mut out, &input, &opts, &o)
+        }
         Cmd::Auth {
             input,
             write_out,

@@ -31,7 +31,7 @@ pub fn parse_now(s: &str) -> Result<i64, Failure> {
     }
 }
 
-fn system_now() -> i64 {
+pub fn system_now() -> i64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
         Err(_) => 0,

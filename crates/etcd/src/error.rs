@@ -32,6 +32,8 @@ pub enum Error {
     Compacted { requested: i64, compacted: i64 },
     /// The requested revision is newer than the store (etcd: "required revision is a future revision").
     FutureRevision { requested: i64, current: i64 },
+    /// Writing a new backend failed (bad content order, or the output could not be written).
+    Write(String),
 }
 
 impl Error {
@@ -67,6 +69,7 @@ impl fmt::Display for Error {
                 f,
                 "mvcc: required revision is a future revision (requested {requested}, current {current})"
             ),
+            Error::Write(reason) => write!(f, "writing the new db: {reason}"),
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod error;
 pub mod hash;
 pub mod json;
+pub mod migrate;
 pub mod proto;
 pub mod raftpb;
 pub mod revision;

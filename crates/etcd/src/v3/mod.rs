@@ -4,7 +4,9 @@
 mod info;
 mod latest;
 mod range;
+pub mod rewrite;
 mod status;
+pub mod write;
 
 pub use info::{
     AlarmInfo, AuthInfo, LeaseInfo, MemberInfo, MembersInfo, MetaInfo, PermissionInfo, RoleInfo,
@@ -88,6 +90,31 @@ impl<S: ReadAt> Backend<S> {
             e = c.next()?;
         }
         Ok(true)
+    }
+
+    /// Calls `f` for every `key` bucket entry in revision order with its parsed KeyValue
+    /// (tombstones included: `rk.tombstone`).
+    pub fn for_each_revision<F>(&self, mut f: F) -> Result<()>
+    where
+        F: FnMut(RevKey, crate::proto::KvRef<'_>) -> Result<()>,
+    {
+        self.scan_revisions(Revision::new(0, 0), |rk, e| {
+            let kv = crate::proto::KvRef::parse(e.value).ok_or_else(|| range::bad_kv(rk, e))?;
+            f(rk, kv)?;
+            Ok(ControlFlow::Continue(()))
+        })
+    }
+
+    /// Calls `f` for every `key` bucket entry in order with its raw key and value; the keys are
+    /// checked to be revisions.
+    pub fn for_each_revision_raw<F>(&self, mut f: F) -> Result<()>
+    where
+        F: FnMut(&[u8], &[u8]) -> Result<()>,
+    {
+        self.scan_revisions(Revision::new(0, 0), |_, e| {
+            f(e.key, e.value)?;
+            Ok(ControlFlow::Continue(()))
+        })
     }
 
     /// Calls `f` for each `key` bucket entry from `start` on, in revision order, with the decoded

@@ -93,7 +93,7 @@ pub struct HistoryEntry {
     pub kv: KeyValue,
 }
 
-fn bad_kv(rk: RevKey, e: &bbolt::LeafElem<'_>) -> Error {
+pub(crate) fn bad_kv(rk: RevKey, e: &bbolt::LeafElem<'_>) -> Error {
     Error::BadKeyValue {
         page: e.page,
         offset: e.offset,
