@@ -578,3 +578,131 @@ fn migrate_ttl_lease_and_prefix_map() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!inside.exists());
 }
+
+/// A copy of a v2 fixture dir with the v3 fixture's raw db as member/snap/db (a cluster that
+/// holds both v2 keys and a non-empty v3 keyspace).
+fn mixed_dir(s: &Scratch) -> PathBuf {
+    let dir = s.0.join("mixed");
+    let cp = Command::new("cp")
+        .args([
+            "-a",
+            common::data_dir("wal-only").to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::create_dir_all(dir.join("member/snap")).unwrap();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(v3_fixture().join("raw.db.gz")).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    std::fs::write(dir.join("member/snap/db"), raw).unwrap();
+    dir
+}
+
+#[test]
+fn migrate_mixed_dir_keeps_every_v3_revision() {
+    if !have_etcd() {
+        return;
+    }
+    let s = Scratch::new("migrate-mixed");
+    let dir = mixed_dir(&s);
+    let out = s.0.join("mixed.db");
+    let printed = String::from_utf8(ok(etcdscope(&[
+        &"migrate",
+        &dir,
+        &"-o",
+        &out,
+        &"--now",
+        &now_arg("wal-only"),
+    ])))
+    .unwrap();
+    assert!(printed.contains("kept 325 revisions"), "{printed}");
+    let etcd = Etcd::restore_and_start(&out, Some(ROOT));
+    // Every v3 revision is still there, with the same answers etcdctl recorded.
+    for rev in [341, 350, 359] {
+        let got = etcd.ctl(&[
+            "get",
+            "",
+            "--prefix",
+            "--rev",
+            &rev.to_string(),
+            "-w",
+            "json",
+        ]);
+        let want = gz_json(&v3_fixture().join(format!("expected/get-rev-{rev}.json.gz")));
+        assert_eq!(
+            kvs(&serde_json::from_slice(&ok(got)).unwrap()),
+            kvs(&want),
+            "rev {rev}"
+        );
+    }
+    // The v2 keys come after the v3 head, one revision each, in v2 order.
+    let now = kvs(&etcd.get_all());
+    let v3_now = kvs(&gz_json(&v3_fixture().join("expected/get-current.json.gz")));
+    let added: Vec<_> = now.iter().filter(|kv| kv.3 > 359).collect();
+    assert_eq!(added.len(), 34);
+    assert_eq!(now.len(), v3_now.len() + added.len());
+    let mut revs: Vec<i64> = added.iter().map(|kv| kv.3).collect();
+    revs.sort();
+    assert_eq!(revs, (360..360 + 34).collect::<Vec<_>>());
+    let put: Value =
+        serde_json::from_slice(&ok(etcd.ctl(&["put", "/after", "x", "-w", "json"]))).unwrap();
+    assert_eq!(put["header"]["revision"].as_i64(), Some(360 + 34));
+}
+
+#[test]
+fn damaged_input_is_refused_before_writing() {
+    let s = Scratch::new("migrate-damaged");
+    let dir = s.0.join("damaged");
+    let cp = Command::new("cp")
+        .args([
+            "-a",
+            common::data_dir("snapped").to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    // Flip a byte inside the first record of the first WAL segment: a CRC mismatch.
+    let wal = common::files_in(&dir.join("member/wal"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap();
+    let mut b = std::fs::read(&wal).unwrap();
+    b[20] ^= 0x01;
+    std::fs::write(&wal, b).unwrap();
+    let out = s.0.join("never.db");
+    let o = etcdscope(&[&"migrate", &dir, &"-o", &out]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("at byte offset"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+    assert!(std::fs::read_dir(&s.0).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp-")));
+
+    // A damaged v3 source for rewrite: truncated in the middle.
+    let src = std::fs::read(v3_fixture().join("snapshot.db")).unwrap();
+    let torn = s.0.join("torn.db");
+    std::fs::write(&torn, &src[..src.len() / 2]).unwrap();
+    let o = etcdscope(&[&"rewrite", &torn, &"-o", &out]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+}
