@@ -22,6 +22,7 @@ const RUNS: usize = 5;
 pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("scan") => scan(),
+        Some("v2") => crate::bench_v2::run(),
         _ => Err("usage: cargo xtask bench scan".into()),
     }
 }

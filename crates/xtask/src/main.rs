@@ -10,6 +10,7 @@
 //! * `bench scan`: etcdscope against etcdctl on a 1M-key snapshot (see bench.rs).
 
 mod bench;
+mod bench_v2;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -49,7 +50,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("single") => setup().and_then(|()| build_page()).and_then(|()| single()),
         Some("bench") => bench::run(&args[1..]),
-        _ => Err("usage: cargo xtask setup | serve [--port N] | test | single | bench scan".into()),
+        _ => Err(
+            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
