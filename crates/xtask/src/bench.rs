@@ -23,11 +23,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("scan") => scan(),
         Some("v2") => crate::bench_v2::run(),
-        _ => Err("usage: cargo xtask bench scan".into()),
+        Some("migrate") => crate::bench_migrate::run(),
+        _ => Err("usage: cargo xtask bench scan | v2 | migrate".into()),
     }
 }
 
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -132,16 +133,21 @@ fn field(json: &[u8], name: &str) -> Option<String> {
     Some(rest.chars().take_while(|c| c.is_ascii_digit()).collect())
 }
 
-struct Measured {
-    name: String,
-    wall: Duration,
-    rss_kib: i64,
+pub(crate) struct Measured {
+    pub name: String,
+    pub wall: Duration,
+    pub rss_kib: i64,
 }
 
-fn median_of(name: &str, argv: &[&str]) -> Result<Measured, String> {
+pub(crate) fn median_of(name: &str, argv: &[&str]) -> Result<Measured, String> {
+    median_of_n(name, argv, RUNS)
+}
+
+/// Median wall time of `runs` runs; peak RSS: the largest of the runs.
+pub(crate) fn median_of_n(name: &str, argv: &[&str], runs: usize) -> Result<Measured, String> {
     let mut walls = Vec::new();
     let mut rss = 0;
-    for _ in 0..RUNS {
+    for _ in 0..runs.max(1) {
         let (w, r) = measure(name, argv)?;
         walls.push(w);
         rss = rss.max(r);
@@ -176,7 +182,7 @@ extern "C" {
 }
 
 /// Runs a command with output discarded; returns wall time and its peak RSS in KiB.
-fn measure(name: &str, argv: &[&str]) -> Result<(Duration, i64), String> {
+pub(crate) fn measure(name: &str, argv: &[&str]) -> Result<(Duration, i64), String> {
     let start = Instant::now();
     let child = Command::new(argv[0])
         .args(&argv[1..])
