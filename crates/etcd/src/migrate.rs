@@ -304,7 +304,7 @@ impl<'s> Migration<'s> {
     }
 
     /// The KeyValue stored for a planned key.
-    fn key_value(&self, p: &Planned) -> Result<KeyValue> {
+    pub fn key_value(&self, p: &Planned) -> Result<KeyValue> {
         let node = self.store.node_at(&p.v2_key).map_err(|c| {
             Error::Write(format!(
                 "v2 key {:?}: {}",
