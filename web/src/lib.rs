@@ -10,6 +10,7 @@
 pub mod blob;
 pub mod protocol;
 pub mod report;
+pub mod session;
 
 /// The small real-etcd snapshot behind the "Try a sample" button (etcd 3.4.23, made by
 /// `tests/fixtures/make-v3.sh`; 62 keys, current revision 359, compacted at 341).

@@ -105,6 +105,19 @@ impl<S: ReadAt> Backend<S> {
         })
     }
 
+    /// The `key` bucket entry at exactly `rev` (put or tombstone), parsed; None when absent.
+    pub fn kv_at(&self, rev: Revision) -> Result<Option<(RevKey, crate::proto::KeyValue)>> {
+        let mut found = None;
+        self.scan_revisions(rev, |rk, e| {
+            if rk.rev == rev {
+                let kv = crate::proto::KvRef::parse(e.value).ok_or_else(|| range::bad_kv(rk, e))?;
+                found = Some((rk, kv.to_owned()));
+            }
+            Ok(ControlFlow::Break(()))
+        })?;
+        Ok(found)
+    }
+
     /// Calls `f` for every `key` bucket entry in order with its raw key and value; the keys are
     /// checked to be revisions.
     pub fn for_each_revision_raw<F>(&self, mut f: F) -> Result<()>

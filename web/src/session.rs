@@ -1,0 +1,506 @@
+//! What the worker holds for an opened input, and the answers it gives the page.
+//!
+//! Generic over the byte source so it runs natively in unit tests (`MemSource`) and in the
+//! worker over browser Blobs. Answers are `serde_json::Value`s serialized to text by the worker:
+//! keys and values travel as base64 (exact bytes) next to a display text.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use storage::ReadAt;
+
+use etcd::v2::{self, GetOptions, V2Data};
+use etcd::v3::{Backend, StatusOptions};
+use etcd::Revision;
+
+use crate::report::escape;
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+pub fn unb64(s: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("bad key encoding: {e}"))
+}
+
+/// Values shown in the viewer are cut here (the download gives all of it).
+pub const VIEW_LIMIT: usize = 256 * 1024;
+
+/// The latest state of a live key.
+#[derive(Debug, Clone, Copy)]
+struct KeyMeta {
+    rev: Revision,
+    create_revision: i64,
+    version: i64,
+    lease: i64,
+    value_len: u64,
+}
+
+/// Live keys at the current revision, sorted (built once per input).
+struct KeyIndex {
+    keys: Vec<Vec<u8>>,
+    meta: Vec<KeyMeta>,
+}
+
+impl KeyIndex {
+    fn build<S: ReadAt>(be: &Backend<S>) -> Result<KeyIndex, String> {
+        let mut latest: HashMap<Vec<u8>, Option<KeyMeta>> = HashMap::new();
+        be.for_each_revision(|rk, kv| {
+            let meta = (!rk.tombstone).then_some(KeyMeta {
+                rev: rk.rev,
+                create_revision: kv.create_revision,
+                version: kv.version,
+                lease: kv.lease,
+                value_len: kv.value.len() as u64,
+            });
+            match latest.get_mut(kv.key) {
+                Some(slot) => *slot = meta,
+                None => {
+                    latest.insert(kv.key.to_vec(), meta);
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        let mut live: Vec<(Vec<u8>, KeyMeta)> = latest
+            .into_iter()
+            .filter_map(|(k, m)| m.map(|m| (k, m)))
+            .collect();
+        live.sort_by(|a, b| a.0.cmp(&b.0));
+        let (keys, meta) = live.into_iter().unzip();
+        Ok(KeyIndex { keys, meta })
+    }
+
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        self.keys.binary_search_by(|k| k.as_slice().cmp(key)).ok()
+    }
+}
+
+/// One entry of a key-tree level: a sub-"directory" (keys continuing after a `/`) or a key.
+#[derive(Debug, Clone)]
+struct Child {
+    name: Vec<u8>,
+    dir: bool,
+    count: u64,
+    bytes: u64,
+}
+
+pub struct Session<S: ReadAt> {
+    pub name: String,
+    backend: Option<Backend<S>>,
+    v2: Option<V2Data>,
+    index: Option<KeyIndex>,
+    level: Option<(Vec<u8>, Vec<Child>)>,
+}
+
+/// Splits a folder's files (relative paths) into what a data dir holds.
+pub fn classify_paths<S>(
+    files: Vec<(String, S)>,
+) -> (Vec<(String, S)>, Vec<(String, S)>, Option<S>) {
+    let mut wal = Vec::new();
+    let mut snap = Vec::new();
+    let mut db = None;
+    for (path, src) in files {
+        let parts: Vec<&str> = path.split('/').collect();
+        let n = parts.len();
+        let (dir, name) = match n {
+            0 | 1 => ("", parts.first().copied().unwrap_or("")),
+            _ => (parts[n - 2], parts[n - 1]),
+        };
+        match (dir, name) {
+            ("snap", "db") => db = Some(src),
+            ("wal", _) => wal.push((name.to_string(), src)),
+            ("snap", _) => snap.push((name.to_string(), src)),
+            _ => {}
+        }
+    }
+    (wal, snap, db)
+}
+
+impl<S: ReadAt> Session<S> {
+    /// A v3 snapshot or db file.
+    pub fn open_v3(name: &str, src: S) -> Result<Self, String> {
+        let backend = Backend::open(src).map_err(|e| format!("{name}: {e}"))?;
+        Ok(Session {
+            name: name.to_string(),
+            backend: Some(backend),
+            v2: None,
+            index: None,
+            level: None,
+        })
+    }
+
+    /// A data dir given as files with their relative paths (from a folder picker or drop).
+    pub fn open_files(name: &str, files: Vec<(String, S)>) -> Result<Self, String> {
+        let (wal, snap, db) = classify_paths(files);
+        let backend = match db {
+            Some(src) => {
+                Some(Backend::open(src).map_err(|e| format!("{name}/member/snap/db: {e}"))?)
+            }
+            None => None,
+        };
+        let v2 = if wal.is_empty() {
+            None
+        } else {
+            let files = v2::DataDirFiles {
+                wal: Some(wal),
+                snap: Some(snap),
+            };
+            Some(
+                v2::load(files, &v2::LoadOptions::default())
+                    .map_err(|e| format!("{name}/member: {e}"))?,
+            )
+        };
+        if backend.is_none() && v2.is_none() {
+            return Err(format!(
+                "{name}: no etcd data found (looked for member/wal/*.wal and member/snap/db)"
+            ));
+        }
+        Ok(Session {
+            name: name.to_string(),
+            backend,
+            v2,
+            index: None,
+            level: None,
+        })
+    }
+
+    fn be(&self) -> Result<&Backend<S>, String> {
+        self.backend
+            .as_ref()
+            .ok_or_else(|| format!("{}: no v3 db in this input", self.name))
+    }
+
+    fn index(&mut self) -> Result<&KeyIndex, String> {
+        if self.index.is_none() {
+            let idx = KeyIndex::build(self.be()?).map_err(|e| format!("{}: {e}", self.name))?;
+            self.index = Some(idx);
+        }
+        self.index
+            .as_ref()
+            .ok_or_else(|| "key index unavailable".to_string())
+    }
+
+    pub fn summary(&self) -> Result<Value, String> {
+        let mut out = json!({ "name": self.name });
+        if let Some(be) = &self.backend {
+            let st = be
+                .status(StatusOptions {
+                    verify_trailer: true,
+                })
+                .map_err(|e| format!("{}: {e}", self.name))?;
+            out["kind"] = json!(if self.v2.is_some() {
+                "data dir (v2 + v3)"
+            } else if be.stored_trailer().is_some() {
+                "v3 snapshot"
+            } else {
+                "v3 db"
+            });
+            out["status"] = serde_json::to_value(st).map_err(|e| e.to_string())?;
+        } else {
+            out["kind"] = json!("data dir (v2)");
+        }
+        if let Some(d) = &self.v2 {
+            let c = d.store.content_summary();
+            out["v2"] = json!({
+                "storeIndex": d.store.current_index(),
+                "nodes": d.store.node_count(),
+                "nonMembershipKeys": c.key_count,
+                "appliedIndex": d.report.applied_index,
+                "lastWalIndex": d.report.last_wal_index,
+                "snapshot": d.report.snapshot.as_ref().map(|s| s.file.clone()),
+                "tornTail": d.report.torn.as_ref().map(|t| format!("{} at byte offset {}: {}", t.0, t.1, t.2)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One level of the key tree under `prefix` (split on `/`), children `offset..offset+limit`.
+    pub fn children(
+        &mut self,
+        prefix: &[u8],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Value, String> {
+        let cached = matches!(&self.level, Some((p, _)) if p.as_slice() == prefix);
+        if !cached {
+            let idx = self.index()?;
+            let start = idx.keys.partition_point(|k| k.as_slice() < prefix);
+            let mut kids: Vec<Child> = Vec::new();
+            for i in start..idx.keys.len() {
+                let k = &idx.keys[i];
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                let rest = &k[prefix.len()..];
+                let (name, dir) = match rest.iter().position(|&b| b == b'/') {
+                    Some(p) if p + 1 < rest.len() => (&rest[..=p], true),
+                    _ => (rest, false),
+                };
+                let bytes = idx.meta[i].value_len + k.len() as u64;
+                match kids.last_mut() {
+                    Some(last) if last.dir && dir && last.name == name => {
+                        last.count += 1;
+                        last.bytes += bytes;
+                    }
+                    _ => kids.push(Child {
+                        name: name.to_vec(),
+                        dir,
+                        count: 1,
+                        bytes,
+                    }),
+                }
+            }
+            self.level = Some((prefix.to_vec(), kids));
+        }
+        let kids = self
+            .level
+            .as_ref()
+            .map(|(_, k)| k.as_slice())
+            .unwrap_or(&[]);
+        let total_keys: u64 = kids.iter().map(|c| c.count).sum();
+        let page: Vec<Value> = kids
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|c| {
+                let full = [prefix, &c.name].concat();
+                json!({
+                    "name": escape(&c.name),
+                    "key": b64(&full),
+                    "dir": c.dir,
+                    "count": c.count,
+                    "bytes": c.bytes,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "prefix": escape(prefix),
+            "prefixKey": b64(prefix),
+            "total": kids.len(),
+            "keys": total_keys,
+            "offset": offset,
+            "children": page,
+        }))
+    }
+
+    /// The latest value of a live key, with its metadata and ready-made views.
+    pub fn value(&mut self, key: &[u8]) -> Result<Value, String> {
+        let idx = self.index()?;
+        let i = idx
+            .find(key)
+            .ok_or_else(|| format!("{:?} is not a live key", escape(key)))?;
+        let m = idx.meta[i];
+        let (_, kv) = self
+            .be()?
+            .kv_at(m.rev)
+            .map_err(|e| format!("{}: {e}", self.name))?
+            .ok_or_else(|| format!("revision {} is missing", m.rev))?;
+        Ok(describe_value(
+            key,
+            &kv.value,
+            json!({
+                "revision": m.rev.to_string(),
+                "create_revision": m.create_revision,
+                "mod_revision": m.rev.main,
+                "version": m.version,
+                "lease": m.lease.to_string(),
+            }),
+        ))
+    }
+
+    /// Every held revision of a key.
+    pub fn history(&self, key: &[u8]) -> Result<Value, String> {
+        let h = self
+            .be()?
+            .history(key)
+            .map_err(|e| format!("{}: {e}", self.name))?;
+        let rows: Vec<Value> = h
+            .iter()
+            .map(|e| {
+                json!({
+                    "revision": e.revision.to_string(),
+                    "deleted": e.tombstone,
+                    "create_revision": e.kv.create_revision,
+                    "version": e.kv.version,
+                    "lease": e.kv.lease.to_string(),
+                    "value_len": e.kv.value.len(),
+                    "value": b64(&e.kv.value),
+                })
+            })
+            .collect();
+        Ok(json!({ "key": b64(key), "keyText": escape(key), "revisions": rows }))
+    }
+
+    pub fn leases(&self) -> Result<Value, String> {
+        let l = self.be()?.leases().map_err(|e| e.to_string())?;
+        serde_json::to_value(l).map_err(|e| e.to_string())
+    }
+
+    pub fn members(&self) -> Result<Value, String> {
+        let m = self.be()?.members().map_err(|e| e.to_string())?;
+        serde_json::to_value(m).map_err(|e| e.to_string())
+    }
+
+    /// Auth without password hashes.
+    pub fn auth(&self) -> Result<Value, String> {
+        let a = self.be()?.auth(false).map_err(|e| e.to_string())?;
+        serde_json::to_value(a).map_err(|e| e.to_string())
+    }
+
+    /// The v2 node at `key` (one level), as the v2 API shows it.
+    pub fn v2_node(&self, key: &[u8]) -> Result<Value, String> {
+        let d = self
+            .v2
+            .as_ref()
+            .ok_or_else(|| format!("{}: no v2 store in this input", self.name))?;
+        let now = d.report.last_sync_time_ns.unwrap_or(0);
+        let node = d
+            .store
+            .node_at(key)
+            .map_err(|c| format!("{}: {}", escape(key), c.message()))?;
+        let text = node.to_json(&GetOptions {
+            recursive: false,
+            include_hidden: false,
+            now_ns: now,
+        });
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+
+    /// A new snapshot file: a rewrite of the v3 db (v3 inputs) or the v2 → v3 migration
+    /// (data dirs with a v2 store), written to `out`. Returns a one-line description.
+    pub fn snapshot(&self, latest_only: bool, out: &mut dyn Write) -> Result<String, String> {
+        if let Some(d) = &self.v2 {
+            let opts = etcd::migrate::MigrateOptions {
+                now_ns: d.report.last_sync_time_ns.unwrap_or(0),
+                first_lease_id: 1,
+                ..Default::default()
+            };
+            let mut m = etcd::migrate::Migration::new(&d.store, opts).map_err(|e| e.to_string())?;
+            if let Some(be) = &self.backend {
+                if be.current_revision().map_err(|e| e.to_string())? > 0 {
+                    m.place_above(be).map_err(|e| e.to_string())?;
+                }
+            }
+            let content = m
+                .content(self.backend.as_ref(), d.report.applied_index)
+                .map_err(|e| e.to_string())?;
+            let s =
+                etcd::v3::write::write_backend(&content, out, true).map_err(|e| e.to_string())?;
+            return Ok(format!(
+                "migrated {} v2 keys: {} bytes",
+                m.counts.migrated, s.bytes
+            ));
+        }
+        let be = self.be()?;
+        let opts = etcd::v3::rewrite::RewriteOptions {
+            latest_only,
+            ..Default::default()
+        };
+        let (content, report) = etcd::v3::rewrite::rewrite(be, &opts).map_err(|e| e.to_string())?;
+        let s = etcd::v3::write::write_backend(&content, out, true).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "kept {} of {} revisions: {} bytes",
+            report.kept_entries, report.source_entries, s.bytes
+        ))
+    }
+}
+
+/// A value with the views the page offers: text (UTF-8), pretty JSON, hex dump.
+fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
+    let shown = &value[..value.len().min(VIEW_LIMIT)];
+    let text = std::str::from_utf8(value).ok();
+    let json_pretty = text
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .filter(|v| v.is_object() || v.is_array())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let mut hex = String::new();
+    for (i, chunk) in shown.chunks(16).take(4096).enumerate() {
+        let bytes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        hex.push_str(&format!(
+            "{:08x}  {:<47}  {}\n",
+            i * 16,
+            bytes.join(" "),
+            ascii
+        ));
+    }
+    json!({
+        "key": b64(key),
+        "keyText": escape(key),
+        "meta": meta,
+        "size": value.len(),
+        "truncated": value.len() > shown.len(),
+        "text": text.map(|t| t.chars().take(VIEW_LIMIT).collect::<String>()),
+        "json": json_pretty,
+        "hex": hex,
+        "kind": if value.starts_with(b"k8s\0") { "kubernetes protobuf" }
+                else if json_pretty.is_some() { "json" }
+                else if text.is_some() { "text" } else { "binary" },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::MemSource;
+
+    fn sample() -> Session<MemSource> {
+        let bytes = include_bytes!("../../tests/fixtures/v3/basic/snapshot.db");
+        Session::open_v3("s.db", MemSource::new(bytes.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn tree_levels_add_up() {
+        let mut s = sample();
+        let root = s.children(b"", 0, 1000).unwrap();
+        let st = s.summary().unwrap();
+        assert_eq!(root["keys"], st["status"]["liveKeys"]);
+        let app = root["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "/")
+            .expect("keys starting with / group under /");
+        assert_eq!(app["dir"], true);
+        let slash = s.children(b"/", 0, 1000).unwrap();
+        assert_eq!(slash["keys"], app["count"]);
+    }
+
+    #[test]
+    fn value_and_history() {
+        let mut s = sample();
+        let v = s.value(b"/bin/nul\0inside").unwrap();
+        assert_eq!(v["keyText"], "/bin/nul\\x00inside");
+        assert!(v["meta"]["mod_revision"].as_i64().unwrap() > 0);
+        let big = s.value(b"/big/value-200k").unwrap();
+        assert_eq!(big["size"], 204800);
+        let h = s.history(b"/big/value-200k").unwrap();
+        assert!(!h["revisions"].as_array().unwrap().is_empty());
+        assert!(s.value(b"/no/such/key").is_err());
+    }
+
+    #[test]
+    fn snapshot_download_reopens() {
+        let s = sample();
+        let mut out = Vec::new();
+        s.snapshot(true, &mut out).unwrap();
+        let again = Session::open_v3("again.db", MemSource::new(out)).unwrap();
+        let st = again.summary().unwrap();
+        assert_eq!(st["status"]["revision"], 359);
+        assert_eq!(st["status"]["trailer"]["state"], "ok");
+    }
+}
