@@ -5,6 +5,7 @@
 //! as a compacted revision, as etcdctl does), 2 usage error.
 
 mod datadir;
+mod export;
 mod input;
 mod output;
 mod produce;
@@ -222,6 +223,50 @@ enum Cmd {
         at_rev: i64,
         #[arg(long)]
         report: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
+    /// SQL for SQLite or PostgreSQL: the etcd schema (current keys, history, leases, members,
+    /// meta, auth) or kine's (k3s). A data dir with member/wal goes through the migrate mapping.
+    Export {
+        /// Snapshot file, raw db file, or a data dir (with member/wal: its v2 keys too).
+        input: PathBuf,
+        /// The database the script is for.
+        #[arg(long = "to", value_enum)]
+        to: export::SqlTarget,
+        #[arg(long, value_enum, default_value = "etcd")]
+        schema: export::SqlSchema,
+        /// Write here (temp file + rename) instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// PostgreSQL: INSERT statements instead of COPY FROM stdin.
+        #[arg(long)]
+        inserts: bool,
+        /// etcd schema: include the bcrypt password hashes of auth users.
+        #[arg(long)]
+        with_secrets: bool,
+        /// kine schema, SQLite: declare `name INTEGER` as kine before v0.16.3 did.
+        #[arg(long)]
+        sqlite_name_integer: bool,
+        /// kine schema: refuse a revision with several changes instead of renumbering ids.
+        #[arg(long)]
+        strict_revisions: bool,
+        /// v2 data dirs: leave out keys that still have a TTL (as migrate --no-ttl).
+        #[arg(long, conflicts_with = "ttl")]
+        no_ttl: bool,
+        /// v2 data dirs: keys with a TTL: keep, drop, or lease (as migrate).
+        #[arg(long, value_enum)]
+        ttl: Option<TtlArg>,
+        /// v2 data dirs: also hidden nodes.
+        #[arg(long)]
+        include_hidden: bool,
+        /// v2 data dirs: OLD=NEW key prefix renames (as migrate).
+        #[arg(long = "prefix-map")]
+        prefix_map: Vec<std::ffi::OsString>,
+        /// v2 data dirs: "now" for TTLs (RFC 3339).
+        #[arg(long)]
+        now: Option<String>,
+        /// Replace an existing output file.
         #[arg(long)]
         force: bool,
     },
@@ -469,6 +514,55 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 report,
             };
             produce::rewrite_cmd(&mut out, &input, &opts, &o)
+        }
+        Cmd::Export {
+            input,
+            to,
+            schema,
+            output,
+            inserts,
+            with_secrets,
+            sqlite_name_integer,
+            strict_revisions,
+            no_ttl,
+            ttl,
+            include_hidden,
+            prefix_map,
+            now,
+            force,
+        } => {
+            let ttl = match (no_ttl, ttl) {
+                (true, _) | (_, Some(TtlArg::Drop)) => etcd::migrate::TtlMode::Drop,
+                (_, Some(TtlArg::Lease)) => etcd::migrate::TtlMode::Lease,
+                _ => etcd::migrate::TtlMode::Keep,
+            };
+            let prefix_map = prefix_map
+                .iter()
+                .map(|m| {
+                    let b = os_bytes(m);
+                    match b.iter().position(|&c| c == b'=') {
+                        Some(i) => Ok((b[..i].to_vec(), b[i + 1..].to_vec())),
+                        None => Err(Failure::Usage(format!(
+                            "etcdscope: --prefix-map {m:?} is not OLD=NEW"
+                        ))),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let a = export::ExportArgs {
+                to,
+                schema,
+                output,
+                force,
+                inserts,
+                with_secrets,
+                sqlite_name_integer,
+                strict_revisions,
+                ttl,
+                include_hidden,
+                prefix_map,
+                now,
+            };
+            export::run(&mut out, &input, a)
         }
         Cmd::Auth {
             input,

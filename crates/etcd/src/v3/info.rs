@@ -211,6 +211,17 @@ impl<S: ReadAt> Backend<S> {
 
     /// Leases with the keys attached to them at the current revision.
     pub fn leases(&self) -> Result<Vec<LeaseInfo>> {
+        let mut leases = self.lease_list()?;
+        if leases.is_empty() {
+            return Ok(leases);
+        }
+        self.attach_lease_keys(&mut leases)?;
+        Ok(leases)
+    }
+
+    /// The `lease` bucket only (ids, TTLs), without the attached keys (`keys` empty): no scan
+    /// of the `key` bucket.
+    pub fn lease_list(&self) -> Result<Vec<LeaseInfo>> {
         let mut leases = Vec::new();
         self.for_each(BUCKET_LEASE, |e| {
             let id = be_u64(e.key)
@@ -234,9 +245,10 @@ impl<S: ReadAt> Backend<S> {
             });
             Ok(ControlFlow::Continue(()))
         })?;
-        if leases.is_empty() {
-            return Ok(leases);
-        }
+        Ok(leases)
+    }
+
+    fn attach_lease_keys(&self, leases: &mut [LeaseInfo]) -> Result<()> {
         // Which keys hold a lease now: follow every key's latest revision.
         let mut holder: HashMap<Vec<u8>, i64> = HashMap::new();
         self.scan_revisions(Revision::new(1, 0), |rk, e| {
@@ -262,10 +274,10 @@ impl<S: ReadAt> Backend<S> {
                 leases[i].keys.push(key);
             }
         }
-        for l in &mut leases {
+        for l in leases.iter_mut() {
             l.keys.sort();
         }
-        Ok(leases)
+        Ok(())
     }
 
     pub fn members(&self) -> Result<MembersInfo> {

@@ -1,0 +1,229 @@
+//! `etcdscope export`: SQL scripts for SQLite and PostgreSQL (crate `sql`).
+//!
+//! INPUT is a v3 snapshot / db file / data dir without a WAL (read as a v3 backend), or a data
+//! dir with `member/wal` (its v2 store through the `migrate` mapping, on top of the v3 db beside
+//! it, as `etcdscope migrate` does). With `-o`, the script goes to a temp file beside OUT that is
+//! renamed when complete (removed on failure); to stdout, the input is read once first so that
+//! damaged input is refused before a byte is written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use etcd::migrate::{MigrateOptions, Migration, TtlMode};
+use etcd::v2::LoadOptions;
+use etcd::v3::Backend;
+use storage::FileSource;
+
+use crate::input::fail;
+use crate::output::io_fail;
+use crate::{datadir, input, v2cmd, Failure};
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum SqlTarget {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum SqlSchema {
+    Etcd,
+    Kine,
+}
+
+pub struct ExportArgs {
+    pub to: SqlTarget,
+    pub schema: SqlSchema,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+    pub inserts: bool,
+    pub with_secrets: bool,
+    pub sqlite_name_integer: bool,
+    pub strict_revisions: bool,
+    /// v2 data dirs: the `migrate` options.
+    pub ttl: TtlMode,
+    pub include_hidden: bool,
+    pub prefix_map: Vec<(Vec<u8>, Vec<u8>)>,
+    pub now: Option<String>,
+}
+
+fn refuse_output(input: &Path, out: &Path, force: bool) -> Result<(), Failure> {
+    if out.is_dir() {
+        return Err(Failure::Usage(format!(
+            "etcdscope: {} is a directory; -o names the SQL file to write",
+            out.display()
+        )));
+    }
+    if out.exists() && !force {
+        return Err(Failure::Usage(format!(
+            "etcdscope: {} exists (use --force to replace it)",
+            out.display()
+        )));
+    }
+    if input.is_dir() {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let (Ok(p), Ok(i)) = (parent.canonicalize(), input.canonicalize()) {
+            if p.starts_with(&i) {
+                return Err(Failure::Usage(format!(
+                    "etcdscope: {} is inside the input {}; write the SQL elsewhere",
+                    out.display(),
+                    input.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the export of `src`; `path` names the input in messages.
+fn export_from(
+    out: &mut dyn Write,
+    src: &dyn sql::Source,
+    path: &Path,
+    opts: &sql::Options,
+    a: &ExportArgs,
+) -> Result<(), Failure> {
+    let err = |e: sql::Error| match e {
+        sql::Error::Io(io) => io_fail(io),
+        other => fail(path, &other),
+    };
+    let summary = match &a.output {
+        None => {
+            sql::check(src, opts).map_err(err)?;
+            sql::export(src, &mut *out, opts).map_err(err)?
+        }
+        Some(o) => {
+            let name = o
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "export.sql".into());
+            let tmp = o.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let result = (|| {
+                let file = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                let s = sql::export(src, &mut w, opts).map_err(|e| match e {
+                    sql::Error::Io(io) => fail(&tmp, &io),
+                    other => fail(path, &other),
+                })?;
+                let file = w.into_inner().map_err(|e| fail(&tmp, &e.into_error()))?;
+                file.sync_all().map_err(|e| fail(&tmp, &e))?;
+                std::fs::rename(&tmp, o).map_err(|e| fail(o, &e))?;
+                Ok(s)
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result?
+        }
+    };
+    let mut lines = vec![format!(
+        "wrote {} bytes of SQL, {} rows ({} changes) to {}",
+        summary.bytes,
+        summary.rows,
+        summary.changes,
+        a.output
+            .as_ref()
+            .map(|o| o.display().to_string())
+            .unwrap_or_else(|| "stdout".into())
+    )];
+    if let Some(k) = &summary.kine {
+        lines.push(format!(
+            "kine {}: current revision {} (MAX(id)), compaction {} (compact_rev_key id {}), {} changes at sub-revisions > 0 renumbered{}",
+            sql::KINE_VERSION,
+            k.current_revision,
+            k.compact_revision,
+            k.compact_key_id,
+            k.renumbered,
+            if k.base > 0 { ", ids shifted by 1 (a change at revision 1)" } else { "" }
+        ));
+        if k.unrepresentable > 0 {
+            lines.push(format!(
+                "warning: {} changes of keys that are not UTF-8 text (or hold NUL) cannot be a kine name in PostgreSQL; written as gap rows: {}",
+                k.unrepresentable,
+                k.unrepresentable_keys.join(", ")
+            ));
+        }
+        if k.missing_leases > 0 {
+            lines.push(format!(
+                "warning: {} puts name a lease that is not in the lease bucket (lease 0 written)",
+                k.missing_leases
+            ));
+        }
+        if k.skipped_nonpositive > 0 {
+            lines.push(format!(
+                "warning: {} changes at revision <= 0 left out (etcd ignores them too)",
+                k.skipped_nonpositive
+            ));
+        }
+    }
+    let to_stdout = a.output.is_some();
+    for l in lines {
+        if to_stdout {
+            writeln!(out, "{l}").map_err(io_fail)?;
+        } else {
+            eprintln!("{l}");
+        }
+    }
+    Ok(())
+}
+
+pub fn run(out: &mut dyn Write, input_path: &Path, a: ExportArgs) -> Result<(), Failure> {
+    if let Some(o) = &a.output {
+        refuse_output(input_path, o, a.force)?;
+    }
+    let opts = sql::Options {
+        dialect: match a.to {
+            SqlTarget::Sqlite => sql::Dialect::Sqlite,
+            SqlTarget::Postgres => sql::Dialect::Postgres,
+        },
+        schema: match a.schema {
+            SqlSchema::Etcd => sql::Schema::Etcd,
+            SqlSchema::Kine => sql::Schema::Kine,
+        },
+        inserts: a.inserts,
+        with_secrets: a.with_secrets,
+        sqlite_name_integer: a.sqlite_name_integer,
+        strict_revisions: a.strict_revisions,
+        exported_by: format!("etcdscope {}", env!("CARGO_PKG_VERSION")),
+    };
+    let Some(member) = datadir::find_member(input_path) else {
+        let (path, be) = input::open_v3(input_path)?;
+        return export_from(out, &be, &path, &opts, &a);
+    };
+    // A data dir with a WAL: its v2 keys through the migrate mapping.
+    let now = a.now.as_deref().map(v2cmd::parse_now).transpose()?;
+    let d = datadir::load(&member, &LoadOptions::default())?;
+    datadir::print_warnings(&member, &d.report);
+    let now_ns = now
+        .or(d.report.last_sync_time_ns)
+        .unwrap_or_else(v2cmd::system_now);
+    let mopts = MigrateOptions {
+        ttl: a.ttl,
+        include_hidden: a.include_hidden,
+        prefix_map: a.prefix_map.clone(),
+        now_ns,
+        first_lease_id: 1,
+    };
+    let mut m = Migration::new(&d.store, mopts).map_err(|e| fail(&member, &e))?;
+    let db_path = member.join("snap").join("db");
+    let v3: Option<Backend<FileSource>> = if db_path.is_file() {
+        let src = FileSource::open(&db_path).map_err(|e| fail(&db_path, &e))?;
+        Some(Backend::open(src).map_err(|e| fail(&db_path, &e))?)
+    } else {
+        None
+    };
+    if let Some(be) = &v3 {
+        if be.current_revision().map_err(|e| fail(&db_path, &e))? > 0 {
+            m.place_above(be).map_err(|e| fail(&db_path, &e))?;
+        }
+    }
+    let src = sql::MigrationSource {
+        migration: &m,
+        v3: v3.as_ref(),
+        applied_index: d.report.applied_index,
+    };
+    export_from(out, &src, &member, &opts, &a)
+}
