@@ -1,16 +1,27 @@
 //! Messages between the UI thread and the worker.
 //!
-//! Kept as plain JS objects with a `kind` string so they survive `postMessage` structured cloning
-//! (a `File` inside the object is passed by reference, never copied).
+//! Plain JS objects with a `kind` string, so they survive `postMessage` structured cloning (a
+//! `File` inside the object is passed by reference, never copied). Answers carry JSON text made
+//! in Rust (64-bit numbers exact; keys and values as base64).
 
-/// UI → worker: open a user-picked file.
+/// UI → worker: open a user-picked file (`file`).
 pub const OPEN_FILE: &str = "open-file";
+/// UI → worker: open a folder's files (`files`: File[], `paths`: relative paths, `name`).
+pub const OPEN_FILES: &str = "open-files";
 /// UI → worker: open the embedded sample.
 pub const OPEN_SAMPLE: &str = "open-sample";
+/// UI → worker: a question about the open input (`what`, `key` base64, `offset`, `limit`).
+pub const QUERY: &str = "query";
+/// UI → worker: build a snapshot file for download (`latestOnly`).
+pub const SNAPSHOT: &str = "snapshot";
 
 /// Worker → UI: the worker has started and is ready for requests.
 pub const READY: &str = "ready";
 /// Worker → UI: a summary of the opened input (`json` = JSON text, `name`).
 pub const SUMMARY: &str = "summary";
-/// Worker → UI: the input could not be read (`message`, `name`).
+/// Worker → UI: the answer to a query (`what`, `json`).
+pub const ANSWER: &str = "answer";
+/// Worker → UI: a file to save (`name`, `blob`, `message`).
+pub const DOWNLOAD: &str = "download";
+/// Worker → UI: the request failed (`message`, `name`).
 pub const FAILED: &str = "failed";

@@ -21,6 +21,16 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// Base64 of bytes (keys travel between page and worker this way).
+pub fn b64_bytes(b: &[u8]) -> String {
+    b64(b)
+}
+
+/// Base64 of a text key (the v2 view passes keys as text).
+pub fn b64_text(s: &str) -> String {
+    b64(s.as_bytes())
+}
+
 pub fn unb64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(s)

@@ -1,19 +1,32 @@
 //! The worker: every byte of the user's data is read and parsed here, off the UI thread.
-//! It reads a `File` by slices ([`web::blob::BlobSource`]) and answers with JSON text.
+//! It reads `File`s by slices ([`web::blob::BlobSource`]), keeps the open input in a
+//! [`web::session::Session`] and answers the page's questions with JSON text.
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use js_sys::{Object, Reflect};
+    use std::cell::RefCell;
+
+    use js_sys::{Array, Object, Reflect, Uint8Array};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
-    use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
+    use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, File, MessageEvent};
 
     use web::blob::{BlobSource, CacheConfig};
     use web::protocol;
-    use web::report;
+    use web::session::{unb64, Session};
 
     /// The sample behind "Try a sample": a real etcd 3.4.23 snapshot (tests/fixtures/v3/basic).
     static SAMPLE: &[u8] = include_bytes!("../../../tests/fixtures/v3/basic/snapshot.db");
+
+    /// The open input: the sample (bytes in the wasm) or the user's files.
+    enum Open {
+        Sample(Session<&'static [u8]>),
+        Files(Session<BlobSource>),
+    }
+
+    thread_local! {
+        static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+    }
 
     fn reply(fields: &[(&str, JsValue)]) -> JsValue {
         let obj = Object::new();
@@ -28,41 +41,239 @@ mod imp {
         Reflect::get(data, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
     }
 
-    fn answer(name: &str, result: Result<report::Summary, String>) -> JsValue {
-        let json = result
-            .and_then(|s| serde_json::to_string_pretty(&s).map_err(|e| format!("{name}: {e}")));
-        match json {
+    fn failed(name: &str, message: String) -> JsValue {
+        reply(&[
+            ("kind", protocol::FAILED.into()),
+            ("name", name.into()),
+            ("message", message.into()),
+        ])
+    }
+
+    fn json_reply(kind: &str, what: &str, v: Result<serde_json::Value, String>) -> JsValue {
+        match v.and_then(|v| serde_json::to_string(&v).map_err(|e| e.to_string())) {
             Ok(json) => reply(&[
-                ("kind", protocol::SUMMARY.into()),
-                ("name", name.into()),
+                ("kind", kind.into()),
+                ("what", what.into()),
                 ("json", json.into()),
             ]),
-            Err(message) => reply(&[
-                ("kind", protocol::FAILED.into()),
-                ("name", name.into()),
-                ("message", message.into()),
-            ]),
+            Err(m) => failed(what, m),
+        }
+    }
+
+    fn blob_source(f: &Blob) -> Result<BlobSource, String> {
+        BlobSource::new(f.clone(), CacheConfig::default())
+    }
+
+    /// Collects written bytes into Blob parts of at most 4 MiB, so a large output never sits
+    /// in wasm memory whole.
+    struct BlobParts {
+        parts: Array,
+        buf: Vec<u8>,
+    }
+
+    impl BlobParts {
+        const CHUNK: usize = 4 << 20;
+        fn flush_part(&mut self) {
+            if !self.buf.is_empty() {
+                self.parts.push(&Uint8Array::from(self.buf.as_slice()));
+                self.buf.clear();
+            }
+        }
+    }
+
+    impl std::io::Write for BlobParts {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= Self::CHUNK {
+                self.flush_part();
+            }
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn with_session<T>(
+        f: impl FnOnce(&mut dyn SessionOps) -> Result<T, String>,
+    ) -> Result<T, String> {
+        OPEN.with(|o| match &mut *o.borrow_mut() {
+            Some(Open::Sample(s)) => f(s),
+            Some(Open::Files(s)) => f(s),
+            None => Err("nothing is open".into()),
+        })
+    }
+
+    /// The session calls the page uses, independent of the byte source.
+    trait SessionOps {
+        fn name(&self) -> String;
+        fn summary(&self) -> Result<serde_json::Value, String>;
+        fn query(
+            &mut self,
+            what: &str,
+            key: &[u8],
+            offset: usize,
+            limit: usize,
+        ) -> Result<serde_json::Value, String>;
+        fn snapshot(
+            &self,
+            latest_only: bool,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String>;
+    }
+
+    impl<S: storage::ReadAt> SessionOps for Session<S> {
+        fn name(&self) -> String {
+            self.name.clone()
+        }
+        fn summary(&self) -> Result<serde_json::Value, String> {
+            Session::summary(self)
+        }
+        fn query(
+            &mut self,
+            what: &str,
+            key: &[u8],
+            offset: usize,
+            limit: usize,
+        ) -> Result<serde_json::Value, String> {
+            match what {
+                "children" => self.children(key, offset, limit),
+                "value" => self.value(key),
+                "history" => self.history(key),
+                "leases" => self.leases(),
+                "members" => self.members(),
+                "auth" => self.auth(),
+                "v2" => self.v2_node(key),
+                other => Err(format!("unknown query {other:?}")),
+            }
+        }
+        fn snapshot(
+            &self,
+            latest_only: bool,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String> {
+            Session::snapshot(self, latest_only, out)
+        }
+    }
+
+    fn opened(result: Result<Open, String>, name: &str) -> JsValue {
+        match result {
+            Ok(open) => {
+                OPEN.with(|o| *o.borrow_mut() = Some(open));
+                let summary = with_session(|s| s.summary());
+                match summary {
+                    Ok(v) => {
+                        let json = serde_json::to_string(&v).unwrap_or_default();
+                        reply(&[
+                            ("kind", protocol::SUMMARY.into()),
+                            ("name", name.into()),
+                            ("json", json.into()),
+                        ])
+                    }
+                    Err(m) => failed(name, m),
+                }
+            }
+            Err(m) => failed(name, m),
         }
     }
 
     fn handle(data: JsValue) -> JsValue {
         let kind = field(&data, "kind").as_string().unwrap_or_default();
         match kind.as_str() {
-            protocol::OPEN_SAMPLE => answer(
+            protocol::OPEN_SAMPLE => opened(
+                Session::open_v3(web::SAMPLE_NAME, SAMPLE).map(Open::Sample),
                 web::SAMPLE_NAME,
-                report::summarize(web::SAMPLE_NAME, SAMPLE),
             ),
             protocol::OPEN_FILE => {
                 let name = field(&data, "name").as_string().unwrap_or_default();
                 let Ok(blob) = field(&data, "file").dyn_into::<Blob>() else {
-                    return answer(&name, Err("the message carried no file".into()));
+                    return failed(&name, "the message carried no file".into());
                 };
-                let result = BlobSource::new(blob, CacheConfig::default())
+                let r = blob_source(&blob)
                     .map_err(|e| format!("{name}: {e}"))
-                    .and_then(|src| report::summarize(&name, src));
-                answer(&name, result)
+                    .and_then(|src| Session::open_v3(&name, src))
+                    .map(Open::Files);
+                opened(r, &name)
             }
-            other => answer("", Err(format!("unknown request {other:?}"))),
+            protocol::OPEN_FILES => {
+                let name = field(&data, "name").as_string().unwrap_or_default();
+                let files = Array::from(&field(&data, "files"));
+                let paths = Array::from(&field(&data, "paths"));
+                let mut list = Vec::new();
+                for i in 0..files.length() {
+                    let Ok(f) = files.get(i).dyn_into::<File>() else {
+                        continue;
+                    };
+                    let path = paths.get(i).as_string().unwrap_or_else(|| f.name());
+                    match blob_source(&f) {
+                        Ok(src) => list.push((path, src)),
+                        Err(e) => return failed(&name, format!("{path}: {e}")),
+                    }
+                }
+                // One file that is not in a data dir layout: open it as a v3 file.
+                let r = if list.len() == 1
+                    && !list[0].0.contains("/snap/")
+                    && !list[0].0.contains("/wal/")
+                {
+                    let (path, src) = list.remove(0);
+                    Session::open_v3(&path, src)
+                } else {
+                    Session::open_files(&name, list)
+                };
+                opened(r.map(Open::Files), &name)
+            }
+            protocol::QUERY => {
+                let what = field(&data, "what").as_string().unwrap_or_default();
+                let key = match unb64(&field(&data, "key").as_string().unwrap_or_default()) {
+                    Ok(k) => k,
+                    Err(e) => return failed(&what, e),
+                };
+                let offset = field(&data, "offset").as_f64().unwrap_or(0.0) as usize;
+                let limit = field(&data, "limit").as_f64().unwrap_or(200.0) as usize;
+                let v = with_session(|s| s.query(&what, &key, offset, limit));
+                json_reply(protocol::ANSWER, &what, v)
+            }
+            protocol::SNAPSHOT => {
+                let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
+                let mut parts = BlobParts {
+                    parts: Array::new(),
+                    buf: Vec::new(),
+                };
+                let r = with_session(|s| {
+                    let msg = s.snapshot(latest_only, &mut parts)?;
+                    Ok((s.name(), msg))
+                });
+                parts.flush_part();
+                match r {
+                    Ok((name, message)) => {
+                        let opts = BlobPropertyBag::new();
+                        opts.set_type("application/octet-stream");
+                        match Blob::new_with_u8_array_sequence_and_options(&parts.parts, &opts) {
+                            Ok(blob) => {
+                                let base = name
+                                    .rsplit('/')
+                                    .next()
+                                    .unwrap_or("etcd")
+                                    .trim_end_matches(".db");
+                                let file = if latest_only {
+                                    format!("{base}-latest.db")
+                                } else {
+                                    format!("{base}-snapshot.db")
+                                };
+                                reply(&[
+                                    ("kind", protocol::DOWNLOAD.into()),
+                                    ("name", file.into()),
+                                    ("message", message.into()),
+                                    ("blob", blob.into()),
+                                ])
+                            }
+                            Err(e) => failed("snapshot", format!("Blob: {e:?}")),
+                        }
+                    }
+                    Err(m) => failed("snapshot", m),
+                }
+            }
+            other => failed("", format!("unknown request {other:?}")),
         }
     }
 
