@@ -425,6 +425,24 @@ pub fn select<S: ReadAt>(
     files: &[(String, S)],
     wal_snapshots: Option<&[WalSnapshot]>,
 ) -> Selection {
+    select_known(files, wal_snapshots, None)
+}
+
+/// The `.snap` file [`select`] tries first (the newest name), if any.
+pub fn newest<S>(files: &[(String, S)]) -> Option<&(String, S)> {
+    files
+        .iter()
+        .filter(|(n, _)| matches!(classify(n), SnapDirEntry::Snap(_) | SnapDirEntry::OddSnap))
+        .max_by(|a, b| a.0.cmp(&b.0))
+}
+
+/// [`select`], taking `known = (name, result of read(name))` instead of reading that file
+/// again (a caller that read it ahead).
+pub fn select_known<S: ReadAt>(
+    files: &[(String, S)],
+    wal_snapshots: Option<&[WalSnapshot]>,
+    known: Option<(&str, &Result<Snap, SnapError>)>,
+) -> Selection {
     let mut sel = Selection::default();
     let mut snaps: Vec<(&str, &S)> = Vec::new();
     for (name, src) in files {
@@ -442,7 +460,11 @@ pub fn select<S: ReadAt>(
             sel.older.push(name.to_owned());
             continue;
         }
-        match read(name, src) {
+        let result = match known {
+            Some((k, r)) if k == name => r.clone(),
+            _ => read(name, src),
+        };
+        match result {
             Ok(s) => {
                 let ok = match wal_snapshots {
                     None => true,

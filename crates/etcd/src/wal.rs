@@ -218,6 +218,174 @@ fn has_zero_sector<S: ReadAt>(src: &S, start: u64, len: u64) -> bool {
     false
 }
 
+/// Bytes read per refill when scanning a segment.
+const SCAN_CHUNK: usize = 4 << 20;
+
+/// Reads a segment front to back through one buffer of [`SCAN_CHUNK`] bytes (more only for a
+/// record that does not fit), instead of two reads per record.
+struct Chunked<'a, S> {
+    src: &'a S,
+    size: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    at: u64,
+}
+
+impl<'a, S: ReadAt> Chunked<'a, S> {
+    fn new(src: &'a S, size: u64, buf: Vec<u8>) -> Self {
+        let mut buf = buf;
+        buf.clear();
+        Chunked {
+            src,
+            size,
+            buf,
+            at: 0,
+        }
+    }
+
+    /// The bytes at `pos..pos + len`; the caller has checked that they lie inside the file.
+    fn get(&mut self, pos: u64, len: usize) -> Result<&[u8], storage::ReadError> {
+        let end = pos.checked_add(len as u64);
+        let have = pos >= self.at && end.is_some_and(|e| e <= self.at + self.buf.len() as u64);
+        if !have {
+            let want = (len.max(SCAN_CHUNK) as u64).min(self.size.saturating_sub(pos));
+            // A short range is a read error from the source (past the end), as before.
+            let want = want.max(len as u64) as usize;
+            if self.buf.capacity() > 2 * SCAN_CHUNK && want <= SCAN_CHUNK {
+                self.buf = Vec::new();
+            }
+            self.buf.resize(want, 0);
+            if let Err(e) = self.src.read_exact_at(pos, &mut self.buf) {
+                self.buf.clear();
+                return Err(e);
+            }
+            self.at = pos;
+        }
+        let k = (pos - self.at) as usize;
+        Ok(self.buf.get(k..k + len).unwrap_or(&[]))
+    }
+
+    fn into_buf(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// A protobuf field value seen by [`lite_fields`].
+enum Lite<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// A varint at `*i`; `None` when truncated or 10 bytes long (left to prost).
+#[inline]
+fn lite_varint(b: &[u8], i: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for k in 0..9 {
+        let c = *b.get(*i + k)?;
+        v |= ((c & 0x7f) as u64) << (7 * k);
+        if c < 0x80 {
+            *i += k + 1;
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Walks the fields of a flat message without copying. `None` when anything is unusual
+/// (groups, bad tags, truncation, or `f` refusing a field): the caller then decodes with prost,
+/// which gives the same answer or the exact error.
+#[inline]
+fn lite_fields<'a>(b: &'a [u8], mut f: impl FnMut(u64, Lite<'a>) -> Option<()>) -> Option<()> {
+    let mut i = 0;
+    while i < b.len() {
+        let tag = lite_varint(b, &mut i)?;
+        if tag > u32::MAX as u64 || tag >> 3 == 0 {
+            return None;
+        }
+        let v = match tag & 7 {
+            0 => Lite::Varint(lite_varint(b, &mut i)?),
+            1 | 5 => {
+                i = i.checked_add(if tag & 7 == 1 { 8 } else { 4 })?;
+                if i > b.len() {
+                    return None;
+                }
+                Lite::Fixed
+            }
+            2 => {
+                let len = usize::try_from(lite_varint(b, &mut i)?).ok()?;
+                let end = i.checked_add(len)?;
+                let d = b.get(i..end)?;
+                i = end;
+                Lite::Bytes(d)
+            }
+            _ => return None,
+        };
+        f(tag >> 3, v)?;
+    }
+    Some(())
+}
+
+/// A `walpb.Record` read in place: (type, crc, data).
+fn lite_record(b: &[u8]) -> Option<(i64, u32, &[u8])> {
+    let (mut t, mut crc, mut data) = (0i64, 0u32, &b[..0]);
+    lite_fields(b, |n, v| {
+        match (n, v) {
+            (1, Lite::Varint(x)) => t = x as i64,
+            (2, Lite::Varint(x)) => crc = x as u32,
+            (3, Lite::Bytes(d)) => data = d,
+            (1..=3, _) => return None,
+            _ => {}
+        }
+        Some(())
+    })?;
+    Some((t, crc, data))
+}
+
+/// What the scan keeps of a `raftpb.Entry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntryHead {
+    entry_type: i32,
+    term: u64,
+    index: u64,
+    data_len: usize,
+}
+
+fn lite_entry(b: &[u8]) -> Option<EntryHead> {
+    let mut h = EntryHead {
+        entry_type: 0,
+        term: 0,
+        index: 0,
+        data_len: 0,
+    };
+    lite_fields(b, |n, v| {
+        match (n, v) {
+            (1, Lite::Varint(x)) => h.entry_type = x as i32,
+            (2, Lite::Varint(x)) => h.term = x,
+            (3, Lite::Varint(x)) => h.index = x,
+            (4, Lite::Bytes(d)) => h.data_len = d.len(),
+            (1..=4, _) => return None,
+            _ => {}
+        }
+        Some(())
+    })?;
+    Some(h)
+}
+
+/// The entry's head, in place when possible, else through prost (its exact error).
+fn entry_head(b: &[u8]) -> Result<EntryHead, prost::DecodeError> {
+    if let Some(h) = lite_entry(b) {
+        return Ok(h);
+    }
+    let e = Entry::decode(b)?;
+    Ok(EntryHead {
+        entry_type: e.r#type,
+        term: e.term,
+        index: e.index,
+        data_len: e.data.as_ref().map_or(0, Vec::len),
+    })
+}
+
 /// Checks and indexes the segments (given in any order; sorted by name here). Only the last
 /// segment may end in a torn record. `start_after` skips entries at or below that index (the
 /// snapshot a reader starts from); `None` takes the log from its first entry.
@@ -231,6 +399,7 @@ pub fn scan<S: ReadAt>(
     let mut base: Option<u64> = start_after;
     let n = files.len();
     let mut expected_seq: Option<u64> = None;
+    let mut chunk_buf: Vec<u8> = Vec::new();
     for (si, f) in files.iter().enumerate() {
         let last = si + 1 == n;
         let name = SegmentName::parse(&f.name).ok_or_else(|| {
@@ -258,6 +427,7 @@ pub fn scan<S: ReadAt>(
         let size = f.src.size();
         let mut pos = 0u64;
         let mut records = 0u64;
+        let mut rd = Chunked::new(&f.src, size, std::mem::take(&mut chunk_buf));
         let end = loop {
             if pos + 8 > size {
                 if pos == size {
@@ -273,9 +443,10 @@ pub fn scan<S: ReadAt>(
                 return Err(err(&f.name, pos, None, WalErrorKind::BadRecord(reason)));
             }
             let mut w = [0u8; 8];
-            f.src
-                .read_exact_at(pos, &mut w)
-                .map_err(|e| err(&f.name, pos, None, WalErrorKind::Read(e.to_string())))?;
+            w.copy_from_slice(
+                rd.get(pos, 8)
+                    .map_err(|e| err(&f.name, pos, None, WalErrorKind::Read(e.to_string())))?,
+            );
             let word = u64::from_le_bytes(w);
             if word == 0 {
                 break SegmentEnd::ZeroTail { offset: pos };
@@ -299,9 +470,8 @@ pub fn scan<S: ReadAt>(
                 }
                 return Err(err(&f.name, pos, None, WalErrorKind::BadRecord(reason)));
             }
-            let mut data = vec![0u8; len as usize];
-            f.src
-                .read_exact_at(pos + 8, &mut data)
+            let data = rd
+                .get(pos + 8, len as usize)
                 .map_err(|e| err(&f.name, pos, None, WalErrorKind::Read(e.to_string())))?;
             let torn_here = |reason: String| -> Option<SegmentEnd> {
                 (last && has_zero_sector(&f.src, pos + 8, len + pad)).then_some(SegmentEnd::Torn {
@@ -309,42 +479,53 @@ pub fn scan<S: ReadAt>(
                     reason,
                 })
             };
-            let rec = match Record::decode(&data[..]) {
-                Ok(r) => r,
-                Err(e) => {
-                    if let Some(t) = torn_here(format!("undecodable record: {e}")) {
-                        break t;
+            let owned: Vec<u8>;
+            let (rec_type, rec_crc, payload) = match lite_record(data) {
+                Some(r) => r,
+                None => match Record::decode(data) {
+                    Ok(r) => {
+                        // Rare (unusual encoding): keep the bytes apart from the buffer.
+                        owned = r.data.unwrap_or_default();
+                        (r.r#type, r.crc, &owned[..])
                     }
-                    return Err(err(
-                        &f.name,
-                        pos,
-                        None,
-                        WalErrorKind::BadRecord(e.to_string()),
-                    ));
-                }
+                    Err(e) => {
+                        if let Some(t) = torn_here(format!("undecodable record: {e}")) {
+                            break t;
+                        }
+                        return Err(err(
+                            &f.name,
+                            pos,
+                            None,
+                            WalErrorKind::BadRecord(e.to_string()),
+                        ));
+                    }
+                },
             };
-            let payload = rec.data.as_deref().unwrap_or(&[]);
-            let entry_index = if rec.r#type == raftpb::RECORD_ENTRY {
-                Entry::decode(payload).ok().map(|e| e.index)
+            let head = if rec_type == raftpb::RECORD_ENTRY {
+                Some(entry_head(payload))
             } else {
                 None
             };
-            if rec.r#type == raftpb::RECORD_CRC {
-                if crc != 0 && rec.crc != crc {
+            let entry_index = match &head {
+                Some(Ok(h)) => Some(h.index),
+                _ => None,
+            };
+            if rec_type == raftpb::RECORD_CRC {
+                if crc != 0 && rec_crc != crc {
                     return Err(err(
                         &f.name,
                         pos,
                         None,
                         WalErrorKind::Crc {
-                            stored: rec.crc,
+                            stored: rec_crc,
                             computed: crc,
                         },
                     ));
                 }
-                crc = rec.crc;
+                crc = rec_crc;
             } else {
                 let next = crc32c::crc32c_append(crc, payload);
-                if rec.crc != next {
+                if rec_crc != next {
                     if let Some(t) = torn_here("CRC mismatch".into()) {
                         break t;
                     }
@@ -353,7 +534,7 @@ pub fn scan<S: ReadAt>(
                         pos,
                         entry_index,
                         WalErrorKind::Crc {
-                            stored: rec.crc,
+                            stored: rec_crc,
                             computed: next,
                         },
                     ));
@@ -368,7 +549,7 @@ pub fn scan<S: ReadAt>(
                     WalErrorKind::BadRecord(e.to_string()),
                 )
             };
-            match rec.r#type {
+            match rec_type {
                 raftpb::RECORD_CRC => {}
                 raftpb::RECORD_METADATA => {
                     let m = Metadata::decode(payload).map_err(bad)?;
@@ -386,7 +567,10 @@ pub fn scan<S: ReadAt>(
                     .snapshots
                     .push(WalSnapshot::decode(payload).map_err(bad)?),
                 raftpb::RECORD_ENTRY => {
-                    let e = Entry::decode(payload).map_err(bad)?;
+                    let e = match head {
+                        Some(h) => h.map_err(bad)?,
+                        None => entry_head(payload).map_err(bad)?,
+                    };
                     let b = *base.get_or_insert(e.index.saturating_sub(1));
                     if e.index > b {
                         let position = (e.index - b - 1) as usize;
@@ -409,11 +593,11 @@ pub fn scan<S: ReadAt>(
                         out.entries.push(EntryLoc {
                             index: e.index,
                             term: e.term,
-                            entry_type: e.r#type,
+                            entry_type: e.entry_type,
                             segment: si as u32,
                             offset: pos + 8,
                             len: len as u32,
-                            data_len: e.data.as_ref().map_or(0, |d| d.len() as u32),
+                            data_len: e.data_len as u32,
                         });
                     }
                 }
@@ -422,6 +606,7 @@ pub fn scan<S: ReadAt>(
             records += 1;
             pos += 8 + len + pad;
         };
+        chunk_buf = rd.into_buf();
         if let SegmentEnd::Torn { offset, reason } = &end {
             out.torn = Some((f.name.clone(), *offset, reason.clone()));
         }
@@ -535,6 +720,69 @@ mod tests {
             name: name.into(),
             src: MemSource::new(bytes),
         }
+    }
+
+    /// The in-place readers agree with prost whenever they answer, on valid and mangled bytes.
+    #[test]
+    fn lite_decoding_agrees_with_prost() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut answered = 0;
+        for round in 0..30_000u64 {
+            let e = Entry {
+                r#type: (round % 3) as i32,
+                term: rnd() >> (rnd() % 64),
+                index: rnd() >> (rnd() % 64),
+                data: (round % 5 != 0).then(|| vec![7u8; (rnd() % 40) as usize]),
+            }
+            .encode_to_vec();
+            let mut r = Record {
+                r#type: raftpb::RECORD_ENTRY,
+                crc: rnd() as u32,
+                data: Some(e),
+            }
+            .encode_to_vec();
+            // Mangle some: flip bytes, cut, append junk fields.
+            match round % 4 {
+                1 => {
+                    let n = r.len();
+                    if n > 0 {
+                        let at = (rnd() as usize) % n;
+                        r[at] ^= 1 << (rnd() % 8);
+                    }
+                }
+                2 => {
+                    let n = (rnd() as usize) % (r.len() + 1);
+                    r.truncate(n);
+                }
+                3 => r.extend_from_slice(&[(rnd() % 256) as u8, (rnd() % 256) as u8, 0x01]),
+                _ => {}
+            }
+            if let Some((t, crc, data)) = lite_record(&r) {
+                let want = Record::decode(&r[..]).unwrap();
+                assert_eq!(
+                    (t, crc, data),
+                    (want.r#type, want.crc, want.data.as_deref().unwrap_or(&[]))
+                );
+                answered += 1;
+                match (entry_head(data), Entry::decode(data)) {
+                    (Ok(h), Ok(e)) => assert_eq!(
+                        (h.entry_type, h.term, h.index, h.data_len),
+                        (e.r#type, e.term, e.index, e.data.map_or(0, |d| d.len()))
+                    ),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{a:?} vs {b:?}"),
+                }
+            } else {
+                assert!(Record::decode(&r[..]).is_err() || round % 4 != 0);
+            }
+        }
+        assert!(answered > 10_000, "{answered}");
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub struct V2Data {
 /// Called for every replayed entry: where it is, what it carries, what applying it did.
 pub type EntryHook<'h> = &'h mut dyn FnMut(&EntryLoc, &Payload, &Outcome);
 
-/// Rebuilds the v2 store. See [`load_with`].
+/// Rebuilds the v2 store. See [`load_with`] (and [`load_parallel`] for two threads).
 pub fn load<S: ReadAt>(files: DataDirFiles<S>, opts: &LoadOptions) -> Result<V2Data, LoadError> {
     load_with(files, opts, None)
 }
@@ -245,10 +245,67 @@ fn is_user_v2(method: &[u8], path: &[u8]) -> bool {
 pub fn load_with<S: ReadAt>(
     files: DataDirFiles<S>,
     opts: &LoadOptions,
-    mut hook: Option<EntryHook<'_>>,
+    hook: Option<EntryHook<'_>>,
 ) -> Result<V2Data, LoadError> {
     let mut report = LoadReport::default();
-    let wal_files = files.wal.ok_or(LoadError::NoWalDir)?;
+    let mut segs = wal_segments(files.wal, &mut report)?;
+    let scan = wal::scan(&mut segs, None)?;
+    finish(files.snap, segs, scan, report, opts, hook, None)
+}
+
+/// [`load`] on two threads: the newest `.snap` is read and parsed while the WAL is scanned
+/// (used when it is the one etcd would load; otherwise dropped and the chosen one is read).
+/// Same result as [`load`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_parallel<S: ReadAt + Sync>(
+    files: DataDirFiles<S>,
+    opts: &LoadOptions,
+) -> Result<V2Data, LoadError> {
+    let mut report = LoadReport::default();
+    let mut segs = wal_segments(files.wal, &mut report)?;
+    // With `stop_at` an older snapshot may be needed: no guessing then.
+    let candidate = match (&files.snap, opts.stop_at) {
+        (Some(list), None) => snap::newest(list),
+        _ => None,
+    };
+    let (scan, ahead) = std::thread::scope(|sc| {
+        let job = candidate.map(|(name, src)| sc.spawn(move || read_ahead(name, src)));
+        let scan = wal::scan(&mut segs, None);
+        // A failed thread only loses the head start.
+        (scan, job.and_then(|j| j.join().ok()))
+    });
+    let scan = scan?;
+    finish(files.snap, segs, scan, report, opts, None, ahead)
+}
+
+/// A `.snap` file read and parsed ahead of the selection.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+struct Ahead {
+    file: String,
+    snap: Result<snap::Snap, SnapError>,
+    parsed: Option<Result<(Store, SnapJsonInfo), snapjson::JsonError>>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn read_ahead<S: ReadAt>(name: &str, src: &S) -> Ahead {
+    let snap = snap::read(name, src);
+    let parsed = snap
+        .as_ref()
+        .ok()
+        .map(|s| snapjson::load_from(src, s.json_range()));
+    Ahead {
+        file: name.to_owned(),
+        snap,
+        parsed,
+    }
+}
+
+/// The WAL segments of the wal directory (other names go to `report.wal_ignored`).
+fn wal_segments<S>(
+    wal_files: Option<Vec<(String, S)>>,
+    report: &mut LoadReport,
+) -> Result<Vec<SegmentFile<S>>, LoadError> {
+    let wal_files = wal_files.ok_or(LoadError::NoWalDir)?;
     let mut segs: Vec<SegmentFile<S>> = Vec::new();
     for (name, src) in wal_files {
         if SegmentName::parse(&name).is_some() {
@@ -260,10 +317,22 @@ pub fn load_with<S: ReadAt>(
     report.wal_ignored.sort();
     if segs.is_empty() {
         return Err(LoadError::NoWalSegments {
-            ignored: report.wal_ignored,
+            ignored: std::mem::take(&mut report.wal_ignored),
         });
     }
-    let scan = wal::scan(&mut segs, None)?;
+    Ok(segs)
+}
+
+/// Everything after the WAL scan: the snapshot, then the replay.
+fn finish<S: ReadAt>(
+    snap_files: Option<Vec<(String, S)>>,
+    segs: Vec<SegmentFile<S>>,
+    scan: wal::WalScan,
+    mut report: LoadReport,
+    opts: &LoadOptions,
+    mut hook: Option<EntryHook<'_>>,
+    ahead: Option<Ahead>,
+) -> Result<V2Data, LoadError> {
     report.segments = scan.segments.clone();
     report.metadata = scan.metadata.clone();
     report.hard_state = scan.hard_state;
@@ -283,8 +352,12 @@ pub fn load_with<S: ReadAt>(
         .filter(|s| s.index <= limit)
         .cloned()
         .collect();
-    let sel = match &files.snap {
-        Some(list) => snap::select(list, Some(&valid)),
+    let sel = match &snap_files {
+        Some(list) => snap::select_known(
+            list,
+            Some(&valid),
+            ahead.as_ref().map(|a| (a.file.as_str(), &a.snap)),
+        ),
         None => snap::Selection::default(),
     };
     report.snap_rejected = sel.rejected;
@@ -294,25 +367,34 @@ pub fn load_with<S: ReadAt>(
     report.snap_ignored = sel.ignored;
     let (mut store, snap_index) = match sel.chosen {
         Some(s) => {
-            let src = files
-                .snap
-                .as_ref()
-                .and_then(|l| l.iter().find(|(n, _)| *n == s.file))
-                .map(|(_, src)| src);
-            let Some(src) = src else {
-                return Err(LoadError::SnapJson {
-                    file: s.file.clone(),
-                    offset: 0,
-                    msg: "file vanished".into(),
-                });
+            // The parse done ahead, when it was of this file (any other is dropped first).
+            let pre = match ahead {
+                Some(a) if a.file == s.file => a.parsed,
+                _ => None,
             };
             let range = s.json_range();
-            let (store, json) =
-                snapjson::load_from(src, range.clone()).map_err(|e| LoadError::SnapJson {
-                    file: s.file.clone(),
-                    offset: range.start + e.offset,
-                    msg: e.msg,
-                })?;
+            let parsed = match pre {
+                Some(p) => p,
+                None => {
+                    let src = snap_files
+                        .as_ref()
+                        .and_then(|l| l.iter().find(|(n, _)| *n == s.file))
+                        .map(|(_, src)| src);
+                    let Some(src) = src else {
+                        return Err(LoadError::SnapJson {
+                            file: s.file.clone(),
+                            offset: 0,
+                            msg: "file vanished".into(),
+                        });
+                    };
+                    snapjson::load_from(src, range.clone())
+                }
+            };
+            let (store, json) = parsed.map_err(|e| LoadError::SnapJson {
+                file: s.file.clone(),
+                offset: range.start + e.offset,
+                msg: e.msg,
+            })?;
             report.snapshot = Some(SnapshotUsed {
                 file: s.file.clone(),
                 term: s.term,

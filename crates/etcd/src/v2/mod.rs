@@ -17,12 +17,12 @@ pub mod time;
 pub mod view;
 
 pub use apply::{MemberInfo, Membership, Outcome};
-#[cfg(not(target_arch = "wasm32"))]
-pub use load::open_member_dir;
 pub use load::{
     load, load_with, Counts, DataDirFiles, EntryProblem, LoadError, LoadOptions, LoadReport,
     SnapshotUsed, V2Data,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use load::{load_parallel, open_member_dir};
 pub use store::{Code, Store};
 pub use view::{go_json_string, go_lossy, GetOptions, NodeRef, NodeView};
 

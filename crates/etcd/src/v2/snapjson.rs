@@ -59,6 +59,33 @@ impl ReadAt for SliceSrc<'_> {
     }
 }
 
+/// Length of the run of plain string bytes at the start of `w`: everything but `"`, `\\`,
+/// control characters and non-ASCII bytes (eight bytes at a time).
+#[inline]
+fn plain_run(w: &[u8]) -> usize {
+    use super::view::{control_bytes, zero_bytes};
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = w.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(a);
+        let m = (x & HI)
+            | control_bytes(x)
+            | zero_bytes(x ^ (LO * b'"' as u64))
+            | zero_bytes(x ^ (LO * b'\\' as u64));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + w[i..]
+        .iter()
+        .take_while(|&&c| c != b'"' && c != b'\\' && (0x20..0x80).contains(&c))
+        .count()
+}
+
 /// The parser: positions are relative to the start of the JSON.
 struct P<'a, S: ReadAt + ?Sized> {
     src: &'a S,
@@ -225,10 +252,7 @@ impl<'a, S: ReadAt + ?Sized> P<'a, S> {
             // Fast path: a run of plain bytes in the window.
             let k = (self.i - self.win_at) as usize;
             let w = self.win.get(k..).unwrap_or(&[]);
-            let n = w
-                .iter()
-                .take_while(|&&c| c != b'"' && c != b'\\' && (0x20..0x80).contains(&c))
-                .count();
+            let n = plain_run(w);
             self.buf.extend_from_slice(&w[..n]);
             self.i += n as u64;
             if n == w.len() {

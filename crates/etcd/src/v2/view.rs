@@ -44,22 +44,99 @@ pub struct NodeView {
     pub created_index: u64,
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// 0x80 in each byte of `x` that is zero, 0 elsewhere (exact: no carries between bytes).
+#[inline(always)]
+pub(crate) fn zero_bytes(x: u64) -> u64 {
+    !(((x & M7) + M7) | x | M7)
+}
+
+/// 0x80 in each byte of `x` below 0x20 (with its top bit clear), 0 elsewhere.
+#[inline(always)]
+pub(crate) fn control_bytes(x: u64) -> u64 {
+    !(((x & M7) + LO * 0x60) | x | M7)
+}
+
+/// 0x80 in each byte Go's encoder does not copy as is: `"`, `\`, `<`, `>`, `&`, control
+/// characters and every non-ASCII byte (checked one by one).
+#[inline(always)]
+fn out_special(x: u64) -> u64 {
+    (x & HI)
+        | control_bytes(x)
+        | zero_bytes(x ^ (LO * b'"' as u64))
+        | zero_bytes(x ^ (LO * b'\\' as u64))
+        | zero_bytes(x ^ (LO * b'<' as u64))
+        | zero_bytes(x ^ (LO * b'>' as u64))
+        | zero_bytes(x ^ (LO * b'&' as u64))
+}
+
+#[inline(always)]
+fn out_safe(c: u8) -> bool {
+    (0x20..0x80).contains(&c) && !matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&')
+}
+
+/// Index of the first byte of `s` at or after `i` that is not copied as is (or `s.len()`).
+#[inline]
+fn next_out_special(s: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let m = out_special(u64::from_le_bytes(a));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = s.get(i) {
+        if !out_safe(c) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Appends `v` in decimal.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut b = [0u8; 20];
+    let mut k = b.len();
+    loop {
+        k -= 1;
+        b[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&b[k..]);
+}
+
+/// Appends `v` in decimal, with a `-` when negative.
+fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
 /// Appends `s` as a JSON string exactly as Go's `encoding/json` (Go 1.19, HTML escaping on)
 /// writes a Go string: invalid UTF-8 bytes become `\ufffd` one byte at a time, `<`, `>`, `&`,
 /// U+2028 and U+2029 are escaped, control characters other than `\n`, `\r`, `\t` are `\u00XX`.
 pub fn go_json_string(out: &mut Vec<u8>, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let mut i = 0;
     let mut start = 0;
-    while i < s.len() {
-        let c = s[i];
+    loop {
+        i = next_out_special(s, i);
+        let Some(&c) = s.get(i) else {
+            break;
+        };
         if c < 0x80 {
-            let safe = c >= 0x20 && c != b'"' && c != b'\\' && c != b'<' && c != b'>' && c != b'&';
-            if safe {
-                i += 1;
-                continue;
-            }
             out.extend_from_slice(&s[start..i]);
             match c {
                 b'\\' | b'"' => {
@@ -85,9 +162,8 @@ pub fn go_json_string(out: &mut Vec<u8>, s: &[u8]) {
             0xF0..=0xF4 => 4,
             _ => 0,
         };
-        let valid = n > 0
-            && s.get(i..i + n)
-                .is_some_and(|q| std::str::from_utf8(q).is_ok());
+        let seq = if n > 0 { s.get(i..i + n) } else { None };
+        let valid = seq.is_some_and(|q| std::str::from_utf8(q).is_ok());
         if !valid {
             out.extend_from_slice(&s[start..i]);
             out.extend_from_slice(b"\\ufffd");
@@ -95,13 +171,9 @@ pub fn go_json_string(out: &mut Vec<u8>, s: &[u8]) {
             start = i;
             continue;
         }
-        if n == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) {
+        if let Some(&[0xE2, 0x80, last @ (0xA8 | 0xA9)]) = seq {
             out.extend_from_slice(&s[start..i]);
-            out.extend_from_slice(if s[i + 2] == 0xA8 {
-                b"\\u2028"
-            } else {
-                b"\\u2029"
-            });
+            out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
             i += 3;
             start = i;
             continue;
@@ -394,9 +466,13 @@ impl<'a> NodeRef<'a> {
                     path.truncate(frame.path_len);
                     path.push(b'/');
                     path.extend_from_slice(name);
-                    let key = shown_key(&path, self.strip);
+                    let key = if self.strip {
+                        path.strip_prefix(b"/1").unwrap_or(&path)
+                    } else {
+                        &path[..]
+                    };
                     let plen = path.len();
-                    self.open(&mut out, child, &key, opts, &mut stack, plen, deep);
+                    self.open(&mut out, child, key, opts, &mut stack, plen, deep);
                 }
                 None => {
                     if let Some(f) = stack.pop() {
@@ -416,7 +492,7 @@ impl<'a> NodeRef<'a> {
                                 out.push(b'"');
                                 out.extend_from_slice(name.as_bytes());
                                 out.extend_from_slice(b"\":");
-                                out.extend_from_slice(v.to_string().as_bytes());
+                                push_u64(&mut out, v);
                             }
                         }
                         out.push(b'}');
@@ -471,7 +547,7 @@ impl<'a> NodeRef<'a> {
             if ttl != 0 {
                 sep(out);
                 out.extend_from_slice(b"\"ttl\":");
-                out.extend_from_slice(ttl.to_string().as_bytes());
+                push_i64(out, ttl);
             }
         }
         let iter = if list {
@@ -629,6 +705,108 @@ mod tests {
         assert_eq!(s(b"\xf0\x9f\x98"), r#""\ufffd\ufffd\ufffd""#);
         assert_eq!(s(b"\xed\xa0\x80"), r#""\ufffd\ufffd\ufffd""#);
         assert_eq!(go_lossy(b"a\xf0\x9f\x98b"), "a\u{FFFD}\u{FFFD}\u{FFFD}b");
+    }
+
+    /// The straightforward byte loop the fast version must agree with.
+    fn reference(out: &mut Vec<u8>, s: &[u8]) {
+        out.push(b'"');
+        let mut i = 0;
+        while i < s.len() {
+            let c = s[i];
+            if c < 0x80 {
+                match c {
+                    b'\\' | b'"' => out.extend_from_slice(&[b'\\', c]),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'<' | b'>' | b'&' => out.extend_from_slice(format!("\\u{:04x}", c).as_bytes()),
+                    c if c < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c).as_bytes()),
+                    c => out.push(c),
+                }
+                i += 1;
+                continue;
+            }
+            let n = match c {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => 0,
+            };
+            match s.get(i..i + n).map(std::str::from_utf8) {
+                Some(Ok(t)) if n > 0 => {
+                    match t {
+                        "\u{2028}" => out.extend_from_slice(b"\\u2028"),
+                        "\u{2029}" => out.extend_from_slice(b"\\u2029"),
+                        _ => out.extend_from_slice(t.as_bytes()),
+                    }
+                    i += n;
+                }
+                _ => {
+                    out.extend_from_slice(b"\\ufffd");
+                    i += 1;
+                }
+            }
+        }
+        out.push(b'"');
+    }
+
+    #[test]
+    fn fast_strings_match_the_byte_loop() {
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b"Z",
+            b" ",
+            b"~",
+            b"\x7f",
+            b"\"",
+            b"\\",
+            b"<",
+            b">",
+            b"&",
+            b"\n",
+            b"\x00",
+            b"\x1f",
+            b"\x20",
+            b"\x80",
+            b"\xff",
+            b"\xc3\xa9",
+            b"\xe2\x80\xa8",
+            b"\xe2\x80\xa9",
+            b"\xe2\x80",
+            b"\xf0\x9f\x8e\x89",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"abcdefgh",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut s = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.extend_from_slice(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            go_json_string(&mut a, &s);
+            reference(&mut b, &s);
+            assert_eq!(a, b, "{:?}", s.escape_ascii().to_string());
+        }
+        let mut v = Vec::new();
+        for n in [0u64, 7, 10, 99, 100, u64::MAX] {
+            v.clear();
+            push_u64(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
+        for n in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            v.clear();
+            push_i64(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
     }
 
     fn sample() -> Store {
