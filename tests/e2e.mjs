@@ -171,6 +171,23 @@ async function main() {
     if (!meta.includes("20.5 kB") || !meta.includes(`mod_revision ${facts.revisions.big20k}`)) throw new Error(`meta: ${meta}`);
     await page.click("#history-button");
     await page.locator("#history tr").nth(1).waitFor({ timeout: 20_000 });
+  });
+
+  await check("key search: substring, prefix and regex with a result count", async () => {
+    const want = keysOnly.kvs.map((kv) => Buffer.from(kv.key, "base64").toString("latin1"));
+    const search = async (mode, text) => {
+      await page.selectOption("#search-mode", mode);
+      await page.fill("#search-text", text);
+      await page.click("#search-go");
+      await page.waitForFunction((p) => document.querySelector("#prefix")?.textContent === p, `${mode}: ${text}`, { timeout: 20_000 });
+      return page.locator("#children td.name").allInnerTexts();
+    };
+    const re = await search("regex", "^/app/config/(api|web)/env$");
+    eq(re.join(" "), "/app/config/api/env /app/config/web/env", "regex matches");
+    const sub = await search("substring", "tls.conf");
+    eq(sub.length, want.filter((k) => k.includes("tls.conf")).length, "substring count");
+    const pre = await search("prefix", "/leases/");
+    eq(pre.length, want.filter((k) => k.startsWith("/leases/")).length, "prefix count");
     await page.click("#tab-summary");
   });
 

@@ -62,6 +62,7 @@ const html = `<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <style>${css}</style>
 </head>
 <body>

@@ -298,6 +298,63 @@ impl<S: ReadAt> Session<S> {
         }))
     }
 
+    /// Live keys matching `pattern`: `mode` is "prefix", "substring" or "regex" (on the key
+    /// bytes; invalid UTF-8 is matched as bytes). Returns the count and matches
+    /// `offset..offset+limit`.
+    pub fn search(
+        &mut self,
+        mode: &str,
+        pattern: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Value, String> {
+        let re = if mode == "regex" {
+            Some(
+                regex::bytes::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("not a regular expression: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let needle = pattern.as_bytes();
+        let idx = self.index()?;
+        let matches = |k: &[u8]| -> bool {
+            match mode {
+                "prefix" => k.starts_with(needle),
+                "substring" => needle.is_empty() || k.windows(needle.len()).any(|w| w == needle),
+                _ => re.as_ref().is_some_and(|r| r.is_match(k)),
+            }
+        };
+        let mut count = 0usize;
+        let mut page = Vec::new();
+        for (k, m) in idx.keys.iter().zip(&idx.meta) {
+            if !matches(k) {
+                continue;
+            }
+            if count >= offset && page.len() < limit {
+                page.push(json!({
+                    "key": b64(k),
+                    "name": escape(k),
+                    "dir": false,
+                    "count": 1,
+                    "bytes": m.value_len + k.len() as u64,
+                }));
+            }
+            count += 1;
+        }
+        Ok(json!({
+            "prefix": format!("{mode}: {pattern}"),
+            "prefixKey": "",
+            "total": count,
+            "keys": count,
+            "offset": offset,
+            "children": page,
+            "search": true,
+        }))
+    }
+
     /// The latest value of a live key, with its metadata and ready-made views.
     pub fn value(&mut self, key: &[u8]) -> Result<Value, String> {
         let idx = self.index()?;
@@ -488,6 +545,20 @@ mod tests {
         assert_eq!(app["dir"], true);
         let slash = s.children(b"/", 0, 1000).unwrap();
         assert_eq!(slash["keys"], app["count"]);
+    }
+
+    #[test]
+    fn search_modes() {
+        let mut s = sample();
+        let p = s.search("prefix", "/app/config/api/", 0, 100).unwrap();
+        assert_eq!(p["total"], 8); // cache.yaml database.yaml env features.json flags limits.conf logging.yaml tls.conf
+        let sub = s.search("substring", "nul", 0, 100).unwrap();
+        assert!(sub["total"].as_u64().unwrap() >= 2);
+        let re = s
+            .search("regex", r"^/app/config/(api|web)/env$", 0, 100)
+            .unwrap();
+        assert_eq!(re["total"], 2);
+        assert!(s.search("regex", "(", 0, 10).is_err());
     }
 
     #[test]

@@ -75,6 +75,11 @@ mod imp {
             latest_only: bool,
         },
         ValueView(&'static str),
+        Search {
+            offset: usize,
+        },
+        SearchMode(String),
+        SearchText(String),
     }
 
     enum View {
@@ -102,6 +107,8 @@ mod imp {
         v2: Value,
         note: Option<String>,
         busy: bool,
+        search_mode: String,
+        search_text: String,
     }
 
     fn request(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
@@ -252,6 +259,8 @@ mod imp {
                 v2: Value::Null,
                 note: None,
                 busy: false,
+                search_mode: "substring".into(),
+                search_text: String::new(),
             }
         }
 
@@ -314,7 +323,7 @@ mod imp {
                 Msg::Answer { what, json } => {
                     let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
                     match what.as_str() {
-                        "children" => self.level = v,
+                        "children" | "search" => self.level = v,
                         "value" => {
                             self.value = v;
                             self.history = Value::Null;
@@ -371,6 +380,22 @@ mod imp {
                     ));
                 }
                 Msg::ValueView(v) => self.value_view = v,
+                Msg::SearchMode(m) => self.search_mode = m,
+                Msg::SearchText(t) => {
+                    self.search_text = t;
+                    return false;
+                }
+                Msg::Search { offset } => self.send(request(
+                    protocol::QUERY,
+                    &[
+                        ("what", "search".into()),
+                        ("key", "".into()),
+                        ("mode", self.search_mode.as_str().into()),
+                        ("pattern", self.search_text.as_str().into()),
+                        ("offset", (offset as f64).into()),
+                        ("limit", (PAGE as f64).into()),
+                    ],
+                )),
             }
             let _ = ctx;
             true
@@ -567,16 +592,42 @@ mod imp {
                     offset: 0,
                 })
             };
+            let searching = lv["search"].as_bool() == Some(true);
             let page = |o: usize| {
                 let pk = prefix_key.clone();
-                link.callback(move |_| Msg::Level {
-                    key: pk.clone(),
-                    offset: o,
-                })
+                if searching {
+                    link.callback(move |_| Msg::Search { offset: o })
+                } else {
+                    link.callback(move |_| Msg::Level {
+                        key: pk.clone(),
+                        offset: o,
+                    })
+                }
             };
+            let onmode = link.callback(|e: Event| {
+                let sel: web_sys::HtmlSelectElement = e.target_unchecked_into();
+                Msg::SearchMode(sel.value())
+            });
+            let ontext = link.callback(|e: InputEvent| {
+                let input: HtmlInputElement = e.target_unchecked_into();
+                Msg::SearchText(input.value())
+            });
+            let onsearch = link.callback(|_: MouseEvent| Msg::Search { offset: 0 });
+            let onkey = link.batch_callback(|e: KeyboardEvent| {
+                (e.key() == "Enter").then_some(Msg::Search { offset: 0 })
+            });
             html! {
                 <section id="keys-view" class="split">
                     <div class="tree">
+                        <div id="search" class="search">
+                            <select id="search-mode" onchange={onmode}>
+                                <option value="substring" selected={self.search_mode == "substring"}>{ "contains" }</option>
+                                <option value="prefix" selected={self.search_mode == "prefix"}>{ "starts with" }</option>
+                                <option value="regex" selected={self.search_mode == "regex"}>{ "regex" }</option>
+                            </select>
+                            <input id="search-text" type="search" placeholder="search keys" value={self.search_text.clone()} oninput={ontext} onkeydown={onkey} />
+                            <button id="search-go" onclick={onsearch}>{ "Search" }</button>
+                        </div>
                         <p class="crumbs">
                             <button id="tree-root" onclick={link.callback(|_| Msg::Level { key: String::new(), offset: 0 })}>{ "(all keys)" }</button>
                             if !prefix_key.is_empty() {

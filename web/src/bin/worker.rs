@@ -104,17 +104,21 @@ mod imp {
         })
     }
 
+    /// A question from the page.
+    struct Query {
+        what: String,
+        key: Vec<u8>,
+        offset: usize,
+        limit: usize,
+        mode: String,
+        pattern: String,
+    }
+
     /// The session calls the page uses, independent of the byte source.
     trait SessionOps {
         fn name(&self) -> String;
         fn summary(&self) -> Result<serde_json::Value, String>;
-        fn query(
-            &mut self,
-            what: &str,
-            key: &[u8],
-            offset: usize,
-            limit: usize,
-        ) -> Result<serde_json::Value, String>;
+        fn query(&mut self, q: &Query) -> Result<serde_json::Value, String>;
         fn snapshot(
             &self,
             latest_only: bool,
@@ -129,21 +133,16 @@ mod imp {
         fn summary(&self) -> Result<serde_json::Value, String> {
             Session::summary(self)
         }
-        fn query(
-            &mut self,
-            what: &str,
-            key: &[u8],
-            offset: usize,
-            limit: usize,
-        ) -> Result<serde_json::Value, String> {
-            match what {
-                "children" => self.children(key, offset, limit),
-                "value" => self.value(key),
-                "history" => self.history(key),
+        fn query(&mut self, q: &Query) -> Result<serde_json::Value, String> {
+            match q.what.as_str() {
+                "children" => self.children(&q.key, q.offset, q.limit),
+                "search" => self.search(&q.mode, &q.pattern, q.offset, q.limit),
+                "value" => self.value(&q.key),
+                "history" => self.history(&q.key),
                 "leases" => self.leases(),
                 "members" => self.members(),
                 "auth" => self.auth(),
-                "v2" => self.v2_node(key),
+                "v2" => self.v2_node(&q.key),
                 other => Err(format!("unknown query {other:?}")),
             }
         }
@@ -228,9 +227,18 @@ mod imp {
                     Ok(k) => k,
                     Err(e) => return failed(&what, e),
                 };
-                let offset = field(&data, "offset").as_f64().unwrap_or(0.0) as usize;
-                let limit = field(&data, "limit").as_f64().unwrap_or(200.0) as usize;
-                let v = with_session(|s| s.query(&what, &key, offset, limit));
+                let q = Query {
+                    what: what.clone(),
+                    key,
+                    offset: field(&data, "offset").as_f64().unwrap_or(0.0) as usize,
+                    limit: field(&data, "limit")
+                        .as_f64()
+                        .unwrap_or(200.0)
+                        .min(10_000.0) as usize,
+                    mode: field(&data, "mode").as_string().unwrap_or_default(),
+                    pattern: field(&data, "pattern").as_string().unwrap_or_default(),
+                };
+                let v = with_session(|s| s.query(&q));
                 json_reply(protocol::ANSWER, &what, v)
             }
             protocol::SNAPSHOT => {
