@@ -18,6 +18,9 @@ pub enum Val<'a> {
     Blob(&'a [u8]),
     /// Text that is valid UTF-8 without NUL (see [`text_ok`]); written as NULL otherwise.
     Text(&'a [u8]),
+    /// Text of any bytes: SQLite stores them as they are (`CAST(X'..' AS TEXT)`, NUL and
+    /// invalid UTF-8 included); PostgreSQL as [`Val::Text`] (the caller keeps such bytes out).
+    KeyText(&'a [u8]),
 }
 
 /// Whether bytes can be a text value in both databases: valid UTF-8 and no NUL (PostgreSQL
@@ -198,8 +201,8 @@ fn copy_val(buf: &mut Vec<u8>, v: &Val<'_>) {
             buf.extend_from_slice(b"\\\\x");
             hex_into(buf, b);
         }
-        Val::Text(t) if !text_ok(t) => buf.extend_from_slice(b"\\N"),
-        Val::Text(t) => {
+        Val::Text(t) | Val::KeyText(t) if !text_ok(t) => buf.extend_from_slice(b"\\N"),
+        Val::Text(t) | Val::KeyText(t) => {
             for &x in t {
                 if x.is_ascii_alphanumeric() || matches!(x, b'/' | b'.' | b'_' | b':' | b'-') {
                     buf.push(x);
@@ -232,13 +235,18 @@ fn insert_val(buf: &mut Vec<u8>, v: &Val<'_>, d: Dialect) {
             hex_into(buf, b);
             buf.extend_from_slice(b"'::bytea");
         }
-        (Val::Text(t), _) if !text_ok(t) => buf.extend_from_slice(b"NULL"),
+        (Val::KeyText(t), Dialect::Sqlite) => {
+            buf.extend_from_slice(b"CAST(X'");
+            hex_into(buf, t);
+            buf.extend_from_slice(b"' AS TEXT)");
+        }
+        (Val::Text(t) | Val::KeyText(t), _) if !text_ok(t) => buf.extend_from_slice(b"NULL"),
         (Val::Text(t), Dialect::Sqlite) => {
             buf.extend_from_slice(b"CAST(X'");
             hex_into(buf, t);
             buf.extend_from_slice(b"' AS TEXT)");
         }
-        (Val::Text(t), Dialect::Postgres) => {
+        (Val::Text(t) | Val::KeyText(t), Dialect::Postgres) => {
             buf.extend_from_slice(b"convert_from('\\x");
             hex_into(buf, t);
             buf.extend_from_slice(b"'::bytea, 'UTF8')");
@@ -273,11 +281,11 @@ mod tests {
         // Text: not valid → NULL; valid → hex or \x escapes only.
         assert!(one(Dialect::Sqlite, Mode::Insert, Val::Text(evil)).contains("(NULL)"));
         let t = b"a'b\\c d/\xc3\xa9";
-        assert!(one(Dialect::Sqlite, Mode::Insert, Val::Text(t)).contains(
-            "CAST(X'61276250632064 2fc3a9' AS TEXT)"
-                .replace(' ', "")
-                .as_str()
-        ));
+        assert!(one(Dialect::Sqlite, Mode::Insert, Val::Text(t))
+            .contains("(CAST(X'6127625c6320642fc3a9' AS TEXT))"));
+        // Key text in SQLite: any bytes, still only hex.
+        assert!(one(Dialect::Sqlite, Mode::Insert, Val::KeyText(b"\0'\xff"))
+            .contains("(CAST(X'0027ff' AS TEXT))"));
         assert_eq!(
             one(Dialect::Postgres, Mode::Copy, Val::Text(t)),
             "COPY t (c) FROM stdin;\na\\x27b\\x5cc\\x20d/\\xc3\\xa9\n\\.\n"

@@ -250,9 +250,9 @@ pub(crate) fn write<W: Write>(
         };
         if d == Dialect::Postgres && !text_ok(name) {
             ks.unrepresentable += 1;
-            if ks.unrepresentable_keys.len() < 20 {
-                ks.unrepresentable_keys
-                    .push(name.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let h: String = name.iter().map(|b| format!("{b:02x}")).collect();
+            if ks.unrepresentable_keys.len() < 20 && !ks.unrepresentable_keys.contains(&h) {
+                ks.unrepresentable_keys.push(h);
             }
             gap_row(em, id)?;
             return Ok(());
@@ -263,7 +263,7 @@ pub(crate) fn write<W: Write>(
         if c.tombstone {
             em.row(&[
                 Val::Int(id),
-                Val::Text(name),
+                Val::KeyText(name),
                 Val::Int(0),
                 Val::Int(1),
                 Val::Int(0),
@@ -282,8 +282,12 @@ pub(crate) fn write<W: Write>(
             );
             return Ok(());
         }
+        // The first row of a key creates it only when etcd says it was created right there
+        // (a v2-migrated key has version 1 but create_revision = its v2 createdIndex, and a
+        // compacted history leaves updates without their creation): otherwise it is an update
+        // whose creation kine no longer holds, so that kine reports etcd's create_revision.
         let created = match prev {
-            None => c.version <= 1,
+            None => c.version <= 1 && c.create_revision == c.rev.main,
             Some(s) => s.deleted,
         };
         let create_id = if created {
@@ -305,7 +309,7 @@ pub(crate) fn write<W: Write>(
         };
         em.row(&[
             Val::Int(id),
-            Val::Text(name),
+            Val::KeyText(name),
             Val::Int(created as i64),
             Val::Int(0),
             Val::Int(if created { 0 } else { create_id }),
