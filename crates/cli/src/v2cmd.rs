@@ -88,7 +88,7 @@ fn print(
             out.write_all(br#"{"action":"get","node":"#)
                 .map_err(io_fail)?;
             let mut w = &mut *out;
-            node.write_json(&mut w, &opts).map_err(io_fail)?;
+            node.write_json_parallel(&mut w, &opts).map_err(io_fail)?;
             out.write_all(b"}\n").map_err(io_fail)
         }
         SimpleOrJson::Simple => node.walk(&opts, |v, _depth| {

@@ -269,10 +269,25 @@ pub fn load_parallel<S: ReadAt + Sync>(
         _ => None,
     };
     let (scan, ahead) = std::thread::scope(|sc| {
-        let job = candidate.map(|(name, src)| sc.spawn(move || read_ahead(name, src)));
+        // This thread parses the JSON; the other scans the WAL, then checks the CRC.
+        let job = candidate.map(|(name, src)| sc.spawn(move || parse_ahead(name, src)));
         let scan = wal::scan(&mut segs, None);
+        let checked = candidate.map(|(name, src)| snap::read(name, src));
         // A failed thread only loses the head start.
-        (scan, job.and_then(|j| j.join().ok()))
+        let parsed = job.and_then(|j| j.join().ok()).flatten();
+        let ahead = candidate.zip(checked).map(|((name, _), snap)| {
+            // The parse counts only for the file as checked.
+            let parsed = match (&snap, parsed) {
+                (Ok(s), Some((range, p))) if s.json_range() == range => Some(p),
+                _ => None,
+            };
+            Ahead {
+                file: name.clone(),
+                snap,
+                parsed,
+            }
+        });
+        (scan, ahead)
     });
     let scan = scan?;
     finish(files.snap, segs, scan, report, opts, None, ahead)
@@ -286,18 +301,19 @@ struct Ahead {
     parsed: Option<Result<(Store, SnapJsonInfo), snapjson::JsonError>>,
 }
 
+/// Where the JSON of a `.snap` is (CRC not checked here) and the store parsed from it.
 #[cfg(not(target_arch = "wasm32"))]
-fn read_ahead<S: ReadAt>(name: &str, src: &S) -> Ahead {
-    let snap = snap::read(name, src);
-    let parsed = snap
-        .as_ref()
-        .ok()
-        .map(|s| snapjson::load_from(src, s.json_range()));
-    Ahead {
-        file: name.to_owned(),
-        snap,
-        parsed,
-    }
+type Parsed = (
+    std::ops::Range<u64>,
+    Result<(Store, SnapJsonInfo), snapjson::JsonError>,
+);
+
+#[cfg(not(target_arch = "wasm32"))]
+fn parse_ahead<S: ReadAt>(name: &str, src: &S) -> Option<Parsed> {
+    let s = snap::read_unchecked(name, src).ok()?;
+    let range = s.json_range();
+    let parsed = snapjson::load_from(src, range.clone());
+    Some((range, parsed))
 }
 
 /// The WAL segments of the wal directory (other names go to `report.wal_ignored`).

@@ -250,15 +250,40 @@ impl<'a, S: ReadAt + ?Sized> P<'a, S> {
                 return self.err("unterminated string");
             }
             // Fast path: a run of plain bytes in the window.
+            // Fast path: runs of plain bytes and two-byte escapes inside the window.
             let k = (self.i - self.win_at) as usize;
             let w = self.win.get(k..).unwrap_or(&[]);
-            let n = plain_run(w);
-            self.buf.extend_from_slice(&w[..n]);
-            self.i += n as u64;
-            if n == w.len() {
+            let mut j = 0;
+            let c = loop {
+                let rest = w.get(j..).unwrap_or(&[]);
+                let n = plain_run(rest);
+                self.buf.extend_from_slice(&rest[..n]);
+                j += n;
+                let Some(&c) = rest.get(n) else {
+                    break None;
+                };
+                if c == b'\\' {
+                    let plain = match rest.get(n + 1) {
+                        Some(b'"') => b'"',
+                        Some(b'\\') => b'\\',
+                        Some(b'/') => b'/',
+                        Some(b'n') => b'\n',
+                        Some(b't') => b'\t',
+                        Some(b'r') => b'\r',
+                        Some(b'b') => 8,
+                        Some(b'f') => 12,
+                        _ => break Some(c),
+                    };
+                    self.buf.push(plain);
+                    j += 2;
+                    continue;
+                }
+                break Some(c);
+            };
+            self.i += j as u64;
+            let Some(c) = c else {
                 continue;
-            }
-            let c = w[n];
+            };
             match c {
                 b'"' => {
                     self.i += 1;
@@ -743,6 +768,17 @@ mod tests {
             let a = load(&SAMPLE.as_bytes()[..cut]).unwrap_err();
             let b = load_windowed(&src, 0..cut as u64, 5).unwrap_err();
             assert_eq!(a, b, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn escapes_in_every_window() {
+        let j = br#"{"Root":{"Children":{"1":{"Children":{"k\"ey":{"Value":"a\"b\\c\/d\ne\tf\rg\bh\fi\u0041\"\"0123456789abcdef\\\\"}}}}}}"#;
+        let want: &[u8] = b"a\"b\\c/d\ne\tf\rg\x08h\x0ciA\"\"0123456789abcdef\\\\";
+        for w in [1, 2, 3, 5, 8, 9, 17, 1 << 20] {
+            let (s, _) = load_windowed(&SliceSrc(j), 0..j.len() as u64, w).unwrap();
+            let n = s.node(s.lookup(b"/1/k\"ey").unwrap());
+            assert_eq!(&n.value[..], want, "window {w}");
         }
     }
 

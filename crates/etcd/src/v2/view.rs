@@ -426,11 +426,99 @@ impl<'a> NodeRef<'a> {
     /// Writes the node's JSON exactly as etcd 3.4 prints the `node` object of
     /// `GET /v2/keys/<key>[?recursive=true]&sorted=true`.
     pub fn write_json<W: Write>(&self, w: &mut W, opts: &GetOptions) -> io::Result<()> {
+        self.write_part(opts, None, &mut |out: &mut Vec<u8>| {
+            w.write_all(out)?;
+            out.clear();
+            Ok(())
+        })
+    }
+
+    /// [`NodeRef::write_json`] on two threads: the output is cut into blocks of a fixed number
+    /// of traversal steps; both threads walk the whole tree (cheap) but each formats only every
+    /// other block, and the caller's thread writes the blocks in order. A few blocks are in
+    /// flight at a time, so memory stays bounded. Same bytes as [`NodeRef::write_json`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn write_json_parallel<W: Write>(&self, w: &mut W, opts: &GetOptions) -> io::Result<()> {
+        self.write_json_blocks(w, opts, 1024)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn write_json_blocks<W: Write>(
+        &self,
+        w: &mut W,
+        opts: &GetOptions,
+        block_steps: u64,
+    ) -> io::Result<()> {
+        use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+        const PARTS: u64 = 2;
+        std::thread::scope(|sc| -> io::Result<()> {
+            let mut done: Vec<Receiver<io::Result<Vec<u8>>>> = Vec::new();
+            let mut spare: Vec<std::sync::mpsc::Sender<Vec<u8>>> = Vec::new();
+            let mut workers = Vec::new();
+            for me in 0..PARTS {
+                let (tx, rx): (SyncSender<io::Result<Vec<u8>>>, _) = sync_channel(2);
+                let (back_tx, back_rx) = channel::<Vec<u8>>();
+                done.push(rx);
+                spare.push(back_tx);
+                workers.push(sc.spawn(move || {
+                    let mut sink = |out: &mut Vec<u8>| -> io::Result<()> {
+                        let next = back_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(out.capacity()));
+                        let full = std::mem::replace(out, next);
+                        // The writer has gone (it failed): stop quietly.
+                        tx.send(Ok(full))
+                            .map_err(|_| io::ErrorKind::BrokenPipe.into())
+                    };
+                    if let Err(e) = self.write_part(opts, Some((me, PARTS, block_steps)), &mut sink)
+                    {
+                        let _ = tx.send(Err(e));
+                    }
+                }));
+            }
+            // Blocks in order: block b comes from part b % PARTS. The first part to run out
+            // marks the end (blocks are made in order, so none follow).
+            let mut b = 0usize;
+            loop {
+                let part = b % PARTS as usize;
+                let Some(Ok(block)) = done.get(part).map(Receiver::recv) else {
+                    break;
+                };
+                let mut block = block?;
+                w.write_all(&block)?;
+                block.clear();
+                if let Some(back) = spare.get(part) {
+                    let _ = back.send(block);
+                }
+                b += 1;
+            }
+            // A worker that panicked ended its part early: that is not the end of the output.
+            for h in workers {
+                if h.join().is_err() {
+                    return Err(io::Error::other("a JSON writer thread failed"));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The writer's loop. `part = Some((me, of, block_steps))`: only the blocks `b` with
+    /// `b % of == me` are formatted, and `sink` gets each of them whole (the other blocks
+    /// are walked without output). `None`: everything, in pieces of about 60 KiB.
+    fn write_part(
+        &self,
+        opts: &GetOptions,
+        part: Option<(u64, u64, u64)>,
+        sink: &mut dyn FnMut(&mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mine = |step: u64| part.is_none_or(|(me, of, k)| (step / k.max(1)) % of.max(1) == me);
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut path = self.child_base();
         let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut emit = mine(0);
         self.open(
             &mut out,
+            emit,
             self.id,
             &self.key,
             opts,
@@ -438,29 +526,40 @@ impl<'a> NodeRef<'a> {
             path.len(),
             true,
         );
+        let mut step: u64 = 0;
         loop {
-            if out.len() >= 60 * 1024 {
-                w.write_all(&out)?;
-                out.clear();
+            if part.is_none() && out.len() >= 60 * 1024 {
+                sink(&mut out)?;
             }
             let Some(frame) = stack.last_mut() else {
                 break;
             };
+            step += 1;
+            if let Some((_, _, k)) = part {
+                if step % k.max(1) == 0 {
+                    if emit {
+                        sink(&mut out)?;
+                    }
+                    emit = mine(step);
+                }
+            }
             let next = frame
                 .iter
                 .as_mut()
                 .and_then(|it| it.by_ref().find(|(name, _)| self.visible(name, opts)));
             match next {
                 Some((name, &child)) => {
-                    if frame.listed == 0 {
-                        if frame.any_field {
+                    if emit {
+                        if frame.listed == 0 {
+                            if frame.any_field {
+                                out.push(b',');
+                            }
+                            out.extend_from_slice(b"\"nodes\":[");
+                        } else {
                             out.push(b',');
                         }
-                        out.extend_from_slice(b"\"nodes\":[");
-                        frame.any_field = true;
-                    } else {
-                        out.push(b',');
                     }
+                    frame.any_field = true;
                     frame.listed += 1;
                     let deep = frame.deep;
                     path.truncate(frame.path_len);
@@ -472,42 +571,53 @@ impl<'a> NodeRef<'a> {
                         &path[..]
                     };
                     let plen = path.len();
-                    self.open(&mut out, child, key, opts, &mut stack, plen, deep);
+                    self.open(&mut out, emit, child, key, opts, &mut stack, plen, deep);
                 }
                 None => {
                     if let Some(f) = stack.pop() {
-                        if f.listed > 0 {
-                            out.push(b']');
+                        if emit {
+                            self.close(&mut out, &f);
                         }
-                        let n = self.store.node(f.id);
-                        let mut any = f.any_field;
-                        for (name, v) in
-                            [("modifiedIndex", n.modified), ("createdIndex", n.created)]
-                        {
-                            if v != 0 {
-                                if any {
-                                    out.push(b',');
-                                }
-                                any = true;
-                                out.push(b'"');
-                                out.extend_from_slice(name.as_bytes());
-                                out.extend_from_slice(b"\":");
-                                push_u64(&mut out, v);
-                            }
-                        }
-                        out.push(b'}');
                     }
                 }
             }
         }
-        w.write_all(&out)
+        if emit {
+            sink(&mut out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `]` (when children were listed), the indices and `}`.
+    fn close(&self, out: &mut Vec<u8>, f: &Frame<'_>) {
+        if f.listed > 0 {
+            out.push(b']');
+        }
+        let n = self.store.node(f.id);
+        let mut any = f.any_field;
+        for (name, v) in [("modifiedIndex", n.modified), ("createdIndex", n.created)] {
+            if v != 0 {
+                if any {
+                    out.push(b',');
+                }
+                any = true;
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                push_u64(out, v);
+            }
+        }
+        out.push(b'}');
     }
 
     /// Writes `{` and the fields before `nodes`, and pushes the frame.
     #[allow(clippy::too_many_arguments)]
+    /// Without `emit` nothing is written (the frame is the same: a node always shows `value`
+    /// or `dir`, so `any_field` is true).
     fn open(
         &self,
         out: &mut Vec<u8>,
+        emit: bool,
         id: NodeId,
         key: &[u8],
         opts: &GetOptions,
@@ -517,6 +627,22 @@ impl<'a> NodeRef<'a> {
     ) {
         let store: &'a Store = self.store;
         let n = store.node(id);
+        let iter = if list {
+            n.children.as_ref().map(|c| c.iter())
+        } else {
+            None
+        };
+        if !emit {
+            stack.push(Frame {
+                id,
+                iter,
+                deep: opts.recursive,
+                path_len,
+                listed: 0,
+                any_field: true,
+            });
+            return;
+        }
         out.push(b'{');
         let mut any = false;
         let mut sep = |out: &mut Vec<u8>| {
@@ -550,11 +676,6 @@ impl<'a> NodeRef<'a> {
                 push_i64(out, ttl);
             }
         }
-        let iter = if list {
-            n.children.as_ref().map(|c| c.iter())
-        } else {
-            None
-        };
         stack.push(Frame {
             id,
             iter,
@@ -870,6 +991,43 @@ mod tests {
         assert_eq!(v.nodes[0].key, b"/0");
         assert_eq!(v.nodes[1].nodes[0].key, b"/1/dir");
         assert_eq!(top.to_json(&o), v.to_go_json());
+    }
+
+    #[test]
+    fn parallel_json_is_the_same() {
+        let mut st = sample();
+        for i in 0..300u32 {
+            let k = format!("/1/d{}/k{i}", i % 7);
+            st.set(
+                k.as_bytes(),
+                false,
+                format!("v\"<{i}>").as_bytes(),
+                None,
+                false,
+            )
+            .unwrap();
+        }
+        for recursive in [false, true] {
+            for include_hidden in [false, true] {
+                let o = GetOptions {
+                    recursive,
+                    include_hidden,
+                    now_ns: 0,
+                };
+                for key in ["/", "/dir", "/t", "/empty", "/d3"] {
+                    let r = st.node_at(key.as_bytes()).unwrap();
+                    let want = r.to_json(&o);
+                    for steps in [1, 2, 3, 5, 64, 1024] {
+                        let mut got = Vec::new();
+                        r.write_json_blocks(&mut got, &o, steps).unwrap();
+                        assert_eq!(String::from_utf8(got).unwrap(), want, "{key} {steps} {o:?}");
+                    }
+                    let mut got = Vec::new();
+                    r.write_json_parallel(&mut got, &o).unwrap();
+                    assert_eq!(String::from_utf8(got).unwrap(), want);
+                }
+            }
+        }
     }
 
     /// `walk` visits exactly the nodes `view` lists, in the same order and depth.
