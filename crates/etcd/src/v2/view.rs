@@ -536,7 +536,7 @@ impl<'a> NodeRef<'a> {
             };
             step += 1;
             if let Some((_, _, k)) = part {
-                if step % k.max(1) == 0 {
+                if step.is_multiple_of(k.max(1)) {
                     if emit {
                         sink(&mut out)?;
                     }
