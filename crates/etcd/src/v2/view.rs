@@ -511,7 +511,11 @@ impl<'a> NodeRef<'a> {
         part: Option<(u64, u64, u64)>,
         sink: &mut dyn FnMut(&mut Vec<u8>) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mine = |step: u64| part.is_none_or(|(me, of, k)| (step / k.max(1)) % of.max(1) == me);
+        let block = |step: u64| part.map_or(0, |(_, _, k)| step / k.max(1));
+        let mine = |step: u64| match part {
+            Some((me, of, _)) => block(step) % of.max(1) == me,
+            None => true,
+        };
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut path = self.child_base();
         let mut stack: Vec<Frame<'_>> = Vec::new();
@@ -535,13 +539,11 @@ impl<'a> NodeRef<'a> {
                 break;
             };
             step += 1;
-            if let Some((_, _, k)) = part {
-                if step.is_multiple_of(k.max(1)) {
-                    if emit {
-                        sink(&mut out)?;
-                    }
-                    emit = mine(step);
+            if part.is_some() && block(step) != block(step - 1) {
+                if emit {
+                    sink(&mut out)?;
                 }
+                emit = mine(step);
             }
             let next = frame
                 .iter
