@@ -249,6 +249,23 @@ async function main() {
     if (st !== null && !(JSON.parse(st).totalKey > n / 2)) throw new Error(`status: ${st}`);
   });
 
+  await check("archives: a .tar.gz of a v2 data dir and a .zip (deflated) of a snapshot", async () => {
+    const tgz = path.join(tmp, "datadir.tar.gz");
+    const t = spawnSync("tar", ["czf", tgz, "-C", v2dir, "member"]);
+    if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
+    await page.setInputFiles("#file", tgz);
+    await page.locator('td[data-fact="v2 keys besides membership"]').waitFor({ timeout: 30_000 });
+    if (!(Number(await fact("v2 keys besides membership")) > 0)) throw new Error("no v2 keys");
+    const zip = path.join(tmp, "k3s-snapshot.zip");
+    const py = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nz.write(sys.argv[2], 'on-demand-node1-1700000000')\nz.close()";
+    const z = spawnSync("python3", ["-c", py, zip, snapshot]);
+    if (z.status !== 0) throw new Error(`zip: ${z.stderr}`);
+    await page.setInputFiles("#file", zip);
+    await waitFor("k3s-snapshot.zip/on-demand-node1-1700000000");
+    eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
+    eq(await fact("SHA-256 trailer"), "ok", "trailer");
+  });
+
   await check("a torn file is refused with a message naming it", async () => {
     await page.setInputFiles("#file", torn);
     const msg = await page.locator("#error pre").innerText({ timeout: 20_000 });

@@ -163,3 +163,71 @@ impl ReadAt for BlobSource {
         Ok(())
     }
 }
+
+/// Collects written bytes into Blob parts of at most 4 MiB, so a large output (a download, a
+/// decompressed archive) never sits in wasm memory whole; the browser holds the parts.
+pub struct BlobParts {
+    parts: js_sys::Array,
+    buf: Vec<u8>,
+}
+
+impl Default for BlobParts {
+    fn default() -> Self {
+        BlobParts {
+            parts: js_sys::Array::new(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl BlobParts {
+    const CHUNK: usize = 4 << 20;
+
+    fn flush_part(&mut self) {
+        if !self.buf.is_empty() {
+            self.parts
+                .push(&js_sys::Uint8Array::from(self.buf.as_slice()));
+            self.buf.clear();
+        }
+    }
+
+    /// The Blob of everything written.
+    pub fn finish(mut self, mime: &str) -> Result<Blob, String> {
+        self.flush_part();
+        let opts = web_sys::BlobPropertyBag::new();
+        opts.set_type(mime);
+        Blob::new_with_u8_array_sequence_and_options(&self.parts, &opts)
+            .map_err(|e| format!("Blob: {e:?}"))
+    }
+}
+
+impl std::io::Write for BlobParts {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::CHUNK {
+            self.flush_part();
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decompressed data spilled into a Blob and read back by offset.
+pub struct BlobSpill;
+
+impl crate::archive::Spill for BlobSpill {
+    type Src = BlobSource;
+
+    fn spill(
+        &mut self,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<(), String>,
+    ) -> Result<BlobSource, String> {
+        let mut parts = BlobParts::default();
+        fill(&mut parts)?;
+        let blob = parts.finish("application/octet-stream")?;
+        BlobSource::new(blob, CacheConfig::default())
+    }
+}

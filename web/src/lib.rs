@@ -6,6 +6,7 @@
 //! JSON text made by serde_json in Rust, so 64-bit numbers reach the page exactly (JavaScript's
 //! `JSON.parse` would round them).
 
+pub mod archive;
 #[cfg(target_arch = "wasm32")]
 pub mod blob;
 pub mod protocol;

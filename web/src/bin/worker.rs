@@ -6,12 +6,16 @@
 mod imp {
     use std::cell::RefCell;
 
-    use js_sys::{Array, Object, Reflect, Uint8Array};
+    use std::sync::Arc;
+
+    use js_sys::{Array, Object, Reflect};
+    use storage::ReadAt;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
-    use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, File, MessageEvent};
+    use web_sys::{Blob, DedicatedWorkerGlobalScope, File, MessageEvent};
 
-    use web::blob::{BlobSource, CacheConfig};
+    use web::archive::{self, Kind, Member, Spill};
+    use web::blob::{BlobParts, BlobSource, BlobSpill, CacheConfig};
     use web::protocol;
     use web::session::{unb64, Session};
 
@@ -21,7 +25,7 @@ mod imp {
     /// The open input: the sample (bytes in the wasm) or the user's files.
     enum Open {
         Sample(Session<&'static [u8]>),
-        Files(Session<BlobSource>),
+        Files(Session<Box<dyn ReadAt>>),
     }
 
     thread_local! {
@@ -64,33 +68,74 @@ mod imp {
         BlobSource::new(f.clone(), CacheConfig::default())
     }
 
-    /// Collects written bytes into Blob parts of at most 4 MiB, so a large output never sits
-    /// in wasm memory whole.
-    struct BlobParts {
-        parts: Array,
-        buf: Vec<u8>,
-    }
+    /// Decompressed archives may be large: they go to a Blob (not wasm memory), up to this.
+    const UNPACK_LIMIT: u64 = 1 << 40;
 
-    impl BlobParts {
-        const CHUNK: usize = 4 << 20;
-        fn flush_part(&mut self) {
-            if !self.buf.is_empty() {
-                self.parts.push(&Uint8Array::from(self.buf.as_slice()));
-                self.buf.clear();
+    /// Opens a file: a v3 snapshot/db, or an archive (gzip, tar, zip) of one or of a data dir.
+    fn open_source(
+        name: &str,
+        src: BlobSource,
+        depth: u32,
+    ) -> Result<Session<Box<dyn ReadAt>>, String> {
+        match archive::sniff(&src) {
+            Kind::Gzip if depth < 2 => {
+                let inner = BlobSpill
+                    .spill(&mut |out| archive::gunzip(&src, out, UNPACK_LIMIT).map(|_| ()))
+                    .map_err(|e| format!("{name}: {e}"))?;
+                let inner_name = name
+                    .strip_suffix(".tgz")
+                    .map(|b| format!("{b}.tar"))
+                    .or_else(|| name.strip_suffix(".gz").map(str::to_string))
+                    .unwrap_or_else(|| name.to_string());
+                open_source(&inner_name, inner, depth + 1)
             }
+            Kind::Tar => {
+                let members = archive::tar_members(&src).map_err(|e| format!("{name}: {e}"))?;
+                open_members(name, Arc::new(src), members, false)
+            }
+            Kind::Zip => {
+                let members = archive::zip_members(&src).map_err(|e| format!("{name}: {e}"))?;
+                open_members(name, Arc::new(src), members, true)
+            }
+            _ => Session::open_v3(name, Box::new(src) as Box<dyn ReadAt>),
         }
     }
 
-    impl std::io::Write for BlobParts {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.buf.extend_from_slice(data);
-            if self.buf.len() >= Self::CHUNK {
-                self.flush_part();
-            }
-            Ok(data.len())
+    /// An archive's files: one file is opened as a v3 snapshot/db; several as a data dir
+    /// (the members under `.../wal/` and `.../snap/`).
+    fn open_members(
+        name: &str,
+        src: Arc<BlobSource>,
+        members: Vec<Member>,
+        zip: bool,
+    ) -> Result<Session<Box<dyn ReadAt>>, String> {
+        let open = |m: &Member| -> Result<Box<dyn ReadAt>, String> {
+            archive::open_member(&src, m, zip, &mut BlobSpill, UNPACK_LIMIT)
+                .map(|o| Box::new(o) as Box<dyn ReadAt>)
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        let in_data_dir = |p: &str| p.contains("wal/") || p.contains("snap/");
+        if members.len() == 1 {
+            let m = &members[0];
+            return Session::open_v3(&format!("{name}/{}", m.path), open(m)?);
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        let dir: Vec<&Member> = members.iter().filter(|m| in_data_dir(&m.path)).collect();
+        if !dir.is_empty() {
+            let mut files = Vec::new();
+            for m in dir {
+                files.push((m.path.clone(), open(m)?));
+            }
+            return Session::open_files(name, files);
+        }
+        match members
+            .iter()
+            .find(|m| m.path.ends_with(".db") || m.path.ends_with("/db"))
+        {
+            Some(m) => Session::open_v3(&format!("{name}/{}", m.path), open(m)?),
+            None => Err(format!(
+                "{name}: an archive of {} files, none of them an etcd snapshot, db or data dir",
+                members.len()
+            )),
         }
     }
 
@@ -190,7 +235,7 @@ mod imp {
                 };
                 let r = blob_source(&blob)
                     .map_err(|e| format!("{name}: {e}"))
-                    .and_then(|src| Session::open_v3(&name, src))
+                    .and_then(|src| open_source(&name, src, 0))
                     .map(Open::Files);
                 opened(r, &name)
             }
@@ -215,9 +260,13 @@ mod imp {
                     && !list[0].0.contains("/wal/")
                 {
                     let (path, src) = list.remove(0);
-                    Session::open_v3(&path, src)
+                    open_source(&path, src, 0)
                 } else {
-                    Session::open_files(&name, list)
+                    let boxed = list
+                        .into_iter()
+                        .map(|(p, s)| (p, Box::new(s) as Box<dyn ReadAt>))
+                        .collect();
+                    Session::open_files(&name, boxed)
                 };
                 opened(r.map(Open::Files), &name)
             }
@@ -243,41 +292,33 @@ mod imp {
             }
             protocol::SNAPSHOT => {
                 let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
-                let mut parts = BlobParts {
-                    parts: Array::new(),
-                    buf: Vec::new(),
-                };
+                let mut parts = BlobParts::default();
                 let r = with_session(|s| {
                     let msg = s.snapshot(latest_only, &mut parts)?;
                     Ok((s.name(), msg))
                 });
-                parts.flush_part();
                 match r {
-                    Ok((name, message)) => {
-                        let opts = BlobPropertyBag::new();
-                        opts.set_type("application/octet-stream");
-                        match Blob::new_with_u8_array_sequence_and_options(&parts.parts, &opts) {
-                            Ok(blob) => {
-                                let base = name
-                                    .rsplit('/')
-                                    .next()
-                                    .unwrap_or("etcd")
-                                    .trim_end_matches(".db");
-                                let file = if latest_only {
-                                    format!("{base}-latest.db")
-                                } else {
-                                    format!("{base}-snapshot.db")
-                                };
-                                reply(&[
-                                    ("kind", protocol::DOWNLOAD.into()),
-                                    ("name", file.into()),
-                                    ("message", message.into()),
-                                    ("blob", blob.into()),
-                                ])
-                            }
-                            Err(e) => failed("snapshot", format!("Blob: {e:?}")),
+                    Ok((name, message)) => match parts.finish("application/octet-stream") {
+                        Ok(blob) => {
+                            let base = name
+                                .rsplit('/')
+                                .next()
+                                .unwrap_or("etcd")
+                                .trim_end_matches(".db");
+                            let file = if latest_only {
+                                format!("{base}-latest.db")
+                            } else {
+                                format!("{base}-snapshot.db")
+                            };
+                            reply(&[
+                                ("kind", protocol::DOWNLOAD.into()),
+                                ("name", file.into()),
+                                ("message", message.into()),
+                                ("blob", blob.into()),
+                            ])
                         }
-                    }
+                        Err(e) => failed("snapshot", e),
+                    },
                     Err(m) => failed("snapshot", m),
                 }
             }
