@@ -15,6 +15,9 @@ pub const QUERY: &str = "query";
 /// UI → worker: build a snapshot file for download (`latestOnly`).
 pub const SNAPSHOT: &str = "snapshot";
 
+/// UI → worker: build a SQL file for download (`dialect` sqlite|postgres, `schema` etcd|kine).
+pub const SQL: &str = "sql";
+
 /// Worker → UI: the worker has started and is ready for requests.
 pub const READY: &str = "ready";
 /// Worker → UI: a summary of the opened input (`json` = JSON text, `name`).

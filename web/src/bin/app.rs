@@ -80,6 +80,10 @@ mod imp {
         },
         SearchMode(String),
         SearchText(String),
+        Sql {
+            dialect: &'static str,
+            schema: &'static str,
+        },
     }
 
     enum View {
@@ -380,6 +384,14 @@ mod imp {
                     ));
                 }
                 Msg::ValueView(v) => self.value_view = v,
+                Msg::Sql { dialect, schema } => {
+                    self.busy = true;
+                    self.note = Some(format!("writing the {dialect} SQL ({schema} schema)…"));
+                    self.send(request(
+                        protocol::SQL,
+                        &[("dialect", dialect.into()), ("schema", schema.into())],
+                    ));
+                }
                 Msg::SearchMode(m) => self.search_mode = m,
                 Msg::SearchText(t) => {
                     self.search_text = t;
@@ -569,6 +581,14 @@ mod imp {
                                 { "Download latest revisions only (compacted)" }
                             </button>
                         }
+                    </p>
+                    <p class="downloads">
+                        { for [("sqlite", "etcd"), ("postgres", "etcd"), ("sqlite", "kine"), ("postgres", "kine")].into_iter().map(|(d, sc)| html! {
+                            <button id={format!("download-sql-{d}-{sc}")} disabled={self.busy}
+                                onclick={link.callback(move |_| Msg::Sql { dialect: d, schema: sc })}>
+                                { format!("SQL: {} · {} schema", if d == "sqlite" { "SQLite" } else { "PostgreSQL" }, sc) }
+                            </button>
+                        }) }
                     </p>
                     <details>
                         <summary>{ "Full summary (JSON)" }</summary>

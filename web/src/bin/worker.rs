@@ -169,6 +169,12 @@ mod imp {
             latest_only: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String>;
+        fn sql(
+            &self,
+            dialect: &str,
+            schema: &str,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String>;
     }
 
     impl<S: storage::ReadAt> SessionOps for Session<S> {
@@ -197,6 +203,14 @@ mod imp {
             out: &mut dyn std::io::Write,
         ) -> Result<String, String> {
             Session::snapshot(self, latest_only, out)
+        }
+        fn sql(
+            &self,
+            dialect: &str,
+            schema: &str,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String> {
+            Session::sql(self, dialect, schema, out)
         }
     }
 
@@ -320,6 +334,33 @@ mod imp {
                         Err(e) => failed("snapshot", e),
                     },
                     Err(m) => failed("snapshot", m),
+                }
+            }
+            protocol::SQL => {
+                let dialect = field(&data, "dialect").as_string().unwrap_or_default();
+                let schema = field(&data, "schema").as_string().unwrap_or_default();
+                let mut parts = BlobParts::default();
+                let r = with_session(|s| {
+                    let msg = s.sql(&dialect, &schema, &mut parts)?;
+                    Ok((s.name(), msg))
+                });
+                match r
+                    .and_then(|(name, msg)| parts.finish("application/sql").map(|b| (name, msg, b)))
+                {
+                    Ok((name, message, blob)) => {
+                        let base = name
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or("etcd")
+                            .trim_end_matches(".db");
+                        reply(&[
+                            ("kind", protocol::DOWNLOAD.into()),
+                            ("name", format!("{base}-{schema}.{dialect}.sql").into()),
+                            ("message", message.into()),
+                            ("blob", blob.into()),
+                        ])
+                    }
+                    Err(m) => failed("sql", m),
                 }
             }
             other => failed("", format!("unknown request {other:?}")),
