@@ -266,6 +266,24 @@ async function main() {
     if (st !== null && !(JSON.parse(st).totalKey > n / 2)) throw new Error(`status: ${st}`);
   });
 
+  await check("drag and drop of a data dir folder (http) / a clear fallback message (file://)", async () => {
+    const cdp = await context.newCDPSession(page);
+    const box = await page.locator("#drop").boundingBox();
+    const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    const data = { items: [], files: [v2dir], dragOperationsMask: 1 };
+    for (const type of ["dragEnter", "dragOver", "drop"]) {
+      await cdp.send("Input.dispatchDragEvent", { type, ...at, data });
+    }
+    if (origin) {
+      await waitFor("v2-data");
+      if (!(Number(await fact("v2 keys besides membership")) > 0)) throw new Error("no v2 keys");
+    } else {
+      // Chromium refuses to list a dropped folder on file:// (opaque origin).
+      const msg = await page.locator("#error pre, #note").first().innerText({ timeout: 20_000 });
+      if (!msg.includes("Choose a data dir")) throw new Error(msg);
+    }
+  });
+
   await check("archives: a .tar.gz of a v2 data dir and a .zip (deflated) of a snapshot", async () => {
     const tgz = path.join(tmp, "datadir.tar.gz");
     const t = spawnSync("tar", ["czf", tgz, "-C", v2dir, "member"]);

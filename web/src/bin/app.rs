@@ -39,7 +39,7 @@ mod imp {
     pub enum Msg {
         WorkerReady,
         Open(File),
-        OpenFolder(Vec<File>),
+        OpenFolder(Vec<(String, File)>),
         OpenSample,
         Summary {
             json: String,
@@ -290,12 +290,8 @@ mod imp {
                     let arr = Array::new();
                     let paths = Array::new();
                     let mut top = String::new();
-                    for f in &files {
-                        let rel = Reflect::get(f, &"webkitRelativePath".into())
-                            .ok()
-                            .and_then(|v| v.as_string())
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or_else(|| f.name());
+                    for (rel, f) in &files {
+                        let rel = rel.clone();
                         if top.is_empty() {
                             top = rel.split('/').next().unwrap_or_default().to_string();
                         }
@@ -422,7 +418,17 @@ mod imp {
             let onfolder = link.batch_callback(|e: Event| {
                 let input: HtmlInputElement = e.target_unchecked_into();
                 let list = input.files()?;
-                let files: Vec<File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+                let files: Vec<(String, File)> = (0..list.length())
+                    .filter_map(|i| list.get(i))
+                    .map(|f| {
+                        let rel = Reflect::get(&f, &"webkitRelativePath".into())
+                            .ok()
+                            .and_then(|v| v.as_string())
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| f.name());
+                        (rel, f)
+                    })
+                    .collect();
                 (!files.is_empty()).then_some(Msg::OpenFolder(files))
             });
             let ondragover = link.callback(|e: DragEvent| {
@@ -430,8 +436,25 @@ mod imp {
                 Msg::DragOver(true)
             });
             let ondragleave = link.callback(|_: DragEvent| Msg::DragOver(false));
-            let ondrop = link.batch_callback(|e: DragEvent| {
+            let drop_link = link.clone();
+            let ondrop = link.batch_callback(move |e: DragEvent| {
                 e.prevent_default();
+                // A dropped folder: its entries must be taken now, inside the event; they are
+                // walked afterwards.
+                let entries = dropped_entries(&e);
+                if entries.iter().any(|en| en.is_directory()) {
+                    let l = drop_link.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        l.send_message(match walk_entries(entries).await {
+                            Ok(files) if !files.is_empty() => Msg::OpenFolder(files),
+                            Ok(_) => Msg::Failed { message: "the dropped folder is empty".into() },
+                            Err(e) => Msg::Failed {
+                                message: format!("could not read the dropped folder ({e}); use \"Choose a data dir…\" instead"),
+                            },
+                        });
+                    });
+                    return vec![Msg::DragOver(false)];
+                }
                 let file = e
                     .data_transfer()
                     .and_then(|dt| dt.files())
@@ -774,6 +797,69 @@ mod imp {
                 </section>
             }
         }
+    }
+
+    /// The file-system entries of a drop (taken during the event).
+    fn dropped_entries(e: &DragEvent) -> Vec<web_sys::FileSystemEntry> {
+        let Some(items) = e.data_transfer().map(|dt| dt.items()) else {
+            return Vec::new();
+        };
+        (0..items.length())
+            .filter_map(|i| items.get(i))
+            .filter_map(|it| it.webkit_get_as_entry().ok().flatten())
+            .collect()
+    }
+
+    /// Every file below the dropped entries, with its path relative to the drop.
+    async fn walk_entries(
+        roots: Vec<web_sys::FileSystemEntry>,
+    ) -> Result<Vec<(String, File)>, String> {
+        use wasm_bindgen_futures::JsFuture;
+        let err = |e: JsValue| {
+            Reflect::get(&e, &"name".into())
+                .ok()
+                .and_then(|n| n.as_string())
+                .unwrap_or_else(|| format!("{e:?}"))
+        };
+        let mut out = Vec::new();
+        let mut stack: Vec<(web_sys::FileSystemEntry, String)> = roots
+            .into_iter()
+            .map(|e| {
+                let n = e.name();
+                (e, n)
+            })
+            .collect();
+        while let Some((entry, path)) = stack.pop() {
+            if entry.is_directory() {
+                let dir: web_sys::FileSystemDirectoryEntry = entry.unchecked_into();
+                let reader = dir.create_reader();
+                loop {
+                    let p = js_sys::Promise::new(&mut |res, rej| {
+                        let _ = reader.read_entries_with_callback_and_callback(&res, &rej);
+                    });
+                    let batch = Array::from(&JsFuture::from(p).await.map_err(err)?);
+                    if batch.length() == 0 {
+                        break;
+                    }
+                    for child in batch.iter() {
+                        let child: web_sys::FileSystemEntry = child.unchecked_into();
+                        let name = child.name();
+                        stack.push((child, format!("{path}/{name}")));
+                    }
+                }
+            } else {
+                let fe: web_sys::FileSystemFileEntry = entry.unchecked_into();
+                let p = js_sys::Promise::new(&mut |res, rej| {
+                    fe.file_with_callback_and_callback(&res, &rej);
+                });
+                let file: File = JsFuture::from(p).await.map_err(err)?.unchecked_into();
+                out.push((path, file));
+            }
+            if out.len() > 100_000 {
+                return Err("more than 100000 files".into());
+            }
+        }
+        Ok(out)
     }
 
     /// The prefix one level up: `/a/b/` → `/a/`, `/a/` → `/`, `/` → `` (base64 in, base64 out).
