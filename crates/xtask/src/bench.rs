@@ -24,7 +24,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("scan") => scan(),
         Some("v2") => crate::bench_v2::run(),
         Some("migrate") => crate::bench_migrate::run(),
-        _ => Err("usage: cargo xtask bench scan | v2 | migrate".into()),
+        Some("export") => crate::bench_export::run(),
+        _ => Err("usage: cargo xtask bench scan | v2 | migrate | export".into()),
     }
 }
 

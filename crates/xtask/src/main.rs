@@ -10,6 +10,7 @@
 //! * `bench scan`: etcdscope against etcdctl on a 1M-key snapshot (see bench.rs).
 
 mod bench;
+mod bench_export;
 mod bench_migrate;
 mod bench_v2;
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         Some("single") => setup().and_then(|()| build_page()).and_then(|()| single()),
         Some("bench") => bench::run(&args[1..]),
         _ => Err(
-            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate"
+            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export"
                 .into(),
         ),
     };
