@@ -412,6 +412,44 @@ fn test() -> Result<(), String> {
     }
     let _ = std::fs::remove_dir_all(&fresh);
 
+    let webdriver = root.join("tests/webdriver.json");
+    let webdriver = webdriver.to_string_lossy().into_owned();
+    t.step(
+        "core crates as wasm32 in Node (wasm-bindgen-test)",
+        &root,
+        &cargo_bin,
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "core_node",
+        ],
+        &[],
+    );
+    t.step(
+        "core crates as wasm32 in a Chromium dedicated worker (Blob + FileReaderSync)",
+        &root,
+        &cargo_bin,
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "web",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "core_worker",
+        ],
+        &[
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+        ],
+    );
     t.step(
         "page: trunk build --release (offline)",
         &root,
