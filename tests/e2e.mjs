@@ -188,11 +188,26 @@ async function main() {
     eq(sub.length, want.filter((k) => k.includes("tls.conf")).length, "substring count");
     const pre = await search("prefix", "/leases/");
     eq(pre.length, want.filter((k) => k.startsWith("/leases/")).length, "prefix count");
+  });
+
+  await check("history diff of two revisions (a key overwritten at revision 357)", async () => {
+    await page.selectOption("#search-mode", "prefix");
+    await page.fill("#search-text", "/app/config/worker/logging.yaml");
+    await page.click("#search-go");
+    await page.locator("#children td.name", { hasText: "/app/config/worker/logging.yaml" }).click();
+    await page.click("#history-button");
+    const rows = page.locator("#history tr");
+    await rows.nth(2).waitFor({ timeout: 20_000 });
+    await rows.nth(1).click();
+    await rows.nth(2).click();
+    const diff = await page.locator("#diff").innerText({ timeout: 20_000 });
+    if (!diff.includes("+++ revision 357_0") || !/^[-+] /m.test(diff)) throw new Error(diff);
     await page.click("#tab-summary");
   });
 
   await check("download a compacted snapshot; real etcdctl accepts it", async () => {
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download-latest")]);
+    eq(dl.suggestedFilename(), `sample-etcd-3.4.23-rev${expected.revision}-compacted.db`, "download name");
     const file = path.join(tmp, "latest.db");
     await dl.saveAs(file);
     const st = etcdctl(["snapshot", "status", "-w", "json", file]);

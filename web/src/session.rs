@@ -179,6 +179,19 @@ impl<S: ReadAt> Session<S> {
         })
     }
 
+    /// The v3 revision etcd would serve (0 without a v3 db); used in download names.
+    pub fn revision(&self) -> i64 {
+        self.backend
+            .as_ref()
+            .and_then(|b| b.current_revision().ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether the input has a v2 store (downloads are migrations then).
+    pub fn has_v2(&self) -> bool {
+        self.v2.is_some()
+    }
+
     fn be(&self) -> Result<&Backend<S>, String> {
         self.backend
             .as_ref()
@@ -529,6 +542,58 @@ impl<S: ReadAt> Session<S> {
     }
 }
 
+/// A line diff of two values (`-` old, `+` new, ` ` both), for the history view. Values that
+/// are not text, or too long for the quadratic table, are compared by size and hash only.
+pub fn diff_values(old: &[u8], new: &[u8]) -> String {
+    const MAX_LINES: usize = 2000;
+    let (Ok(a), Ok(b)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
+        return format!(
+            "binary values: {} bytes → {} bytes ({})",
+            old.len(),
+            new.len(),
+            if old == new { "identical" } else { "different" }
+        );
+    };
+    let a: Vec<&str> = a.lines().collect();
+    let b: Vec<&str> = b.lines().collect();
+    if a.len() > MAX_LINES || b.len() > MAX_LINES {
+        return format!(
+            "{} lines → {} lines ({}); too long to diff here",
+            a.len(),
+            b.len(),
+            if old == new { "identical" } else { "different" }
+        );
+    }
+    // Longest common subsequence table, from the ends.
+    let (n, m) = (a.len(), b.len());
+    let mut t = vec![0u16; (n + 1) * (m + 1)];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            t[i * (m + 1) + j] = if a[i] == b[j] {
+                t[(i + 1) * (m + 1) + j + 1] + 1
+            } else {
+                t[(i + 1) * (m + 1) + j].max(t[i * (m + 1) + j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push_str(&format!("  {}\n", a[i]));
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || t[(i + 1) * (m + 1) + j] >= t[i * (m + 1) + j + 1]) {
+            out.push_str(&format!("- {}\n", a[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("+ {}\n", b[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
 /// A value with the views the page offers: text (UTF-8), pretty JSON, hex dump.
 fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
     let shown = &value[..value.len().min(VIEW_LIMIT)];
@@ -635,6 +700,13 @@ mod tests {
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains("COMMIT"), "{d} {sc}");
         }
+    }
+
+    #[test]
+    fn diffs() {
+        assert_eq!(diff_values(b"a\nb\nc", b"a\nx\nc"), "  a\n- b\n+ x\n  c\n");
+        assert!(diff_values(b"\xff", b"\xfe").starts_with("binary values"));
+        assert_eq!(diff_values(b"same", b"same"), "  same\n");
     }
 
     #[test]

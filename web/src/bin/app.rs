@@ -80,6 +80,7 @@ mod imp {
         },
         SearchMode(String),
         SearchText(String),
+        DiffPick(usize),
         Sql {
             dialect: &'static str,
             schema: &'static str,
@@ -113,6 +114,7 @@ mod imp {
         busy: bool,
         search_mode: String,
         search_text: String,
+        diff_pick: Vec<usize>,
     }
 
     fn request(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
@@ -265,6 +267,7 @@ mod imp {
                 busy: false,
                 search_mode: "substring".into(),
                 search_text: String::new(),
+                diff_pick: Vec::new(),
             }
         }
 
@@ -328,7 +331,10 @@ mod imp {
                             self.value = v;
                             self.history = Value::Null;
                         }
-                        "history" => self.history = v,
+                        "history" => {
+                            self.history = v;
+                            self.diff_pick.clear();
+                        }
                         "v2" => self.v2 = v,
                         _ => self.info = v,
                     }
@@ -389,6 +395,16 @@ mod imp {
                     ));
                 }
                 Msg::SearchMode(m) => self.search_mode = m,
+                Msg::DiffPick(i) => {
+                    if let Some(at) = self.diff_pick.iter().position(|&x| x == i) {
+                        self.diff_pick.remove(at);
+                    } else {
+                        self.diff_pick.push(i);
+                        if self.diff_pick.len() > 2 {
+                            self.diff_pick.remove(0);
+                        }
+                    }
+                }
                 Msg::SearchText(t) => {
                     self.search_text = t;
                     return false;
@@ -751,10 +767,12 @@ mod imp {
                     }
                     <pre id="value-body">{ text(&v[current]) }</pre>
                     if !history.is_empty() {
+                        <p class="muted">{ "Pick two revisions to compare them." }</p>
                         <table id="history" class="rows">
-                            <tr><th>{ "revision" }</th><th>{ "" }</th><th>{ "version" }</th><th>{ "size" }</th></tr>
-                            { for history.iter().map(|h| html! {
-                                <tr>
+                            <tr><th>{ "diff" }</th><th>{ "revision" }</th><th>{ "" }</th><th>{ "version" }</th><th>{ "size" }</th></tr>
+                            { for history.iter().enumerate().map(|(i, h)| html! {
+                                <tr onclick={link.callback(move |_| Msg::DiffPick(i))}>
+                                    <td><input type="checkbox" class="pick" checked={self.diff_pick.contains(&i)} /></td>
                                     <td>{ text(&h["revision"]) }</td>
                                     <td>{ if h["deleted"].as_bool() == Some(true) { "deleted" } else { "put" } }</td>
                                     <td>{ h["version"].to_string() }</td>
@@ -763,8 +781,36 @@ mod imp {
                             }) }
                         </table>
                     }
+                    if self.diff_pick.len() == 2 {
+                        <pre id="diff">{ self.diff_text(&history) }</pre>
+                    }
                 </div>
             }
+        }
+
+        /// The diff of the two picked history entries, older first.
+        fn diff_text(&self, history: &[Value]) -> String {
+            let mut picked = self.diff_pick.clone();
+            picked.sort_unstable();
+            let value = |i: usize| {
+                history
+                    .get(i)
+                    .and_then(|h| h["value"].as_str())
+                    .and_then(|b| web::session::unb64(b).ok())
+                    .unwrap_or_default()
+            };
+            let rev = |i: usize| {
+                history
+                    .get(i)
+                    .map(|h| text(&h["revision"]))
+                    .unwrap_or_default()
+            };
+            format!(
+                "--- revision {}\n+++ revision {}\n{}",
+                rev(picked[0]),
+                rev(picked[1]),
+                web::session::diff_values(&value(picked[0]), &value(picked[1]))
+            )
         }
 
         fn view_v2(&self, ctx: &Context<Self>) -> Html {

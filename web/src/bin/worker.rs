@@ -161,7 +161,8 @@ mod imp {
 
     /// The session calls the page uses, independent of the byte source.
     trait SessionOps {
-        fn name(&self) -> String;
+        /// `<input stem>-rev<N>` (or `-v2` for a data dir's v2 store) for download names.
+        fn stem(&self) -> String;
         fn summary(&self) -> Result<serde_json::Value, String>;
         fn query(&mut self, q: &Query) -> Result<serde_json::Value, String>;
         fn snapshot(
@@ -178,8 +179,15 @@ mod imp {
     }
 
     impl<S: storage::ReadAt> SessionOps for Session<S> {
-        fn name(&self) -> String {
-            self.name.clone()
+        fn stem(&self) -> String {
+            let base = self.name.rsplit('/').next().unwrap_or("etcd");
+            let base = base.strip_suffix(".db").unwrap_or(base);
+            let base = if base.is_empty() { "etcd" } else { base };
+            if self.has_v2() {
+                format!("{base}-v2")
+            } else {
+                format!("{base}-rev{}", self.revision())
+            }
         }
         fn summary(&self) -> Result<serde_json::Value, String> {
             Session::summary(self)
@@ -309,20 +317,18 @@ mod imp {
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
                     let msg = s.snapshot(latest_only, &mut parts)?;
-                    Ok((s.name(), msg))
+                    Ok((s.stem(), msg))
                 });
                 match r {
                     Ok((name, message)) => match parts.finish("application/octet-stream") {
                         Ok(blob) => {
-                            let base = name
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or("etcd")
-                                .trim_end_matches(".db");
+                            let base = name;
                             let file = if latest_only {
-                                format!("{base}-latest.db")
+                                format!("{base}-compacted.db")
+                            } else if base.ends_with("-v2") {
+                                format!("{base}-migrated.db")
                             } else {
-                                format!("{base}-snapshot.db")
+                                format!("{base}.db")
                             };
                             reply(&[
                                 ("kind", protocol::DOWNLOAD.into()),
@@ -342,17 +348,13 @@ mod imp {
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
                     let msg = s.sql(&dialect, &schema, &mut parts)?;
-                    Ok((s.name(), msg))
+                    Ok((s.stem(), msg))
                 });
                 match r
                     .and_then(|(name, msg)| parts.finish("application/sql").map(|b| (name, msg, b)))
                 {
                     Ok((name, message, blob)) => {
-                        let base = name
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or("etcd")
-                            .trim_end_matches(".db");
+                        let base = name;
                         reply(&[
                             ("kind", protocol::DOWNLOAD.into()),
                             ("name", format!("{base}-{schema}.{dialect}.sql").into()),
