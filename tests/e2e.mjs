@@ -202,6 +202,7 @@ async function main() {
     await rows.nth(2).click();
     const diff = await page.locator("#diff").innerText({ timeout: 20_000 });
     if (!diff.includes("+++ revision 357_0") || !/^[-+] /m.test(diff)) throw new Error(diff);
+    await page.screenshot({ path: path.join(shots, `${mode}-keys.png`), fullPage: true });
     await page.click("#tab-summary");
   });
 
