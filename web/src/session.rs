@@ -192,6 +192,18 @@ impl<S: ReadAt> Session<S> {
         self.v2.is_some()
     }
 
+    /// The v2 → v3 plan of a data dir with default options (TTLs counted from the last SYNC),
+    /// keeping a non-empty v3 keyspace beside it.
+    fn migration<'a>(&'a self, d: &'a V2Data) -> Result<etcd::migrate::Migration<'a>, String> {
+        let opts = etcd::migrate::MigrateOptions {
+            now_ns: d.report.last_sync_time_ns.unwrap_or(0),
+            first_lease_id: 1,
+            ..Default::default()
+        };
+        etcd::migrate::Migration::plan(&d.store, opts, self.backend.as_ref())
+            .map_err(|e| e.to_string())
+    }
+
     fn be(&self) -> Result<&Backend<S>, String> {
         self.backend
             .as_ref()
@@ -455,17 +467,7 @@ impl<S: ReadAt> Session<S> {
     /// (data dirs with a v2 store), written to `out`. Returns a one-line description.
     pub fn snapshot(&self, latest_only: bool, out: &mut dyn Write) -> Result<String, String> {
         if let Some(d) = &self.v2 {
-            let opts = etcd::migrate::MigrateOptions {
-                now_ns: d.report.last_sync_time_ns.unwrap_or(0),
-                first_lease_id: 1,
-                ..Default::default()
-            };
-            let mut m = etcd::migrate::Migration::new(&d.store, opts).map_err(|e| e.to_string())?;
-            if let Some(be) = &self.backend {
-                if be.current_revision().map_err(|e| e.to_string())? > 0 {
-                    m.place_above(be).map_err(|e| e.to_string())?;
-                }
-            }
+            let m = self.migration(d)?;
             let content = m
                 .content(self.backend.as_ref(), d.report.applied_index)
                 .map_err(|e| e.to_string())?;
@@ -511,18 +513,7 @@ impl<S: ReadAt> Session<S> {
             exported_by: format!("etcdscope {} (browser)", env!("CARGO_PKG_VERSION")),
         };
         let summary = if let Some(d) = &self.v2 {
-            let mopts = etcd::migrate::MigrateOptions {
-                now_ns: d.report.last_sync_time_ns.unwrap_or(0),
-                first_lease_id: 1,
-                ..Default::default()
-            };
-            let mut m =
-                etcd::migrate::Migration::new(&d.store, mopts).map_err(|e| e.to_string())?;
-            if let Some(be) = &self.backend {
-                if be.current_revision().map_err(|e| e.to_string())? > 0 {
-                    m.place_above(be).map_err(|e| e.to_string())?;
-                }
-            }
+            let m = self.migration(d)?;
             let src = sql::MigrationSource {
                 migration: &m,
                 v3: self.backend.as_ref(),

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use etcd::migrate::{MigrateOptions, Migration, TtlMode};
 use etcd::v2::LoadOptions;
-use etcd::v3::Backend;
-use storage::FileSource;
 
 use crate::input::fail;
 use crate::output::io_fail;
@@ -207,19 +205,8 @@ pub fn run(out: &mut dyn Write, input_path: &Path, a: ExportArgs) -> Result<(), 
         now_ns,
         first_lease_id: 1,
     };
-    let mut m = Migration::new(&d.store, mopts).map_err(|e| fail(&member, &e))?;
-    let db_path = member.join("snap").join("db");
-    let v3: Option<Backend<FileSource>> = if db_path.is_file() {
-        let src = FileSource::open(&db_path).map_err(|e| fail(&db_path, &e))?;
-        Some(Backend::open(src).map_err(|e| fail(&db_path, &e))?)
-    } else {
-        None
-    };
-    if let Some(be) = &v3 {
-        if be.current_revision().map_err(|e| fail(&db_path, &e))? > 0 {
-            m.place_above(be).map_err(|e| fail(&db_path, &e))?;
-        }
-    }
+    let v3 = crate::produce::db_beside(&member)?;
+    let m = Migration::plan(&d.store, mopts, v3.as_ref()).map_err(|e| fail(&member, &e))?;
     let src = sql::MigrationSource {
         migration: &m,
         v3: v3.as_ref(),

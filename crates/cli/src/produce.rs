@@ -102,6 +102,16 @@ fn write_report_file(
     w.flush().map_err(|e| fail(path, &e))
 }
 
+/// The v3 db beside a data dir's WAL (`member/snap/db`), opened, if there is one.
+pub fn db_beside(member: &Path) -> Result<Option<Backend<FileSource>>, Failure> {
+    let db_path = member.join("snap").join("db");
+    if !db_path.is_file() {
+        return Ok(None);
+    }
+    let src = FileSource::open(&db_path).map_err(|e| fail(&db_path, &e))?;
+    Ok(Some(Backend::open(src).map_err(|e| fail(&db_path, &e))?))
+}
+
 /// `migrate` settings from the command line.
 pub struct MigrateArgs {
     pub ttl: TtlMode,
@@ -131,22 +141,10 @@ pub fn migrate(
         now_ns,
         first_lease_id: 1,
     };
-    let mut m = Migration::new(&d.store, opts).map_err(|e| fail(&member, &e))?;
-
     // An existing v3 backend: its buckets are kept; a non-empty keyspace keeps its revisions
     // and the v2 keys go above them.
-    let db_path = member.join("snap").join("db");
-    let v3: Option<Backend<FileSource>> = if db_path.is_file() {
-        let src = FileSource::open(&db_path).map_err(|e| fail(&db_path, &e))?;
-        Some(Backend::open(src).map_err(|e| fail(&db_path, &e))?)
-    } else {
-        None
-    };
-    if let Some(be) = &v3 {
-        if be.current_revision().map_err(|e| fail(&db_path, &e))? > 0 {
-            m.place_above(be).map_err(|e| fail(&db_path, &e))?;
-        }
-    }
+    let v3 = db_beside(&member)?;
+    let m = Migration::plan(&d.store, opts, v3.as_ref()).map_err(|e| fail(&member, &e))?;
     let content = m
         .content(v3.as_ref(), d.report.applied_index)
         .map_err(|e| fail(&member, &e))?;

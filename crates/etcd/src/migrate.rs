@@ -239,6 +239,22 @@ impl<'s> Migration<'s> {
         Ok(())
     }
 
+    /// Plans the migration of `store`; when `v3` (the db beside the WAL) holds a non-empty
+    /// keyspace, that keyspace is kept and the v2 keys go above it ([`Migration::place_above`]).
+    pub fn plan<S: storage::ReadAt>(
+        store: &'s Store,
+        opts: MigrateOptions,
+        v3: Option<&Backend<S>>,
+    ) -> Result<Self> {
+        let mut m = Migration::new(store, opts)?;
+        if let Some(be) = v3 {
+            if be.current_revision()? > 0 {
+                m.place_above(be)?;
+            }
+        }
+        Ok(m)
+    }
+
     /// Keeps the v3 keyspace of `v3` intact and places the v2 keys at new revisions above its
     /// head (in modifiedIndex order, one revision each). A v2 key whose name is live in v3
     /// becomes an update of it (its create revision kept, version + 1).
