@@ -317,6 +317,17 @@ async function main() {
     eq(await fact("SHA-256 trailer"), "ok", "trailer");
   });
 
+  await check("cancel a long load; the page stays usable", async () => {
+    const big = path.join(tmp, "zeros.gz");
+    const g = spawnSync("sh", ["-c", `head -c 400000000 /dev/zero | gzip -1 > '${big}'`]);
+    if (g.status !== 0) throw new Error(`gzip: ${g.stderr}`);
+    await page.setInputFiles("#file", big);
+    await page.click("#cancel", { timeout: 10_000 });
+    eq(await page.locator("#error pre").innerText({ timeout: 10_000 }), "cancelled", "message");
+    await page.click("#sample");
+    await waitFor("sample-etcd-3.4.23.db");
+  });
+
   await check("a torn file is refused with a message naming it", async () => {
     await page.setInputFiles("#file", torn);
     const msg = await page.locator("#error pre").innerText({ timeout: 20_000 });

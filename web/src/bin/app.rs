@@ -81,6 +81,7 @@ mod imp {
         SearchMode(String),
         SearchText(String),
         DiffPick(usize),
+        Cancel,
         Sql {
             dialect: &'static str,
             schema: &'static str,
@@ -115,6 +116,8 @@ mod imp {
         search_mode: String,
         search_text: String,
         diff_pick: Vec<usize>,
+        /// The request that opened the current input (re-sent after a cancel of an export).
+        last_open: Option<JsValue>,
     }
 
     fn request(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
@@ -178,6 +181,12 @@ mod imp {
     }
 
     impl App {
+        /// Sends an open request and remembers it (a cancelled export reopens the input).
+        fn open(&mut self, msg: JsValue) {
+            self.last_open = Some(msg.clone());
+            self.send(msg);
+        }
+
         fn send(&mut self, msg: JsValue) {
             match (&self.worker, self.ready) {
                 (Some(w), true) => {
@@ -268,6 +277,7 @@ mod imp {
                 search_mode: "substring".into(),
                 search_text: String::new(),
                 diff_pick: Vec::new(),
+                last_open: None,
             }
         }
 
@@ -283,7 +293,7 @@ mod imp {
                     self.reset();
                     self.view = View::Loading(file.name());
                     let name = file.name();
-                    self.send(request(
+                    self.open(request(
                         protocol::OPEN_FILE,
                         &[("file", file.into()), ("name", name.into())],
                     ));
@@ -302,7 +312,7 @@ mod imp {
                         paths.push(&rel.into());
                     }
                     self.view = View::Loading(top.clone());
-                    self.send(request(
+                    self.open(request(
                         protocol::OPEN_FILES,
                         &[
                             ("files", arr.into()),
@@ -314,7 +324,7 @@ mod imp {
                 Msg::OpenSample => {
                     self.reset();
                     self.view = View::Loading(web::SAMPLE_NAME.to_string());
-                    self.send(request(protocol::OPEN_SAMPLE, &[]));
+                    self.open(request(protocol::OPEN_SAMPLE, &[]));
                 }
                 Msg::Summary { json } => {
                     self.summary = serde_json::from_str(&json).unwrap_or(Value::Null);
@@ -395,6 +405,37 @@ mod imp {
                     ));
                 }
                 Msg::SearchMode(m) => self.search_mode = m,
+                Msg::Cancel => {
+                    // The worker cannot be interrupted mid-call: end it and start a new one.
+                    if let Some(w) = self.worker.take() {
+                        w.terminate();
+                    }
+                    self.ready = false;
+                    self.queued.clear();
+                    match Worker::new(&worker_url()) {
+                        Ok(w) => {
+                            if let Some(cb) = &self._onmessage {
+                                w.set_onmessage(Some(cb.as_ref().unchecked_ref()));
+                            }
+                            self.worker = Some(w);
+                        }
+                        Err(e) => {
+                            self.worker_error = Some(format!("the worker did not restart: {e:?}"))
+                        }
+                    }
+                    if self.busy && matches!(self.view, View::Loaded) {
+                        // An export was cancelled: open the same input again.
+                        self.busy = false;
+                        self.note = Some("cancelled; reopening the input…".into());
+                        if let Some(m) = self.last_open.clone() {
+                            self.send(m);
+                        }
+                    } else {
+                        self.busy = false;
+                        self.view = View::Failed("cancelled".into());
+                        self.last_open = None;
+                    }
+                }
                 Msg::DiffPick(i) => {
                     if let Some(at) = self.diff_pick.iter().position(|&x| x == i) {
                         self.diff_pick.remove(at);
@@ -518,7 +559,10 @@ mod imp {
             match &self.view {
                 View::Empty => html! {},
                 View::Loading(name) => html! {
-                    <p id="loading">{ format!("Reading {name}…") }</p>
+                    <p id="loading">
+                        { format!("Reading {name}… ") }
+                        <button id="cancel" onclick={ctx.link().callback(|_| Msg::Cancel)}>{ "Cancel" }</button>
+                    </p>
                 },
                 View::Failed(message) => html! {
                     <section id="error" class="error">
@@ -549,7 +593,13 @@ mod imp {
                                 }
                             </nav>
                             if let Some(n) = &self.note {
-                                <p id="note" class="note">{ n }</p>
+                                <p id="note" class="note">
+                                    { n }
+                                    if self.busy {
+                                        { " " }
+                                        <button id="cancel" onclick={link.callback(|_| Msg::Cancel)}>{ "Cancel" }</button>
+                                    }
+                                </p>
                             }
                             { match self.tab {
                                 Tab::Summary => self.view_summary(ctx),
