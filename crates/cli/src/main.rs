@@ -324,6 +324,30 @@ fn key_arg(s: &std::ffi::OsStr, hex: bool) -> Result<Vec<u8>, Failure> {
         .collect()
 }
 
+/// `--no-ttl` / `--ttl keep|drop|lease` (migrate and export).
+fn ttl_mode(no_ttl: bool, ttl: Option<TtlArg>) -> etcd::migrate::TtlMode {
+    match (no_ttl, ttl) {
+        (true, _) | (_, Some(TtlArg::Drop)) => etcd::migrate::TtlMode::Drop,
+        (_, Some(TtlArg::Lease)) => etcd::migrate::TtlMode::Lease,
+        _ => etcd::migrate::TtlMode::Keep,
+    }
+}
+
+/// `--prefix-map OLD=NEW` arguments as byte pairs.
+fn prefix_map_arg(maps: &[std::ffi::OsString]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Failure> {
+    maps.iter()
+        .map(|m| {
+            let b = os_bytes(m);
+            match b.iter().position(|&c| c == b'=') {
+                Some(i) => Ok((b[..i].to_vec(), b[i + 1..].to_vec())),
+                None => Err(Failure::Usage(format!(
+                    "etcdscope: --prefix-map {m:?} is not OLD=NEW"
+                ))),
+            }
+        })
+        .collect()
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -462,23 +486,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             report,
             force,
         } => {
-            let ttl = match (no_ttl, ttl) {
-                (true, _) | (_, Some(TtlArg::Drop)) => etcd::migrate::TtlMode::Drop,
-                (_, Some(TtlArg::Lease)) => etcd::migrate::TtlMode::Lease,
-                _ => etcd::migrate::TtlMode::Keep,
-            };
-            let prefix_map = prefix_map
-                .iter()
-                .map(|m| {
-                    let b = os_bytes(m);
-                    match b.iter().position(|&c| c == b'=') {
-                        Some(i) => Ok((b[..i].to_vec(), b[i + 1..].to_vec())),
-                        None => Err(Failure::Usage(format!(
-                            "etcdscope: --prefix-map {m:?} is not OLD=NEW"
-                        ))),
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let ttl = ttl_mode(no_ttl, ttl);
+            let prefix_map = prefix_map_arg(&prefix_map)?;
             let args = produce::MigrateArgs {
                 ttl,
                 include_hidden,
@@ -531,23 +540,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             now,
             force,
         } => {
-            let ttl = match (no_ttl, ttl) {
-                (true, _) | (_, Some(TtlArg::Drop)) => etcd::migrate::TtlMode::Drop,
-                (_, Some(TtlArg::Lease)) => etcd::migrate::TtlMode::Lease,
-                _ => etcd::migrate::TtlMode::Keep,
-            };
-            let prefix_map = prefix_map
-                .iter()
-                .map(|m| {
-                    let b = os_bytes(m);
-                    match b.iter().position(|&c| c == b'=') {
-                        Some(i) => Ok((b[..i].to_vec(), b[i + 1..].to_vec())),
-                        None => Err(Failure::Usage(format!(
-                            "etcdscope: --prefix-map {m:?} is not OLD=NEW"
-                        ))),
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let ttl = ttl_mode(no_ttl, ttl);
+            let prefix_map = prefix_map_arg(&prefix_map)?;
             let a = export::ExportArgs {
                 to,
                 schema,

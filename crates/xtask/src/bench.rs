@@ -97,16 +97,7 @@ fn scan() -> Result<(), String> {
     );
     println!("runs per command: {RUNS} (median wall time; peak RSS = max ru_maxrss)");
     println!();
-    println!("| command | median wall | peak RSS |");
-    println!("|---|---|---|");
-    for m in [&cat, &etcdctl, &us, &us_nv] {
-        println!(
-            "| `{}` | {:.3} s | {:.1} MiB |",
-            m.name,
-            m.wall.as_secs_f64(),
-            m.rss_kib as f64 / 1024.0
-        );
-    }
+    print_table(&[&cat, &etcdctl, &us, &us_nv]);
     println!();
     println!(
         "etcdscope status vs etcdctl snapshot status: {:.2}x faster, {:.2}x less peak memory (same hash/revision/totalKey/totalSize: {same})",
@@ -132,6 +123,20 @@ fn field(json: &[u8], name: &str) -> Option<String> {
     let at = s.find(&key)? + key.len();
     let rest = s.get(at..)?.trim_start();
     Some(rest.chars().take_while(|c| c.is_ascii_digit()).collect())
+}
+
+/// The markdown table of measured commands (median wall time, peak RSS).
+pub(crate) fn print_table(rows: &[&Measured]) {
+    println!("| command | median wall | peak RSS |");
+    println!("|---|---|---|");
+    for m in rows {
+        println!(
+            "| `{}` | {:.3} s | {:.1} MiB |",
+            m.name,
+            m.wall.as_secs_f64(),
+            m.rss_kib as f64 / 1024.0
+        );
+    }
 }
 
 pub(crate) struct Measured {
@@ -206,7 +211,7 @@ pub(crate) fn measure(name: &str, argv: &[&str]) -> Result<(Duration, i64), Stri
     Ok((wall, ru.maxrss))
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }

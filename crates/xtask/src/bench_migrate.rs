@@ -14,7 +14,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::bench::{cache_dir, median_of_n, Measured};
+use crate::bench::{cache_dir, median_of_n, print_table, Measured};
+use crate::bench_v2::copy_dir;
 
 /// etcdctl migrate takes about two minutes per run on this data: three runs each.
 const RUNS: usize = 3;
@@ -42,20 +43,6 @@ pub fn run() -> Result<(), String> {
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(to);
-    let ok = Command::new("cp")
-        .args(["-a", &s(from), &s(to)])
-        .status()
-        .map_err(|e| format!("cp: {e}"))?
-        .success();
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("cp -a {} {} failed", from.display(), to.display()))
-    }
 }
 
 /// `count` of `etcdscope get FILE "" --prefix --count-only -w json`.
@@ -117,16 +104,7 @@ fn measure_all(ours: &Path, data: &Path, work: &Path) -> Result<(), String> {
         "data: {} (1M-key v2 data dir made by etcd 3.4.23); runs per command: {RUNS}",
         data.display()
     );
-    println!("| command | median wall | peak RSS |");
-    println!("|---|---|---|");
-    for m in [&theirs, &us] {
-        println!(
-            "| `{}` | {:.3} s | {:.1} MiB |",
-            m.name,
-            m.wall.as_secs_f64(),
-            m.rss_kib as f64 / 1024.0
-        );
-    }
+    print_table(&[&theirs, &us]);
     println!();
     println!(
         "etcdscope migrate vs etcdctl migrate: {:.1}x faster, {:.2}x less peak memory (goal: >= 20x, >= 4x)",

@@ -21,11 +21,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::bench::{cache_dir, free_port};
 
 const KEYS: u64 = 1_000_000;
 const THREADS: u64 = 256;
@@ -60,14 +62,6 @@ pub fn run() -> Result<(), String> {
     let result = measure_all(&ours, &data, &work);
     let _ = std::fs::remove_dir_all(&work);
     result
-}
-
-fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    base.join("etcdscope").join("bench")
 }
 
 fn measure_all(ours: &Path, data: &Path, work: &Path) -> Result<(), String> {
@@ -272,7 +266,7 @@ fn du(dir: &Path) -> Result<(u64, u64), String> {
     Ok(total)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(to);
     let st = Command::new("cp")
         .arg("-a")
@@ -609,11 +603,6 @@ impl Drop for Proc {
             let _ = self.try_reap(0);
         }
     }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// Starts etcd 3.4 on `data_dir` (new or existing) with v2 enabled, on free ports.
