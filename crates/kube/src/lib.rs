@@ -1,0 +1,11 @@
+//! Kubernetes values as kube-apiserver writes them into etcd.
+//!
+//! * [`raw`]: a schema-less protobuf decoder (field numbers, wire types, nested messages found by
+//!   trying to parse), the `k8s\0` envelope (`runtime.Unknown`: apiVersion, kind, raw,
+//!   contentEncoding, contentType) and the `k8s:enc:<provider>:<version>:<key>:` prefix of values
+//!   encrypted at rest.
+//!
+//! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
+//! Full typed decoding of Kubernetes objects will be built on this crate.
+
+pub mod raw;
