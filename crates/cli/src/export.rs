@@ -21,6 +21,8 @@ use crate::{datadir, input, v2cmd, Failure};
 pub enum SqlTarget {
     Sqlite,
     Postgres,
+    /// A ready SQLite database file (`-o` required).
+    SqliteDb,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -48,7 +50,7 @@ pub struct ExportArgs {
 fn refuse_output(input: &Path, out: &Path, force: bool) -> Result<(), Failure> {
     if out.is_dir() {
         return Err(Failure::Usage(format!(
-            "etcdscope: {} is a directory; -o names the SQL file to write",
+            "etcdscope: {} is a directory; -o names the file to write",
             out.display()
         )));
     }
@@ -89,6 +91,7 @@ fn export_from(
         other => fail(path, &other),
     };
     let summary = match &a.output {
+        Some(o) if a.to == SqlTarget::SqliteDb => write_db(src, path, o, opts)?,
         None => {
             sql::check(src, opts).map_err(err)?;
             sql::export(src, &mut *out, opts).map_err(err)?
@@ -118,8 +121,13 @@ fn export_from(
         }
     };
     let mut lines = vec![format!(
-        "wrote {} bytes of SQL, {} rows ({} changes) to {}",
+        "wrote {} bytes of {}, {} rows ({} changes) to {}",
         summary.bytes,
+        if a.to == SqlTarget::SqliteDb {
+            "SQLite database"
+        } else {
+            "SQL"
+        },
         summary.rows,
         summary.changes,
         a.output
@@ -168,13 +176,51 @@ fn export_from(
     Ok(())
 }
 
+/// `--to sqlite-db`: the database built in a temp file beside OUT (no journal, no syncs while
+/// it is built), fsync'd and renamed when complete; removed on any failure.
+fn write_db(
+    src: &dyn sql::Source,
+    path: &Path,
+    o: &Path,
+    opts: &sql::Options,
+) -> Result<sql::Summary, Failure> {
+    let name = o
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export.sqlite".into());
+    let tmp = o.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let journal = o.with_file_name(format!(".{name}.tmp-{}-journal", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| {
+        let s = sql::export_sqlite_db(src, &tmp, opts).map_err(|e| match e {
+            sql::Error::Io(io) => fail(&tmp, &io),
+            e @ sql::Error::Database(_) => fail(o, &e),
+            other => fail(path, &other),
+        })?;
+        let file = std::fs::File::open(&tmp).map_err(|e| fail(&tmp, &e))?;
+        file.sync_all().map_err(|e| fail(&tmp, &e))?;
+        std::fs::rename(&tmp, o).map_err(|e| fail(o, &e))?;
+        Ok(s)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&journal);
+    }
+    result
+}
+
 pub fn run(out: &mut dyn Write, input_path: &Path, a: ExportArgs) -> Result<(), Failure> {
+    if a.to == SqlTarget::SqliteDb && a.output.is_none() {
+        return Err(Failure::Usage(
+            "etcdscope: --to sqlite-db writes a database file: name it with -o OUT.sqlite".into(),
+        ));
+    }
     if let Some(o) = &a.output {
         refuse_output(input_path, o, a.force)?;
     }
     let opts = sql::Options {
         dialect: match a.to {
-            SqlTarget::Sqlite => sql::Dialect::Sqlite,
+            SqlTarget::Sqlite | SqlTarget::SqliteDb => sql::Dialect::Sqlite,
             SqlTarget::Postgres => sql::Dialect::Postgres,
         },
         schema: match a.schema {

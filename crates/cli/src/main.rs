@@ -231,7 +231,7 @@ enum Cmd {
     Export {
         /// Snapshot file, raw db file, or a data dir (with member/wal: its v2 keys too).
         input: PathBuf,
-        /// The database the script is for.
+        /// The database the script is for; sqlite-db: a ready SQLite database file (needs -o).
         #[arg(long = "to", value_enum)]
         to: export::SqlTarget,
         #[arg(long, value_enum, default_value = "etcd")]
@@ -348,9 +348,21 @@ fn prefix_map_arg(maps: &[std::ffi::OsString]) -> Result<Vec<(Vec<u8>, Vec<u8>)>
         .collect()
 }
 
+/// Standard output without the line buffering of `std::io::Stdout` (which searches every
+/// write for a newline): the same descriptor as a file, behind our own buffer.
+fn stdout_writer() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(std::io::stdout().lock())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout_writer());
     match cli.cmd {
         Cmd::Status {
             input,

@@ -1186,6 +1186,144 @@ fn sqlite_every_fixture_both_schemas() {
     assert!(total > 1000, "{total} checks");
 }
 
+/// Everything a SQLite database holds, comparable byte for byte: `sqlite_master` (schema
+/// text), then every table's rows in rowid order with the rowid, each value as
+/// `typeof:hex(bytes)` (so text and blob, NUL and invalid UTF-8 bytes all show).
+fn sqlite_contents(db: &Sqlite) -> Vec<Vec<String>> {
+    let mut all = db.q(
+        "SELECT type, name, tbl_name, lower(hex(CAST(sql AS BLOB))) FROM sqlite_master ORDER BY type, name",
+    );
+    let tables = db.q("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    for t in tables {
+        let t = &t[0];
+        let cols = db.q(&format!(
+            "SELECT name FROM pragma_table_info('{t}') ORDER BY cid"
+        ));
+        let sel: Vec<String> = cols
+            .iter()
+            .map(|c| format!("typeof({0}) || ':' || lower(hex({0}))", c[0]))
+            .collect();
+        all.push(vec![format!("table {t}")]);
+        all.extend(db.q(&format!(
+            "SELECT rowid, {} FROM {t} ORDER BY rowid",
+            sel.join(", ")
+        )));
+    }
+    all
+}
+
+/// `--to sqlite-db -o X.sqlite`: the same database as the `--to sqlite` script loaded into the
+/// real sqlite3 — schema text and every row byte for byte — for every fixture, both schemas
+/// and the flag variants; integrity_check is ok; the source checks pass on it as well.
+#[test]
+fn sqlite_db_equals_the_script_loaded_into_sqlite3() {
+    let mut compared = 0;
+    for src in all_sources() {
+        let dir = tmp_dir(&format!("sqlite-db-{}", src.name));
+        let variants: [(&str, &[&str]); 4] = [
+            ("etcd", &[]),
+            ("etcd-secrets", &["--with-secrets"]),
+            ("kine", &["--schema", "kine"]),
+            ("kine-int", &["--schema", "kine", "--sqlite-name-integer"]),
+        ];
+        for (tag, extra) in variants {
+            let script = dir.join(format!("{tag}.sql"));
+            let mut args = vec!["--to", "sqlite"];
+            args.extend_from_slice(extra);
+            export(&src.input, &args, &script);
+            let from_script = Sqlite::load(&script);
+            let file = dir.join(format!("{tag}.direct.sqlite"));
+            let mut args = vec!["--to", "sqlite-db"];
+            args.extend_from_slice(extra);
+            export(&src.input, &args, &file);
+            let direct = Sqlite { path: file };
+            assert_eq!(
+                direct.one("PRAGMA integrity_check"),
+                "ok",
+                "{} {tag}",
+                src.name
+            );
+            let want = sqlite_contents(&from_script);
+            let got = sqlite_contents(&direct);
+            assert!(want.len() > 10, "{} {tag}: {want:?}", src.name);
+            assert_eq!(got, want, "{} {tag}: sqlite-db vs script", src.name);
+            compared += got.len();
+            match tag {
+                "etcd" => {
+                    check_etcd_schema(&direct, &src, false);
+                }
+                "etcd-secrets" => {
+                    check_etcd_schema(&direct, &src, true);
+                }
+                "kine" => {
+                    check_kine_schema(&direct, &src);
+                }
+                _ => {}
+            }
+        }
+        // No temp files beside the outputs.
+        let stray: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
+    }
+    assert!(compared > 1000, "{compared} rows compared");
+}
+
+#[test]
+fn sqlite_db_output_rules() {
+    let dir = tmp_dir("sqlite-db-rules");
+    let snap = v3_fixture().join("snapshot.db");
+    let args = |out: Option<&Path>, force: bool| {
+        let mut a: Vec<&std::ffi::OsStr> = vec![
+            "export".as_ref(),
+            snap.as_os_str(),
+            "--to".as_ref(),
+            "sqlite-db".as_ref(),
+        ];
+        if let Some(o) = out {
+            a.extend(["-o".as_ref(), o.as_os_str()]);
+        }
+        if force {
+            a.push("--force".as_ref());
+        }
+        run(&a)
+    };
+    // A database file cannot go to stdout.
+    let o = args(None, false);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("-o"));
+    // An existing file is kept without --force, replaced with it.
+    let out = dir.join("x.sqlite");
+    std::fs::write(&out, b"keep me").unwrap();
+    let o = args(Some(&out), false);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    let o = args(Some(&out), true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SQLite database"));
+    assert_eq!(
+        Sqlite { path: out.clone() }.one("SELECT value FROM etcd_meta WHERE name = 'schema'"),
+        "etcd 1"
+    );
+    // Never inside a data dir given as input.
+    let dd = common::data_dir("snapped");
+    let inside = dd.join("member").join("x.sqlite");
+    let o = run(&[
+        "export".as_ref(),
+        dd.as_os_str(),
+        "--to".as_ref(),
+        "sqlite-db".as_ref(),
+        "-o".as_ref(),
+        inside.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!inside.exists());
+}
+
 #[test]
 fn sqlite_old_name_integer_declaration() {
     let src = synthetic_source();
@@ -1255,7 +1393,7 @@ fn damaged_input_writes_nothing() {
     let bad = dir.join("truncated.db");
     std::fs::write(&bad, &snap[..snap.len() / 2 + 1000]).unwrap();
     for schema in ["etcd", "kine"] {
-        for to in ["sqlite", "postgres"] {
+        for to in ["sqlite", "postgres", "sqlite-db"] {
             let out = dir.join(format!("{schema}-{to}.sql"));
             let o = run(&[
                 "export".as_ref(),
@@ -1275,6 +1413,9 @@ fn damaged_input_writes_nothing() {
             );
             assert!(String::from_utf8_lossy(&o.stderr).contains("truncated.db"));
             assert!(!out.exists());
+            if to == "sqlite-db" {
+                continue; // needs -o
+            }
             // To stdout: refused before a byte is written.
             let o = run(&[
                 "export".as_ref(),

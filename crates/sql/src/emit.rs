@@ -8,6 +8,34 @@ use std::io::{self, Write};
 
 use crate::Dialect;
 
+/// Where the schema writers send their statements and rows: a script ([`Emitter`]) or, with
+/// the `sqlite-db` feature, a SQLite connection (prepared statements).
+pub(crate) trait Sink {
+    /// Statements of our own (never input bytes), run or written as they are.
+    fn sql(&mut self, s: &str) -> crate::Result<()>;
+    /// Starts the rows of `table` with these columns.
+    fn begin(&mut self, table: &str, columns: &[&str]) -> crate::Result<()>;
+    /// One row (as many values as columns given to `begin`).
+    fn row(&mut self, vals: &[Val<'_>]) -> crate::Result<()>;
+    /// Ends the open table's rows.
+    fn end(&mut self) -> crate::Result<()>;
+}
+
+impl<W: Write> Sink for Emitter<W> {
+    fn sql(&mut self, s: &str) -> crate::Result<()> {
+        Ok(Emitter::sql(self, s)?)
+    }
+    fn begin(&mut self, table: &str, columns: &[&str]) -> crate::Result<()> {
+        Ok(Emitter::begin(self, table, columns)?)
+    }
+    fn row(&mut self, vals: &[Val<'_>]) -> crate::Result<()> {
+        Ok(Emitter::row(self, vals)?)
+    }
+    fn end(&mut self) -> crate::Result<()> {
+        Ok(Emitter::end(self)?)
+    }
+}
+
 /// One column value.
 #[derive(Debug, Clone, Copy)]
 pub enum Val<'a> {

@@ -4,9 +4,7 @@
 //! `INSERT INTO etcd_kv SELECT ...` picks each key's latest change (when it is not a delete)
 //! inside the same transaction. So the exporter holds nothing per key, whatever the input size.
 
-use std::io::Write;
-
-use crate::emit::{text_or_null, Emitter, Val};
+use crate::emit::{text_or_null, Sink, Val};
 use crate::{each_change, order_error, Dialect, Options, Result, Source, Summary};
 
 struct Types {
@@ -87,9 +85,9 @@ CASE WHEN value_utf8 = {t} THEN {utf8} END AS value,\n  create_revision, mod_rev
     )
 }
 
-pub(crate) fn write<W: Write>(
+pub(crate) fn write<S: Sink>(
     src: &dyn Source,
-    em: &mut Emitter<W>,
+    em: &mut S,
     opts: &Options,
     summary: &mut Summary,
 ) -> Result<()> {

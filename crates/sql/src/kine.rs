@@ -25,9 +25,8 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 
-use crate::emit::{text_ok, Emitter, Val};
+use crate::emit::{text_ok, Sink, Val};
 use crate::{each_change, order_error, Change, Dialect, Error, Options, Result, Source, Summary};
 
 /// The kine release whose schema and row rules this matches.
@@ -151,7 +150,7 @@ const COLUMNS: [&str; 9] = [
     "old_value",
 ];
 
-fn gap_row<W: Write>(em: &mut Emitter<W>, id: i64) -> std::io::Result<()> {
+fn gap_row<S: Sink>(em: &mut S, id: i64) -> Result<()> {
     let name = format!("gap-{id}");
     em.row(&[
         Val::Int(id),
@@ -166,9 +165,9 @@ fn gap_row<W: Write>(em: &mut Emitter<W>, id: i64) -> std::io::Result<()> {
     ])
 }
 
-pub(crate) fn write<W: Write>(
+pub(crate) fn write<S: Sink>(
     src: &dyn Source,
-    em: &mut Emitter<W>,
+    em: &mut S,
     opts: &Options,
     summary: &mut Summary,
 ) -> Result<()> {

@@ -11,12 +11,16 @@ mod emit;
 mod etcd_schema;
 mod kine;
 mod source;
+#[cfg(feature = "sqlite-db")]
+mod sqlite_db;
 
 use std::fmt;
 
 pub use emit::{text_ok, Mode};
 pub use kine::{KineSummary, KINE_VERSION};
 pub use source::{Change, ChangeFn, MigrationSource, Source};
+#[cfg(feature = "sqlite-db")]
+pub use sqlite_db::export_sqlite_db;
 
 /// The database the script is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub enum Error {
     /// The input cannot be represented as asked (e.g. `--strict-revisions` and a txn with several
     /// changes).
     Refused(String),
+    /// The SQLite database being written (`--to sqlite-db`) failed.
+    Database(String),
 }
 
 impl fmt::Display for Error {
@@ -105,6 +111,7 @@ impl fmt::Display for Error {
             Error::Source(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "writing the SQL: {e}"),
             Error::Refused(m) => write!(f, "{m}"),
+            Error::Database(m) => write!(f, "writing the SQLite database: {m}"),
         }
     }
 }
