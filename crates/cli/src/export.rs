@@ -258,5 +258,11 @@ pub fn run(out: &mut dyn Write, input_path: &Path, a: ExportArgs) -> Result<(), 
         v3: v3.as_ref(),
         applied_index: d.report.applied_index,
     };
+    // Members: the v2 store's /0 (the only record without a v3 db), merged with the v3 db's.
+    let membership = d.store.membership();
+    let src = sql::WithV2Membership {
+        inner: &src,
+        membership: &membership,
+    };
     export_from(out, &src, &member, &opts, &a)
 }

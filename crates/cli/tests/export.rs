@@ -402,6 +402,90 @@ struct Src {
     db: PathBuf,
     /// etcd's answers: (revision, every key at it) — etcdctl's for the v3 fixture.
     answers: Vec<(i64, Vec<KeyValue>)>,
+    /// `etcd_members` rows expected (id_hex, id, name, peer_urls, client_urls, is_learner,
+    /// removed), ordered by removed, id_hex: the v3 db's members bucket, or for a v2 data dir
+    /// (no v3 db) its v2 store's `/0/members` as etcd answered `GET /v2/members`.
+    members: Vec<Vec<String>>,
+}
+
+fn member_row(
+    id: u64,
+    name: &str,
+    peers: &[String],
+    clients: &[String],
+    learner: bool,
+) -> Vec<String> {
+    vec![
+        format!("{id:x}"),
+        id.to_string(),
+        name.to_string(),
+        serde_json::to_string(peers).unwrap(),
+        serde_json::to_string(clients).unwrap(),
+        (learner as u8).to_string(),
+        "0".into(),
+    ]
+}
+
+fn removed_row(id_hex: &str) -> Vec<String> {
+    let id = u64::from_str_radix(id_hex, 16)
+        .map(|i| i.to_string())
+        .unwrap_or_else(|_| "NULL".into());
+    let mut r = vec![id_hex.to_string(), id];
+    r.extend(["NULL", "NULL", "NULL", "NULL", "1"].map(String::from));
+    r
+}
+
+/// The members rows of a v3 db.
+fn v3_members(db: &Path) -> Vec<Vec<String>> {
+    let be = Backend::open(FileSource::open(db).unwrap()).unwrap();
+    let m = be.members().unwrap();
+    let mut rows: Vec<Vec<String>> = m
+        .members
+        .iter()
+        .map(|x| member_row(x.id, &x.name, &x.peer_urls, &x.client_urls, x.is_learner))
+        .collect();
+    rows.extend(m.removed.iter().map(|r| removed_row(r)));
+    rows.sort_by(|a, b| (&a[6], &a[0]).cmp(&(&b[6], &b[0])));
+    rows.dedup_by(|a, b| a[0] == b[0]);
+    rows
+}
+
+/// The members of a v2 fixture: etcd's `GET /v2/members`, and the learner it removed.
+fn v2_members(variant: &str) -> Vec<Vec<String>> {
+    let exp = common::fixture_dir(variant).join("expected");
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exp.join("members.json")).unwrap()).unwrap();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut rows: Vec<Vec<String>> = j["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let id = u64::from_str_radix(m["id"].as_str().unwrap(), 16).unwrap();
+            member_row(
+                id,
+                m["name"].as_str().unwrap(),
+                &strings(&m["peerURLs"]),
+                &strings(&m["clientURLs"]),
+                false,
+            )
+        })
+        .collect();
+    let ops = std::fs::read_to_string(exp.join("ops.log")).unwrap();
+    let learner = ops
+        .lines()
+        .find_map(|l| l.strip_prefix("member add learner1 --learner -> "))
+        .unwrap()
+        .trim()
+        .to_string();
+    rows.push(removed_row(&learner));
+    rows
 }
 
 struct Change {
@@ -507,6 +591,7 @@ fn v3_source() -> Src {
         input: dir.join("snapshot.db"),
         db: dir.join("snapshot.db"),
         answers,
+        members: v3_members(&dir.join("snapshot.db")),
     }
 }
 
@@ -520,11 +605,14 @@ fn v2_source(variant: &str) -> Src {
         out.as_os_str(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // These data dirs have no v3 db: their members are in the v2 store only.
+    assert!(!dd.join("member/snap/db").exists());
     Src {
         name: format!("v2-{variant}"),
         input: dd,
         answers: reader_answers(&out),
         db: out,
+        members: v2_members(variant),
     }
 }
 
@@ -670,6 +758,7 @@ fn synthetic_source() -> Src {
         name: "synthetic".into(),
         input: db.clone(),
         answers: reader_answers(&db),
+        members: v3_members(&db),
         db,
     }
 }
@@ -804,12 +893,16 @@ fn check_etcd_schema(db: &dyn Db, src: &Src, secrets: bool) -> usize {
     if let Some(c) = meta.effective_compact_revision() {
         assert_eq!(fact("compact_revision"), vec![vec![c.to_string()]]);
     }
-    let members = be.members().unwrap();
-    let n = db.one(&format!(
-        "SELECT COUNT(*) FROM etcd_members WHERE removed = {}",
-        db.falsy()
-    ));
-    assert_eq!(n, members.members.len().to_string());
+    let members = db.q(
+        "SELECT id_hex, id, name, peer_urls, client_urls, is_learner, removed FROM etcd_members \
+         ORDER BY removed, id_hex",
+    );
+    assert_eq!(members, src.members, "{}: members", src.name);
+    if src.name.starts_with("v2-") {
+        assert_eq!(members.len(), 2, "{}: one member, one removed", src.name);
+        // The cluster version from the v2 store's /0/version (etcd 3.4 writes 3.4.0).
+        assert_eq!(fact("cluster_version"), vec![vec!["3.4.0".to_string()]]);
+    }
     let auth = be.auth(true).unwrap();
     let rows = db.q(&format!(
         "SELECT {}, roles, {} FROM etcd_users ORDER BY name",

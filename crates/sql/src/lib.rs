@@ -18,7 +18,7 @@ use std::fmt;
 
 pub use emit::{text_ok, Mode};
 pub use kine::{KineSummary, KINE_VERSION};
-pub use source::{Change, ChangeFn, MigrationSource, Source};
+pub use source::{Change, ChangeFn, MigrationSource, Source, WithV2Membership};
 #[cfg(feature = "sqlite-db")]
 pub use sqlite_db::export_sqlite_db;
 

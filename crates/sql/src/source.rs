@@ -208,3 +208,73 @@ impl<S: ReadAt> Source for MigrationSource<'_, '_, S> {
         "v2-migrate"
     }
 }
+
+/// A source whose membership also comes from a v2 store's `/0` area (`/0/members`,
+/// `/0/removed_members`, `/0/version`): a data dir without a v3 db has its members only there,
+/// and etcd 3.4 keeps them in both. The v3 source's members come first; v2 members and removed
+/// ids it lacks are added; the cluster version falls back to `/0/version`.
+pub struct WithV2Membership<'a> {
+    pub inner: &'a dyn Source,
+    pub membership: &'a etcd::v2::Membership,
+}
+
+impl Source for WithV2Membership<'_> {
+    fn changes(&self, f: &mut ChangeFn<'_>) -> etcd::Result<()> {
+        self.inner.changes(f)
+    }
+    fn first_main(&self) -> etcd::Result<Option<i64>> {
+        self.inner.first_main()
+    }
+    fn current_revision(&self) -> etcd::Result<i64> {
+        self.inner.current_revision()
+    }
+    fn leases(&self) -> etcd::Result<Vec<LeaseInfo>> {
+        self.inner.leases()
+    }
+    fn meta(&self) -> etcd::Result<MetaInfo> {
+        let mut m = self.inner.meta()?;
+        if m.cluster_version.is_none() {
+            m.cluster_version = self.membership.version.clone();
+        }
+        Ok(m)
+    }
+    fn members(&self) -> etcd::Result<MembersInfo> {
+        let mut out = self.inner.members()?;
+        for m in &self.membership.members {
+            if out.members.iter().any(|x| x.id == m.id) {
+                continue;
+            }
+            out.members.push(etcd::v3::MemberInfo {
+                id: m.id,
+                id_hex: format!("{:x}", m.id),
+                name: m.name.clone(),
+                peer_urls: m.peer_urls.clone(),
+                client_urls: m.client_urls.clone(),
+                is_learner: m.is_learner,
+            });
+        }
+        for &r in &self.membership.removed {
+            let hex = format!("{r:x}");
+            let known = out
+                .removed
+                .iter()
+                .any(|x| u64::from_str_radix(x, 16).ok() == Some(r));
+            if !known {
+                out.removed.push(hex);
+            }
+        }
+        if out.cluster_version.is_none() {
+            out.cluster_version = self.membership.version.clone();
+        }
+        Ok(out)
+    }
+    fn auth(&self, with_secrets: bool) -> etcd::Result<AuthInfo> {
+        self.inner.auth(with_secrets)
+    }
+    fn alarms(&self) -> etcd::Result<Vec<AlarmInfo>> {
+        self.inner.alarms()
+    }
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+}
