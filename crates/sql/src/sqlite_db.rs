@@ -31,6 +31,7 @@ fn bound<'a>(v: &Val<'a>) -> ToSqlOutput<'a> {
         Val::Blob(b) => ValueRef::Blob(b),
         // As the script: text when valid (else NULL); key text is any bytes stored as TEXT
         // (`CAST(X'..' AS TEXT)` keeps them as they are, and so does binding them).
+        Val::CheckedText(t) => ValueRef::Text(t),
         Val::Text(t) if text_ok(t) => ValueRef::Text(t),
         Val::Text(_) => ValueRef::Null,
         Val::KeyText(t) => ValueRef::Text(t),
