@@ -79,6 +79,20 @@ pub trait Sink {
     /// A key/value in the open bucket; keys strictly increasing (byte order), interleaved
     /// correctly with nested bucket names.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError>;
+    /// Whether this pass needs the bytes of values. The layout pass of [`write`] needs only
+    /// their lengths: content that knows a value's length without producing the value may then
+    /// call [`Sink::put_sized`] instead of [`Sink::put`].
+    fn needs_values(&self) -> bool {
+        true
+    }
+    /// [`Sink::put`] of a value given by its length only (allowed when
+    /// [`Sink::needs_values`] is false; an error otherwise).
+    fn put_sized(&mut self, key: &[u8], len: usize) -> Result<(), WriteError> {
+        let _ = (key, len);
+        Err(WriteError::InvalidOptions(
+            "a value given by its length where its bytes are needed".into(),
+        ))
+    }
 }
 
 /// How to write.
@@ -786,6 +800,8 @@ struct Engine<'a> {
     /// Layout pass: recorded; write pass: expected.
     checkpoints: Vec<Checkpoint>,
     tops: usize,
+    /// Layout pass: bytes standing in for values given by length ([`Sink::put_sized`]).
+    stand_in: Vec<u8>,
 }
 
 impl<'a> Engine<'a> {
@@ -813,6 +829,7 @@ impl<'a> Engine<'a> {
             hash: 0xcbf2_9ce4_8422_2325,
             checkpoints: expect,
             tops: 0,
+            stand_in: Vec::new(),
         }
     }
 
@@ -1023,6 +1040,41 @@ impl Sink for Engine<'_> {
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
         self.guarded(|e| e.put_pair(key, value))
+    }
+
+    fn needs_values(&self) -> bool {
+        self.pager.wet()
+    }
+
+    fn put_sized(&mut self, key: &[u8], len: usize) -> Result<(), WriteError> {
+        if self.pager.wet() {
+            return self.guarded(|_| {
+                Err(WriteError::InvalidOptions(
+                    "a value given by its length in the write pass".into(),
+                ))
+            });
+        }
+        if len > MAX_VALUE_SIZE {
+            let path = self.path();
+            return self.guarded(|_| {
+                Err(WriteError::TooLarge {
+                    bucket: path,
+                    key: key[..key.len().min(64)].to_vec(),
+                    what: "value",
+                    size: len as u64,
+                    limit: MAX_VALUE_SIZE as u64,
+                })
+            });
+        }
+        // The layout pass reads only the length of a value: stand-in bytes (kept for reuse;
+        // as large as the largest value, which the write pass holds anyway).
+        let mut stand_in = std::mem::take(&mut self.stand_in);
+        if stand_in.len() < len {
+            stand_in.resize(len, 0);
+        }
+        let r = self.guarded(|e| e.put_pair(key, &stand_in[..len]));
+        self.stand_in = stand_in;
+        r
     }
 }
 

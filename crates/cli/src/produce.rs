@@ -75,9 +75,12 @@ fn write_out(content: &NewBackend<'_>, o: &OutputOptions) -> Result<bbolt::Write
         .with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let summary = write_backend(content, &mut w, true).map_err(|e| fail(&o.out, &e))?;
-        let file = w.into_inner().map_err(|e| fail(&tmp, &e.into_error()))?;
+        let summary = std::thread::scope(|sc| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, SyncBehind::new(&file, sc));
+            let summary = write_backend(content, &mut w, true).map_err(|e| fail(&o.out, &e))?;
+            w.flush().map_err(|e| fail(&tmp, &e))?;
+            Ok::<_, Failure>(summary)
+        })?;
         file.sync_all().map_err(|e| fail(&tmp, &e))?;
         std::fs::rename(&tmp, &o.out).map_err(|e| fail(&o.out, &e))?;
         Ok(summary)
@@ -86,6 +89,58 @@ fn write_out(content: &NewBackend<'_>, o: &OutputOptions) -> Result<bbolt::Write
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A file writer that has the data written so far flushed to disk by a second thread every
+/// [`SyncBehind::EVERY`] bytes, so the disk works while the snapshot is being built instead of
+/// all at the final `sync_all` (the kernel would otherwise keep hundreds of MB dirty).
+struct SyncBehind<'f> {
+    file: &'f std::fs::File,
+    since_sync: u64,
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+impl<'f> SyncBehind<'f> {
+    const EVERY: u64 = 32 << 20;
+
+    fn new<'s>(file: &'f std::fs::File, sc: &'s std::thread::Scope<'s, '_>) -> Self
+    where
+        'f: 's,
+    {
+        // One pending request at most: a sync covers everything written before it.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        sc.spawn(move || {
+            while rx.recv().is_ok() {
+                // An error here shows again at the final sync_all, which is checked.
+                let _ = file.sync_data();
+            }
+        });
+        SyncBehind {
+            file,
+            since_sync: 0,
+            tx: Some(tx),
+        }
+    }
+}
+
+impl Write for SyncBehind<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = (&mut &*self.file).write(buf)?;
+        self.since_sync += n as u64;
+        if self.since_sync >= Self::EVERY {
+            self.since_sync = 0;
+            if let Some(tx) = &self.tx {
+                let _ = tx.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Ends the syncing thread (the scope waits for it).
+        self.tx = None;
+        Ok(())
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -187,6 +242,10 @@ pub fn migrate(
         o.out.display()
     )
     .map_err(io_fail)?;
+    // Freeing a million small buffers one by one takes longer than the process exit.
+    drop(content);
+    drop(m);
+    std::mem::forget(d);
     Ok(())
 }
 

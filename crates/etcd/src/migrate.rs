@@ -20,9 +20,12 @@ use std::io::Write;
 
 use crate::error::{Error, Result};
 use crate::proto::KeyValue;
+use crate::proto::{encode_key_value, encoded_key_value_len};
 use crate::revision::Revision;
-use crate::v2::{GetOptions, NodeView, Store};
-use crate::v3::write::{put_revision, NewBackend};
+use crate::v2::store::NodeId;
+use crate::v2::time::ttl_seconds;
+use crate::v2::Store;
+use crate::v3::write::{put_revision_encoded, put_revision_sized, NewBackend};
 use crate::v3::{Backend, BUCKET_KEY};
 
 /// What to do with v2 keys that still have a TTL.
@@ -62,12 +65,15 @@ pub enum SkipReason {
     Expired,
 }
 
-/// One v2 file that became a v3 key.
+/// One v2 file that became a v3 key. Its keys are not stored (a million copies would double
+/// the memory of a large migration): [`Migration::v2_key`] and [`Migration::v3_key`] build them.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    /// The v2 key (without `/1`).
-    pub v2_key: Vec<u8>,
-    pub v3_key: Vec<u8>,
+    /// The v2 node.
+    node: NodeId,
+    /// Lengths of the v3 key and of the value (u32::MAX: look at the node).
+    key_len: u32,
+    value_len: u32,
     pub created_index: u64,
     pub modified_index: u64,
     /// Seconds left at `now` (0: no TTL).
@@ -133,93 +139,106 @@ impl<'s> Migration<'s> {
     }
 
     fn collect(&mut self) -> Result<()> {
-        let Ok(root) = self.store.node_at(b"/") else {
+        let store = self.store;
+        let Ok(user_root) = store.lookup(b"/1") else {
             return Ok(()); // no /1: nothing to migrate
         };
-        let get = GetOptions {
-            recursive: true,
-            include_hidden: true,
-            now_ns: self.opts.now_ns,
-        };
-        // Depth of the hidden node we are below, if any.
-        let mut hidden_at: Option<usize> = None;
         let mut planned = Vec::new();
         let mut skipped = Vec::new();
         let mut counts = MigrateCounts::default();
         let opts = &self.opts;
-        root.walk(&get, |v: &NodeView, depth| -> Result<()> {
-            if depth == 0 {
-                return Ok(()); // the root itself
-            }
-            if let Some(d) = hidden_at {
-                if depth <= d {
-                    hidden_at = None;
-                }
-            }
-            let name = v.key.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
-            if v.dir {
+        let mut key = Vec::new();
+        // Depth-first over /1, children in name order; `hidden` marks a subtree below a hidden
+        // node (left out unless `include_hidden`).
+        let mut stack: Vec<(NodeId, bool)> = Vec::new();
+        let children = |id: NodeId| store.node(id).children.as_deref();
+        if let Some(c) = children(user_root) {
+            stack.extend(c.values().rev().map(|&id| (id, false)));
+        }
+        while let Some((id, below_hidden)) = stack.pop() {
+            let n = store.node(id);
+            let hidden = below_hidden || (!opts.include_hidden && n.name.first() == Some(&b'_'));
+            if let Some(c) = &n.children {
                 counts.v2_dirs += 1;
-            } else {
-                counts.v2_files += 1;
+                stack.extend(c.values().rev().map(|&child| (child, hidden)));
+                continue;
             }
-            if hidden_at.is_none() && name.first() == Some(&b'_') && !opts.include_hidden {
-                hidden_at = Some(depth);
+            counts.v2_files += 1;
+            if hidden {
+                counts.skipped_hidden += 1;
+                store.key_below_top_into(id, &mut key);
+                skipped.push((key.clone(), SkipReason::Hidden));
+                continue;
             }
-            if hidden_at.is_some() {
-                if !v.dir {
-                    counts.skipped_hidden += 1;
-                    skipped.push((v.key.clone(), SkipReason::Hidden));
-                }
-                return Ok(());
-            }
-            let has_ttl = v.ttl != 0;
-            if v.dir {
-                return Ok(());
-            }
+            let ttl = n.expire.map_or(0, |t| ttl_seconds(t, opts.now_ns));
             let mut lease = 0;
             match opts.ttl {
-                TtlMode::Drop if has_ttl => {
+                TtlMode::Drop if ttl != 0 => {
                     counts.skipped_ttl += 1;
-                    skipped.push((v.key.clone(), SkipReason::HasTtl));
-                    return Ok(());
+                    store.key_below_top_into(id, &mut key);
+                    skipped.push((key.clone(), SkipReason::HasTtl));
+                    continue;
                 }
-                TtlMode::Lease if v.expiration.is_some() => {
-                    if v.ttl <= 0 {
+                TtlMode::Lease if n.expire.is_some() => {
+                    if ttl <= 0 {
                         counts.skipped_expired += 1;
-                        skipped.push((v.key.clone(), SkipReason::Expired));
-                        return Ok(());
+                        store.key_below_top_into(id, &mut key);
+                        skipped.push((key.clone(), SkipReason::Expired));
+                        continue;
                     }
                     lease = -1; // assigned below, in revision order
                 }
                 _ => {}
             }
+            let key_len = if opts.prefix_map.is_empty() {
+                store.key_below_top_into(id, &mut key);
+                key.len()
+            } else {
+                store.key_below_top_into(id, &mut key);
+                map_key(&key, &opts.prefix_map).len()
+            };
             planned.push(Planned {
-                v2_key: v.key.clone(),
-                v3_key: map_key(&v.key, &opts.prefix_map),
-                created_index: v.created_index,
-                modified_index: v.modified_index,
-                ttl: v.ttl,
-                revision: Revision::new(v.modified_index as i64, 0),
-                create_revision: v.created_index as i64,
+                node: id,
+                key_len: u32::try_from(key_len).unwrap_or(u32::MAX),
+                value_len: u32::try_from(n.value.len()).unwrap_or(u32::MAX),
+                created_index: n.created,
+                modified_index: n.modified,
+                ttl,
+                revision: Revision::new(n.modified as i64, 0),
+                create_revision: n.created as i64,
                 version: 1,
                 lease,
             });
-            Ok(())
-        })?;
-        // Keys in revision order; ties (same modifiedIndex) share a main revision.
-        planned.sort_by(|a, b| (a.modified_index, &a.v3_key).cmp(&(b.modified_index, &b.v3_key)));
-        let mut seen: HashMap<&[u8], &[u8]> = HashMap::with_capacity(planned.len());
-        for p in &planned {
-            if let Some(other) = seen.insert(&p.v3_key, &p.v2_key) {
-                return Err(Error::Write(format!(
-                    "--prefix-map makes two v2 keys the same v3 key {:?}: {:?} and {:?}",
-                    String::from_utf8_lossy(&p.v3_key),
-                    String::from_utf8_lossy(other),
-                    String::from_utf8_lossy(&p.v2_key)
-                )));
+        }
+        // Keys in revision order; ties (same modifiedIndex) share a main revision, in key order.
+        planned.sort_by_key(|p| p.modified_index);
+        let mut i = 0;
+        while i < planned.len() {
+            let run = planned[i..]
+                .iter()
+                .take_while(|p| p.modified_index == planned[i].modified_index)
+                .count();
+            if run > 1 {
+                planned[i..i + run].sort_by_cached_key(|p| self.v3_key(p));
+            }
+            i += run;
+        }
+        // Without a prefix map, v3 keys are the (distinct) v2 keys.
+        if !opts.prefix_map.is_empty() {
+            let mut seen: HashMap<Vec<u8>, NodeId> = HashMap::with_capacity(planned.len());
+            for p in &planned {
+                if let Some(other) = seen.insert(self.v3_key(p), p.node) {
+                    let mut a = Vec::new();
+                    store.key_below_top_into(other, &mut a);
+                    return Err(Error::Write(format!(
+                        "--prefix-map makes two v2 keys the same v3 key {:?}: {:?} and {:?}",
+                        String::from_utf8_lossy(&self.v3_key(p)),
+                        String::from_utf8_lossy(&a),
+                        String::from_utf8_lossy(&self.v2_key(p))
+                    )));
+                }
             }
         }
-        drop(seen);
         let mut next_lease = opts.first_lease_id.max(1);
         for i in 0..planned.len() {
             if i > 0 && planned[i].modified_index == planned[i - 1].modified_index {
@@ -239,8 +258,35 @@ impl<'s> Migration<'s> {
         Ok(())
     }
 
+    /// The v2 key of a planned key (without `/1`).
+    pub fn v2_key(&self, p: &Planned) -> Vec<u8> {
+        let mut k = Vec::new();
+        self.store.key_below_top_into(p.node, &mut k);
+        k
+    }
+
+    /// The v3 key a planned key gets.
+    pub fn v3_key(&self, p: &Planned) -> Vec<u8> {
+        let mut k = Vec::new();
+        self.v3_key_into(p, &mut k);
+        k
+    }
+
+    /// [`Migration::v3_key`] into a reused buffer.
+    pub fn v3_key_into(&self, p: &Planned, out: &mut Vec<u8>) {
+        self.store.key_below_top_into(p.node, out);
+        if !self.opts.prefix_map.is_empty() {
+            *out = map_key(out, &self.opts.prefix_map);
+        }
+    }
+
+    /// The v2 value of a planned key (bytes as stored).
+    pub fn value(&self, p: &Planned) -> &'s [u8] {
+        &self.store.node(p.node).value
+    }
+
     /// Plans the migration of `store`; when `v3` (the db beside the WAL) holds a non-empty
-    /// keyspace, that keyspace is kept and the v2 keys go above it ([`Migration::place_above`]).
+    /// (or compacted) keyspace, that keyspace is kept and the v2 keys go above it ([`Migration::place_above`]).
     pub fn plan<S: storage::ReadAt>(
         store: &'s Store,
         opts: MigrateOptions,
@@ -248,7 +294,10 @@ impl<'s> Migration<'s> {
     ) -> Result<Self> {
         let mut m = Migration::new(store, opts)?;
         if let Some(be) = v3 {
-            if be.current_revision()? > 0 {
+            // A data dir of a v2-only cluster still has a db (no keys, current revision 1):
+            // the keys then go at their v2 indices, as etcdctl puts them.
+            let compacted = be.meta_info()?.effective_compact_revision().unwrap_or(0);
+            if be.last_revision()? > 0 || compacted > 0 {
                 m.place_above(be)?;
             }
         }
@@ -262,11 +311,11 @@ impl<'s> Migration<'s> {
         let head = v3.current_revision()?;
         self.v3_head = head;
         // Latest state of the v3 keys that v2 keys will land on.
-        let wanted: HashMap<&[u8], usize> = self
+        let wanted: HashMap<Vec<u8>, usize> = self
             .planned
             .iter()
             .enumerate()
-            .map(|(i, p)| (p.v3_key.as_slice(), i))
+            .map(|(i, p)| (self.v3_key(p), i))
             .collect();
         let mut latest: HashMap<usize, Option<(i64, i64)>> = HashMap::new();
         let mut kept = 0u64;
@@ -321,26 +370,48 @@ impl<'s> Migration<'s> {
 
     /// The KeyValue stored for a planned key.
     pub fn key_value(&self, p: &Planned) -> Result<KeyValue> {
-        let node = self.store.node_at(&p.v2_key).map_err(|c| {
-            Error::Write(format!(
-                "v2 key {:?}: {}",
-                String::from_utf8_lossy(&p.v2_key),
-                c.message()
-            ))
-        })?;
-        let view = node.view(&GetOptions {
-            recursive: false,
-            include_hidden: true,
-            now_ns: self.opts.now_ns,
-        });
         Ok(KeyValue {
-            key: p.v3_key.clone(),
+            key: self.v3_key(p),
             create_revision: p.create_revision,
             mod_revision: p.revision.main,
             version: p.version,
-            value: view.value.unwrap_or_default(),
+            value: self.value(p).to_vec(),
             lease: p.lease,
         })
+    }
+
+    /// The length of [`Migration::encode_key_value`]'s output.
+    pub fn encoded_len(&self, p: &Planned) -> usize {
+        let key_len = match p.key_len {
+            u32::MAX => self.v3_key(p).len(),
+            n => n as usize,
+        };
+        let value_len = match p.value_len {
+            u32::MAX => self.value(p).len(),
+            n => n as usize,
+        };
+        encoded_key_value_len(
+            key_len,
+            p.create_revision,
+            p.revision.main,
+            p.version,
+            value_len,
+            p.lease,
+        )
+    }
+
+    /// The encoded KeyValue stored for a planned key, into `buf`; `key` is scratch.
+    pub fn encode_key_value(&self, p: &Planned, key: &mut Vec<u8>, buf: &mut Vec<u8>) {
+        self.v3_key_into(p, key);
+        encode_key_value(
+            buf,
+            key,
+            p.create_revision,
+            p.revision.main,
+            p.version,
+            self.value(p),
+            p.lease,
+        );
     }
 
     /// The new backend: v2 keys only (`v3` None), or the v3 db's buckets with the v2 keys
@@ -374,9 +445,17 @@ impl<'s> Migration<'s> {
                         Ok(())
                     })?;
                 }
+                let mut key = Vec::new();
+                if !sink.needs_values() {
+                    // The writer's layout pass: lengths only, no look at the v2 nodes.
+                    for p in &self.planned {
+                        put_revision_sized(sink, p.revision, false, self.encoded_len(p))?;
+                    }
+                    return Ok(());
+                }
                 for p in &self.planned {
-                    let kv = self.key_value(p)?;
-                    put_revision(sink, p.revision, false, &kv, &mut buf)?;
+                    self.encode_key_value(p, &mut key, &mut buf);
+                    put_revision_encoded(sink, p.revision, false, &buf)?;
                 }
                 Ok(())
             }),
@@ -409,7 +488,7 @@ impl<'s> Migration<'s> {
         write!(w, "{body},\n  \"keys\": [")?;
         for (i, p) in self.planned.iter().enumerate() {
             let row = serde_json::json!({
-                "v2": key(&p.v2_key), "v3": key(&p.v3_key),
+                "v2": key(&self.v2_key(p)), "v3": key(&self.v3_key(p)),
                 "createdIndex": p.created_index, "modifiedIndex": p.modified_index,
                 "revision": format!("{}", p.revision),
                 "create_revision": p.create_revision, "mod_revision": p.revision.main,

@@ -186,6 +186,81 @@ fn varint(b: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
+/// Appends `v` as a protobuf varint.
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    // 1 byte per started 7 bits; 0 takes one byte.
+    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+}
+
+/// The length of [`encode_key_value`]'s output for these fields, without encoding.
+pub fn encoded_key_value_len(
+    key_len: usize,
+    create_revision: i64,
+    mod_revision: i64,
+    version: i64,
+    value_len: usize,
+    lease: i64,
+) -> usize {
+    let bytes = |n: usize| {
+        if n == 0 {
+            0
+        } else {
+            1 + varint_len(n as u64) + n
+        }
+    };
+    let int = |v: i64| if v == 0 { 0 } else { 1 + varint_len(v as u64) };
+    bytes(key_len)
+        + int(create_revision)
+        + int(mod_revision)
+        + int(version)
+        + bytes(value_len)
+        + int(lease)
+}
+
+/// Encodes a `mvccpb.KeyValue` from borrowed bytes into `buf` (cleared first): the same bytes
+/// as [`KeyValue`]'s prost encoding (fields in order, zero and empty fields left out), without
+/// copying the key and value into a message first.
+pub fn encode_key_value(
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    create_revision: i64,
+    mod_revision: i64,
+    version: i64,
+    value: &[u8],
+    lease: i64,
+) {
+    buf.clear();
+    buf.reserve(key.len() + value.len() + 48);
+    if !key.is_empty() {
+        buf.push(1 << 3 | 2);
+        put_varint(buf, key.len() as u64);
+        buf.extend_from_slice(key);
+    }
+    for (tag, v) in [(2u8, create_revision), (3, mod_revision), (4, version)] {
+        if v != 0 {
+            buf.push(tag << 3);
+            put_varint(buf, v as u64);
+        }
+    }
+    if !value.is_empty() {
+        buf.push(5 << 3 | 2);
+        put_varint(buf, value.len() as u64);
+        buf.extend_from_slice(value);
+    }
+    if lease != 0 {
+        buf.push(6 << 3);
+        put_varint(buf, lease as u64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +292,42 @@ mod tests {
             KvRef::parse(&[0x10, 0x05, 0x01]).is_some(),
             KeyValue::decode(&[0x10u8, 0x05, 0x01][..]).is_ok()
         );
+    }
+
+    #[test]
+    fn hand_encoding_equals_prost() {
+        use prost::Message;
+        let cases = [
+            (b"/a".to_vec(), 5, 7, 1, b"v".to_vec(), 0),
+            (Vec::new(), 0, 0, 0, Vec::new(), 0),
+            (
+                vec![0, 255],
+                -1,
+                i64::MAX,
+                3,
+                vec![7; 300],
+                0x1234_5678_9abc,
+            ),
+            (b"k".to_vec(), 1, 1, 1, vec![1; 20000], -5),
+            (vec![1; 127], 127, 128, 16383, vec![2; 16384], i64::MIN),
+        ];
+        for (key, c, m, v, value, l) in cases {
+            let kv = KeyValue {
+                key: key.clone(),
+                create_revision: c,
+                mod_revision: m,
+                version: v,
+                value: value.clone(),
+                lease: l,
+            };
+            let mut buf = vec![9; 3];
+            encode_key_value(&mut buf, &key, c, m, v, &value, l);
+            assert_eq!(buf, kv.encode_to_vec());
+            assert_eq!(
+                encoded_key_value_len(key.len(), c, m, v, value.len(), l),
+                buf.len()
+            );
+            assert_eq!(KvRef::parse(&buf).map(|r| r.value.to_vec()), Some(value));
+        }
     }
 }

@@ -257,7 +257,7 @@ pub fn load_with<S: ReadAt>(
 /// (used when it is the one etcd would load; otherwise dropped and the chosen one is read).
 /// Same result as [`load`].
 #[cfg(not(target_arch = "wasm32"))]
-pub fn load_parallel<S: ReadAt + Sync>(
+pub fn load_parallel<S: ReadAt + Sync + Send>(
     files: DataDirFiles<S>,
     opts: &LoadOptions,
 ) -> Result<V2Data, LoadError> {
@@ -269,12 +269,19 @@ pub fn load_parallel<S: ReadAt + Sync>(
         _ => None,
     };
     let (scan, ahead) = std::thread::scope(|sc| {
-        // This thread parses the JSON; the other scans the WAL, then checks the CRC.
-        let job = candidate.map(|(name, src)| sc.spawn(move || parse_ahead(name, src)));
-        let scan = wal::scan(&mut segs, None);
-        let checked = candidate.map(|(name, src)| snap::read(name, src));
-        // A failed thread only loses the head start.
-        let parsed = job.and_then(|j| j.join().ok()).flatten();
+        // This thread parses the JSON (its allocations come from the main heap, which grows
+        // more cheaply than a thread's arena); the other scans the WAL, then checks the CRC.
+        let segs_ref = &mut segs;
+        let job = sc.spawn(move || {
+            let scan = wal::scan(segs_ref, None);
+            let checked = candidate.map(|(name, src)| snap::read(name, src));
+            (scan, checked)
+        });
+        let parsed = candidate.and_then(|(name, src)| parse_ahead(name, src));
+        // A failed scan thread (it cannot panic on input: no unchecked lengths) is redone below.
+        let Ok((scan, checked)) = job.join() else {
+            return (None, None);
+        };
         let ahead = candidate.zip(checked).map(|((name, _), snap)| {
             // The parse counts only for the file as checked.
             let parsed = match (&snap, parsed) {
@@ -287,8 +294,12 @@ pub fn load_parallel<S: ReadAt + Sync>(
                 parsed,
             }
         });
-        (scan, ahead)
+        (Some(scan), ahead)
     });
+    let scan = match scan {
+        Some(scan) => scan,
+        None => wal::scan(&mut segs, None),
+    };
     let scan = scan?;
     finish(files.snap, segs, scan, report, opts, None, ahead)
 }

@@ -483,6 +483,42 @@ fn key_is(k: &[u8], name: &str) -> bool {
     k.len() == name.len() && (k == name.as_bytes() || k.eq_ignore_ascii_case(name.as_bytes()))
 }
 
+/// A member of a node object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Path,
+    CreatedIndex,
+    ModifiedIndex,
+    ExpireTime,
+    Value,
+    Children,
+    Other,
+}
+
+/// Which member `k` names: Go's decoder matches names without regard to case; the exact
+/// spelling (what etcd writes) is compared inline first.
+fn node_field(k: &[u8]) -> Field {
+    match k {
+        b"Path" => Field::Path,
+        b"CreatedIndex" => Field::CreatedIndex,
+        b"ModifiedIndex" => Field::ModifiedIndex,
+        b"ExpireTime" => Field::ExpireTime,
+        b"Value" => Field::Value,
+        b"Children" => Field::Children,
+        _ => [
+            ("Path", Field::Path),
+            ("CreatedIndex", Field::CreatedIndex),
+            ("ModifiedIndex", Field::ModifiedIndex),
+            ("ExpireTime", Field::ExpireTime),
+            ("Value", Field::Value),
+            ("Children", Field::Children),
+        ]
+        .iter()
+        .find(|(name, _)| key_is(k, name))
+        .map_or(Field::Other, |&(_, f)| f),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Ctx {
     /// Inside a node object.
@@ -525,20 +561,21 @@ fn node_tree<S: ReadAt + ?Sized>(
             Ctx::Node { id } => {
                 std::mem::swap(&mut p.buf, &mut p.key);
                 let k = std::mem::take(&mut p.key);
-                if key_is(&k, "Path") {
+                let field = node_field(&k);
+                if field == Field::Path {
                     if !p.null()? {
                         p.string()?;
                         check_path(store, id, &p.buf, info);
                     }
-                } else if key_is(&k, "CreatedIndex") {
+                } else if field == Field::CreatedIndex {
                     if !p.null()? {
                         store.nodes[id as usize].created = p.u64()?;
                     }
-                } else if key_is(&k, "ModifiedIndex") {
+                } else if field == Field::ModifiedIndex {
                     if !p.null()? {
                         store.nodes[id as usize].modified = p.u64()?;
                     }
-                } else if key_is(&k, "ExpireTime") {
+                } else if field == Field::ExpireTime {
                     if !p.null()? {
                         let at = p.i;
                         p.string()?;
@@ -555,12 +592,12 @@ fn node_tree<S: ReadAt + ?Sized>(
                         };
                         store.set_expire(id, t);
                     }
-                } else if key_is(&k, "Value") {
+                } else if field == Field::Value {
                     if !p.null()? {
                         p.string()?;
                         store.nodes[id as usize].value = p.buf.as_slice().into();
                     }
-                } else if key_is(&k, "Children") {
+                } else if field == Field::Children {
                     if p.null()? {
                         store.make_file(id);
                     } else if p.peek()? == Some(b'{') {

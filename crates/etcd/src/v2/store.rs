@@ -204,6 +204,35 @@ impl Store {
         &self.nodes[id as usize]
     }
 
+    /// The store path of a node below one of the top directories, without that directory
+    /// (`/1/a/b` gives `/a/b`), into `out` (cleared first). Empty for the top directories.
+    pub(crate) fn key_below_top_into(&self, id: NodeId, out: &mut Vec<u8>) {
+        out.clear();
+        let parent = |c: NodeId| self.nodes.get(c as usize).map_or(NO_PARENT, |n| n.parent);
+        // Length first (bounded by the node count, so a damaged parent chain cannot loop).
+        let mut len = 0usize;
+        let mut cur = id;
+        let mut steps = 0usize;
+        while cur != ROOT && parent(cur) != ROOT && parent(cur) != NO_PARENT {
+            len += 1 + self.nodes[cur as usize].name.len();
+            cur = parent(cur);
+            steps += 1;
+            if steps > self.nodes.len() {
+                return;
+            }
+        }
+        out.resize(len, 0);
+        let mut end = len;
+        cur = id;
+        while end > 0 {
+            let name = &self.nodes[cur as usize].name;
+            out[end - name.len()..end].copy_from_slice(name);
+            end -= name.len() + 1;
+            out[end] = b'/';
+            cur = parent(cur);
+        }
+    }
+
     fn alloc(&mut self, n: Node) -> NodeId {
         self.live += 1;
         if let Some(id) = self.free.pop() {

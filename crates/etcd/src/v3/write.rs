@@ -140,18 +140,45 @@ pub fn put_revision(
     kv: &KeyValue,
     buf: &mut Vec<u8>,
 ) -> Result<()> {
-    let mut key = [0u8; 18];
-    key[..17].copy_from_slice(&rev.to_bytes());
-    let klen = if tombstone {
-        key[17] = b't';
-        18
-    } else {
-        17
-    };
     buf.clear();
     kv.encode(buf)
         .map_err(|e| Error::Write(format!("encoding a KeyValue: {e}")))?;
-    sink.put(&key[..klen], buf)?;
+    put_revision_encoded(sink, rev, tombstone, buf)
+}
+
+fn revision_key(rev: Revision, tombstone: bool) -> ([u8; 18], usize) {
+    let mut key = [0u8; 18];
+    key[..17].copy_from_slice(&rev.to_bytes());
+    if tombstone {
+        key[17] = b't';
+        (key, 18)
+    } else {
+        (key, 17)
+    }
+}
+
+/// [`put_revision`] in the writer's layout pass ([`Sink::put_sized`]): the encoded KeyValue
+/// given by its length.
+pub fn put_revision_sized(
+    sink: &mut dyn Sink,
+    rev: Revision,
+    tombstone: bool,
+    encoded_len: usize,
+) -> Result<()> {
+    let (key, klen) = revision_key(rev, tombstone);
+    sink.put_sized(&key[..klen], encoded_len)?;
+    Ok(())
+}
+
+/// [`put_revision`] of a KeyValue encoded already (e.g. by [`crate::proto::encode_key_value`]).
+pub fn put_revision_encoded(
+    sink: &mut dyn Sink,
+    rev: Revision,
+    tombstone: bool,
+    encoded: &[u8],
+) -> Result<()> {
+    let (key, klen) = revision_key(rev, tombstone);
+    sink.put(&key[..klen], encoded)?;
     Ok(())
 }
 
