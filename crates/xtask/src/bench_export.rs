@@ -2,7 +2,8 @@
 //! makes (`~/.cache/etcdscope/bench/scan-1m.db`), for each dialect and schema: SQL throughput
 //! (MB/s, rows/s) and peak RSS, against the floor of `dd` writing as many bytes; then the time
 //! for the real `sqlite3` and `psql` (a throwaway PostgreSQL 15 started here, on a Unix socket in
-//! a temp dir) to load each file. Numbers, not assertions.
+//! a temp dir) to load each file; then `--to sqlite-db` (the database file written directly)
+//! against exporting the SQLite script and loading it with `sqlite3`. Numbers, not assertions.
 
 use std::path::Path;
 use std::process::Command;
@@ -139,6 +140,8 @@ fn measure_all(ours: &Path, db: &Path, work: &Path) -> Result<(), String> {
     );
     println!("| dialect · schema | SQL bytes | rows | median wall | MB/s | rows/s | peak RSS | dd floor | load |");
     println!("|---|---|---|---|---|---|---|---|---|");
+    // schema -> (export wall, sqlite3 load) of the SQLite script, for the sqlite-db table.
+    let mut script_path = std::collections::HashMap::new();
     for (dialect, schema) in [
         ("sqlite", "etcd"),
         ("sqlite", "kine"),
@@ -219,6 +222,9 @@ fn measure_all(ours: &Path, db: &Path, work: &Path) -> Result<(), String> {
             .0
         };
         let wall = m.wall.as_secs_f64();
+        if dialect == "sqlite" {
+            script_path.insert(schema, (wall, load.as_secs_f64()));
+        }
         println!(
             "| {dialect} · {schema} | {bytes} | {rows} | {wall:.3} s | {:.0} | {:.0} | {:.1} MiB | {:.3} s | {:.1} s |",
             bytes as f64 / 1e6 / wall,
@@ -231,5 +237,38 @@ fn measure_all(ours: &Path, db: &Path, work: &Path) -> Result<(), String> {
     }
     println!();
     println!("goal: >= 300 MB/s of SQL with < 64 MiB peak RSS; dd floor = the same bytes written by dd (conv=fsync)");
+    println!();
+    println!("| sqlite-db · schema | database bytes | rows | median wall | rows/s | peak RSS | script export + sqlite3 load |");
+    println!("|---|---|---|---|---|---|---|");
+    for schema in ["etcd", "kine"] {
+        let out = work.join(format!("direct-{schema}.sqlite"));
+        let argv = [
+            s(ours),
+            "export".into(),
+            s(db),
+            "--to".into(),
+            "sqlite-db".into(),
+            "--schema".into(),
+            schema.into(),
+            "-o".into(),
+            s(&out),
+            "--force".into(),
+        ];
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let rows = rows_of(ours, db, "sqlite-db", schema, &out)?;
+        let m = median_of_n(&format!("export sqlite-db {schema}"), &argv, RUNS)?;
+        let bytes = std::fs::metadata(&out).map_err(|e| e.to_string())?.len();
+        let wall = m.wall.as_secs_f64();
+        let (export, load) = script_path.get(schema).copied().unwrap_or((0.0, 0.0));
+        println!(
+            "| sqlite-db · {schema} | {bytes} | {rows} | {wall:.3} s | {:.0} | {:.1} MiB | {:.3} s + {:.1} s = {:.1} s |",
+            rows as f64 / wall,
+            m.rss_kib as f64 / 1024.0,
+            export,
+            load,
+            export + load
+        );
+        let _ = std::fs::remove_file(&out);
+    }
     Ok(())
 }
