@@ -108,25 +108,32 @@ impl Drop for Etcd {
 
 impl Etcd {
     fn restore_and_start(snapshot: &Path, user: Option<&str>) -> Etcd {
+        Etcd::start(Some(snapshot), user)
+    }
+
+    /// etcd on a restored snapshot, or on an empty data dir (`snapshot` None).
+    fn start(snapshot: Option<&Path>, user: Option<&str>) -> Etcd {
         let dir = Scratch::new("etcd");
         let data = dir.0.join("data");
         let (peer, client) = (free_port(), free_port());
         let peer_url = format!("http://127.0.0.1:{peer}");
         let client_url = format!("http://127.0.0.1:{client}");
         let cluster = format!("m1={peer_url}");
-        ok(etcdctl(&[
-            "snapshot",
-            "restore",
-            snapshot.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--name",
-            "m1",
-            "--initial-cluster",
-            &cluster,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-        ]));
+        if let Some(snapshot) = snapshot {
+            ok(etcdctl(&[
+                "snapshot",
+                "restore",
+                snapshot.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--name",
+                "m1",
+                "--initial-cluster",
+                &cluster,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ]));
+        }
         let log = std::fs::File::create(dir.0.join("etcd.log")).unwrap();
         let child = Command::new(ETCD)
             .args([
@@ -650,6 +657,67 @@ fn migrate_mixed_dir_keeps_every_v3_revision() {
     let put: Value =
         serde_json::from_slice(&ok(etcd.ctl(&["put", "/after", "x", "-w", "json"]))).unwrap();
     assert_eq!(put["header"]["revision"].as_i64(), Some(360 + 34));
+}
+
+/// A v2-only cluster's data dir still has a v3 db (buckets, no keys): the v2 keys then keep
+/// their v2 indices as revisions, exactly as etcdctl migrate gives them.
+#[test]
+fn migrate_v2_dir_with_a_keyless_v3_db_keeps_v2_indices() {
+    if !have_etcd() {
+        return;
+    }
+    let s = Scratch::new("migrate-keyless-db");
+    // A db as a fresh etcd 3.4.23 leaves it.
+    let fresh = Etcd::start(None, None);
+    let db = fresh._dir.0.join("data/member/snap/db");
+    let mut child = fresh;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.child.id().to_string()])
+        .status();
+    let _ = child.child.wait();
+    let dir = s.0.join("v2");
+    let cp = Command::new("cp")
+        .args([
+            "-a",
+            common::data_dir("snapped").to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::create_dir_all(dir.join("member/snap")).unwrap();
+    std::fs::copy(&db, dir.join("member/snap/db")).unwrap();
+    drop(child);
+    let out = s.0.join("out.db");
+    let printed = String::from_utf8(ok(etcdscope(&[
+        &"migrate",
+        &dir,
+        &"-o",
+        &out,
+        &"--now",
+        &now_arg("snapped"),
+    ])))
+    .unwrap();
+    assert!(!printed.contains("kept"), "{printed}");
+    let live: Value = serde_json::from_slice(
+        &std::fs::read(common::fixture_dir("snapped").join("expected/keys-recursive.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut leaves = Vec::new();
+    v2_leaves(&live["node"], &mut leaves);
+    leaves.sort();
+    let etcd = Etcd::restore_and_start(&out, None);
+    let got: Vec<_> = kvs(&etcd.get_all())
+        .into_iter()
+        .map(|(k, _, c, m, _, _)| (k, c, m))
+        .collect();
+    let want: Vec<_> = leaves.into_iter().map(|(k, _, c, m)| (k, c, m)).collect();
+    assert!(want.len() > 10);
+    assert_eq!(
+        got, want,
+        "create/mod revisions = createdIndex/modifiedIndex"
+    );
 }
 
 #[test]
