@@ -15,6 +15,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const target = process.argv[2] ?? "dist";
 const fixture = path.resolve(process.argv[3] ?? path.join(here, "fixtures/v3/basic"));
+// A real etcd snapshot of kube-apiserver values (crates/kube/tests/data/make-snapshot.sh).
+const k8sSnapshot = path.resolve(here, "../crates/kube/tests/data/k8s-snapshot.db");
 const shots = path.resolve(here, "../target/e2e");
 fs.mkdirSync(shots, { recursive: true });
 
@@ -145,10 +147,26 @@ async function main() {
     return td && td.textContent === n;
   }, name, { timeout: 20_000 });
 
-  await check("page loads and renders", async () => {
+  await check("page loads and renders; the empty state says what to drop", async () => {
     await page.goto(url);
     await page.locator("h1", { hasText: "etcdscope" }).waitFor({ timeout: 20_000 });
+    const empty = await page.locator("#empty").innerText({ timeout: 20_000 });
+    for (const w of ["snapshot", "member/snap/db", "data dir", ".tar.gz", ".zip", "Try a sample"]) {
+      if (!empty.includes(w)) throw new Error(`empty state lacks ${w}: ${empty}`);
+    }
   });
+
+  // Records every progress label shown (the bars of short jobs flash by).
+  await page.evaluate(() => {
+    window.__progress = [];
+    new MutationObserver(() => {
+      const l = document.querySelector("#progress-label");
+      const bar = document.querySelector("#progress progress");
+      if (l && !window.__progress.includes(l.textContent)) window.__progress.push(l.textContent);
+      if (bar && bar.value > 0) window.__progressMoved = true;
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+  const progressSeen = () => page.evaluate(() => window.__progress.slice());
 
   await check("Try a sample: etcdctl's hash and revision, trailer ok, keys listed", async () => {
     await page.click("#sample");
@@ -161,8 +179,8 @@ async function main() {
 
   await check("key tree, value viewer and history (sample)", async () => {
     await page.click("#tab-keys");
-    const row = (name) => page.locator("#children tr", { has: page.locator("td.name", { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
-    eq(await page.locator("#children td.name").first().innerText(), firstKey, "first entry");
+    const row = (name) => page.locator("#children .row", { has: page.locator(".name", { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
+    eq(await page.locator("#children .row .name").first().innerText(), firstKey, "first entry");
     await row("/").click();
     await row("big/").click();
     await row("value-20k").click();
@@ -180,21 +198,22 @@ async function main() {
       await page.fill("#search-text", text);
       await page.click("#search-go");
       await page.waitForFunction((p) => document.querySelector("#prefix")?.textContent === p, `${mode}: ${text}`, { timeout: 20_000 });
-      return page.locator("#children td.name").allInnerTexts();
+      const count = Number((await page.locator("#count").innerText()).trim().split(" ")[0]);
+      return { count, names: await page.locator("#children .row .name").allInnerTexts() };
     };
     const re = await search("regex", "^/app/config/(api|web)/env$");
-    eq(re.join(" "), "/app/config/api/env /app/config/web/env", "regex matches");
+    eq(re.names.join(" "), "/app/config/api/env /app/config/web/env", "regex matches");
     const sub = await search("substring", "tls.conf");
-    eq(sub.length, want.filter((k) => k.includes("tls.conf")).length, "substring count");
+    eq(sub.count, want.filter((k) => k.includes("tls.conf")).length, "substring count");
     const pre = await search("prefix", "/leases/");
-    eq(pre.length, want.filter((k) => k.startsWith("/leases/")).length, "prefix count");
+    eq(pre.count, want.filter((k) => k.startsWith("/leases/")).length, "prefix count");
   });
 
   await check("history diff of two revisions (a key overwritten at revision 357)", async () => {
     await page.selectOption("#search-mode", "prefix");
     await page.fill("#search-text", "/app/config/worker/logging.yaml");
     await page.click("#search-go");
-    await page.locator("#children td.name", { hasText: "/app/config/worker/logging.yaml" }).click();
+    await page.locator("#children .row .name", { hasText: "/app/config/worker/logging.yaml" }).click();
     await page.click("#history-button");
     const rows = page.locator("#history tr");
     await rows.nth(2).waitFor({ timeout: 20_000 });
@@ -204,6 +223,80 @@ async function main() {
     if (!diff.includes("+++ revision 357_0") || !/^[-+] /m.test(diff)) throw new Error(diff);
     await page.screenshot({ path: path.join(shots, `${mode}-keys.png`), fullPage: true });
     await page.click("#tab-summary");
+  });
+
+  await check("key list: virtualized rows, keyboard (arrows, Enter, Backspace), copy buttons", async () => {
+    await page.click("#tab-keys");
+    await page.click("#tree-root");
+    await page.waitForFunction(() => document.querySelector("#prefix")?.textContent === "", null, { timeout: 20_000 });
+    await page.locator("#children .row.dir").first().waitFor({ timeout: 20_000 });
+    const total = Number((await page.locator("#count").innerText()).trim().split(" ")[0]);
+    const rendered = await page.locator("#children .row").count();
+    if (rendered > Math.min(total, Math.ceil(520 / 26) + 16)) throw new Error(`${rendered} rows rendered of ${total}`);
+    // Walk down to the "/" directory with the arrow keys and open it with Enter.
+    const names = await page.locator("#children .row .name").allInnerTexts();
+    const slash = names.indexOf("/");
+    if (slash < 0) throw new Error(`no "/" entry: ${names.join(" ")}`);
+    await page.focus("#children");
+    await page.keyboard.press("Home");
+    for (let i = 0; i < slash; i++) await page.keyboard.press("ArrowDown");
+    eq(await page.locator("#children .row.selected .name").innerText(), "/", "selected row");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#prefix")?.textContent === "/", null, { timeout: 20_000 });
+    await page.keyboard.press("Backspace");
+    await page.waitForFunction(() => document.querySelector("#prefix")?.textContent === "", null, { timeout: 20_000 });
+    // End reaches the last entry; Enter on a key opens its value.
+    await page.selectOption("#search-mode", "prefix");
+    await page.fill("#search-text", "/app/config/api/env");
+    await page.click("#search-go");
+    await page.waitForFunction(() => document.querySelector("#prefix")?.textContent === "prefix: /app/config/api/env", null, { timeout: 20_000 });
+    await page.locator("#children .row.leaf").first().waitFor({ timeout: 20_000 });
+    await page.focus("#children");
+    await page.keyboard.press("End");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#value-key")?.textContent === "/app/config/api/env", null, { timeout: 20_000 });
+    if (origin) await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
+    await page.click("#copy-key");
+    const note = await page.locator("#note").innerText({ timeout: 10_000 });
+    if (!note.includes("copied the key")) throw new Error(`note: ${note}`);
+    if (origin) eq(await page.evaluate(() => navigator.clipboard.readText()), "/app/config/api/env", "clipboard");
+    await page.click("#copy-value");
+    if (origin) {
+      const v = await page.evaluate(() => navigator.clipboard.readText());
+      eq(v, await page.locator("#value-body").innerText(), "copied value");
+    }
+  });
+
+  await check("SQL console (sql.js in the worker): a query over the loaded data, errors shown", async () => {
+    await page.click("#tab-sql");
+    await page.fill("#sql-query", "SELECT count(*) AS n FROM etcd_kv;");
+    await page.click("#sql-run");
+    const cell = await page.locator("#sql-result tr:nth-child(2) td").first().innerText({ timeout: 30_000 });
+    eq(cell, keysOnly.count, "count(*) of etcd_kv = etcdctl's key count");
+    await page.fill("#sql-query", "SELECT key_text FROM etcd_kv WHERE key_text LIKE '/app/config/api/%' ORDER BY key;");
+    await page.click("#sql-run");
+    await page.waitForFunction(() => document.querySelectorAll("#sql-result tr").length > 2, null, { timeout: 20_000 });
+    const keys = await page.locator("#sql-result td").allInnerTexts();
+    const want = keysOnly.kvs.map((kv) => Buffer.from(kv.key, "base64").toString("latin1")).filter((k) => k.startsWith("/app/config/api/"));
+    eq(keys.join(" "), want.join(" "), "keys under /app/config/api/");
+    await page.fill("#sql-query", "SELECT nope FROM etcd_kv;");
+    await page.click("#sql-run");
+    const err = await page.locator("#sql-error").innerText({ timeout: 20_000 });
+    if (!err.includes("no such column")) throw new Error(`error: ${err}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-sql.png`), fullPage: true });
+    await page.click("#tab-summary");
+  });
+
+  await check("download the .sqlite (sql.js); real sqlite3 opens it", async () => {
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click("#download-sqlite")]);
+    eq(dl.suggestedFilename(), `sample-etcd-3.4.23-rev${expected.revision}.sqlite`, "download name");
+    const file = path.join(tmp, dl.suggestedFilename());
+    await dl.saveAs(file);
+    eq(fs.readFileSync(file).subarray(0, 16).toString("latin1"), "SQLite format 3\0", "header");
+    if (!fs.existsSync("/usr/bin/sqlite3")) return;
+    const r = spawnSync("sqlite3", [file, "PRAGMA integrity_check; SELECT count(*) FROM etcd_kv;"], { encoding: "utf8" });
+    if (r.status !== 0 || r.stderr) throw new Error(`sqlite3: ${r.stderr}`);
+    eq(r.stdout.trim().split("\n").join(" "), `ok ${keysOnly.count}`, "integrity and key count");
   });
 
   await check("download a compacted snapshot; real etcdctl accepts it", async () => {
@@ -232,6 +325,43 @@ async function main() {
     if (kv !== null) eq(kv, keysOnly.count, "etcd_kv rows = etcdctl's key count");
     const kine = await load("#download-sql-sqlite-kine", "SELECT count(*) > 0 FROM kine;");
     if (kine !== null) eq(kine, "1", "kine rows");
+  });
+
+  await check("progress bars were shown for the exports", async () => {
+    const seen = await progressSeen();
+    for (const want of ["writing the snapshot", "writing the SQL", "building the SQLite database"]) {
+      if (!seen.includes(want)) throw new Error(`no "${want}" bar; seen: ${seen.join(" | ")}`);
+    }
+  });
+
+  await check("raw protobuf view: Kubernetes values (k8s\\0 envelope) and encrypted ones (k8s:enc:)", async () => {
+    await page.setInputFiles("#file", k8sSnapshot);
+    await waitFor("k8s-snapshot.db");
+    await page.click("#tab-keys");
+    const open = async (key) => {
+      await page.selectOption("#search-mode", "prefix");
+      await page.fill("#search-text", key);
+      await page.click("#search-go");
+      await page.locator("#children .row .name", { hasText: key }).click({ timeout: 20_000 });
+      await page.waitForFunction((k) => document.querySelector("#value-key")?.textContent === k, key, { timeout: 20_000 });
+    };
+    await open("/registry/pods/default/nameValue");
+    const env = await page.locator("#value-envelope").innerText();
+    if (!/^Kubernetes v1 Pod \(protobuf, \d+ bytes\)$/.test(env)) throw new Error(`envelope: ${env}`);
+    await page.click("#view-protobuf");
+    const body = await page.locator("#value-body").innerText();
+    for (const w of ["apiVersion: v1", "kind: Pod", '1: "nameValue"', '3: "namespaceValue"']) {
+      if (!body.includes(w)) throw new Error(`protobuf view lacks ${w}: ${body.slice(0, 400)}`);
+    }
+    await open("/registry/deployments/default/nameValue");
+    if (!(await page.locator("#value-envelope").innerText()).startsWith("Kubernetes apps/v1 Deployment")) throw new Error("deployment envelope");
+    await open("/registry/secrets/default/nameValue");
+    const enc = await page.locator("#value-envelope").innerText();
+    if (!enc.includes("provider aescbc v1") || !enc.includes('"key1"')) throw new Error(`encrypted: ${enc}`);
+    await page.click("#view-protobuf");
+    if (!(await page.locator("#value-body").innerText()).includes("ciphertext: 64 bytes")) throw new Error("ciphertext size");
+    await page.screenshot({ path: path.join(shots, `${mode}-protobuf.png`), fullPage: true });
+    await page.click("#tab-summary");
   });
 
   await check("file picker: snapshot file read by slices in the worker", async () => {
@@ -322,6 +452,10 @@ async function main() {
     const g = spawnSync("sh", ["-c", `head -c 400000000 /dev/zero | gzip -1 > '${big}'`]);
     if (g.status !== 0) throw new Error(`gzip: ${g.stderr}`);
     await page.setInputFiles("#file", big);
+    await page.waitForFunction(() => document.querySelector("#progress progress")?.value > 0, null, { timeout: 20_000 });
+    const label = await page.locator("#progress-label").innerText();
+    if (!label.startsWith("unpacking zeros.gz")) throw new Error(`progress label: ${label}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-progress.png`) });
     await page.click("#cancel", { timeout: 10_000 });
     eq(await page.locator("#error pre").innerText({ timeout: 10_000 }), "cancelled", "message");
     await page.click("#sample");
@@ -337,6 +471,17 @@ async function main() {
   await page.click("#sample");
   await waitFor("sample-etcd-3.4.23.db").catch(() => {});
   await page.screenshot({ path: path.join(shots, `${mode}.png`), fullPage: true });
+
+  await check("light and dark themes follow prefers-color-scheme", async () => {
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: "dark" });
+    eq(await bg(), "rgb(21, 23, 28)", "dark background");
+    await page.click("#tab-keys");
+    await page.locator("#children .row").first().waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: path.join(shots, `${mode}-dark.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+    eq(await bg(), "rgb(255, 255, 255)", "light background");
+  });
 
   await check("no request leaves the page's origin", async () => {
     if (foreign.length) throw new Error(`foreign requests: ${foreign.join(", ")}`);

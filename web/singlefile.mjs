@@ -34,7 +34,12 @@ const decode = "Uint8Array.from(atob(s), (c) => c.charCodeAt(0))";
 // JSON text is a JS literal; "</" is escaped so no literal can close the <script> element.
 const literal = (v) => JSON.stringify(v).replaceAll("</", "<\\/");
 
-const workerSrc = fs.readFileSync(path.join(dist, "worker.js"), "utf8") +
+// sql.js inside the worker: its glue first (defines initSqlJs), its wasm as base64 that the worker
+// passes as wasmBinary (nothing is fetched from file://).
+const sqlJs = fs.readFileSync(path.join(dist, "sql-wasm.js"), "utf8");
+const sqlWasm = b64(path.join(dist, "sql-wasm.wasm"));
+const workerSrc = sqlJs + `\n;self.ETCDSCOPE_SQL_WASM_B64 = ${literal(sqlWasm)};\n` +
+  fs.readFileSync(path.join(dist, "worker.js"), "utf8") +
   `\n;wasm_bindgen({ module_or_path: ((s) => ${decode})(${literal(b64(path.join(dist, "worker_bg.wasm")))}) });\n`;
 const workerScript = `globalThis.ETCDSCOPE_WORKER_URL = URL.createObjectURL(new Blob([${literal(workerSrc)}], { type: "text/javascript" }));\n`;
 const appScript = glue.replaceAll("</script", "<\\/script") +

@@ -85,6 +85,7 @@ impl BlobSource {
             .read_as_array_buffer(&slice)
             .map_err(|e| format!("FileReaderSync: {e:?}"))?;
         let array = js_sys::Uint8Array::new(&buffer);
+        crate::progress::add(u64::from(array.length()));
         if u64::from(array.length()) != end - start {
             return Err(format!(
                 "the browser returned {} bytes for a slice of {}",

@@ -9,9 +9,12 @@
 pub mod archive;
 #[cfg(target_arch = "wasm32")]
 pub mod blob;
+pub mod progress;
 pub mod protocol;
 pub mod report;
 pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod sqljs;
 
 /// The small real-etcd snapshot behind the "Try a sample" button (etcd 3.4.23, made by
 /// `tests/fixtures/make-v3.sh`; 62 keys, current revision 359, compacted at 341).

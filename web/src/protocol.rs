@@ -18,6 +18,13 @@ pub const SNAPSHOT: &str = "snapshot";
 /// UI → worker: build a SQL file for download (`dialect` sqlite|postgres, `schema` etcd|kine).
 pub const SQL: &str = "sql";
 
+/// UI → worker: build the input's SQLite database (etcd schema) in sql.js and download it.
+pub const SQLITE: &str = "sqlite";
+/// UI → worker: run SQL (`sql`, `limit` rows) on that database (built first if needed).
+pub const SQL_QUERY: &str = "sql-query";
+
+/// Worker → UI: a long job's progress (`label`, `done` and `total` bytes; total 0 = unknown).
+pub const PROGRESS: &str = "progress";
 /// Worker → UI: the worker has started and is ready for requests.
 pub const READY: &str = "ready";
 /// Worker → UI: a summary of the opened input (`json` = JSON text, `name`).

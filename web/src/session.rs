@@ -210,9 +210,19 @@ impl<S: ReadAt> Session<S> {
             .ok_or_else(|| format!("{}: no v3 db in this input", self.name))
     }
 
+    /// Bytes the summary reads, about: the db once, and again for a SHA-256 trailer.
+    pub fn status_estimate(&self) -> u64 {
+        self.backend
+            .as_ref()
+            .map(|b| b.file_size() * if b.stored_trailer().is_some() { 2 } else { 1 })
+            .unwrap_or(0)
+    }
+
     fn index(&mut self) -> Result<&KeyIndex, String> {
         if self.index.is_none() {
-            let idx = KeyIndex::build(self.be()?).map_err(|e| format!("{}: {e}", self.name))?;
+            let be = self.be()?;
+            crate::progress::begin("indexing the keys", be.file_size());
+            let idx = KeyIndex::build(be).map_err(|e| format!("{}: {e}", self.name))?;
             self.index = Some(idx);
         }
         self.index
@@ -613,9 +623,18 @@ fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
             ascii
         ));
     }
+    // The raw protobuf view (values up to 4 MiB; the decoder is linear in size × depth).
+    let protobuf = if value.len() <= 4 << 20 {
+        kube::raw::view(value, kube::raw::Limits::default())
+    } else {
+        None
+    };
+    let envelope = kube::raw::describe_envelope(value);
     json!({
         "key": b64(key),
         "keyText": escape(key),
+        "envelope": envelope,
+        "protobuf": protobuf,
         "meta": meta,
         "size": value.len(),
         "truncated": value.len() > shown.len(),
@@ -623,6 +642,7 @@ fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
         "json": json_pretty,
         "hex": hex,
         "kind": if value.starts_with(b"k8s\0") { "kubernetes protobuf" }
+                else if value.starts_with(kube::raw::ENC_PREFIX) { "encrypted (k8s:enc)" }
                 else if json_pretty.is_some() { "json" }
                 else if text.is_some() { "text" } else { "binary" },
     })

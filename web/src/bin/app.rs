@@ -5,6 +5,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    use std::collections::{HashMap, HashSet};
+
     use js_sys::{Array, Object, Reflect};
     use serde_json::Value;
     use wasm_bindgen::prelude::*;
@@ -14,8 +16,19 @@ mod imp {
 
     use web::protocol;
 
-    /// Rows per page of a key-tree level.
+    /// Rows the worker sends per request of a key-tree level (the list asks for the chunks that
+    /// come into view).
     const PAGE: usize = 200;
+    /// Height of one row of the key list, in CSS pixels (style.css `.vlist .row`).
+    const ROW_H: f64 = 26.0;
+    /// Height of the key list's viewport (style.css `.vlist`).
+    const LIST_H: f64 = 520.0;
+    /// Rows rendered beyond the visible ones, above and below.
+    const OVERSCAN: usize = 8;
+    /// Chunks of rows kept in the page; the farthest from the view are dropped first.
+    const KEEP_CHUNKS: usize = 40;
+    /// Rows shown by the SQL console.
+    const SQL_ROWS: usize = 1000;
 
     /// Where the worker's loader is: the single-file build sets `ETCDSCOPE_WORKER_URL` to a
     /// `blob:` URL; the Trunk build serves `worker_loader.js` beside the page.
@@ -34,6 +47,14 @@ mod imp {
         Members,
         Auth,
         V2,
+        Sql,
+    }
+
+    /// What the key list shows: one level of the tree, or search results.
+    #[derive(Clone, PartialEq)]
+    enum Nav {
+        Level(String),
+        Search { mode: String, pattern: String },
     }
 
     pub enum Msg {
@@ -54,15 +75,24 @@ mod imp {
             blob: Blob,
         },
         Failed {
+            what: String,
             message: String,
         },
+        Progress {
+            label: String,
+            done: f64,
+            total: f64,
+        },
+        Scroll(f64),
+        ListKey(KeyboardEvent),
+        Select(usize),
+        Copy(&'static str),
+        SqlText(String),
+        SqlRun,
+        SqliteDownload,
         DragOver(bool),
         Tab(Tab),
         Level {
-            key: String,
-            offset: usize,
-        },
-        Value {
             key: String,
         },
         History {
@@ -75,9 +105,7 @@ mod imp {
             latest_only: bool,
         },
         ValueView(&'static str),
-        Search {
-            offset: usize,
-        },
+        Search,
         SearchMode(String),
         SearchText(String),
         DiffPick(usize),
@@ -112,6 +140,19 @@ mod imp {
         info: Value,
         v2: Value,
         note: Option<String>,
+        progress: Option<(String, f64, f64)>,
+        /// The key list: what it shows, its chunks of rows (by chunk index), the chunks asked
+        /// for, the scroll position and the selected row.
+        nav: Nav,
+        chunks: HashMap<usize, Vec<Value>>,
+        pending: HashSet<usize>,
+        scroll_top: f64,
+        selected: usize,
+        list_ref: NodeRef,
+        sql_text: String,
+        sql_result: Value,
+        sql_error: Option<String>,
+        sql_busy: bool,
         busy: bool,
         search_mode: String,
         search_text: String,
@@ -127,6 +168,20 @@ mod imp {
             let _ = Reflect::set(&obj, &(*k).into(), v);
         }
         obj.into()
+    }
+
+    fn search_query(mode: &str, pattern: &str, offset: usize) -> JsValue {
+        request(
+            protocol::QUERY,
+            &[
+                ("what", "search".into()),
+                ("key", "".into()),
+                ("mode", mode.into()),
+                ("pattern", pattern.into()),
+                ("offset", (offset as f64).into()),
+                ("limit", (PAGE as f64).into()),
+            ],
+        )
     }
 
     fn query(what: &str, key: &str, offset: usize) -> JsValue {
@@ -198,9 +253,115 @@ mod imp {
             }
         }
 
+        /// Shows a level of the tree (or search results) from the top.
+        fn navigate(&mut self, nav: Nav) {
+            self.nav = nav;
+            self.level = Value::Null;
+            self.chunks.clear();
+            self.pending.clear();
+            self.scroll_top = 0.0;
+            self.selected = 0;
+            if let Some(el) = self.list_ref.cast::<web_sys::Element>() {
+                el.set_scroll_top(0);
+            }
+            self.want_chunk(0);
+        }
+
+        fn want_chunk(&mut self, chunk: usize) {
+            if self.chunks.contains_key(&chunk) || !self.pending.insert(chunk) {
+                return;
+            }
+            let msg = match &self.nav {
+                Nav::Level(key) => query("children", key, chunk * PAGE),
+                Nav::Search { mode, pattern } => search_query(mode, pattern, chunk * PAGE),
+            };
+            self.send(msg);
+        }
+
+        /// Whether an answer belongs to what the list shows now.
+        fn is_current(&self, v: &Value) -> bool {
+            match &self.nav {
+                Nav::Level(key) => v["search"].is_null() && v["prefixKey"].as_str() == Some(key),
+                Nav::Search { mode, pattern } => {
+                    v["search"].as_bool() == Some(true)
+                        && v["prefix"].as_str() == Some(&format!("{mode}: {pattern}"))
+                }
+            }
+        }
+
+        /// Rows in view (with overscan): asks for the chunks they need, drops far ones.
+        fn visible(&self) -> (usize, usize) {
+            let total = self.level["total"].as_u64().unwrap_or(0) as usize;
+            let first = (self.scroll_top / ROW_H).floor().max(0.0) as usize;
+            let first = first.min(total);
+            let from = first.saturating_sub(OVERSCAN);
+            let to = (first + (LIST_H / ROW_H).ceil() as usize + OVERSCAN).min(total);
+            (from, to)
+        }
+
+        fn fill_view(&mut self) {
+            let (from, to) = self.visible();
+            if to > from {
+                for c in from / PAGE..=(to - 1) / PAGE {
+                    self.want_chunk(c);
+                }
+            }
+            if self.chunks.len() > KEEP_CHUNKS {
+                let here = from / PAGE;
+                let mut keys: Vec<usize> = self.chunks.keys().copied().collect();
+                keys.sort_by_key(|c| std::cmp::Reverse(c.abs_diff(here)));
+                for c in keys.into_iter().take(self.chunks.len() - KEEP_CHUNKS) {
+                    self.chunks.remove(&c);
+                }
+            }
+        }
+
+        fn row(&self, i: usize) -> Option<&Value> {
+            self.chunks.get(&(i / PAGE)).and_then(|c| c.get(i % PAGE))
+        }
+
+        /// Opens row `i`: a directory's level or a key's value.
+        fn open_row(&mut self, i: usize) {
+            let Some(r) = self.row(i).cloned() else {
+                return;
+            };
+            self.selected = i;
+            let key = text(&r["key"]);
+            if r["dir"].as_bool() == Some(true) {
+                self.navigate(Nav::Level(key));
+            } else {
+                self.send(query("value", &key, 0));
+            }
+        }
+
+        /// Scrolls so that row `i` is in view.
+        fn reveal(&mut self, i: usize) {
+            let top = i as f64 * ROW_H;
+            let mut st = self.scroll_top;
+            if top < st {
+                st = top;
+            } else if top + ROW_H > st + LIST_H {
+                st = top + ROW_H - LIST_H;
+            }
+            if st != self.scroll_top {
+                self.scroll_top = st;
+                if let Some(el) = self.list_ref.cast::<web_sys::Element>() {
+                    el.set_scroll_top(st as i32);
+                }
+            }
+            self.fill_view();
+        }
+
         fn reset(&mut self) {
             self.summary = Value::Null;
             self.level = Value::Null;
+            self.chunks.clear();
+            self.pending.clear();
+            self.nav = Nav::Level(String::new());
+            self.progress = None;
+            self.sql_result = Value::Null;
+            self.sql_error = None;
+            self.sql_busy = false;
             self.value = Value::Null;
             self.history = Value::Null;
             self.info = Value::Null;
@@ -231,6 +392,19 @@ mod imp {
                         what: get("what"),
                         json: get("json"),
                     },
+                    protocol::PROGRESS => {
+                        let num = |k: &str| {
+                            Reflect::get(&data, &k.into())
+                                .ok()
+                                .and_then(|v| v.as_f64())
+                                .unwrap_or(0.0)
+                        };
+                        Msg::Progress {
+                            label: get("label"),
+                            done: num("done"),
+                            total: num("total"),
+                        }
+                    }
                     protocol::DOWNLOAD => {
                         match Reflect::get(&data, &"blob".into()).map(|b| b.dyn_into::<Blob>()) {
                             Ok(Ok(blob)) => Msg::Download {
@@ -239,11 +413,13 @@ mod imp {
                                 blob,
                             },
                             _ => Msg::Failed {
+                                what: String::new(),
                                 message: "the worker sent no file".into(),
                             },
                         }
                     }
                     _ => Msg::Failed {
+                        what: get("name"),
                         message: get("message"),
                     },
                 };
@@ -273,6 +449,17 @@ mod imp {
                 info: Value::Null,
                 v2: Value::Null,
                 note: None,
+                progress: None,
+                nav: Nav::Level(String::new()),
+                chunks: HashMap::new(),
+                pending: HashSet::new(),
+                scroll_top: 0.0,
+                selected: 0,
+                list_ref: NodeRef::default(),
+                sql_text: "SELECT key_text, mod_revision, version, length(value) AS bytes\nFROM etcd_kv ORDER BY key LIMIT 100;".into(),
+                sql_result: Value::Null,
+                sql_error: None,
+                sql_busy: false,
                 busy: false,
                 search_mode: "substring".into(),
                 search_text: String::new(),
@@ -329,17 +516,38 @@ mod imp {
                 Msg::Summary { json } => {
                     self.summary = serde_json::from_str(&json).unwrap_or(Value::Null);
                     self.view = View::Loaded;
+                    self.progress = None;
                     if self.summary.get("status").is_some() {
-                        self.send(query("children", "", 0));
+                        self.navigate(Nav::Level(String::new()));
                     }
                 }
                 Msg::Answer { what, json } => {
                     let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                    self.progress = None;
+                    if !self.sql_busy {
+                        self.busy = false;
+                    }
                     match what.as_str() {
-                        "children" | "search" => self.level = v,
+                        "children" | "search" => {
+                            if self.is_current(&v) {
+                                let offset = v["offset"].as_u64().unwrap_or(0) as usize;
+                                let rows = v["children"].as_array().cloned().unwrap_or_default();
+                                self.pending.remove(&(offset / PAGE));
+                                self.chunks.insert(offset / PAGE, rows);
+                                self.level = v;
+                                self.fill_view();
+                            }
+                        }
+                        "sql" => {
+                            self.sql_busy = false;
+                            self.busy = false;
+                            self.sql_error = None;
+                            self.sql_result = v;
+                        }
                         "value" => {
                             self.value = v;
                             self.history = Value::Null;
+                            self.diff_pick.clear();
                         }
                         "history" => {
                             self.history = v;
@@ -360,9 +568,13 @@ mod imp {
                         Err(e) => format!("could not save {name}: {e:?}"),
                     });
                 }
-                Msg::Failed { message } => {
+                Msg::Failed { what, message } => {
                     self.busy = false;
-                    if matches!(self.view, View::Loaded) {
+                    self.progress = None;
+                    if what == "sql" || (what == "sqlite" && self.sql_busy) {
+                        self.sql_busy = false;
+                        self.sql_error = Some(message);
+                    } else if matches!(self.view, View::Loaded) {
                         self.note = Some(message);
                     } else {
                         self.view = View::Failed(message);
@@ -383,8 +595,89 @@ mod imp {
                         _ => {}
                     }
                 }
-                Msg::Level { key, offset } => self.send(query("children", &key, offset)),
-                Msg::Value { key } => self.send(query("value", &key, 0)),
+                Msg::Level { key } => self.navigate(Nav::Level(key)),
+                Msg::Progress { label, done, total } => {
+                    if matches!(self.view, View::Loaded) {
+                        // Cancel during a job (an index build, an export) reopens the input.
+                        self.busy = true;
+                    }
+                    self.progress = Some((label, done, total));
+                }
+                Msg::Scroll(top) => {
+                    self.scroll_top = top;
+                    self.fill_view();
+                }
+                Msg::Select(i) => self.open_row(i),
+                Msg::ListKey(e) => {
+                    let total = self.level["total"].as_u64().unwrap_or(0) as usize;
+                    let page = (LIST_H / ROW_H) as usize;
+                    let last = total.saturating_sub(1);
+                    let sel = self.selected.min(last);
+                    let next = match e.key().as_str() {
+                        "ArrowDown" => Some((sel + 1).min(last)),
+                        "ArrowUp" => Some(sel.saturating_sub(1)),
+                        "PageDown" => Some((sel + page).min(last)),
+                        "PageUp" => Some(sel.saturating_sub(page)),
+                        "Home" => Some(0),
+                        "End" => Some(last),
+                        _ => None,
+                    };
+                    if let Some(n) = next {
+                        e.prevent_default();
+                        self.selected = n;
+                        self.reveal(n);
+                    } else if e.key() == "Enter" {
+                        e.prevent_default();
+                        self.open_row(sel);
+                    } else if e.key() == "Backspace" {
+                        e.prevent_default();
+                        let parent = match &self.nav {
+                            Nav::Level(k) => parent_prefix(k),
+                            Nav::Search { .. } => String::new(),
+                        };
+                        self.navigate(Nav::Level(parent));
+                    } else {
+                        return false;
+                    }
+                }
+                Msg::Copy(what) => {
+                    let v = &self.value;
+                    let text_to_copy = match what {
+                        "key" => v["keyText"].as_str().map(str::to_string),
+                        _ => {
+                            let view = self.current_view();
+                            v[view].as_str().map(str::to_string)
+                        }
+                    };
+                    if let Some(t) = text_to_copy {
+                        let ok = copy_text(&t);
+                        self.note = Some(if ok {
+                            format!("copied the {what} ({} characters)", t.chars().count())
+                        } else {
+                            "this browser does not allow copying here".into()
+                        });
+                    }
+                }
+                Msg::SqlText(t) => {
+                    self.sql_text = t;
+                    return false;
+                }
+                Msg::SqlRun => {
+                    self.sql_busy = true;
+                    self.sql_error = None;
+                    self.send(request(
+                        protocol::SQL_QUERY,
+                        &[
+                            ("sql", self.sql_text.as_str().into()),
+                            ("limit", (SQL_ROWS as f64).into()),
+                        ],
+                    ));
+                }
+                Msg::SqliteDownload => {
+                    self.busy = true;
+                    self.note = Some("building the SQLite database with sql.js…".into());
+                    self.send(request(protocol::SQLITE, &[]));
+                }
                 Msg::History { key } => self.send(query("history", &key, 0)),
                 Msg::V2 { key } => self.send(query("v2", &key, 0)),
                 Msg::Snapshot { latest_only } => {
@@ -406,6 +699,8 @@ mod imp {
                 }
                 Msg::SearchMode(m) => self.search_mode = m,
                 Msg::Cancel => {
+                    self.progress = None;
+                    self.sql_busy = false;
                     // The worker cannot be interrupted mid-call: end it and start a new one.
                     if let Some(w) = self.worker.take() {
                         w.terminate();
@@ -450,20 +745,43 @@ mod imp {
                     self.search_text = t;
                     return false;
                 }
-                Msg::Search { offset } => self.send(request(
-                    protocol::QUERY,
-                    &[
-                        ("what", "search".into()),
-                        ("key", "".into()),
-                        ("mode", self.search_mode.as_str().into()),
-                        ("pattern", self.search_text.as_str().into()),
-                        ("offset", (offset as f64).into()),
-                        ("limit", (PAGE as f64).into()),
-                    ],
-                )),
+                Msg::Search => self.navigate(Nav::Search {
+                    mode: self.search_mode.clone(),
+                    pattern: self.search_text.clone(),
+                }),
             }
             let _ = ctx;
             true
+        }
+
+        /// Positions the key list's rows (the CSP forbids style attributes, not the CSSOM): the
+        /// spacer gets the height of all rows, each rendered row its place.
+        fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+            let Some(list) = self.list_ref.cast::<web_sys::Element>() else {
+                return;
+            };
+            let Some(spacer) = list.first_element_child() else {
+                return;
+            };
+            let set = |el: &web_sys::Element, prop: &str, px: &str| {
+                if let Some(h) = el.dyn_ref::<web_sys::HtmlElement>() {
+                    let _ = h.style().set_property(prop, &format!("{px}px"));
+                }
+            };
+            if let Some(h) = spacer.get_attribute("data-height") {
+                set(&spacer, "height", &h);
+            }
+            let rows = spacer.children();
+            for i in 0..rows.length() {
+                if let Some(row) = rows.item(i) {
+                    if let Some(n) = row
+                        .get_attribute("data-row")
+                        .and_then(|r| r.parse::<f64>().ok())
+                    {
+                        set(&row, "top", &(n * ROW_H).to_string());
+                    }
+                }
+            }
         }
 
         fn view(&self, ctx: &Context<Self>) -> Html {
@@ -504,8 +822,9 @@ mod imp {
                     wasm_bindgen_futures::spawn_local(async move {
                         l.send_message(match walk_entries(entries).await {
                             Ok(files) if !files.is_empty() => Msg::OpenFolder(files),
-                            Ok(_) => Msg::Failed { message: "the dropped folder is empty".into() },
+                            Ok(_) => Msg::Failed { what: String::new(), message: "the dropped folder is empty".into() },
                             Err(e) => Msg::Failed {
+                                what: String::new(),
                                 message: format!("could not read the dropped folder ({e}); use \"Choose a data dir…\" instead"),
                             },
                         });
@@ -557,12 +876,25 @@ mod imp {
     impl App {
         fn view_body(&self, ctx: &Context<Self>) -> Html {
             match &self.view {
-                View::Empty => html! {},
+                View::Empty => html! {
+                    <section id="empty" class="empty">
+                        <h2>{ "Nothing open yet" }</h2>
+                        <p>{ "Drop one of these on the box above, or choose it:" }</p>
+                        <ul>
+                            <li>{ "a v3 snapshot, as " }<code>{ "etcdctl snapshot save" }</code>{ " writes it" }</li>
+                            <li>{ "a raw " }<code>{ "member/snap/db" }</code>{ " file" }</li>
+                            <li>{ "a data dir (a folder: the data dir, its " }<code>{ "member/" }</code>{ " or any parent) — v2 and v3" }</li>
+                            <li>{ "a " }<code>{ ".tar" }</code>{ ", " }<code>{ ".tar.gz" }</code>{ " or " }<code>{ ".zip" }</code>{ " of any of those (k3s writes zipped snapshots)" }</li>
+                        </ul>
+                        <p class="muted">{ "Or press “Try a sample” to open a small snapshot made by a real etcd." }</p>
+                    </section>
+                },
                 View::Loading(name) => html! {
-                    <p id="loading">
+                    <div id="loading" class="note">
                         { format!("Reading {name}… ") }
+                        { self.view_progress() }
                         <button id="cancel" onclick={ctx.link().callback(|_| Msg::Cancel)}>{ "Cancel" }</button>
-                    </p>
+                    </div>
                 },
                 View::Failed(message) => html! {
                     <section id="error" class="error">
@@ -588,27 +920,57 @@ mod imp {
                                     { tab(Tab::Members, "Members", "tab-members") }
                                     { tab(Tab::Auth, "Auth", "tab-auth") }
                                 }
+                                if has_v3 || has_v2 {
+                                    { tab(Tab::Sql, "SQL console", "tab-sql") }
+                                }
                                 if has_v2 {
                                     { tab(Tab::V2, "v2 store", "tab-v2") }
                                 }
                             </nav>
-                            if let Some(n) = &self.note {
-                                <p id="note" class="note">
-                                    { n }
+                            if self.note.is_some() || self.progress.is_some() {
+                                <div id="note" class="note">
+                                    { self.note.clone().unwrap_or_default() }
+                                    { self.view_progress() }
                                     if self.busy {
                                         { " " }
                                         <button id="cancel" onclick={link.callback(|_| Msg::Cancel)}>{ "Cancel" }</button>
                                     }
-                                </p>
+                                </div>
                             }
                             { match self.tab {
                                 Tab::Summary => self.view_summary(ctx),
                                 Tab::Keys => self.view_keys(ctx),
                                 Tab::V2 => self.view_v2(ctx),
+                                Tab::Sql => self.view_sql(ctx),
                                 _ => html! { <pre id="info">{ serde_json::to_string_pretty(&self.info).unwrap_or_default() }</pre> },
                             } }
                         </>
                     }
+                }
+            }
+        }
+
+        /// The running job's progress bar (bytes read of those expected; no value = unknown).
+        fn view_progress(&self) -> Html {
+            let Some((label, done, total)) = &self.progress else {
+                return html! {};
+            };
+            if *total > 0.0 {
+                // The total is an estimate: stay below the end until the job answers.
+                let shown = done.min(total * 0.99);
+                html! {
+                    <div id="progress" class="progress">
+                        <span id="progress-label">{ label }</span>
+                        <progress max={total.to_string()} value={shown.to_string()}></progress>
+                        <span class="muted">{ format!("{} of {}", bytes(*done as u64), bytes(*total as u64)) }</span>
+                    </div>
+                }
+            } else {
+                html! {
+                    <div id="progress" class="progress">
+                        <span id="progress-label">{ label }</span>
+                        <progress></progress>
+                    </div>
                 }
             }
         }
@@ -679,6 +1041,12 @@ mod imp {
                             </button>
                         }) }
                     </p>
+                    <p class="downloads">
+                        <button id="download-sqlite" disabled={self.busy}
+                            onclick={link.callback(|_| Msg::SqliteDownload)}>
+                            { "SQLite database (.sqlite, etcd schema, built with sql.js)" }
+                        </button>
+                    </p>
                     <details>
                         <summary>{ "Full summary (JSON)" }</summary>
                         <pre id="status-json">{ serde_json::to_string_pretty(s).unwrap_or_default() }</pre>
@@ -690,28 +1058,11 @@ mod imp {
         fn view_keys(&self, ctx: &Context<Self>) -> Html {
             let link = ctx.link();
             let lv = &self.level;
-            let prefix_key = text(&lv["prefixKey"]);
-            let offset = lv["offset"].as_u64().unwrap_or(0) as usize;
             let total = lv["total"].as_u64().unwrap_or(0) as usize;
-            let kids = lv["children"].as_array().cloned().unwrap_or_default();
-            let up = {
-                let pk = prefix_key.clone();
-                link.callback(move |_| Msg::Level {
-                    key: parent_prefix(&pk),
-                    offset: 0,
-                })
-            };
-            let searching = lv["search"].as_bool() == Some(true);
-            let page = |o: usize| {
-                let pk = prefix_key.clone();
-                if searching {
-                    link.callback(move |_| Msg::Search { offset: o })
-                } else {
-                    link.callback(move |_| Msg::Level {
-                        key: pk.clone(),
-                        offset: o,
-                    })
-                }
+            let searching = matches!(self.nav, Nav::Search { .. });
+            let parent = match &self.nav {
+                Nav::Level(k) if !k.is_empty() => Some(parent_prefix(k)),
+                _ => None,
             };
             let onmode = link.callback(|e: Event| {
                 let sel: web_sys::HtmlSelectElement = e.target_unchecked_into();
@@ -721,10 +1072,16 @@ mod imp {
                 let input: HtmlInputElement = e.target_unchecked_into();
                 Msg::SearchText(input.value())
             });
-            let onsearch = link.callback(|_: MouseEvent| Msg::Search { offset: 0 });
-            let onkey = link.batch_callback(|e: KeyboardEvent| {
-                (e.key() == "Enter").then_some(Msg::Search { offset: 0 })
+            let onsearch = link.callback(|_: MouseEvent| Msg::Search);
+            let onkey =
+                link.batch_callback(|e: KeyboardEvent| (e.key() == "Enter").then_some(Msg::Search));
+            let onscroll = link.callback(|e: Event| {
+                let el: web_sys::Element = e.target_unchecked_into();
+                Msg::Scroll(f64::from(el.scroll_top()))
             });
+            let onlistkey = link.callback(Msg::ListKey);
+            let (from, to) = self.visible();
+            let empty = !lv.is_null() && total == 0;
             html! {
                 <section id="keys-view" class="split">
                     <div class="tree">
@@ -738,40 +1095,111 @@ mod imp {
                             <button id="search-go" onclick={onsearch}>{ "Search" }</button>
                         </div>
                         <p class="crumbs">
-                            <button id="tree-root" onclick={link.callback(|_| Msg::Level { key: String::new(), offset: 0 })}>{ "(all keys)" }</button>
-                            if !prefix_key.is_empty() {
-                                <button id="tree-up" onclick={up}>{ "↑ up" }</button>
+                            <button id="tree-root" onclick={link.callback(|_| Msg::Level { key: String::new() })}>{ "(all keys)" }</button>
+                            if let Some(p) = parent {
+                                <button id="tree-up" title="Backspace" onclick={link.callback(move |_| Msg::Level { key: p.clone() })}>{ "↑ up" }</button>
                             }
                             <code id="prefix">{ text(&lv["prefix"]) }</code>
-                            <span class="muted">{ format!(" {} entries, {} keys", total, lv["keys"]) }</span>
+                            <span class="muted" id="count">{ if searching {
+                                format!(" {total} matches")
+                            } else {
+                                format!(" {} entries, {} keys", total, lv["keys"])
+                            } }</span>
                         </p>
-                        <table id="children" class="rows">
-                            { for kids.iter().map(|c| {
-                                let key = text(&c["key"]);
-                                let dir = c["dir"].as_bool().unwrap_or(false);
-                                let onclick = if dir {
-                                    link.callback(move |_| Msg::Level { key: key.clone(), offset: 0 })
-                                } else {
-                                    link.callback(move |_| Msg::Value { key: key.clone() })
-                                };
-                                html! {
-                                    <tr class={if dir { "dir" } else { "leaf" }} {onclick}>
-                                        <td class="name">{ text(&c["name"]) }</td>
-                                        <td class="num">{ if dir { c["count"].to_string() } else { String::new() } }</td>
-                                        <td class="num">{ bytes(c["bytes"].as_u64().unwrap_or(0)) }</td>
-                                    </tr>
-                                }
-                            }) }
-                        </table>
-                        if total > PAGE {
-                            <p class="pager">
-                                <button disabled={offset == 0} onclick={page(offset.saturating_sub(PAGE))}>{ "‹ previous" }</button>
-                                { format!(" {}–{} of {} ", offset + 1, (offset + PAGE).min(total), total) }
-                                <button disabled={offset + PAGE >= total} onclick={page(offset + PAGE)}>{ "next ›" }</button>
-                            </p>
+                        if empty {
+                            <p class="empty" id="keys-empty">{ if searching { "No live key matches." } else { "No live keys here at the current revision." } }</p>
                         }
+                        <div id="children" class="vlist" tabindex="0" ref={self.list_ref.clone()}
+                            {onscroll} onkeydown={onlistkey}
+                            aria-label="keys (arrows move, Enter opens, Backspace goes up)">
+                            <div class="spacer" data-height={(total as f64 * ROW_H).to_string()}>
+                                { for (from..to).map(|i| {
+                                    let sel = if i == self.selected { " selected" } else { "" };
+                                    match self.row(i) {
+                                        Some(c) => {
+                                            let dir = c["dir"].as_bool().unwrap_or(false);
+                                            let class = format!("row {}{sel}", if dir { "dir" } else { "leaf" });
+                                            html! {
+                                                <div {class} data-row={i.to_string()}
+                                                    onclick={link.callback(move |_| Msg::Select(i))}>
+                                                    <span class="name">{ text(&c["name"]) }</span>
+                                                    <span class="num">{ if dir { c["count"].to_string() } else { String::new() } }</span>
+                                                    <span class="num">{ bytes(c["bytes"].as_u64().unwrap_or(0)) }</span>
+                                                </div>
+                                            }
+                                        }
+                                        None => html! {
+                                            <div class={format!("row loading{sel}")} data-row={i.to_string()}><span class="name muted">{ "…" }</span></div>
+                                        },
+                                    }
+                                }) }
+                            </div>
+                        </div>
+                        <p class="muted hint">{ "↑ ↓ move · Enter opens · Backspace goes up" }</p>
                     </div>
                     { self.view_value(ctx) }
+                </section>
+            }
+        }
+
+        /// The value view shown: the chosen one if the value has it, else the first it has.
+        fn current_view(&self) -> &'static str {
+            let views = self.value_views();
+            if views.contains(&self.value_view) {
+                self.value_view
+            } else {
+                views.first().copied().unwrap_or("hex")
+            }
+        }
+
+        fn value_views(&self) -> Vec<&'static str> {
+            ["text", "json", "protobuf", "hex"]
+                .into_iter()
+                .filter(|k| !self.value[*k].is_null())
+                .collect()
+        }
+
+        fn view_sql(&self, ctx: &Context<Self>) -> Html {
+            let link = ctx.link();
+            let oninput = link.callback(|e: InputEvent| {
+                let t: web_sys::HtmlTextAreaElement = e.target_unchecked_into();
+                Msg::SqlText(t.value())
+            });
+            let onkey = link.batch_callback(|e: KeyboardEvent| {
+                ((e.ctrl_key() || e.meta_key()) && e.key() == "Enter").then_some(Msg::SqlRun)
+            });
+            let r = &self.sql_result;
+            let columns = r["columns"].as_array().cloned().unwrap_or_default();
+            let rows = r["rows"].as_array().cloned().unwrap_or_default();
+            html! {
+                <section id="sql-view">
+                    <p class="muted">{ "SQL over this input, in SQLite (sql.js, inside this page): tables etcd_kv (current keys), etcd_history, etcd_leases, etcd_members, etcd_meta, etcd_users, etcd_roles. The database is built on the first query. Ctrl+Enter runs." }</p>
+                    <textarea id="sql-query" rows="5" spellcheck="false" value={self.sql_text.clone()} {oninput} onkeydown={onkey} />
+                    <p>
+                        <button id="sql-run" disabled={self.sql_busy} onclick={link.callback(|_| Msg::SqlRun)}>{ if self.sql_busy { "Running…" } else { "Run" } }</button>
+                        <span class="muted">{ format!(" shows at most {SQL_ROWS} rows") }</span>
+                    </p>
+                    if let Some(e) = &self.sql_error {
+                        <pre id="sql-error" class="error">{ e }</pre>
+                    }
+                    if !r.is_null() {
+                        <p class="muted" id="sql-status">{ format!("{} row{}{}", rows.len(), if rows.len() == 1 { "" } else { "s" },
+                            if r["truncated"].as_bool() == Some(true) { format!(" (the first {SQL_ROWS})") } else { String::new() }) }</p>
+                        if columns.is_empty() {
+                            <p class="empty">{ "The statement returned no columns." }</p>
+                        } else {
+                            <div class="sqlwrap">
+                                <table id="sql-result" class="rows">
+                                    <tr>{ for columns.iter().map(|c| html! { <th>{ text(c) }</th> }) }</tr>
+                                    { for rows.iter().map(|row| html! {
+                                        <tr>{ for row.as_array().cloned().unwrap_or_default().iter().map(|c| html! {
+                                            <td class={if c.is_null() { "null" } else { "" }}>{ if c.is_null() { "NULL".to_string() } else { text(c) } }</td>
+                                        }) }</tr>
+                                    }) }
+                                </table>
+                            </div>
+                        }
+                    }
                 </section>
             }
         }
@@ -779,19 +1207,12 @@ mod imp {
         fn view_value(&self, ctx: &Context<Self>) -> Html {
             let v = &self.value;
             if v.is_null() {
-                return html! { <div class="value muted">{ "Pick a key to see its value." }</div> };
+                return html! { <div class="value empty">{ "Pick a key to see its value (click it, or move with ↑ ↓ and press Enter)." }</div> };
             }
             let link = ctx.link();
             let key = text(&v["key"]);
-            let views: Vec<&'static str> = ["text", "json", "hex"]
-                .into_iter()
-                .filter(|k| !v[*k].is_null())
-                .collect();
-            let current = if views.contains(&self.value_view) {
-                self.value_view
-            } else {
-                views.first().copied().unwrap_or("hex")
-            };
+            let views = self.value_views();
+            let current = self.current_view();
             let history = self.history["revisions"]
                 .as_array()
                 .cloned()
@@ -805,12 +1226,17 @@ mod imp {
                             v["meta"]["mod_revision"], v["meta"]["create_revision"],
                             v["meta"]["version"], text(&v["meta"]["lease"])) }
                     </p>
+                    if let Some(env) = v["envelope"].as_str() {
+                        <p id="value-envelope" class="note">{ env }</p>
+                    }
                     <p>
                         { for views.iter().map(|name| {
                             let n: &'static str = name;
-                            html! { <button class={if n == current { "tab active" } else { "tab" }} onclick={link.callback(move |_| Msg::ValueView(n))}>{ n }</button> }
+                            html! { <button id={format!("view-{n}")} class={if n == current { "tab active" } else { "tab" }} onclick={link.callback(move |_| Msg::ValueView(n))}>{ n }</button> }
                         }) }
                         <button id="history-button" onclick={link.callback(move |_| Msg::History { key: key.clone() })}>{ "History" }</button>
+                        <button id="copy-key" class="quiet" onclick={link.callback(|_| Msg::Copy("key"))}>{ "Copy key" }</button>
+                        <button id="copy-value" class="quiet" onclick={link.callback(|_| Msg::Copy("value"))}>{ "Copy value" }</button>
                     </p>
                     if v["truncated"].as_bool() == Some(true) {
                         <p class="muted">{ "Showing the first 256 KiB." }</p>
@@ -892,6 +1318,34 @@ mod imp {
                     </table>
                 </section>
             }
+        }
+    }
+
+    /// Puts text on the clipboard (`navigator.clipboard.writeText`); false when the browser has
+    /// no clipboard API here.
+    fn copy_text(t: &str) -> bool {
+        let Some(w) = web_sys::window() else {
+            return false;
+        };
+        let clip = Reflect::get(&w.navigator(), &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
+        let Ok(write) = Reflect::get(&clip, &"writeText".into())
+            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        else {
+            return false;
+        };
+        match write.call1(&clip, &t.into()) {
+            Ok(p) => {
+                if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
+                    // A refusal (no permission) is reported on the console, not thrown here.
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(e) = wasm_bindgen_futures::JsFuture::from(p).await {
+                            web_sys::console::warn_1(&e);
+                        }
+                    });
+                }
+                true
+            }
+            Err(_) => false,
         }
     }
 

@@ -18,6 +18,7 @@ mod imp {
     use web::blob::{BlobParts, BlobSource, BlobSpill, CacheConfig};
     use web::protocol;
     use web::session::{unb64, Session};
+    use web::{progress, sqljs};
 
     /// The sample behind "Try a sample": a real etcd 3.4.23 snapshot (tests/fixtures/v3/basic).
     static SAMPLE: &[u8] = include_bytes!("../../../tests/fixtures/v3/basic/snapshot.db");
@@ -30,6 +31,31 @@ mod imp {
 
     thread_local! {
         static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+        /// The open input as an SQLite database in sql.js (built on first use).
+        static DB: RefCell<Option<sqljs::Database>> = const { RefCell::new(None) };
+    }
+
+    fn post(v: &JsValue) {
+        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        if let Err(e) = scope.post_message(v) {
+            web_sys::console::error_1(&e);
+        }
+    }
+
+    fn report_progress(label: &str, done: u64, total: u64) {
+        post(&reply(&[
+            ("kind", protocol::PROGRESS.into()),
+            ("label", label.into()),
+            ("done", (done as f64).into()),
+            ("total", (total as f64).into()),
+        ]));
+    }
+
+    /// Forgets the SQLite database of the previous input.
+    fn drop_db() {
+        if let Some(db) = DB.with(|d| d.borrow_mut().take()) {
+            db.dispose();
+        }
     }
 
     fn reply(fields: &[(&str, JsValue)]) -> JsValue {
@@ -79,6 +105,7 @@ mod imp {
     ) -> Result<Session<Box<dyn ReadAt>>, String> {
         match archive::sniff(&src) {
             Kind::Gzip if depth < 2 => {
+                progress::begin(&format!("unpacking {name}"), src.size());
                 let inner = BlobSpill
                     .spill(&mut |out| archive::gunzip(&src, out, UNPACK_LIMIT).map(|_| ()))
                     .map_err(|e| format!("{name}: {e}"))?;
@@ -164,6 +191,8 @@ mod imp {
         /// `<input stem>-rev<N>` (or `-v2` for a data dir's v2 store) for download names.
         fn stem(&self) -> String;
         fn summary(&self) -> Result<serde_json::Value, String>;
+        /// Bytes the summary is expected to read (for the progress bar).
+        fn status_estimate(&self) -> u64;
         fn query(&mut self, q: &Query) -> Result<serde_json::Value, String>;
         fn snapshot(
             &self,
@@ -191,6 +220,9 @@ mod imp {
         }
         fn summary(&self) -> Result<serde_json::Value, String> {
             Session::summary(self)
+        }
+        fn status_estimate(&self) -> u64 {
+            Session::status_estimate(self)
         }
         fn query(&mut self, q: &Query) -> Result<serde_json::Value, String> {
             match q.what.as_str() {
@@ -226,9 +258,15 @@ mod imp {
         match result {
             Ok(open) => {
                 OPEN.with(|o| *o.borrow_mut() = Some(open));
-                let summary = with_session(|s| s.summary());
+                let summary = with_session(|s| {
+                    progress::begin(&format!("checking {name}"), s.status_estimate());
+                    s.summary()
+                });
+                let read = progress::done();
+                progress::end();
                 match summary {
-                    Ok(v) => {
+                    Ok(mut v) => {
+                        v["bytesRead"] = serde_json::json!(read);
                         let json = serde_json::to_string(&v).unwrap_or_default();
                         reply(&[
                             ("kind", protocol::SUMMARY.into()),
@@ -243,9 +281,104 @@ mod imp {
         }
     }
 
-    fn handle(data: JsValue) -> JsValue {
+    /// Answers a request; `None` when the answer comes later (sql.js jobs post it themselves).
+    fn handle(data: JsValue) -> Option<JsValue> {
         let kind = field(&data, "kind").as_string().unwrap_or_default();
+        if kind.starts_with("open") {
+            drop_db();
+        }
         match kind.as_str() {
+            protocol::SQLITE => {
+                wasm_bindgen_futures::spawn_local(async {
+                    post(&sqlite_download().await);
+                });
+                None
+            }
+            protocol::SQL_QUERY => {
+                let text = field(&data, "sql").as_string().unwrap_or_default();
+                let limit = field(&data, "limit")
+                    .as_f64()
+                    .unwrap_or(1000.0)
+                    .clamp(1.0, 100_000.0) as usize;
+                wasm_bindgen_futures::spawn_local(async move {
+                    let v = match sqlite_db().await {
+                        Ok(()) => DB.with(|d| match &*d.borrow() {
+                            Some(db) => db.query(&text, limit),
+                            None => Err("no database".into()),
+                        }),
+                        Err(e) => Err(e),
+                    };
+                    post(&json_reply(protocol::ANSWER, "sql", v));
+                });
+                None
+            }
+            _ => Some(handle_sync(&kind, data)),
+        }
+    }
+
+    /// Builds the SQLite database of the open input in sql.js, once.
+    async fn sqlite_db() -> Result<(), String> {
+        if DB.with(|d| d.borrow().is_some()) {
+            return Ok(());
+        }
+        let db = sqljs::open_memory().await?;
+        let r = with_session(|s| {
+            progress::begin("building the SQLite database", s.status_estimate());
+            let mut sink = sqljs::ExecSink::new(&db);
+            let msg = s.sql("sqlite", "etcd", &mut sink)?;
+            sink.finish()?;
+            Ok(msg)
+        });
+        progress::end();
+        match r {
+            Ok(_) => {
+                DB.with(|d| *d.borrow_mut() = Some(db));
+                Ok(())
+            }
+            Err(e) => {
+                db.dispose();
+                Err(e)
+            }
+        }
+    }
+
+    async fn sqlite_download() -> JsValue {
+        if let Err(e) = sqlite_db().await {
+            return failed("sqlite", e);
+        }
+        let stem = match with_session(|s| Ok(s.stem())) {
+            Ok(s) => s,
+            Err(e) => return failed("sqlite", e),
+        };
+        let bytes = DB.with(|d| match &*d.borrow() {
+            Some(db) => db.to_bytes(),
+            None => Err("no database".into()),
+        });
+        match bytes {
+            Ok(bytes) => {
+                let parts = Array::of1(&bytes);
+                let opts = web_sys::BlobPropertyBag::new();
+                opts.set_type("application/vnd.sqlite3");
+                match Blob::new_with_u8_array_sequence_and_options(&parts, &opts) {
+                    Ok(blob) => reply(&[
+                        ("kind", protocol::DOWNLOAD.into()),
+                        ("name", format!("{stem}.sqlite").into()),
+                        (
+                            "message",
+                            format!("SQLite database (etcd schema), {} bytes", bytes.length())
+                                .into(),
+                        ),
+                        ("blob", blob.into()),
+                    ]),
+                    Err(e) => failed("sqlite", format!("Blob: {e:?}")),
+                }
+            }
+            Err(e) => failed("sqlite", e),
+        }
+    }
+
+    fn handle_sync(kind: &str, data: JsValue) -> JsValue {
+        match kind {
             protocol::OPEN_SAMPLE => opened(
                 Session::open_v3(web::SAMPLE_NAME, SAMPLE).map(Open::Sample),
                 web::SAMPLE_NAME,
@@ -255,6 +388,7 @@ mod imp {
                 let Ok(blob) = field(&data, "file").dyn_into::<Blob>() else {
                     return failed(&name, "the message carried no file".into());
                 };
+                progress::begin(&format!("reading {name}"), blob.size() as u64);
                 let r = blob_source(&blob)
                     .map_err(|e| format!("{name}: {e}"))
                     .and_then(|src| open_source(&name, src, 0))
@@ -276,6 +410,8 @@ mod imp {
                         Err(e) => return failed(&name, format!("{path}: {e}")),
                     }
                 }
+                let total: u64 = list.iter().map(|(_, s)| s.size()).sum();
+                progress::begin(&format!("reading {name}"), total);
                 // One file that is not in a data dir layout: open it as a v3 file.
                 let r = if list.len() == 1
                     && !list[0].0.contains("/snap/")
@@ -310,12 +446,14 @@ mod imp {
                     pattern: field(&data, "pattern").as_string().unwrap_or_default(),
                 };
                 let v = with_session(|s| s.query(&q));
+                progress::end();
                 json_reply(protocol::ANSWER, &what, v)
             }
             protocol::SNAPSHOT => {
                 let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
+                    progress::begin("writing the snapshot", 3 * s.status_estimate());
                     let msg = s.snapshot(latest_only, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
@@ -347,6 +485,7 @@ mod imp {
                 let schema = field(&data, "schema").as_string().unwrap_or_default();
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
+                    progress::begin("writing the SQL", 2 * s.status_estimate());
                     let msg = s.sql(&dialect, &schema, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
@@ -373,12 +512,13 @@ mod imp {
         std::panic::set_hook(Box::new(|info| {
             web_sys::console::error_1(&format!("etcdscope worker panicked: {info}").into());
         }));
+        progress::set_reporter(report_progress, js_sys::Date::now);
         let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-        let out = scope.clone();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let answer = handle(ev.data());
-            if let Err(e) = out.post_message(&answer) {
-                web_sys::console::error_1(&e);
+            progress::end();
+            if let Some(answer) = answer {
+                post(&answer);
             }
         });
         scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
