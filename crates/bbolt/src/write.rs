@@ -37,7 +37,7 @@
 //! value of the same length is not noticed, but cannot make the file invalid either.
 
 use std::fmt;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
@@ -279,38 +279,32 @@ pub fn write<C: Content, W: Write>(
     content.emit(&mut layout)?;
     let plan = layout.finish()?;
 
-    // Pass 2: write.
-    let mut o = Out {
-        w: BufWriter::with_capacity(1 << 16, out),
-        sha: opts.trailer.then(Sha256::new),
-        bytes: 0,
-    };
-    write_header_pages(&mut o, &cfg, plan.root, plan.pgid).map_err(WriteError::from)?;
-    let done = {
-        let mut writer = Engine::new(&cfg, Some(&mut o), plan.checkpoints.clone());
-        content.emit(&mut writer)?;
-        writer.finish()?
-    };
-    compare(&plan, &done)?;
-    if o.bytes != done.pgid * cfg.page_size as u64 {
-        return Err(WriteError::ContentChanged {
-            bucket: Vec::new(),
-            detail: format!("{} bytes written for {} pages", o.bytes, done.pgid),
-        }
-        .into());
-    }
-
-    let mut sha256 = None;
-    if let Some(h) = o.sha.take() {
-        let digest: [u8; 32] = h.finalize().into();
-        o.w.write_all(&digest).map_err(WriteError::from)?;
-        o.bytes += 32;
-        sha256 = Some(digest);
-    }
-    o.w.flush().map_err(WriteError::from)?;
+    // Pass 2: write. The SHA-256 of the trailer is computed on a second thread where there is
+    // one (it costs about as much as building the pages).
+    #[cfg(not(target_arch = "wasm32"))]
+    let (done, bytes, sha256) = std::thread::scope(|sc| {
+        let hasher = if opts.trailer {
+            Hasher::thread(sc)
+        } else {
+            Hasher::Off
+        };
+        write_pass(content, &cfg, &plan, out, hasher)
+    })?;
+    #[cfg(target_arch = "wasm32")]
+    let (done, bytes, sha256) = write_pass(
+        content,
+        &cfg,
+        &plan,
+        out,
+        if opts.trailer {
+            Hasher::Inline(Sha256::new())
+        } else {
+            Hasher::Off
+        },
+    )?;
     Ok(WriteSummary {
         pages: done.pgid,
-        bytes: o.bytes,
+        bytes,
         sha256,
         buckets: done.buckets,
         entries: done.entries,
@@ -385,24 +379,171 @@ impl Config {
     }
 }
 
-/// The output: counts bytes and feeds the trailer hash.
-struct Out<W: Write> {
-    w: BufWriter<W>,
-    sha: Option<Sha256>,
+/// The second pass: header pages, every tree page, then the trailer.
+fn write_pass<C: Content, W: Write>(
+    content: &C,
+    cfg: &Config,
+    plan: &Finished,
+    out: W,
+    hasher: Hasher<'_>,
+) -> Result<(Finished, u64, Option<[u8; 32]>), C::Error> {
+    let mut o = Out {
+        w: out,
+        buf: Vec::with_capacity(CHUNK),
+        hasher,
+        bytes: 0,
+    };
+    write_header_pages(&mut o, cfg, plan.root, plan.pgid).map_err(WriteError::from)?;
+    let done = {
+        let mut writer = Engine::new(cfg, Some(&mut o), plan.checkpoints.clone());
+        content.emit(&mut writer)?;
+        writer.finish()?
+    };
+    compare(plan, &done)?;
+    if o.bytes != done.pgid * cfg.page_size as u64 {
+        return Err(WriteError::ContentChanged {
+            bucket: Vec::new(),
+            detail: format!("{} bytes written for {} pages", o.bytes, done.pgid),
+        }
+        .into());
+    }
+    let sha256 = o.finish().map_err(WriteError::from)?;
+    Ok((done, o.bytes, sha256))
+}
+
+/// Output chunk: what is written at once and hashed at once.
+const CHUNK: usize = 1 << 20;
+
+/// Who computes the trailer's SHA-256.
+enum Hasher<'s> {
+    Off,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    Inline(Sha256),
+    /// A thread fed with full chunks (and handing them back for reuse).
+    #[cfg(not(target_arch = "wasm32"))]
+    Thread {
+        tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+        back: std::sync::mpsc::Receiver<Vec<u8>>,
+        job: Option<std::thread::ScopedJoinHandle<'s, [u8; 32]>>,
+    },
+    #[cfg(target_arch = "wasm32")]
+    #[allow(dead_code)]
+    Never(std::marker::PhantomData<&'s ()>),
+}
+
+impl<'s> Hasher<'s> {
+    #[cfg(not(target_arch = "wasm32"))]
+    fn thread<'e>(sc: &'s std::thread::Scope<'s, 'e>) -> Hasher<'s> {
+        use std::sync::mpsc::{channel, sync_channel};
+        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let (back_tx, back) = channel::<Vec<u8>>();
+        let job = sc.spawn(move || {
+            let mut h = Sha256::new();
+            for mut chunk in rx {
+                h.update(&chunk);
+                chunk.clear();
+                let _ = back_tx.send(chunk);
+            }
+            h.finalize().into()
+        });
+        Hasher::Thread {
+            tx: Some(tx),
+            back,
+            job: Some(job),
+        }
+    }
+
+    /// Hashes `chunk` (taking it) and returns an empty buffer to fill next.
+    fn feed(&mut self, chunk: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Hasher::Off => chunk.clear(),
+            Hasher::Inline(h) => {
+                h.update(&chunk[..]);
+                chunk.clear();
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            Hasher::Thread { tx, back, .. } => {
+                let next = back
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                let full = std::mem::replace(chunk, next);
+                let sent = tx.as_ref().map(|tx| tx.send(full));
+                if !matches!(sent, Some(Ok(()))) {
+                    return Err(io::Error::other("the hashing thread stopped"));
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            Hasher::Never(_) => chunk.clear(),
+        }
+        Ok(())
+    }
+
+    fn digest(&mut self) -> io::Result<Option<[u8; 32]>> {
+        match std::mem::replace(self, Hasher::Off) {
+            Hasher::Off => Ok(None),
+            Hasher::Inline(h) => Ok(Some(h.finalize().into())),
+            #[cfg(not(target_arch = "wasm32"))]
+            Hasher::Thread { mut tx, job, .. } => {
+                tx.take();
+                match job.map(|j| j.join()) {
+                    Some(Ok(d)) => Ok(Some(d)),
+                    _ => Err(io::Error::other("the hashing thread failed")),
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            Hasher::Never(_) => Ok(None),
+        }
+    }
+}
+
+/// The output: buffers chunks, counts bytes and feeds the trailer hash.
+struct Out<'s, W: Write> {
+    w: W,
+    buf: Vec<u8>,
+    hasher: Hasher<'s>,
     bytes: u64,
 }
 
-impl<W: Write> Write for Out<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.w.write(buf)?;
-        if let Some(h) = &mut self.sha {
-            h.update(&buf[..n]);
+impl<W: Write> Out<'_, W> {
+    fn write_chunk(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.w.write_all(&self.buf)?;
+            self.hasher.feed(&mut self.buf)?;
         }
-        self.bytes += n as u64;
-        Ok(n)
+        Ok(())
+    }
+
+    /// Writes what is buffered, then the trailer (when hashing); returns the trailer.
+    fn finish(&mut self) -> io::Result<Option<[u8; 32]>> {
+        self.write_chunk()?;
+        let digest = self.hasher.digest()?;
+        if let Some(d) = &digest {
+            self.w.write_all(d)?;
+            self.bytes += 32;
+        }
+        self.w.flush()?;
+        Ok(digest)
+    }
+}
+
+impl<W: Write> Write for Out<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + buf.len() > CHUNK && !self.buf.is_empty() {
+            self.write_chunk()?;
+        }
+        if buf.len() >= CHUNK {
+            // Big pieces (overflow pages) go out directly, hashed in order.
+            self.w.write_all(buf)?;
+            let mut piece = buf.to_vec();
+            self.hasher.feed(&mut piece)?;
+        } else {
+            self.buf.extend_from_slice(buf);
+        }
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
+        Ok(())
     }
 }
 

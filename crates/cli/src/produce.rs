@@ -76,7 +76,8 @@ fn write_out(content: &NewBackend<'_>, o: &OutputOptions) -> Result<bbolt::Write
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
         let summary = std::thread::scope(|sc| {
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, SyncBehind::new(&file, sc));
+            // (The writer buffers its output itself.)
+            let mut w = SyncBehind::new(&file, sc);
             let summary = write_backend(content, &mut w, true).map_err(|e| fail(&o.out, &e))?;
             w.flush().map_err(|e| fail(&tmp, &e))?;
             Ok::<_, Failure>(summary)

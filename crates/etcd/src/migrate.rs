@@ -148,19 +148,20 @@ impl<'s> Migration<'s> {
         let mut counts = MigrateCounts::default();
         let opts = &self.opts;
         let mut key = Vec::new();
-        // Depth-first over /1, children in name order; `hidden` marks a subtree below a hidden
-        // node (left out unless `include_hidden`).
-        let mut stack: Vec<(NodeId, bool)> = Vec::new();
+        // Depth-first over /1, children in name order; per node: below a hidden node (left out
+        // unless `include_hidden`), and the length of its parent's key.
+        let mut stack: Vec<(NodeId, bool, usize)> = Vec::new();
         let children = |id: NodeId| store.node(id).children.as_deref();
         if let Some(c) = children(user_root) {
-            stack.extend(c.values().rev().map(|&id| (id, false)));
+            stack.extend(c.values().rev().map(|&id| (id, false, 0)));
         }
-        while let Some((id, below_hidden)) = stack.pop() {
+        while let Some((id, below_hidden, parent_len)) = stack.pop() {
             let n = store.node(id);
             let hidden = below_hidden || (!opts.include_hidden && n.name.first() == Some(&b'_'));
+            let key_len = parent_len + 1 + n.name.len();
             if let Some(c) = &n.children {
                 counts.v2_dirs += 1;
-                stack.extend(c.values().rev().map(|&child| (child, hidden)));
+                stack.extend(c.values().rev().map(|&child| (child, hidden, key_len)));
                 continue;
             }
             counts.v2_files += 1;
@@ -191,8 +192,7 @@ impl<'s> Migration<'s> {
                 _ => {}
             }
             let key_len = if opts.prefix_map.is_empty() {
-                store.key_below_top_into(id, &mut key);
-                key.len()
+                key_len
             } else {
                 store.key_below_top_into(id, &mut key);
                 map_key(&key, &opts.prefix_map).len()
