@@ -86,10 +86,11 @@ pub fn export_sqlite_db(src: &dyn Source, path: &Path, opts: &Options) -> Result
     let conn = Connection::open(path).map_err(db_err)?;
     // A private new file renamed into place when complete: no rollback journal and no syncs
     // while it is built (the caller fsyncs the finished file). Journal mode OFF is not stored
-    // in the file; the database opens as any other.
+    // in the file; the database opens as any other. An 8 MiB page cache (which also bounds the
+    // sorter's memory for the index builds) measured as fast as 16 or 32 MiB on a million keys.
     conn.execute_batch(
         "PRAGMA journal_mode = OFF;\nPRAGMA synchronous = OFF;\nPRAGMA locking_mode = EXCLUSIVE;\n\
-         PRAGMA cache_size = -32768;\n",
+         PRAGMA cache_size = -8192;\n",
     )
     .map_err(db_err)?;
     let mut summary = Summary::default();
