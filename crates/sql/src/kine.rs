@@ -344,12 +344,17 @@ pub(crate) fn write<S: Sink>(
             gap_row(em, id)?;
             return Ok(());
         }
+        // PostgreSQL: checked as text just above, so not checked again while written.
+        let name_val = match d {
+            Dialect::Postgres => Val::CheckedText(name),
+            Dialect::Sqlite => Val::KeyText(name),
+        };
         let (shard, fp, prev) = state.get(name);
         let prev_id = prev.map(|s| s.last_id).unwrap_or(0);
         if c.tombstone {
             em.row(&[
                 Val::Int(id),
-                Val::KeyText(name),
+                name_val,
                 Val::Int(0),
                 Val::Int(1),
                 Val::Int(0),
@@ -396,7 +401,7 @@ pub(crate) fn write<S: Sink>(
         };
         em.row(&[
             Val::Int(id),
-            Val::KeyText(name),
+            name_val,
             Val::Int(created as i64),
             Val::Int(0),
             Val::Int(if created { 0 } else { create_id }),
