@@ -181,11 +181,42 @@ pub struct WalScan {
     pub overwritten: u64,
     /// Set when the last segment ends in a torn record.
     pub torn: Option<(String, u64, String)>,
+    /// Set by [`WalScan::trim_through`]: `entries` holds only those above this index.
+    pub trimmed_through: Option<u64>,
+    /// (index, term) of the first and last entry, kept by [`WalScan::trim_through`].
+    ends: Option<((u64, u64), (u64, u64))>,
 }
 
 impl WalScan {
     pub fn last_index(&self) -> Option<u64> {
-        self.entries.last().map(|e| e.index)
+        self.last_entry().map(|e| e.0)
+    }
+
+    /// (index, term) of the first entry.
+    pub fn first_entry(&self) -> Option<(u64, u64)> {
+        match self.ends {
+            Some((first, _)) => Some(first),
+            None => self.entries.first().map(|e| (e.index, e.term)),
+        }
+    }
+
+    /// (index, term) of the last entry.
+    pub fn last_entry(&self) -> Option<(u64, u64)> {
+        match self.ends {
+            Some((_, last)) => Some(last),
+            None => self.entries.last().map(|e| (e.index, e.term)),
+        }
+    }
+
+    /// Drops the entries at or below `index` (a snapshot at `index` will be loaded), keeping
+    /// the first and last entry's index and term: a million entry locations are 40 MB.
+    pub fn trim_through(&mut self, index: u64) {
+        if let (Some(first), Some(last)) = (self.first_entry(), self.last_entry()) {
+            self.ends = Some((first, last));
+        }
+        self.entries.retain(|e| e.index > index);
+        self.entries.shrink_to_fit();
+        self.trimmed_through = Some(self.trimmed_through.map_or(index, |t| t.max(index)));
     }
 }
 

@@ -273,7 +273,14 @@ pub fn load_parallel<S: ReadAt + Sync + Send>(
         // more cheaply than a thread's arena); the other scans the WAL, then checks the CRC.
         let segs_ref = &mut segs;
         let job = sc.spawn(move || {
-            let scan = wal::scan(segs_ref, None);
+            let mut scan = wal::scan(segs_ref, None);
+            // Only the entries after the snapshot are replayed: drop the others now (finish
+            // scans again if an older snapshot is used after all).
+            if let (Ok(scan), Some((name, _))) = (&mut scan, candidate) {
+                if let Some(sn) = snap::SnapName::parse(name) {
+                    scan.trim_through(sn.index);
+                }
+            }
             let checked = candidate.map(|(name, src)| snap::read(name, src));
             (scan, checked)
         });
@@ -320,10 +327,11 @@ type Parsed = (
 );
 
 #[cfg(not(target_arch = "wasm32"))]
-fn parse_ahead<S: ReadAt>(name: &str, src: &S) -> Option<Parsed> {
+fn parse_ahead<S: ReadAt + Sync>(name: &str, src: &S) -> Option<Parsed> {
     let s = snap::read_unchecked(name, src).ok()?;
     let range = s.json_range();
-    let parsed = snapjson::load_from(src, range.clone());
+    // Two halves on two threads (the same result as one pass).
+    let parsed = snapjson::load_from_split(src, range.clone());
     Some((range, parsed))
 }
 
@@ -353,8 +361,8 @@ fn wal_segments<S>(
 /// Everything after the WAL scan: the snapshot, then the replay.
 fn finish<S: ReadAt>(
     snap_files: Option<Vec<(String, S)>>,
-    segs: Vec<SegmentFile<S>>,
-    scan: wal::WalScan,
+    mut segs: Vec<SegmentFile<S>>,
+    mut scan: wal::WalScan,
     mut report: LoadReport,
     opts: &LoadOptions,
     mut hook: Option<EntryHook<'_>>,
@@ -366,9 +374,9 @@ fn finish<S: ReadAt>(
     report.wal_snapshots = scan.snapshots.clone();
     report.torn = scan.torn.clone();
     report.overwritten = scan.overwritten;
-    report.first_wal_index = scan.entries.first().map(|e| e.index);
+    report.first_wal_index = scan.first_entry().map(|e| e.0);
     report.last_wal_index = scan.last_index();
-    report.last_wal_term = scan.entries.last().map(|e| e.term);
+    report.last_wal_term = scan.last_entry().map(|e| e.1);
     let commit = scan.hard_state.map_or(0, |h| h.commit);
 
     // The snapshot etcd would load.
@@ -453,6 +461,10 @@ fn finish<S: ReadAt>(
         }
     }
 
+    // Entries were dropped for a newer snapshot than the one used: read them again.
+    if scan.trimmed_through.is_some_and(|t| snap_index < t) {
+        scan = wal::scan(&mut segs, None)?;
+    }
     for loc in scan.entries.iter().filter(|e| e.index > snap_index) {
         if opts.stop_at.is_some_and(|s| loc.index > s) {
             break;

@@ -527,17 +527,39 @@ enum Ctx {
     Children { dir: NodeId },
 }
 
-/// Parses a node object starting at `{` into `id` (which exists already), iteratively.
-fn node_tree<S: ReadAt + ?Sized>(
+/// How [`run_tree`] ended.
+enum TreeEnd {
+    /// The outermost object of the stack closed.
+    Done,
+    /// At the `{` of a child object at the stop offset: `name` in `dir`, not created yet.
+    Paused {
+        stack: Vec<Ctx>,
+        dir: NodeId,
+        name: Vec<u8>,
+    },
+}
+
+/// The node-tree parser from any state: `stack` of open objects (`fresh`: the top one has just
+/// been opened), optionally with a child object to start first (`pending`: its directory and
+/// name, `p.i` at its `{`). With `stop`, it pauses at the first child object starting there.
+fn run_tree<S: ReadAt + ?Sized>(
     p: &mut P<'_, S>,
     store: &mut Store,
-    root: NodeId,
     info: &mut SnapJsonInfo,
-) -> R<()> {
-    p.eat(b'{')?;
-    let mut stack = vec![Ctx::Node { id: root }];
-    // Whether the object at the top of the stack has just been opened (no member read yet).
-    let mut fresh = true;
+    mut stack: Vec<Ctx>,
+    mut fresh: bool,
+    pending: Option<(NodeId, Vec<u8>)>,
+    stop: Option<u64>,
+) -> R<TreeEnd> {
+    if let Some((dir, name)) = pending {
+        if p.peek()? != Some(b'{') {
+            return p.err("a child must be a node object");
+        }
+        p.i += 1;
+        let child = store.add_child(dir, &name, false, Box::default(), 0, None);
+        stack.push(Ctx::Node { id: child });
+        fresh = true;
+    }
     while let Some(&top) = stack.last() {
         // Member separator / end of object.
         let more = if fresh {
@@ -618,6 +640,9 @@ fn node_tree<S: ReadAt + ?Sized>(
                 if p.peek()? != Some(b'{') {
                     return p.err("a child must be a node object");
                 }
+                if stop == Some(p.i) {
+                    return Ok(TreeEnd::Paused { stack, dir, name });
+                }
                 p.i += 1;
                 let child = store.add_child(dir, &name, false, Box::default(), 0, None);
                 p.buf = name;
@@ -626,7 +651,7 @@ fn node_tree<S: ReadAt + ?Sized>(
             }
         }
     }
-    Ok(())
+    Ok(TreeEnd::Done)
 }
 
 fn check_path(store: &Store, id: NodeId, path: &[u8], info: &mut SnapJsonInfo) {
@@ -667,19 +692,47 @@ fn load_windowed<S: ReadAt + ?Sized>(
     range: Range<u64>,
     window: usize,
 ) -> Result<(Store, SnapJsonInfo), JsonError> {
-    let mut store = Store::new();
-    let mut info = SnapJsonInfo::default();
-    let mut p = P {
+    load_split(src, range, window, None)
+}
+
+fn parser<'a, S: ReadAt + ?Sized>(
+    src: &'a S,
+    range: &Range<u64>,
+    window: usize,
+    at: u64,
+) -> P<'a, S> {
+    P {
         src,
         base: range.start,
         len: range.end.saturating_sub(range.start),
         win: Vec::new(),
         win_at: 0,
-        i: 0,
+        i: at,
         buf: Vec::new(),
         key: Vec::new(),
         window,
-    };
+    }
+}
+
+/// The second half of a split parse, found by another thread (see [`load_from_split`]).
+struct Split<'j> {
+    /// Where the second half starts: the `{` of a node object.
+    at: u64,
+    /// Waits for the other thread's result.
+    join: Box<dyn FnOnce() -> Option<Tail> + 'j>,
+}
+
+/// The loader; with `split`, it pauses at `split.at`, takes the other thread's parse of the
+/// rest, and merges it when it fits exactly (else it parses the rest itself).
+fn load_split<S: ReadAt + ?Sized>(
+    src: &S,
+    range: Range<u64>,
+    window: usize,
+    mut split: Option<Split<'_>>,
+) -> Result<(Store, SnapJsonInfo), JsonError> {
+    let mut store = Store::new();
+    let mut info = SnapJsonInfo::default();
+    let mut p = parser(src, &range, window, 0);
     p.eat(b'{')?;
     let mut more = p.peek()? != Some(b'}');
     if !more {
@@ -693,7 +746,31 @@ fn load_windowed<S: ReadAt + ?Sized>(
             if p.null()? {
                 return p.err("Root is null");
             }
-            node_tree(&mut p, &mut store, ROOT, &mut info)?;
+            p.eat(b'{')?;
+            let mut stack = vec![Ctx::Node { id: ROOT }];
+            let mut pending = None;
+            loop {
+                let stop = split.as_ref().map(|s| s.at);
+                match run_tree(&mut p, &mut store, &mut info, stack, true, pending, stop)? {
+                    TreeEnd::Done => break,
+                    TreeEnd::Paused {
+                        stack: st,
+                        dir,
+                        name,
+                    } => {
+                        if let Some(tail) = split.take().and_then(|s| (s.join)()) {
+                            if merge(&mut store, &mut info, &st, &name, tail) {
+                                #[cfg(test)]
+                                tests::MERGED.with(|m| m.set(m.get() + 1));
+                                return finish_store(store, info);
+                            }
+                        }
+                        // Not usable: go on here.
+                        stack = st;
+                        pending = Some((dir, name));
+                    }
+                }
+            }
         } else if key_is(&k, "CurrentIndex") {
             if !p.null()? {
                 info.current_index = p.u64()?;
@@ -711,6 +788,10 @@ fn load_windowed<S: ReadAt + ?Sized>(
     if p.i != p.len {
         return p.err("trailing data after the JSON object");
     }
+    finish_store(store, info)
+}
+
+fn finish_store(mut store: Store, info: SnapJsonInfo) -> Result<(Store, SnapJsonInfo), JsonError> {
     if !store.node(ROOT).is_dir() {
         return Err(JsonError {
             offset: 0,
@@ -721,9 +802,255 @@ fn load_windowed<S: ReadAt + ?Sized>(
     Ok((store, info))
 }
 
+/// The rest of the JSON from a node object on, parsed on its own: into a store whose
+/// directories above that node are stand-ins named after the node's `Path`.
+struct Tail {
+    store: Store,
+    info: SnapJsonInfo,
+    /// Stand-ins for the node's ancestors, Root first.
+    chain: Vec<NodeId>,
+    /// The components of the node's `Path`.
+    names: Vec<Vec<u8>>,
+    saw_current_index: bool,
+    saw_version: bool,
+}
+
+/// Parses from the node object at `at` to the end of the JSON (see [`Tail`]). `None` when
+/// anything does not fit the simple shape (the first half then parses it itself, with the
+/// exact error if there is one).
+fn parse_tail<S: ReadAt + ?Sized>(
+    src: &S,
+    range: &Range<u64>,
+    window: usize,
+    at: u64,
+) -> Option<Tail> {
+    let mut p = parser(src, range, window, at);
+    // The node's Path (the first member, as etcd writes it) names its ancestors.
+    p.eat(b'{').ok()?;
+    p.string().ok()?;
+    if p.buf != b"Path" {
+        return None;
+    }
+    p.eat(b':').ok()?;
+    p.string().ok()?;
+    let names: Vec<Vec<u8>> = p
+        .buf
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (last, above) = names.split_last()?;
+    p.i = at;
+    let mut store = Store::empty();
+    let mut chain = vec![ROOT];
+    for name in above {
+        let parent = *chain.last()?;
+        chain.push(store.add_child(parent, name, true, Box::default(), 0, None));
+    }
+    let stack: Vec<Ctx> = chain
+        .iter()
+        .flat_map(|&id| [Ctx::Node { id }, Ctx::Children { dir: id }])
+        .collect();
+    let mut info = SnapJsonInfo::default();
+    let parent = *chain.last()?;
+    let end = run_tree(
+        &mut p,
+        &mut store,
+        &mut info,
+        stack,
+        false,
+        Some((parent, last.clone())),
+        None,
+    )
+    .ok()?;
+    if !matches!(end, TreeEnd::Done) {
+        return None;
+    }
+    // The rest of the top-level object.
+    let (mut saw_current_index, mut saw_version) = (false, false);
+    let mut more = p.next_member().ok()?;
+    while more {
+        p.string().ok()?;
+        p.eat(b':').ok()?;
+        let k = std::mem::take(&mut p.buf);
+        if key_is(&k, "Root") {
+            return None; // a second Root: the first half handles that
+        } else if key_is(&k, "CurrentIndex") {
+            if !p.null().ok()? {
+                info.current_index = p.u64().ok()?;
+                saw_current_index = true;
+            }
+        } else if key_is(&k, "CurrentVersion") {
+            if !p.null().ok()? {
+                info.version = Some(p.u64().ok()?);
+                saw_version = true;
+            }
+        } else {
+            p.skip().ok()?;
+        }
+        more = p.next_member().ok()?;
+    }
+    p.ws().ok()?;
+    if p.i != p.len {
+        return None;
+    }
+    Some(Tail {
+        store,
+        info,
+        chain,
+        names,
+        saw_current_index,
+        saw_version,
+    })
+}
+
+/// Merges `tail` into `store` when its assumptions hold: the first half paused at a child named
+/// like the node's last `Path` component, inside directories named like the others, and the
+/// tail set nothing on its stand-ins. Returns false (and changes nothing) otherwise.
+fn merge(
+    store: &mut Store,
+    info: &mut SnapJsonInfo,
+    stack: &[Ctx],
+    name: &[u8],
+    mut tail: Tail,
+) -> bool {
+    let real: Vec<NodeId> = stack
+        .iter()
+        .filter_map(|c| match c {
+            Ctx::Node { id } => Some(*id),
+            Ctx::Children { .. } => None,
+        })
+        .collect();
+    let fits = real.len() == tail.chain.len()
+        && stack.len() == 2 * real.len()
+        && real.first() == Some(&ROOT)
+        && tail.names.last().map(Vec::as_slice) == Some(name)
+        && real
+            .iter()
+            .skip(1)
+            .zip(&tail.names)
+            .all(|(&id, n)| *store.node(id).name == **n)
+        && tail.chain.iter().all(|&id| {
+            let n = tail.store.node(id);
+            n.created == 0
+                && n.modified == 0
+                && n.expire.is_none()
+                && n.value.is_empty()
+                && n.is_dir()
+        });
+    if !fits {
+        return false;
+    }
+    store.reserve_exact(tail.store.live_count());
+    for (k, (&ph, &target)) in tail.chain.iter().zip(&real).enumerate() {
+        let next = tail.chain.get(k + 1).copied();
+        let kids: Vec<(std::sync::Arc<[u8]>, NodeId)> = tail
+            .store
+            .node(ph)
+            .children
+            .as_deref()
+            .map(|c| c.iter().map(|(n, &id)| (n.clone(), id)).collect())
+            .unwrap_or_default();
+        let mut descend = false;
+        for (n, id) in kids {
+            if Some(id) == next {
+                descend = true;
+            } else {
+                move_subtree(&mut tail.store, id, store, target, n);
+            }
+        }
+        if !descend {
+            break; // a later duplicate replaced the stand-in (and what the first half read)
+        }
+    }
+    info.path_mismatch_count += tail.info.path_mismatch_count;
+    for m in tail.info.path_mismatches {
+        if info.path_mismatches.len() < 5 {
+            info.path_mismatches.push(m);
+        }
+    }
+    if tail.saw_current_index {
+        info.current_index = tail.info.current_index;
+    }
+    if tail.saw_version {
+        info.version = tail.info.version;
+    }
+    true
+}
+
+/// Moves the subtree at `id` of `from` under `parent` of `to` (replacing a child of that name).
+fn move_subtree(
+    from: &mut Store,
+    id: NodeId,
+    to: &mut Store,
+    parent: NodeId,
+    name: std::sync::Arc<[u8]>,
+) {
+    let mut stack = vec![(id, parent, name)];
+    while let Some((id, parent, name)) = stack.pop() {
+        let n = &mut from.nodes[id as usize];
+        let value = std::mem::take(&mut n.value);
+        let children = n.children.take();
+        let (created, modified, expire) = (n.created, n.modified, n.expire);
+        let new = to.add_child_named(parent, name, children.is_some(), value, created, expire);
+        to.nodes[new as usize].modified = modified;
+        if let Some(c) = children {
+            stack.extend(c.into_iter().map(|(n, child)| (child, new, n)));
+        }
+    }
+}
+
+/// Where to split the JSON in two for [`load_from_split`]: the first node object (`{"Path":"`,
+/// which only a node object can hold, quotes in strings being escaped) after 70% of it.
+#[cfg(not(target_arch = "wasm32"))]
+fn find_split<S: ReadAt + ?Sized>(src: &S, range: &Range<u64>) -> Option<u64> {
+    const PAT: &[u8] = b"{\"Path\":\"";
+    const LOOK: u64 = 4 << 20;
+    let len = range.end.checked_sub(range.start)?;
+    if len < 4 * WINDOW as u64 {
+        return None; // small: not worth a thread
+    }
+    // The first thread also merges, and the WAL is scanned on the second core meanwhile: 70%
+    // balances the two cores on large snapshots and keeps the second half's own node table
+    // (the memory cost of the split) small.
+    let mid = len / 10 * 7;
+    let n = LOOK.min(len - mid) as usize;
+    let mut buf = vec![0u8; n];
+    src.read_exact_at(range.start + mid, &mut buf).ok()?;
+    let i = buf.windows(PAT.len()).position(|w| w == PAT)?;
+    Some(mid + i as u64)
+}
+
+/// [`load_from`] on two threads: the last part of the JSON (from a node object at about 70%)
+/// is parsed on its own and merged in. Same result as [`load_from`]: whenever the halves
+/// do not fit together exactly, or the second half has an error, the first thread parses the
+/// rest itself.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_from_split<S: ReadAt + Sync + ?Sized>(
+    src: &S,
+    range: Range<u64>,
+) -> Result<(Store, SnapJsonInfo), JsonError> {
+    let Some(at) = find_split(src, &range) else {
+        return load_from(src, range);
+    };
+    std::thread::scope(|sc| {
+        let r = range.clone();
+        let job = sc.spawn(move || parse_tail(src, &r, WINDOW, at));
+        let split = Split {
+            at,
+            join: Box::new(move || job.join().ok().flatten()),
+        };
+        load_split(src, range, WINDOW, Some(split))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        pub(super) static MERGED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     const SAMPLE: &str = r#"{"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"0":{"Path":"/0","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"version":{"Path":"/0/version","CreatedIndex":3,"ModifiedIndex":3,"ExpireTime":"0001-01-01T00:00:00Z","Value":"3.4.0","Children":null}}},"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"e":{"Path":"/1/e","CreatedIndex":5,"ModifiedIndex":5,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}},"t":{"Path":"/1/t","CreatedIndex":4,"ModifiedIndex":6,"ExpireTime":"2026-11-23T17:46:58.5+02:00","Value":"\u003cb\u003e \u0026 \ufffd \ud83c\udf89 \ud800x","Children":null}}}}},"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set","node":{"key":"/1/t","nodes":[[],{}]}},null],"Size":1,"Front":0,"Back":1,"Capacity":2},"StartIndex":1,"LastIndex":6}},"CurrentIndex":6,"Stats":{"getsSuccess":1},"CurrentVersion":2}"#;
 
@@ -839,5 +1166,57 @@ mod tests {
         ] {
             assert!(load(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    /// Every possible split point gives the sequential result: on the sample, and on a tree
+    /// with duplicates (one replacing an ancestor of the split), members after Children, a
+    /// path mismatch and an escaped key.
+    #[test]
+    fn split_parse_equals_sequential() {
+        let tricky = r#"{"Root":{"Path":"/","Children":{"1":{"Path":"/1","Children":{"a":{"Path":"/1/a","Children":{"x":{"Path":"/1/a/x","Value":"1","CreatedIndex":3,"ModifiedIndex":4,"Children":null},"y":{"Path":"/1/a/y","Value":"2","ExpireTime":"2026-11-23T17:46:58Z"}},"Value":""},"b\"q":{"Path":"/1/b\"q","Value":"3"},"a":{"Path":"/1/a","Children":{"z":{"Path":"/1/a/z","Value":"r"}}},"m":{"Path":"/1/wrong","Value":"4","CreatedIndex":9}}},"0":{"Path":"/0","Children":{}}}},"CurrentIndex":12,"CurrentVersion":2,"CurrentIndex":13}"#;
+        for json in [SAMPLE, tricky] {
+            let (want, want_info) = load(json.as_bytes()).unwrap();
+            let src = SliceSrc(json.as_bytes());
+            let range = 0..json.len() as u64;
+            let mut splits = 0;
+            MERGED.with(|m| m.set(0));
+            for (at, _) in json.match_indices("{\"Path\":\"") {
+                let at = at as u64;
+                let tail = parse_tail(&src, &range, 7, at);
+                let split = Split {
+                    at,
+                    join: Box::new(move || tail),
+                };
+                let (got, got_info) = load_split(&src, range.clone(), 7, Some(split)).unwrap();
+                assert_eq!(dump(&got), dump(&want), "split at {at}");
+                assert_eq!(got_info, want_info, "split at {at}");
+                assert_eq!(got.current_index(), want.current_index());
+                assert_eq!(got.ttl_count(), want.ttl_count());
+                assert_eq!(got.node_count(), want.node_count(), "split at {at}");
+                splits += 1;
+            }
+            assert!(splits > 4);
+            // The halves were merged (not parsed again) wherever the tail is a plain node.
+            let merged = MERGED.with(|m| m.replace(0));
+            assert!(merged * 10 >= splits * 7, "{merged} of {splits} merged");
+        }
+        // A tail that does not parse leaves the first half to report the error.
+        let bad = SAMPLE.replace("\"Value\":\"3.4.0\"", "\"Value\":3.4.0");
+        let at = bad.find("{\"Path\":\"/0/version").unwrap() as u64;
+        let src = SliceSrc(bad.as_bytes());
+        let range = 0..bad.len() as u64;
+        let tail = parse_tail(&src, &range, 7, at);
+        assert!(tail.is_none());
+        let e = load_split(
+            &src,
+            range.clone(),
+            7,
+            Some(Split {
+                at,
+                join: Box::new(move || tail),
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(e, load(bad.as_bytes()).unwrap_err());
     }
 }

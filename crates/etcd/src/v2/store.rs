@@ -254,7 +254,19 @@ impl Store {
         index: u64,
         expire: Option<i64>,
     ) -> NodeId {
-        let name: Arc<[u8]> = Arc::from(name);
+        self.add_child_named(parent, Arc::from(name), dir, value, index, expire)
+    }
+
+    /// [`Store::add_child`] with the name shared, not copied.
+    pub(crate) fn add_child_named(
+        &mut self,
+        parent: NodeId,
+        name: Arc<[u8]>,
+        dir: bool,
+        value: Box<[u8]>,
+        index: u64,
+        expire: Option<i64>,
+    ) -> NodeId {
         let id = self.alloc(Node {
             name: name.clone(),
             parent,
@@ -606,6 +618,16 @@ impl Store {
                 self.free_subtree(child);
             }
         }
+    }
+
+    /// Room for `n` more nodes without growing twice as large.
+    pub(crate) fn reserve_exact(&mut self, n: usize) {
+        self.nodes.reserve_exact(n);
+    }
+
+    /// Number of nodes in use (for [`Store::reserve_exact`]).
+    pub(crate) fn live_count(&self) -> usize {
+        self.live
     }
 
     /// Sets the index counter (snapshot recovery).
