@@ -1534,6 +1534,54 @@ fn damaged_input_writes_nothing() {
     assert_eq!(left.len(), 1, "{left:?}");
 }
 
+/// Damage met in the middle of the rows (the key bucket's last leaf page, read after the
+/// schema and most rows were written): `--to sqlite-db` and `--to sqlite|postgres -o` exit 1
+/// naming the page, and leave no file behind, neither OUT nor the temp file.
+#[test]
+fn damage_in_the_middle_of_the_rows_leaves_no_file() {
+    let snap = std::fs::read(v3_fixture().join("snapshot.db")).unwrap();
+    let bolt = bbolt::Db::open(storage::MemSource::new(snap.clone())).unwrap();
+    let b = bolt.bucket(b"key").unwrap().unwrap();
+    let root = bolt.read_page(b.root_page().unwrap(), (0, 0)).unwrap();
+    assert_eq!(root.kind(), bbolt::page::Kind::Branch);
+    let (_, last_leaf) = root.branch(root.count() - 1).unwrap();
+    let base = (last_leaf * bolt.page_size()) as usize;
+    let mut bad = snap.clone();
+    bad[base + 10 + 1] ^= 0x7f; // element count: the element table runs past the page
+    let dir = tmp_dir("damaged-mid");
+    let input = dir.join("in").join("bad.db");
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::write(&input, &bad).unwrap();
+    let outs = dir.join("out");
+    std::fs::create_dir_all(&outs).unwrap();
+    for schema in ["etcd", "kine"] {
+        for to in ["sqlite-db", "sqlite", "postgres"] {
+            let out = outs.join(format!("{schema}-{to}"));
+            let o = run(&[
+                "export".as_ref(),
+                input.as_os_str(),
+                "--to".as_ref(),
+                to.as_ref(),
+                "--schema".as_ref(),
+                schema.as_ref(),
+                "-o".as_ref(),
+                out.as_os_str(),
+            ]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{schema} {to}: {err}");
+            assert!(
+                err.contains(&format!("page {last_leaf}")) && err.contains("bad.db"),
+                "{schema} {to}: {err}"
+            );
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&outs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn strict_revisions_refuses_multi_change_revisions() {
     let out = tmp_dir("strict").join("k.sql");
