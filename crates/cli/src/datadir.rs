@@ -379,6 +379,7 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
 
     // .snap files, each on its own.
     let mut snaps_json = Vec::new();
+    let mut broken_snaps: Vec<(usize, String)> = Vec::new();
     if snap_dir.is_dir() {
         let list = etcd::snap::open_dir(&snap_dir).map_err(|e| fail(&snap_dir, &e))?;
         for c in etcd::snap::verify_all(&list) {
@@ -392,10 +393,12 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
                         .push(json!({"file": c.file, "ok": true, "term": term, "index": index}));
                 }
                 Err(e) => {
+                    // Damage unless the store can be rebuilt without it (below): etcd skips a
+                    // broken .snap and loads an older one.
                     let msg = format!("{}{sep}{e}", snap_dir.display());
-                    lines.push(format!("snap  DAMAGE  {msg}"));
                     snaps_json.push(json!({"file": c.file, "ok": false, "error": msg}));
-                    f.damage.push(msg);
+                    broken_snaps.push((lines.len(), msg));
+                    lines.push(String::new());
                 }
             }
         }
@@ -411,6 +414,28 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
         .and_then(|files| {
             v2::load(files, &LoadOptions::default()).map_err(|e| load_error(&member, &e))
         });
+    let rebuilt_from = match &loaded {
+        Ok(d) => Some(
+            d.report
+                .snapshot
+                .as_ref()
+                .map_or("the WAL alone".to_string(), |s| s.file.clone()),
+        ),
+        Err(_) => None,
+    };
+    for (at, msg) in broken_snaps {
+        match &rebuilt_from {
+            Some(from) => {
+                let msg = format!("{msg}; etcd skips it (the store was rebuilt from {from})");
+                lines[at] = format!("snap  warning {msg}");
+                f.warnings.push(msg);
+            }
+            None => {
+                lines[at] = format!("snap  DAMAGE  {msg}");
+                f.damage.push(msg);
+            }
+        }
+    }
     match loaded {
         Err(Failure::Input(msg)) => {
             let msg = msg.strip_prefix("etcdscope: ").unwrap_or(&msg).to_string();
@@ -428,12 +453,18 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
             let wal_dir = member.join("wal");
             match &r.torn {
                 Some((file, offset, reason)) => {
+                    // A record that was never fully written (a crash while appending): etcd
+                    // cuts the log there when it starts, so this is no reason to fail.
                     let msg = format!(
-                        "{}{sep}{file} at byte offset {offset}: torn last record ({reason}); etcd would cut the log there",
+                        "{}{sep}{file} at byte offset {offset}: torn last record ({reason}); etcd cuts the log there when it starts",
                         wal_dir.display()
                     );
-                    lines.push(format!("wal   DAMAGE  {msg}"));
-                    f.damage.push(msg);
+                    lines.push(format!(
+                        "wal   ok      {} segment(s), {entries}, every frame and CRC checked",
+                        r.segments.len()
+                    ));
+                    lines.push(format!("wal   warning {msg}"));
+                    f.warnings.push(msg);
                 }
                 None => lines.push(format!(
                     "wal   ok      {} segment(s), {entries}, every frame and CRC checked",
