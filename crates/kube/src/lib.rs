@@ -5,7 +5,12 @@
 //!   contentEncoding, contentType) and the `k8s:enc:<provider>:<version>:<key>:` prefix of values
 //!   encrypted at rest.
 //!
+//! * [`keys`]: `/registry/<resource>/[<namespace>/]<name>` split, with the special prefixes.
+//! * [`analyze`]: "what fills my db" — revisions grouped by resource type and namespace.
+//!
 //! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
 //! Full typed decoding of Kubernetes objects will be built on this crate.
 
+pub mod analyze;
+pub mod keys;
 pub mod raw;
