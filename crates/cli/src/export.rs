@@ -79,9 +79,9 @@ fn refuse_output(input: &Path, out: &Path, force: bool) -> Result<(), Failure> {
 }
 
 /// A file written on a thread of its own: the export fills buffers of about 1 MiB and hands
-/// them over (at most 4 in flight), so copying them into the page cache (a third of the CPU
-/// time of an export) runs beside producing the next ones; and the disk writes start while
-/// the export runs (see `SYNC_EVERY`).
+/// them over (at most 4 in flight), so copying them into the page cache (system time about as
+/// large as the export's own) runs beside producing the next ones; and the disk writes start
+/// while the export runs (see `SYNC_EVERY`).
 struct ThreadedWriter {
     buf: Vec<u8>,
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
