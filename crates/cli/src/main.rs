@@ -7,6 +7,7 @@
 mod datadir;
 mod export;
 mod input;
+mod k8s;
 mod output;
 mod produce;
 mod v2cmd;
@@ -117,6 +118,14 @@ enum Cmd {
         input: PathBuf,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
+    },
+    /// Kubernetes: `etcdscope k8s INPUT analyze` (what fills the db, by resource type and
+    /// namespace, largest objects, keys with the most revisions).
+    K8s {
+        /// Snapshot file, raw db file, or a data dir.
+        input: PathBuf,
+        #[command(subcommand)]
+        cmd: K8sCmd,
     },
     /// Members recorded in the backend (members, members_removed, cluster version).
     Members {
@@ -361,6 +370,23 @@ fn stdout_writer() -> Box<dyn Write> {
     Box::new(std::io::stdout().lock())
 }
 
+#[derive(Subcommand)]
+enum K8sCmd {
+    /// What fills the db: objects, deleted objects still held, revisions, live and history bytes
+    /// by resource type and by namespace; the largest objects; the keys with the most revisions;
+    /// free pages.
+    Analyze {
+        /// Rows per table and entries per top list.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// The apiserver's --etcd-prefix.
+        #[arg(long, default_value = "/registry")]
+        prefix: std::ffi::OsString,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout_writer());
     match cli.cmd {
@@ -452,6 +478,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let l = be.leases().map_err(|e| input::fail(&path, &e))?;
             output::leases(&mut out, &l, write_out)
         }
+        Cmd::K8s {
+            input,
+            cmd:
+                K8sCmd::Analyze {
+                    top,
+                    prefix,
+                    write_out,
+                },
+        } => k8s::analyze(
+            &mut out,
+            &input,
+            &k8s::AnalyzeOptions {
+                top,
+                prefix: os_bytes(&prefix),
+                write_out,
+            },
+        )
+        .and_then(|()| out.flush().map_err(output::io_fail)),
         Cmd::Members { input, write_out } => {
             let (path, be) = input::open_v3(&input)?;
             let m = be.members().map_err(|e| input::fail(&path, &e))?;

@@ -323,7 +323,10 @@ mod tests {
         assert_eq!(pods.live_bytes, p1 + 120 + p2 + 50);
         assert_eq!(pods.history_bytes, p1 + 100);
         let events = get(&r.by_type, "events");
-        assert_eq!((events.objects, events.deleted, events.revisions), (0, 1, 2));
+        assert_eq!(
+            (events.objects, events.deleted, events.revisions),
+            (0, 1, 2)
+        );
         assert_eq!(events.live_bytes, 0);
         assert_eq!(get(&r.by_type, "nodes").objects, 1);
         assert_eq!(get(&r.by_type, "(compact_rev_key)").objects, 1);
@@ -340,7 +343,10 @@ mod tests {
         assert_eq!(r.largest[1].revisions, 2);
         // Most revisions: the two keys with 2.
         let most: Vec<&[u8]> = r.most_revisions.iter().map(|t| t.key.as_slice()).collect();
-        assert_eq!(most, [&b"/registry/events/a/e1"[..], b"/registry/pods/a/p1"]);
+        assert_eq!(
+            most,
+            [&b"/registry/events/a/e1"[..], b"/registry/pods/a/p1"]
+        );
         assert_eq!(r.most_revisions[0].type_name, "events");
     }
 }

@@ -64,10 +64,7 @@ pub fn parse<'a>(key: &'a [u8], prefix: &[u8]) -> KeyKind<'a> {
         return KeyKind::CompactRevKey;
     }
     let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
-    let Some(rest) = key
-        .strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix(b"/"))
-    else {
+    let Some(rest) = key.strip_prefix(prefix).and_then(|r| r.strip_prefix(b"/")) else {
         return KeyKind::Other;
     };
     let parts: Vec<&[u8]> = rest.split(|&c| c == b'/').collect();
@@ -138,11 +135,21 @@ mod tests {
         );
         assert_eq!(
             obj("/registry/services/endpoints/kube-system/kube-dns"),
-            (s("services/endpoints"), None, s("endpoints"), Some(s("kube-system")))
+            (
+                s("services/endpoints"),
+                None,
+                s("endpoints"),
+                Some(s("kube-system"))
+            )
         );
         assert_eq!(
             obj("/registry/controllers/ns/rc"),
-            (s("controllers"), None, s("replicationcontrollers"), Some(s("ns")))
+            (
+                s("controllers"),
+                None,
+                s("replicationcontrollers"),
+                Some(s("ns"))
+            )
         );
         assert_eq!(
             obj("/registry/ingress/ns/i"),
@@ -175,12 +182,24 @@ mod tests {
                 Some(s("team-a"))
             )
         );
-        assert_eq!(parse(b"compact_rev_key", DEFAULT_PREFIX), KeyKind::CompactRevKey);
+        assert_eq!(
+            parse(b"compact_rev_key", DEFAULT_PREFIX),
+            KeyKind::CompactRevKey
+        );
         assert_eq!(parse(b"/other/x", DEFAULT_PREFIX), KeyKind::Other);
         assert_eq!(parse(b"/registryx/a", DEFAULT_PREFIX), KeyKind::Other);
-        assert_eq!(parse(b"/registry/a/b/c/d", DEFAULT_PREFIX), KeyKind::OtherRegistry);
-        assert_eq!(parse(b"/registry/a//b", DEFAULT_PREFIX), KeyKind::OtherRegistry);
-        assert_eq!(parse(b"/registry/pods", DEFAULT_PREFIX), KeyKind::OtherRegistry);
+        assert_eq!(
+            parse(b"/registry/a/b/c/d", DEFAULT_PREFIX),
+            KeyKind::OtherRegistry
+        );
+        assert_eq!(
+            parse(b"/registry/a//b", DEFAULT_PREFIX),
+            KeyKind::OtherRegistry
+        );
+        assert_eq!(
+            parse(b"/registry/pods", DEFAULT_PREFIX),
+            KeyKind::OtherRegistry
+        );
         // Bytes that are not UTF-8 still split; another prefix works with or without a slash.
         match parse(b"/k/pods/ns/\xff", b"/k/") {
             KeyKind::Object(o) => assert_eq!(o.name, b"\xff"),
