@@ -142,9 +142,11 @@ async function main() {
     if (String(got) !== String(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
   };
   const fact = (k) => page.locator(`td[data-fact="${k}"]`).innerText({ timeout: 20_000 });
+  // The summary is shown first; the SHA-256 trailer is checked after it ("checking… N %").
   const waitFor = (name) => page.waitForFunction((n) => {
     const td = document.querySelector('td[data-fact="Input"]');
-    return td && td.textContent === n;
+    const trailer = document.querySelector('td[data-fact="SHA-256 trailer"]');
+    return td && td.textContent === n && !(trailer && trailer.textContent.startsWith("checking"));
   }, name, { timeout: 20_000 });
 
   await check("page loads and renders; the empty state says what to drop", async () => {

@@ -74,6 +74,7 @@ impl<S: ReadAt + ?Sized> Read for Reader<'_, S> {
             .read_exact_at(self.pos, &mut buf[..n])
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.pos += n as u64;
+        crate::progress::at(self.pos);
         Ok(n)
     }
 }

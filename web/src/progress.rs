@@ -18,6 +18,8 @@ struct State {
     done: u64,
     total: u64,
     last: f64,
+    /// The job reports its position itself ([`at`]); Blob reads are not counted.
+    positioned: bool,
     reporter: Option<Reporter>,
     clock: fn() -> f64,
 }
@@ -32,6 +34,7 @@ thread_local! {
         done: 0,
         total: 0,
         last: f64::NEG_INFINITY,
+        positioned: false,
         reporter: None,
         clock: no_clock,
     }) };
@@ -48,8 +51,19 @@ pub fn set_reporter(reporter: Reporter, clock: fn() -> f64) {
 
 /// Starts a job: reports at once, then as bytes are added.
 pub fn begin(label: &str, total: u64) {
+    start(label, total, false);
+}
+
+/// Starts a job that reports its position with [`at`] (a decompressor knows how far into its
+/// input it is; the Blob reads under it come in large blocks).
+pub fn begin_positioned(label: &str, total: u64) {
+    start(label, total, true);
+}
+
+fn start(label: &str, total: u64, positioned: bool) {
     let report = STATE.with(|s| {
         let mut s = s.borrow_mut();
+        s.positioned = positioned;
         s.label = label.to_string();
         s.done = 0;
         s.total = total;
@@ -63,12 +77,29 @@ pub fn begin(label: &str, total: u64) {
 
 /// Counts `n` bytes done; reports when the interval has passed.
 pub fn add(n: u64) {
+    step(|s| {
+        if !s.positioned {
+            s.done += n;
+        }
+    });
+}
+
+/// Sets a positioned job's position.
+pub fn at(pos: u64) {
+    step(|s| {
+        if s.positioned {
+            s.done = pos;
+        }
+    });
+}
+
+fn step(f: impl FnOnce(&mut State)) {
     let due = STATE.with(|s| {
         let mut s = s.borrow_mut();
         if s.label.is_empty() {
             return None;
         }
-        s.done += n;
+        f(&mut s);
         let now = (s.clock)();
         if now - s.last < INTERVAL_MS {
             return None;

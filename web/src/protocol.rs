@@ -29,6 +29,8 @@ pub const PROGRESS: &str = "progress";
 pub const READY: &str = "ready";
 /// Worker → UI: a summary of the opened input (`json` = JSON text, `name`).
 pub const SUMMARY: &str = "summary";
+/// Worker → UI: the SHA-256 trailer's state, hashed after the summary was sent (`json`).
+pub const TRAILER: &str = "trailer";
 /// Worker → UI: the answer to a query (`what`, `json`).
 pub const ANSWER: &str = "answer";
 /// Worker → UI: a file to save (`name`, `blob`, `message`).

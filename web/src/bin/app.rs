@@ -78,6 +78,9 @@ mod imp {
             what: String,
             message: String,
         },
+        Trailer {
+            json: String,
+        },
         Progress {
             label: String,
             done: f64,
@@ -388,6 +391,7 @@ mod imp {
                 let msg = match get("kind").as_str() {
                     protocol::READY => Msg::WorkerReady,
                     protocol::SUMMARY => Msg::Summary { json: get("json") },
+                    protocol::TRAILER => Msg::Trailer { json: get("json") },
                     protocol::ANSWER => Msg::Answer {
                         what: get("what"),
                         json: get("json"),
@@ -519,6 +523,32 @@ mod imp {
                     self.progress = None;
                     if self.summary.get("status").is_some() {
                         self.navigate(Nav::Level(String::new()));
+                    }
+                }
+                Msg::Trailer { json } => {
+                    if let Ok(mut t) = serde_json::from_str::<Value>(&json) {
+                        if t["state"] == "checking" {
+                            let (d, n) = (
+                                t["done"].as_f64().unwrap_or(0.0),
+                                t["total"].as_f64().unwrap_or(0.0),
+                            );
+                            let pct = if n > 0.0 {
+                                (d * 100.0 / n).floor()
+                            } else {
+                                0.0
+                            };
+                            t["state"] = Value::String(format!("checking… {pct} %"));
+                        }
+                        if t["state"] == "mismatch" {
+                            if let Some(p) = self.summary["status"]["problems"].as_array_mut() {
+                                p.push(Value::String(format!(
+                                    "the SHA-256 trailer does not match: stored {}, computed {}",
+                                    text(&t["storedSha256"]),
+                                    text(&t["computedSha256"])
+                                )));
+                            }
+                        }
+                        self.summary["status"]["trailer"] = t;
                     }
                 }
                 Msg::Answer { what, json } => {

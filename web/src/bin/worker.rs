@@ -31,6 +31,8 @@ mod imp {
 
     thread_local! {
         static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+        /// Counts opened inputs (a background job of an earlier input stops when it changes).
+        static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         /// The open input as an SQLite database in sql.js (built on first use).
         static DB: RefCell<Option<sqljs::Database>> = const { RefCell::new(None) };
     }
@@ -105,7 +107,7 @@ mod imp {
     ) -> Result<Session<Box<dyn ReadAt>>, String> {
         match archive::sniff(&src) {
             Kind::Gzip if depth < 2 => {
-                progress::begin(&format!("unpacking {name}"), src.size());
+                progress::begin_positioned(&format!("unpacking {name}"), src.size());
                 let inner = BlobSpill
                     .spill(&mut |out| archive::gunzip(&src, out, UNPACK_LIMIT).map(|_| ()))
                     .map_err(|e| format!("{name}: {e}"))?;
@@ -190,9 +192,15 @@ mod imp {
     trait SessionOps {
         /// `<input stem>-rev<N>` (or `-v2` for a data dir's v2 store) for download names.
         fn stem(&self) -> String;
-        fn summary(&self) -> Result<serde_json::Value, String>;
         /// Bytes the summary is expected to read (for the progress bar).
         fn status_estimate(&self) -> u64;
+        fn summary_unverified(&self) -> Result<serde_json::Value, String>;
+        fn has_trailer(&self) -> bool;
+        fn trailer_covers(&self) -> u64;
+        fn hash_part(&self, h: &mut sha2::Sha256, from: u64, to: u64) -> Result<(), String>;
+        fn trailer_result(&self, h: sha2::Sha256) -> Result<serde_json::Value, String>;
+        /// Bytes of the v3 file (one walk or one hash of it reads about this many).
+        fn walk_estimate(&self) -> u64;
         fn query(&mut self, q: &Query) -> Result<serde_json::Value, String>;
         fn snapshot(
             &self,
@@ -218,11 +226,26 @@ mod imp {
                 format!("{base}-rev{}", self.revision())
             }
         }
-        fn summary(&self) -> Result<serde_json::Value, String> {
-            Session::summary(self)
-        }
         fn status_estimate(&self) -> u64 {
             Session::status_estimate(self)
+        }
+        fn summary_unverified(&self) -> Result<serde_json::Value, String> {
+            Session::summary_unverified(self)
+        }
+        fn has_trailer(&self) -> bool {
+            Session::has_trailer(self)
+        }
+        fn trailer_covers(&self) -> u64 {
+            Session::trailer_covers(self)
+        }
+        fn hash_part(&self, h: &mut sha2::Sha256, from: u64, to: u64) -> Result<(), String> {
+            Session::hash_part(self, h, from, to)
+        }
+        fn trailer_result(&self, h: sha2::Sha256) -> Result<serde_json::Value, String> {
+            Session::trailer_result(self, h)
+        }
+        fn walk_estimate(&self) -> u64 {
+            Session::status_estimate(self) / if self.has_trailer() { 2 } else { 1 }
         }
         fn query(&mut self, q: &Query) -> Result<serde_json::Value, String> {
             match q.what.as_str() {
@@ -258,21 +281,40 @@ mod imp {
         match result {
             Ok(open) => {
                 OPEN.with(|o| *o.borrow_mut() = Some(open));
+                let started = js_sys::Date::now();
                 let summary = with_session(|s| {
-                    progress::begin(&format!("checking {name}"), s.status_estimate());
-                    s.summary()
+                    progress::begin(&format!("checking {name}"), s.walk_estimate());
+                    s.summary_unverified()
                 });
                 let read = progress::done();
                 progress::end();
                 match summary {
                     Ok(mut v) => {
                         v["bytesRead"] = serde_json::json!(read);
+                        v["walkMs"] = serde_json::json!(js_sys::Date::now() - started);
+                        let trailer = with_session(|s| Ok(s.has_trailer())).unwrap_or(false);
+                        if trailer {
+                            v["status"]["trailer"]["state"] = serde_json::json!("checking");
+                        }
                         let json = serde_json::to_string(&v).unwrap_or_default();
-                        reply(&[
+                        let summary = reply(&[
                             ("kind", protocol::SUMMARY.into()),
                             ("name", name.into()),
                             ("json", json.into()),
-                        ])
+                        ]);
+                        if !trailer {
+                            return summary;
+                        }
+                        // The summary is shown now; the trailer is hashed after it, in steps
+                        // between which the page's questions are answered.
+                        let generation = GENERATION.with(|g| g.get());
+                        let name = name.to_string();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            if let Some(answer) = check_trailer(generation, &name).await {
+                                post(&answer);
+                            }
+                        });
+                        summary
                     }
                     Err(m) => failed(name, m),
                 }
@@ -281,11 +323,60 @@ mod imp {
         }
     }
 
+    /// Resolves after the tasks already queued (messages from the page) have run.
+    async fn yield_now() {
+        let p = js_sys::Promise::new(&mut |resolve, _| {
+            let global = js_sys::global();
+            if let Ok(f) = Reflect::get(&global, &"setTimeout".into())
+                .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+            {
+                let _ = f.call2(&global, &resolve, &JsValue::from(0));
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
+
+    /// Hashes the db part for the SHA-256 trailer in 32 MiB steps, posting its progress; gives
+    /// up quietly when another input was opened meanwhile (`generation` changed).
+    async fn check_trailer(generation: u64, name: &str) -> Option<JsValue> {
+        use sha2::Digest;
+        const STEP: u64 = 32 << 20;
+        let started = js_sys::Date::now();
+        let total = with_session(|s| Ok(s.trailer_covers())).ok()?;
+        let mut hasher = sha2::Sha256::new();
+        let mut pos = 0;
+        while pos < total {
+            yield_now().await;
+            if GENERATION.with(|g| g.get()) != generation {
+                return None;
+            }
+            let to = (pos + STEP).min(total);
+            if let Err(e) = with_session(|s| s.hash_part(&mut hasher, pos, to)) {
+                return Some(failed(name, e));
+            }
+            pos = to;
+            let checking = serde_json::json!({ "state": "checking", "done": pos, "total": total });
+            post(&json_reply(protocol::TRAILER, "trailer", Ok(checking)));
+        }
+        if GENERATION.with(|g| g.get()) != generation {
+            return None;
+        }
+        Some(json_reply(
+            protocol::TRAILER,
+            "trailer",
+            with_session(|s| s.trailer_result(hasher)).map(|mut t| {
+                t["ms"] = serde_json::json!(js_sys::Date::now() - started);
+                t
+            }),
+        ))
+    }
+
     /// Answers a request; `None` when the answer comes later (sql.js jobs post it themselves).
     fn handle(data: JsValue) -> Option<JsValue> {
         let kind = field(&data, "kind").as_string().unwrap_or_default();
         if kind.starts_with("open") {
             drop_db();
+            GENERATION.with(|g| g.set(g.get() + 1));
         }
         match kind.as_str() {
             protocol::SQLITE => {
@@ -506,6 +597,13 @@ mod imp {
             }
             other => failed("", format!("unknown request {other:?}")),
         }
+    }
+
+    /// The worker's wasm memory in bytes (it only grows, so this is also its peak); the page
+    /// benchmark reads it (`wasm_bindgen.wasm_memory_bytes()` in the worker).
+    #[wasm_bindgen]
+    pub fn wasm_memory_bytes() -> f64 {
+        (core::arch::wasm32::memory_size(0) as f64) * 65536.0
     }
 
     pub fn start() {

@@ -1,0 +1,153 @@
+// Drop-to-summary benchmark of the page in headless Chromium (measured, not asserted).
+//   node tests/bench-page.mjs DIST RUNS DB...
+// For each db file, RUNS fresh browsers: the file is given to the page's file picker (the same
+// path as a drop: the worker gets the File and reads it by slices), then the time until the
+// summary is shown, until the first level of the key tree is listed, and until the SHA-256
+// trailer is checked; memory: the worker's wasm memory (it only grows: its peak), the page's JS
+// heap (peak of samples every 50 ms) and the RSS of the tab's renderer processes (page + worker +
+// everything the browser keeps for them; peak of the same samples). Prints a Markdown table with
+// the median of the runs (memory: the largest).
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { serve } from "./e2e.mjs";
+
+const [dist = "dist", runsArg = "3", ...dbs] = process.argv.slice(2);
+const RUNS = Number(runsArg);
+
+/** Descendant processes of `root` (pid → parent from /proc/<pid>/stat). */
+function descendants(root) {
+  const parent = new Map();
+  for (const p of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const walk = (pid) => { for (const [c, pp] of parent) if (pp === pid) { out.push(c); walk(c); } };
+  walk(root);
+  return out;
+}
+
+function rssKiB(pid) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+
+function browserPid(profile) {
+  for (const p of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const c = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+      if (c.includes(`--user-data-dir=${profile}`)) return Number(p);
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+async function once(url, db) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-bench-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(url);
+    await page.locator("#sample").waitFor({ timeout: 30_000 });
+    while (page.workers().length === 0) await page.waitForTimeout(20);
+    await page.waitForTimeout(300); // the worker has started
+    const cdp = await context.newCDPSession(page);
+    const browser = browserPid(profile);
+    const renderers = () => (browser ? descendants(browser) : []).filter((pid) => {
+      try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer"); } catch { return false; }
+    });
+    let heapPeak = 0, rssPeak = 0, sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try { heapPeak = Math.max(heapPeak, (await cdp.send("Runtime.getHeapUsage")).usedSize); } catch { /* closing */ }
+        rssPeak = Math.max(rssPeak, renderers().reduce((a, pid) => a + rssKiB(pid), 0) * 1024);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const name = path.basename(db);
+    const t0 = performance.now();
+    await page.setInputFiles("#file", db);
+    await page.waitForFunction((n) => document.querySelector('td[data-fact="Input"]')?.textContent === n,
+      name, { timeout: 600_000, polling: "raf" });
+    const summary = performance.now() - t0;
+    await page.click("#tab-keys");
+    await page.waitForFunction(() => {
+      const r = document.querySelector("#children .row .name");
+      return r && r.textContent !== "…";
+    }, null, { timeout: 600_000, polling: "raf" });
+    const level = performance.now() - t0;
+    await page.click("#tab-summary");
+    await page.waitForFunction(() => {
+      const t = document.querySelector('td[data-fact="SHA-256 trailer"]')?.textContent ?? "";
+      return t !== "" && !t.startsWith("checking");
+    }, null, { timeout: 600_000, polling: "raf" });
+    const trailer = performance.now() - t0;
+    const facts = await page.evaluate(() => ({
+      keys: document.querySelector('td[data-fact="Live keys"]')?.textContent,
+      trailer: document.querySelector('td[data-fact="SHA-256 trailer"]')?.textContent,
+    }));
+    // Scrolling: all keys as one flat list (a substring every key has), then a jump to its middle.
+    await page.click("#tab-keys");
+    await page.selectOption("#search-mode", "prefix");
+    await page.fill("#search-text", "/");
+    const t1 = performance.now();
+    await page.click("#search-go");
+    await page.waitForFunction(() => /matches/.test(document.querySelector("#count")?.textContent ?? "") &&
+      document.querySelector("#children .row .name")?.textContent !== "…", null, { timeout: 600_000, polling: "raf" });
+    const search = performance.now() - t1;
+    const t2 = performance.now();
+    await page.evaluate(() => { const el = document.querySelector("#children"); el.scrollTop = el.scrollHeight / 2; });
+    await page.waitForFunction(() => {
+      const el = document.querySelector("#children");
+      const r = document.querySelector(`#children .row[data-row="${Math.floor(el.scrollTop / 26) + 3}"] .name`);
+      return r && r.textContent !== "…";
+    }, null, { timeout: 600_000, polling: "raf" });
+    const jump = performance.now() - t2;
+    const rows = await page.locator("#children .row").count();
+    sampling = false;
+    await sampler;
+    const wasm = await page.workers()[0].evaluate(() => wasm_bindgen.wasm_memory_bytes());
+    return { summary, level, trailer, search, jump, rows, wasm, heapPeak, rssPeak, ...facts };
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const mb = (b) => `${(b / 1e6).toFixed(0)} MB`;
+
+const server = await serve(dist);
+const url = `http://127.0.0.1:${server.address().port}/`;
+const lines = [
+  "| db | size | live keys | summary | first tree level | trailer checked | flat list of all keys | jump to its middle | rows in the DOM | worker wasm memory | page JS heap | tab RSS |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+];
+for (const db of dbs) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await once(url, db);
+    console.error(`bench page: ${path.basename(db)} run ${i + 1}: summary ${s(r.summary)}, first level ${s(r.level)}, trailer ${s(r.trailer)} (${r.trailer}), wasm ${mb(r.wasm)}, tab RSS ${mb(r.rssPeak)}`);
+    runs.push(r);
+  }
+  const m = (k) => median(runs.map((r) => r[k]));
+  const max = (k) => Math.max(...runs.map((r) => r[k]));
+  lines.push(`| ${path.basename(db)} | ${mb(fs.statSync(db).size)} | ${runs[0].keys} | ${s(m("summary"))} | ${s(m("level"))} | ${s(m("trailer"))} (${runs[0].trailer}) | ${s(m("search"))} | ${s(m("jump"))} | ${max("rows")} | ${mb(max("wasm"))} | ${mb(max("heapPeak"))} | ${mb(max("rssPeak"))} |`);
+}
+server.close();
+console.log(lines.join("\n"));
+console.log(`median of ${RUNS} runs each (memory: the largest run); Chromium ${(await import("node:child_process")).execSync("/usr/bin/chromium --version").toString().trim()}`);
