@@ -214,3 +214,178 @@ fn table(
     }
     Ok(())
 }
+
+pub struct DeletedOptions {
+    /// Only this resource type (`pods`, `nodes`, `widgets.example.com`, or the key prefix
+    /// such as `minions`).
+    pub resource: Option<String>,
+    pub namespace: Option<Vec<u8>>,
+    /// Write each object's last held value here.
+    pub export: Option<std::path::PathBuf>,
+    pub prefix: Vec<u8>,
+    pub write_out: TableOrJson,
+}
+
+/// A path component from key bytes: printable ASCII kept, the rest (and `/`, `\`, a leading
+/// dot) as `%XX`.
+fn safe_component(b: &[u8]) -> String {
+    let mut s = String::new();
+    for (i, &c) in b.iter().enumerate() {
+        let plain = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':' | b'@');
+        if plain && !(i == 0 && c == b'.') {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("%{c:02X}"));
+        }
+    }
+    if s.is_empty() {
+        s.push('_');
+    }
+    s
+}
+
+/// File extension for a stored value: what kube-apiserver wrote.
+fn value_ext(v: &[u8]) -> &'static str {
+    if v.starts_with(b"k8s\0") {
+        "pb"
+    } else if v.starts_with(b"k8s:enc:") {
+        "enc"
+    } else if v.first() == Some(&b'{') {
+        "json"
+    } else {
+        "bin"
+    }
+}
+
+/// `etcdscope k8s INPUT deleted`: objects deleted but still held in the history.
+pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<(), Failure> {
+    use kube::keys::{self, KeyKind};
+    let (path, be) = input::open_v3(input)?;
+    if let Some(dir) = &o.export {
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
+    }
+    let mut finder = kube::deleted::DeletedFinder::new();
+    be.for_each_revision(|rk, kv| {
+        finder.observe(kv.key, (rk.rev.main, rk.rev.sub), rk.tombstone);
+        Ok(())
+    })
+    .map_err(|e| fail(&path, &e))?;
+    let mut rows: Vec<Value> = Vec::new();
+    let mut export_err: Option<Failure> = None;
+    be.for_each_revision(|rk, kv| {
+        let Some(deleted_at) =
+            finder.last_put_before_delete(kv.key, (rk.rev.main, rk.rev.sub), rk.tombstone)
+        else {
+            return Ok(());
+        };
+        let (type_name, prefix, ns, name) = match keys::parse(kv.key, &o.prefix) {
+            KeyKind::Object(k) => (
+                k.type_name(),
+                String::from_utf8_lossy(k.prefix).into_owned(),
+                k.namespace,
+                k.name,
+            ),
+            _ => return Ok(()), // not an object
+        };
+        if let Some(r) = &o.resource {
+            let short = type_name.split('.').next().unwrap_or("");
+            if *r != type_name && *r != prefix && *r != short {
+                return Ok(());
+            }
+        }
+        if o.namespace.is_some() && o.namespace.as_deref() != ns {
+            return Ok(());
+        }
+        let mut file = Value::Null;
+        if let Some(dir) = &o.export {
+            let p = dir
+                .join(safe_component(type_name.as_bytes()))
+                .join(ns.map_or("_cluster".to_string(), safe_component))
+                .join(format!(
+                    "{}@{}.{}",
+                    safe_component(name),
+                    rk.rev.main,
+                    value_ext(kv.value)
+                ));
+            let written = p
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&p)
+                })
+                .and_then(|mut f| f.write_all(kv.value));
+            if let Err(e) = written {
+                export_err.get_or_insert_with(|| fail(&p, &e));
+                return Err(etcd::Error::Write("export failed".into()));
+            }
+            file = json!(p.display().to_string());
+        }
+        let key = match std::str::from_utf8(kv.key) {
+            Ok(s) => json!(s),
+            Err(_) => json!({ "base64": etcd::json::b64_string(kv.key) }),
+        };
+        rows.push(json!({
+            "key": key,
+            "type": type_name,
+            "namespace": ns.map(|n| String::from_utf8_lossy(n).into_owned()),
+            "name": String::from_utf8_lossy(name),
+            "revision": rk.rev.main,
+            "create_revision": kv.create_revision,
+            "version": kv.version,
+            "deleted_at": deleted_at,
+            "bytes": kv.value.len(),
+            "encoding": value_ext(kv.value),
+            "file": file,
+        }));
+        Ok(())
+    })
+    .map_err(|e| export_err.take().unwrap_or_else(|| fail(&path, &e)))?;
+    match o.write_out {
+        TableOrJson::Json => {
+            serde_json::to_writer_pretty(&mut *out, &rows).map_err(|e| io_fail(e.into()))?;
+            writeln!(out).map_err(io_fail)
+        }
+        TableOrJson::Table => {
+            let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(io_fail);
+            w(
+                out,
+                format!(
+                    "{:<28} {:<20} {:<40} {:>10} {:>10} {:>9} {:<4}",
+                    "TYPE", "NAMESPACE", "NAME", "HELD REV", "DELETED", "BYTES", "ENC"
+                ),
+            )?;
+            for r in &rows {
+                w(
+                    out,
+                    format!(
+                        "{:<28} {:<20} {:<40} {:>10} {:>10} {:>9} {:<4}",
+                        r["type"].as_str().unwrap_or(""),
+                        r["namespace"].as_str().unwrap_or("-"),
+                        r["name"].as_str().unwrap_or(""),
+                        r["revision"],
+                        r["deleted_at"],
+                        r["bytes"],
+                        r["encoding"].as_str().unwrap_or("")
+                    ),
+                )?;
+            }
+            w(
+                out,
+                format!(
+                    "{} deleted object(s) still held{}",
+                    rows.len(),
+                    match &o.export {
+                        Some(d) => format!(
+                            "; values written under {} (put one back with: etcdctl put KEY < FILE)",
+                            d.display()
+                        ),
+                        None => String::new(),
+                    }
+                ),
+            )
+        }
+    }
+}

@@ -385,6 +385,24 @@ enum K8sCmd {
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
     },
+    /// Objects deleted but still held in the history (not compacted yet): the last revision of
+    /// each, optionally written to files that `etcdctl put KEY < FILE` puts back.
+    Deleted {
+        /// Only this resource type (pods, nodes, widgets.example.com, or a key prefix such as
+        /// minions).
+        resource: Option<String>,
+        #[arg(short = 'n', long)]
+        namespace: Option<std::ffi::OsString>,
+        /// Write each object's last held value (as stored: k8s protobuf, JSON or encrypted)
+        /// to DIR/TYPE/NAMESPACE/NAME@REVISION.EXT.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// The apiserver's --etcd-prefix.
+        #[arg(long, default_value = "/registry")]
+        prefix: std::ffi::OsString,
+        #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
+        write_out: TableOrJson,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -491,6 +509,28 @@ fn run(cli: Cli) -> Result<(), Failure> {
             &input,
             &k8s::AnalyzeOptions {
                 top,
+                prefix: os_bytes(&prefix),
+                write_out,
+            },
+        )
+        .and_then(|()| out.flush().map_err(output::io_fail)),
+        Cmd::K8s {
+            input,
+            cmd:
+                K8sCmd::Deleted {
+                    resource,
+                    namespace,
+                    export,
+                    prefix,
+                    write_out,
+                },
+        } => k8s::deleted(
+            &mut out,
+            &input,
+            &k8s::DeletedOptions {
+                resource,
+                namespace: namespace.as_deref().map(os_bytes),
+                export,
                 prefix: os_bytes(&prefix),
                 write_out,
             },

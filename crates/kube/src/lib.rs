@@ -7,10 +7,12 @@
 //!
 //! * [`keys`]: `/registry/<resource>/[<namespace>/]<name>` split, with the special prefixes.
 //! * [`analyze`]: "what fills my db" — revisions grouped by resource type and namespace.
+//! * [`deleted`]: objects deleted but still held in the history, with their last revision.
 //!
 //! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
 //! Full typed decoding of Kubernetes objects will be built on this crate.
 
 pub mod analyze;
+pub mod deleted;
 pub mod keys;
 pub mod raw;
