@@ -32,9 +32,10 @@ function descendants(root) {
   return out;
 }
 
+/** Anonymous resident memory of a process (heaps, wasm memories; not file pages the browser maps). */
 function rssKiB(pid) {
   try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+    const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/RssAnon:\s+(\d+)/);
     return m ? Number(m[1]) : 0;
   } catch { return 0; }
 }
@@ -69,11 +70,13 @@ async function once(url, db) {
     const renderers = () => (browser ? descendants(browser) : []).filter((pid) => {
       try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer"); } catch { return false; }
     });
+    const rssNow = () => renderers().reduce((a, pid) => a + rssKiB(pid), 0) * 1024;
+    const rssIdle = rssNow();
     let heapPeak = 0, rssPeak = 0, sampling = true;
     const sampler = (async () => {
       while (sampling) {
         try { heapPeak = Math.max(heapPeak, (await cdp.send("Runtime.getHeapUsage")).usedSize); } catch { /* closing */ }
-        rssPeak = Math.max(rssPeak, renderers().reduce((a, pid) => a + rssKiB(pid), 0) * 1024);
+        rssPeak = Math.max(rssPeak, rssNow());
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
@@ -97,7 +100,7 @@ async function once(url, db) {
     const trailer = performance.now() - t0;
     const facts = await page.evaluate(() => ({
       keys: document.querySelector('td[data-fact="Live keys"]')?.textContent,
-      trailer: document.querySelector('td[data-fact="SHA-256 trailer"]')?.textContent,
+      trailerState: document.querySelector('td[data-fact="SHA-256 trailer"]')?.textContent,
     }));
     // Scrolling: all keys as one flat list (a substring every key has), then a jump to its middle.
     await page.click("#tab-keys");
@@ -120,7 +123,7 @@ async function once(url, db) {
     sampling = false;
     await sampler;
     const wasm = await page.workers()[0].evaluate(() => wasm_bindgen.wasm_memory_bytes());
-    return { summary, level, trailer, search, jump, rows, wasm, heapPeak, rssPeak, ...facts };
+    return { summary, level, trailer, search, jump, rows, wasm, heapPeak, rssPeak, rssIdle, ...facts };
   } finally {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });
@@ -134,20 +137,20 @@ const mb = (b) => `${(b / 1e6).toFixed(0)} MB`;
 const server = await serve(dist);
 const url = `http://127.0.0.1:${server.address().port}/`;
 const lines = [
-  "| db | size | live keys | summary | first tree level | trailer checked | flat list of all keys | jump to its middle | rows in the DOM | worker wasm memory | page JS heap | tab RSS |",
+  "| db | size | live keys | summary | first tree level | trailer checked | flat list of all keys | jump to its middle | rows in the DOM | worker wasm memory | page JS heap | renderers' anon RSS: idle → peak |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const db of dbs) {
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
     const r = await once(url, db);
-    console.error(`bench page: ${path.basename(db)} run ${i + 1}: summary ${s(r.summary)}, first level ${s(r.level)}, trailer ${s(r.trailer)} (${r.trailer}), wasm ${mb(r.wasm)}, tab RSS ${mb(r.rssPeak)}`);
+    console.error(`bench page: ${path.basename(db)} run ${i + 1}: summary ${s(r.summary)}, first level ${s(r.level)}, trailer ${s(r.trailer)} (${r.trailerState}), wasm ${mb(r.wasm)}, renderers' anonymous RSS ${mb(r.rssIdle)} idle, ${mb(r.rssPeak)} peak`);
     runs.push(r);
   }
   const m = (k) => median(runs.map((r) => r[k]));
   const max = (k) => Math.max(...runs.map((r) => r[k]));
-  lines.push(`| ${path.basename(db)} | ${mb(fs.statSync(db).size)} | ${runs[0].keys} | ${s(m("summary"))} | ${s(m("level"))} | ${s(m("trailer"))} (${runs[0].trailer}) | ${s(m("search"))} | ${s(m("jump"))} | ${max("rows")} | ${mb(max("wasm"))} | ${mb(max("heapPeak"))} | ${mb(max("rssPeak"))} |`);
+  lines.push(`| ${path.basename(db)} | ${mb(fs.statSync(db).size)} | ${runs[0].keys} | ${s(m("summary"))} | ${s(m("level"))} | ${s(m("trailer"))} (${runs[0].trailerState}) | ${s(m("search"))} | ${s(m("jump"))} | ${max("rows")} | ${mb(max("wasm"))} | ${mb(max("heapPeak"))} | ${mb(max("rssIdle"))} → ${mb(max("rssPeak"))} |`);
 }
 server.close();
 console.log(lines.join("\n"));
-console.log(`median of ${RUNS} runs each (memory: the largest run); Chromium ${(await import("node:child_process")).execSync("/usr/bin/chromium --version").toString().trim()}`);
+console.log(`median of ${RUNS} runs each (memory: the largest run)`);

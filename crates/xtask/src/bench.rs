@@ -25,7 +25,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("v2") => crate::bench_v2::run(),
         Some("migrate") => crate::bench_migrate::run(),
         Some("export") => crate::bench_export::run(),
-        _ => Err("usage: cargo xtask bench scan | v2 | migrate | export".into()),
+        Some("page") => crate::bench_page::run(&args[1..]),
+        _ => Err("usage: cargo xtask bench scan | v2 | migrate | export | page [--runs N]".into()),
     }
 }
 
@@ -274,13 +275,21 @@ fn key(i: u64) -> String {
 }
 
 fn make_db(out: &Path) -> Result<(), String> {
+    make_db_of(out, KEYS)
+}
+
+/// A db of `keys` keys (the same keys and values as the first `keys` of the 1M-key db).
+pub(crate) fn make_db_of(out: &Path, keys: u64) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("etcdscope-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let (cport, pport) = (free_port()?, free_port()?);
     let curl = format!("http://127.0.0.1:{cport}");
     let purl = format!("http://127.0.0.1:{pport}");
-    eprintln!("bench: making a {KEYS}-key db with etcd on 127.0.0.1:{cport} (about 6 minutes)");
+    eprintln!(
+        "bench: making a {keys}-key db with etcd on 127.0.0.1:{cport} (about {} s)",
+        keys * 360 / KEYS
+    );
     let mut etcd = Command::new("etcd")
         .args(["--name", "bench", "--data-dir"])
         .arg(dir.join("data"))
@@ -319,14 +328,14 @@ fn make_db(out: &Path) -> Result<(), String> {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let done = done.clone();
-                std::thread::spawn(move || load(cport, t, done))
+                std::thread::spawn(move || load(cport, t, keys, done))
             })
             .collect();
         loop {
             std::thread::sleep(Duration::from_secs(10));
             let d = done.load(Ordering::Relaxed);
             eprintln!("bench: {d} keys in {:.0} s", start.elapsed().as_secs_f64());
-            if d >= KEYS || handles.iter().all(|h| h.is_finished()) {
+            if d >= keys || handles.iter().all(|h| h.is_finished()) {
                 break;
             }
         }
@@ -355,12 +364,12 @@ fn make_db(out: &Path) -> Result<(), String> {
 }
 
 /// One loader thread: keys t, t+THREADS, … over one keep-alive connection.
-fn load(port: u16, t: u64, done: Arc<AtomicU64>) -> Result<(), String> {
+fn load(port: u16, t: u64, keys: u64, done: Arc<AtomicU64>) -> Result<(), String> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     let mut w = stream.try_clone().map_err(|e| e.to_string())?;
     let mut r = BufReader::new(stream);
     let mut i = t;
-    while i < KEYS {
+    while i < keys {
         let body = format!(
             "{{\"key\":\"{}\",\"value\":\"{}\"}}",
             b64(key(i).as_bytes()),

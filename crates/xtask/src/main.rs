@@ -8,10 +8,13 @@
 //!   Chromium over http://127.0.0.1 and as a single file from file://. Ends with `N passed, N failed`.
 //! * `single`: the single self-contained HTML page (dist-single/etcdscope.html).
 //! * `bench scan`: etcdscope against etcdctl on a 1M-key snapshot (see bench.rs).
+//! * `bench page`: the page in headless Chromium, drop to summary and to the first tree level,
+//!   memory, on 100k- and 1M-key snapshots (see bench_page.rs).
 
 mod bench;
 mod bench_export;
 mod bench_migrate;
+mod bench_page;
 mod bench_v2;
 
 use std::ffi::OsString;
@@ -53,7 +56,7 @@ fn main() -> ExitCode {
         Some("single") => setup().and_then(|()| build_page()).and_then(|()| single()),
         Some("bench") => bench::run(&args[1..]),
         _ => Err(
-            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export"
+            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export | bench page"
                 .into(),
         ),
     };
