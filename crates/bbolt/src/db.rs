@@ -381,10 +381,7 @@ impl<S: ReadAt> Db<S> {
     /// Looks up a bucket nested in `parent`.
     pub fn sub_bucket(&self, parent: &Bucket, name: &[u8]) -> Result<Option<Bucket>> {
         let mut c = self.cursor(parent);
-        let found = match c.seek(name)? {
-            Some(e) if e.key == name && e.is_bucket() => true,
-            _ => false,
-        };
+        let found = matches!(c.seek(name)?, Some(e) if e.key == name && e.is_bucket());
         if !found {
             return Ok(None);
         }

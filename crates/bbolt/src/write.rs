@@ -379,6 +379,9 @@ impl Config {
     }
 }
 
+/// What the second pass made: the pass's totals, the bytes written and the trailer.
+type Written = (Finished, u64, Option<[u8; 32]>);
+
 /// The second pass: header pages, every tree page, then the trailer.
 fn write_pass<C: Content, W: Write>(
     content: &C,
@@ -386,7 +389,7 @@ fn write_pass<C: Content, W: Write>(
     plan: &Finished,
     out: W,
     hasher: Hasher<'_>,
-) -> Result<(Finished, u64, Option<[u8; 32]>), C::Error> {
+) -> Result<Written, C::Error> {
     let mut o = Out {
         w: out,
         buf: Vec::with_capacity(CHUNK),

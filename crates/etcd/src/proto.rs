@@ -197,7 +197,7 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 
 fn varint_len(v: u64) -> usize {
     // 1 byte per started 7 bits; 0 takes one byte.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// The length of [`encode_key_value`]'s output for these fields, without encoding.
