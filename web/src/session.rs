@@ -134,10 +134,13 @@ impl KeyIndex {
                         value_len,
                     });
                     live.push(!rk.tombstone);
-                    if by_hash.contains_key(&h) {
-                        collided.insert(kv.key.to_vec(), i);
-                    } else {
-                        by_hash.insert(h, i);
+                    match by_hash.entry(h) {
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            collided.insert(kv.key.to_vec(), i);
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(i);
+                        }
                     }
                 }
             }
@@ -590,16 +593,16 @@ impl<S: ReadAt> Session<S> {
             .iter()
             .skip(offset)
             .take(limit)
-            .filter_map(|&i| {
+            .map(|&i| {
                 let i = i as usize;
                 let k = idx.key(i);
-                Some(json!({
+                json!({
                     "key": b64(k),
                     "name": escape(k),
                     "dir": false,
                     "count": 1,
                     "bytes": idx.value_len(i) + k.len() as u64,
-                }))
+                })
             })
             .collect();
         Ok(json!({

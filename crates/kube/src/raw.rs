@@ -422,7 +422,10 @@ pub fn unknown(b: &[u8]) -> Result<Unknown<'_>, DecodeError> {
 
 /// The fields of a message, keeping the length-delimited ones (others are skipped):
 /// (number, offset of the payload, payload).
-fn len_fields(b: &[u8]) -> Result<Vec<(u64, usize, &[u8])>, DecodeError> {
+/// A length-delimited field: (number, offset of the payload, payload).
+type LenField<'a> = (u64, usize, &'a [u8]);
+
+fn len_fields(b: &[u8]) -> Result<Vec<LenField<'_>>, DecodeError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < b.len() {

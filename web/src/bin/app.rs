@@ -1358,8 +1358,8 @@ mod imp {
             return false;
         };
         let clip = Reflect::get(&w.navigator(), &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
-        let Ok(write) = Reflect::get(&clip, &"writeText".into())
-            .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        let Ok(write) =
+            Reflect::get(&clip, &"writeText".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
         else {
             return false;
         };

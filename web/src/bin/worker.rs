@@ -328,7 +328,7 @@ mod imp {
         let p = js_sys::Promise::new(&mut |resolve, _| {
             let global = js_sys::global();
             if let Ok(f) = Reflect::get(&global, &"setTimeout".into())
-                .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
             {
                 let _ = f.call2(&global, &resolve, &JsValue::from(0));
             }
