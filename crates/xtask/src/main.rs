@@ -55,8 +55,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("single") => setup().and_then(|()| build_page()).and_then(|()| single()),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export | bench page"
+            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export | bench page | fuzz [CASES] [SEED]"
                 .into(),
         ),
     };
@@ -122,6 +123,38 @@ pub fn run(root: &Path, program: &str, args: &[&str]) -> Result<(), String> {
 pub fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(root, &cargo, args)
+}
+
+/// `cargo xtask fuzz [CASES] [SEED]`: the hostile-input test (crates/cli/tests/hostile.rs) in
+/// release mode with many more mutated cases per reader (default 20000, seed from the clock).
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let cases = args.first().cloned().unwrap_or_else(|| "20000".into());
+    let seed = args.get(1).cloned().unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs())
+            .to_string()
+    });
+    for (name, v) in [("CASES", &cases), ("SEED", &seed)] {
+        if v.parse::<u64>().is_err() {
+            return Err(format!("fuzz: {name} must be a number, not {v:?}"));
+        }
+    }
+    eprintln!("xtask: fuzz: {cases} cases per reader, ETCDSCOPE_HOSTILE_SEED={seed}");
+    std::env::set_var("ETCDSCOPE_HOSTILE_CASES", &cases);
+    std::env::set_var("ETCDSCOPE_HOSTILE_SEED", &seed);
+    cargo(
+        &repo_root(),
+        &[
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "cli",
+            "--test",
+            "hostile",
+        ],
+    )
 }
 
 /// The first line a command prints on stdout, if it runs.
