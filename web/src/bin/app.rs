@@ -93,6 +93,13 @@ mod imp {
         SqlText(String),
         SqlRun,
         SqliteDownload,
+        /// The save-file picker answered (a file handle, or none: use a download) for `req`.
+        Picked {
+            handle: Option<JsValue>,
+            req: JsValue,
+        },
+        PickCancelled,
+        Saved(String),
         DragOver(bool),
         Tab(Tab),
         Level {
@@ -160,6 +167,8 @@ mod imp {
         search_mode: String,
         search_text: String,
         diff_pick: Vec<usize>,
+        /// The file the next download goes to (File System Access API), chosen before the export.
+        save_handle: Option<JsValue>,
         /// The request that opened the current input (re-sent after a cancel of an export).
         last_open: Option<JsValue>,
     }
@@ -254,6 +263,59 @@ mod imp {
                 }
                 _ => self.queued.push(msg),
             }
+        }
+
+        /// `<input stem>-rev<N>` (`-v2` for a data dir's v2 store), as the worker names downloads.
+        fn stem(&self) -> String {
+            let name = self.summary["name"].as_str().unwrap_or("etcd");
+            let base = name.rsplit('/').next().unwrap_or("etcd");
+            let base = base.strip_suffix(".db").unwrap_or(base);
+            let base = if base.is_empty() { "etcd" } else { base };
+            if self.summary.get("v2").is_some() {
+                format!("{base}-v2")
+            } else {
+                format!("{base}-rev{}", self.summary["status"]["revision"])
+            }
+        }
+
+        /// Starts an export. Large inputs, where the browser has the File System Access API,
+        /// first ask where to save (the picker needs the click's user activation), so the result
+        /// is streamed into that file; otherwise it becomes a download.
+        fn start_export(&mut self, ctx: &Context<Self>, name: String, note: String, req: JsValue) {
+            self.busy = true;
+            self.note = Some(note);
+            self.save_handle = None;
+            let size = self.summary["status"]["fileSize"].as_f64().unwrap_or(0.0);
+            let min = Reflect::get(&js_sys::global(), &"ETCDSCOPE_PICKER_MIN_BYTES".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(256e6);
+            let picker = Reflect::get(&js_sys::global(), &"showSaveFilePicker".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            if let (Some(picker), true) = (picker, size >= min) {
+                let opts = Object::new();
+                let _ = Reflect::set(&opts, &"suggestedName".into(), &name.as_str().into());
+                if let Ok(Ok(p)) = picker
+                    .call1(&js_sys::global(), &opts)
+                    .map(|p| p.dyn_into::<js_sys::Promise>())
+                {
+                    let link = ctx.link().clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        link.send_message(match wasm_bindgen_futures::JsFuture::from(p).await {
+                            Ok(handle) => Msg::Picked {
+                                handle: Some(handle),
+                                req,
+                            },
+                            Err(e) if js_text(&e).contains("abort") => Msg::PickCancelled,
+                            // Refused (no user activation, a policy): download as usual.
+                            Err(_) => Msg::Picked { handle: None, req },
+                        });
+                    });
+                    return;
+                }
+            }
+            self.send(req);
         }
 
         /// Shows a level of the tree (or search results) from the top.
@@ -469,6 +531,7 @@ mod imp {
                 search_text: String::new(),
                 diff_pick: Vec::new(),
                 last_open: None,
+                save_handle: None,
             }
         }
 
@@ -593,10 +656,26 @@ mod imp {
                     blob,
                 } => {
                     self.busy = false;
-                    self.note = Some(match save(&name, &blob) {
-                        Ok(()) => format!("{name}: {message}"),
-                        Err(e) => format!("could not save {name}: {e:?}"),
-                    });
+                    if let Some(handle) = self.save_handle.take() {
+                        // The file chosen before the export: the Blob is streamed into it.
+                        self.note = Some(format!("saving {name}…"));
+                        let link = ctx.link().clone();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            let size = blob.size();
+                            link.send_message(Msg::Saved(match write_to(&handle, &blob).await {
+                                Ok(()) => format!(
+                                    "{name}: {message}; written to the chosen file ({} bytes)",
+                                    size
+                                ),
+                                Err(e) => format!("could not write {name}: {}", js_text(&e)),
+                            }));
+                        });
+                    } else {
+                        self.note = Some(match save(&name, &blob) {
+                            Ok(()) => format!("{name}: {message}"),
+                            Err(e) => format!("could not save {name}: {e:?}"),
+                        });
+                    }
                 }
                 Msg::Failed { what, message } => {
                     self.busy = false;
@@ -704,28 +783,53 @@ mod imp {
                     ));
                 }
                 Msg::SqliteDownload => {
-                    self.busy = true;
-                    self.note = Some("building the SQLite database with sql.js…".into());
-                    self.send(request(protocol::SQLITE, &[]));
+                    let name = format!("{}.sqlite", self.stem());
+                    self.start_export(
+                        ctx,
+                        name,
+                        "building the SQLite database with sql.js…".into(),
+                        request(protocol::SQLITE, &[]),
+                    );
                 }
+                Msg::Picked { handle, req } => {
+                    self.save_handle = handle;
+                    self.send(req);
+                }
+                Msg::PickCancelled => {
+                    self.busy = false;
+                    self.note = Some("not saved (no file was chosen)".into());
+                }
+                Msg::Saved(text) => self.note = Some(text),
                 Msg::History { key } => self.send(query("history", &key, 0)),
                 Msg::V2 { key } => self.send(query("v2", &key, 0)),
                 Msg::Snapshot { latest_only } => {
-                    self.busy = true;
-                    self.note = Some("writing the snapshot…".into());
-                    self.send(request(
-                        protocol::SNAPSHOT,
-                        &[("latestOnly", latest_only.into())],
-                    ));
+                    let stem = self.stem();
+                    let name = if latest_only {
+                        format!("{stem}-compacted.db")
+                    } else if stem.ends_with("-v2") {
+                        format!("{stem}-migrated.db")
+                    } else {
+                        format!("{stem}.db")
+                    };
+                    self.start_export(
+                        ctx,
+                        name,
+                        "writing the snapshot…".into(),
+                        request(protocol::SNAPSHOT, &[("latestOnly", latest_only.into())]),
+                    );
                 }
                 Msg::ValueView(v) => self.value_view = v,
                 Msg::Sql { dialect, schema } => {
-                    self.busy = true;
-                    self.note = Some(format!("writing the {dialect} SQL ({schema} schema)…"));
-                    self.send(request(
-                        protocol::SQL,
-                        &[("dialect", dialect.into()), ("schema", schema.into())],
-                    ));
+                    let name = format!("{}-{schema}.{dialect}.sql", self.stem());
+                    self.start_export(
+                        ctx,
+                        name,
+                        format!("writing the {dialect} SQL ({schema} schema)…"),
+                        request(
+                            protocol::SQL,
+                            &[("dialect", dialect.into()), ("schema", schema.into())],
+                        ),
+                    );
                 }
                 Msg::SearchMode(m) => self.search_mode = m,
                 Msg::Cancel => {
@@ -1349,6 +1453,45 @@ mod imp {
                 </section>
             }
         }
+    }
+
+    /// A thrown JS value as text (its name and message).
+    fn js_text(e: &JsValue) -> String {
+        let get = |k: &str| {
+            Reflect::get(e, &k.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        let (name, message) = (get("name"), get("message"));
+        if name.is_empty() && message.is_empty() {
+            format!("{e:?}")
+        } else {
+            format!("{name}: {message}").to_lowercase()
+        }
+    }
+
+    /// Streams `blob` into the file behind `handle` (`createWritable`, `blob.stream().pipeTo`).
+    async fn write_to(handle: &JsValue, blob: &Blob) -> Result<(), JsValue> {
+        use wasm_bindgen_futures::JsFuture;
+        let call =
+            |obj: &JsValue, method: &str, arg: Option<&JsValue>| -> Result<JsValue, JsValue> {
+                let f: js_sys::Function = Reflect::get(obj, &method.into())?.dyn_into()?;
+                match arg {
+                    Some(a) => f.call1(obj, a),
+                    None => f.call0(obj),
+                }
+            };
+        let writable =
+            JsFuture::from(js_sys::Promise::from(call(handle, "createWritable", None)?)).await?;
+        let stream = call(blob, "stream", None)?;
+        JsFuture::from(js_sys::Promise::from(call(
+            &stream,
+            "pipeTo",
+            Some(&writable),
+        )?))
+        .await?;
+        Ok(())
     }
 
     /// Puts text on the clipboard (`navigator.clipboard.writeText`); false when the browser has
