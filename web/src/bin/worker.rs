@@ -323,14 +323,15 @@ mod imp {
         }
     }
 
-    /// Resolves after the tasks already queued (messages from the page) have run.
-    async fn yield_now() {
+    /// Resolves after `ms` milliseconds, and after the tasks already queued (messages from the
+    /// page) have run.
+    async fn sleep(ms: u32) {
         let p = js_sys::Promise::new(&mut |resolve, _| {
             let global = js_sys::global();
             if let Ok(f) = Reflect::get(&global, &"setTimeout".into())
                 .and_then(|f| f.dyn_into::<js_sys::Function>())
             {
-                let _ = f.call2(&global, &resolve, &JsValue::from(0));
+                let _ = f.call2(&global, &resolve, &JsValue::from(ms));
             }
         });
         let _ = wasm_bindgen_futures::JsFuture::from(p).await;
@@ -345,8 +346,11 @@ mod imp {
         let total = with_session(|s| Ok(s.trailer_covers())).ok()?;
         let mut hasher = sha2::Sha256::new();
         let mut pos = 0;
+        // The page asks for the first tree level as soon as it has the summary: let that
+        // question (the key index) go first.
+        sleep(250).await;
         while pos < total {
-            yield_now().await;
+            sleep(0).await;
             if GENERATION.with(|g| g.get()) != generation {
                 return None;
             }
