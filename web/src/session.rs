@@ -757,6 +757,13 @@ impl<S: ReadAt> Session<S> {
                 v3: self.backend.as_ref(),
                 applied_index: d.report.applied_index,
             };
+            // Members: the v2 store's /0 (the only record without a v3 db), merged with the
+            // v3 db's, as the CLI does.
+            let membership = d.store.membership();
+            let src = sql::WithV2Membership {
+                inner: &src,
+                membership: &membership,
+            };
             sql::check(&src, &opts).map_err(|e| e.to_string())?;
             sql::export(&src, out, &opts).map_err(|e| e.to_string())?
         } else {

@@ -818,6 +818,7 @@ struct Tail {
 /// Parses from the node object at `at` to the end of the JSON (see [`Tail`]). `None` when
 /// anything does not fit the simple shape (the first half then parses it itself, with the
 /// exact error if there is one).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // one thread in the browser
 fn parse_tail<S: ReadAt + ?Sized>(
     src: &S,
     range: &Range<u64>,
