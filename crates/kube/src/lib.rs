@@ -8,6 +8,7 @@
 //! * [`keys`]: `/registry/<resource>/[<namespace>/]<name>` split, with the special prefixes.
 //! * [`analyze`]: "what fills my db" — revisions grouped by resource type and namespace.
 //! * [`deleted`]: objects deleted but still held in the history, with their last revision.
+//! * [`yaml`]: YAML as `kubectl -o yaml` prints it, from a JSON value.
 //!
 //! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
 //! Full typed decoding of Kubernetes objects will be built on this crate.
@@ -16,3 +17,4 @@ pub mod analyze;
 pub mod deleted;
 pub mod keys;
 pub mod raw;
+pub mod yaml;
