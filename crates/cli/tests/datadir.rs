@@ -387,50 +387,47 @@ fn check_lists_the_non_membership_keys() {
     }
 }
 
-/// A data dir whose log stops right before the first user write: only membership.
-fn membership_only(upto_first_user_write: bool) -> Scratch {
+/// Where the wal-only fixture's WAL is cut, relative to the first user write: before it (only
+/// membership), after it (the control), or before it plus the first 13 bytes of its record (a
+/// torn tail).
+#[derive(Clone, Copy)]
+enum Cut {
+    Before,
+    After,
+    Torn,
+}
+
+fn membership_only_cut(cut: Cut) -> Scratch {
     let src = data_dir("wal-only");
     let rows = wal_rows(&src);
     let first_user = rows
         .iter()
         .position(|r| r["key"].as_str().is_some_and(|k| k.starts_with("/1/")))
         .unwrap();
-    // Cut before that entry, or after it (the control).
-    let cut_row = if upto_first_user_write {
-        first_user
-    } else {
-        first_user + 1
-    };
-    let r = &rows[cut_row];
+    let r = &rows[match cut {
+        Cut::After => first_user + 1,
+        _ => first_user,
+    }];
     let file = r["file"].as_str().unwrap();
     let offset = r["offset"].as_u64().unwrap() as usize;
-    let s = Scratch::new(if upto_first_user_write {
-        "membership-only"
-    } else {
-        "one-user-key"
-    });
+    let (name, end) = match cut {
+        Cut::Before => ("membership-only", offset),
+        Cut::After => ("one-user-key", offset),
+        Cut::Torn => ("membership-only-torn", offset + 13),
+    };
+    let s = Scratch::new(name);
     std::fs::create_dir_all(s.file("wal")).unwrap();
     let bytes = std::fs::read(src.join("member/wal").join(file)).unwrap();
-    std::fs::write(s.file("wal").join(file), &bytes[..offset]).unwrap();
+    std::fs::write(s.file("wal").join(file), &bytes[..end]).unwrap();
     s
 }
 
-/// [`membership_only`] plus the first 13 bytes of the next record: a torn tail.
-fn membership_only_torn() -> Scratch {
-    let src = data_dir("wal-only");
-    let rows = wal_rows(&src);
-    let first_user = rows
-        .iter()
-        .position(|r| r["key"].as_str().is_some_and(|k| k.starts_with("/1/")))
-        .unwrap();
-    let r = &rows[first_user];
-    let file = r["file"].as_str().unwrap();
-    let offset = r["offset"].as_u64().unwrap() as usize;
-    let s = Scratch::new("membership-only-torn");
-    std::fs::create_dir_all(s.file("wal")).unwrap();
-    let bytes = std::fs::read(src.join("member/wal").join(file)).unwrap();
-    std::fs::write(s.file("wal").join(file), &bytes[..offset + 13]).unwrap();
-    s
+fn membership_only(upto_first_user_write: bool) -> Scratch {
+    membership_only_cut(if upto_first_user_write {
+        Cut::Before
+    } else {
+        Cut::After
+    })
 }
 
 #[test]
@@ -448,7 +445,7 @@ fn check_passes_a_membership_only_store() {
     assert_eq!(st["v2"]["etcd_3_6_would_start"], true);
     // A torn record after the membership entries (a crash while appending): etcd cuts it on
     // start, so check passes with a warning naming the file and offset.
-    let t = membership_only_torn();
+    let t = membership_only_cut(Cut::Torn);
     let o = run_code(&[OsStr::new("check"), t.0.as_os_str()], 0);
     let text = stdout(&o);
     assert!(

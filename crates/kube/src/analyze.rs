@@ -89,7 +89,8 @@ pub struct Analyzer {
     largest: BinaryHeap<std::cmp::Reverse<(u64, Vec<u8>, u32)>>,
 }
 
-fn fingerprint(key: &[u8]) -> u64 {
+/// A 64-bit hash of a key (per-key tables keep this, never the key).
+pub(crate) fn fingerprint(key: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
     h.finish()

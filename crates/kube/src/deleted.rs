@@ -5,9 +5,9 @@
 //! per distinct key (a 64-bit hash and 24 bytes, never the key), whether its latest revision is a
 //! delete and which put came before it; the second names those keys.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+
+use crate::analyze::fingerprint;
 
 #[derive(Clone, Copy)]
 struct State {
@@ -21,12 +21,6 @@ struct State {
 #[derive(Default)]
 pub struct DeletedFinder {
     keys: HashMap<u64, State>,
-}
-
-fn fingerprint(key: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
 }
 
 impl DeletedFinder {
