@@ -437,14 +437,8 @@ fn migrate_equals_etcdctl_migrate_and_is_served_by_etcd() {
         );
 
         // The real etcdctl migrate on a copy of the same dir.
-        let copy = s.0.join("copy");
-        let cp = Command::new("cp")
-            .args(["-a", dir.to_str().unwrap(), copy.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(cp.success());
-        // etcd always has member/snap; the wal-only fixture stores none.
-        std::fs::create_dir_all(copy.join("member/snap")).unwrap();
+        // (etcd always has member/snap; the wal-only fixture stores none.)
+        let copy = copy_of_v2_fixture(&s, variant, "copy");
         ok(etcdctl(&["migrate", "--data-dir", copy.to_str().unwrap()]));
         let theirs: Value = serde_json::from_slice(&ok(etcdscope(&[
             &"get",
@@ -586,20 +580,26 @@ fn migrate_ttl_lease_and_prefix_map() {
     assert!(!inside.exists());
 }
 
-/// A copy of a v2 fixture dir with the v3 fixture's raw db as member/snap/db (a cluster that
-/// holds both v2 keys and a non-empty v3 keyspace).
-fn mixed_dir(s: &Scratch) -> PathBuf {
-    let dir = s.0.join("mixed");
+/// A copy of a v2 fixture data dir at `s/name`, with a member/snap dir (etcd always has one).
+fn copy_of_v2_fixture(s: &Scratch, variant: &str, name: &str) -> PathBuf {
+    let dir = s.0.join(name);
     let cp = Command::new("cp")
         .args([
             "-a",
-            common::data_dir("wal-only").to_str().unwrap(),
+            common::data_dir(variant).to_str().unwrap(),
             dir.to_str().unwrap(),
         ])
         .status()
         .unwrap();
     assert!(cp.success());
     std::fs::create_dir_all(dir.join("member/snap")).unwrap();
+    dir
+}
+
+/// A copy of a v2 fixture dir with the v3 fixture's raw db as member/snap/db (a cluster that
+/// holds both v2 keys and a non-empty v3 keyspace).
+fn mixed_dir(s: &Scratch) -> PathBuf {
+    let dir = copy_of_v2_fixture(s, "wal-only", "mixed");
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(v3_fixture().join("raw.db.gz")).unwrap())
         .read_to_end(&mut raw)
@@ -675,17 +675,7 @@ fn migrate_v2_dir_with_a_keyless_v3_db_keeps_v2_indices() {
         .args(["-TERM", &child.child.id().to_string()])
         .status();
     let _ = child.child.wait();
-    let dir = s.0.join("v2");
-    let cp = Command::new("cp")
-        .args([
-            "-a",
-            common::data_dir("snapped").to_str().unwrap(),
-            dir.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(cp.success());
-    std::fs::create_dir_all(dir.join("member/snap")).unwrap();
+    let dir = copy_of_v2_fixture(&s, "snapped", "v2");
     std::fs::copy(&db, dir.join("member/snap/db")).unwrap();
     drop(child);
     let out = s.0.join("out.db");
@@ -723,16 +713,7 @@ fn migrate_v2_dir_with_a_keyless_v3_db_keeps_v2_indices() {
 #[test]
 fn damaged_input_is_refused_before_writing() {
     let s = Scratch::new("migrate-damaged");
-    let dir = s.0.join("damaged");
-    let cp = Command::new("cp")
-        .args([
-            "-a",
-            common::data_dir("snapped").to_str().unwrap(),
-            dir.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    let dir = copy_of_v2_fixture(&s, "snapped", "damaged");
     // Flip a byte inside the first record of the first WAL segment: a CRC mismatch.
     let wal = common::files_in(&dir.join("member/wal"))
         .into_iter()
