@@ -363,7 +363,7 @@ async function main() {
     }
   });
 
-  await check("raw protobuf view: Kubernetes values (k8s\\0 envelope) and encrypted ones (k8s:enc:)", async () => {
+  await check("raw protobuf view: Kubernetes values (k8s\\0 envelope) and encrypted ones (k8s:enc:); the Kubernetes tab", async () => {
     await page.setInputFiles("#file", k8sSnapshot);
     await waitFor("k8s-snapshot.db");
     await page.click("#tab-keys");
@@ -390,6 +390,15 @@ async function main() {
     await page.click("#view-protobuf");
     if (!(await page.locator("#value-body").innerText()).includes("ciphertext: 64 bytes")) throw new Error("ciphertext size");
     await page.screenshot({ path: path.join(shots, `${mode}-protobuf.png`), fullPage: true });
+    // "What fills my db" by resource type and namespace (kube::analyze in the worker).
+    await page.click("#tab-k8s");
+    await page.waitForFunction(() => (document.querySelector("#info")?.textContent || "").includes("by_type"), null, { timeout: 20_000 });
+    const k8s = JSON.parse(await page.locator("#info").innerText());
+    const types = Object.fromEntries(k8s.by_type.map((t) => [t.type, t.objects]));
+    for (const t of ["pods", "deployments", "configmaps", "secrets", "leases"]) {
+      if (types[t] !== 1) throw new Error(`k8s analysis: ${t} = ${types[t]} in ${JSON.stringify(types)}`);
+    }
+    if (k8s.all.objects !== 5 || k8s.largest[0].key !== "/registry/pods/default/nameValue") throw new Error(`k8s analysis: ${JSON.stringify(k8s.all)}`);
     await page.click("#tab-summary");
   });
 

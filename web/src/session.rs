@@ -676,6 +676,25 @@ impl<S: ReadAt> Session<S> {
         serde_json::to_value(m).map_err(|e| e.to_string())
     }
 
+    /// "What fills my db" for a Kubernetes etcd (`kube::analyze`, top 20), as the CLI's
+    /// `k8s analyze -w json` gives it.
+    pub fn k8s_analyze(&self) -> Result<Value, String> {
+        let be = self.be()?;
+        let mut a = kube::analyze::Analyzer::new(kube::keys::DEFAULT_PREFIX, 20);
+        be.for_each_revision(|rk, kv| {
+            a.observe(kv.key, kv.value.len(), rk.tombstone);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        a.end_first_pass();
+        be.for_each_revision(|rk, kv| {
+            a.observe_again(kv.key, rk.tombstone);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(a.finish().to_json())
+    }
+
     /// Auth without password hashes.
     pub fn auth(&self) -> Result<Value, String> {
         let a = self.be()?.auth(false).map_err(|e| e.to_string())?;

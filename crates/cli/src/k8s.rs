@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use etcd::v3::StatusOptions;
-use kube::analyze::{Analyzer, Report, TopKey, Totals};
+use kube::analyze::{Analyzer, Report};
 use serde_json::{json, Value};
 
 use crate::input::{self, fail};
@@ -43,7 +43,7 @@ pub fn analyze(out: &mut dyn Write, input: &Path, o: &AnalyzeOptions) -> Result<
     let free_bytes = pages.free * pages.page_size;
     match o.write_out {
         TableOrJson::Json => {
-            let v = json!({
+            let mut v = json!({
                 "file": path.display().to_string(),
                 "file_size": st.file_size,
                 "page_size": pages.page_size,
@@ -51,38 +51,15 @@ pub fn analyze(out: &mut dyn Write, input: &Path, o: &AnalyzeOptions) -> Result<
                 "free_bytes": free_bytes,
                 "revision": st.revision,
                 "compact_revision": st.meta.effective_compact_revision(),
-                "all": totals_json(&r.all),
-                "by_type": r.by_type.iter().map(|(n, t)| group_json("type", n, t)).collect::<Vec<_>>(),
-                "by_namespace": r.by_namespace.iter().map(|(n, t)| group_json("namespace", n, t)).collect::<Vec<_>>(),
-                "largest": r.largest.iter().map(top_json).collect::<Vec<_>>(),
-                "most_revisions": r.most_revisions.iter().map(top_json).collect::<Vec<_>>(),
             });
+            if let (Some(o), Value::Object(r)) = (v.as_object_mut(), r.to_json()) {
+                o.extend(r);
+            }
             serde_json::to_writer_pretty(&mut *out, &v).map_err(|e| io_fail(e.into()))?;
             writeln!(out).map_err(io_fail)
         }
         TableOrJson::Table => table(out, &path, &st, free_bytes, &r, o.top),
     }
-}
-
-fn totals_json(t: &Totals) -> Value {
-    json!({
-        "objects": t.objects, "deleted": t.deleted, "revisions": t.revisions,
-        "live_bytes": t.live_bytes, "history_bytes": t.history_bytes,
-    })
-}
-
-fn group_json(what: &str, name: &str, t: &Totals) -> Value {
-    let mut v = totals_json(t);
-    v[what] = json!(name);
-    v
-}
-
-fn top_json(t: &TopKey) -> Value {
-    let key = match std::str::from_utf8(&t.key) {
-        Ok(s) => json!(s),
-        Err(_) => json!({ "base64": etcd::json::b64_string(&t.key) }),
-    };
-    json!({ "key": key, "type": t.type_name, "bytes": t.bytes, "revisions": t.revisions })
 }
 
 fn size(b: u64) -> String {

@@ -32,6 +32,52 @@ impl Totals {
     pub fn bytes(&self) -> u64 {
         self.live_bytes + self.history_bytes
     }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "objects": self.objects, "deleted": self.deleted, "revisions": self.revisions,
+            "live_bytes": self.live_bytes, "history_bytes": self.history_bytes,
+        })
+    }
+}
+
+impl TopKey {
+    fn json(&self) -> serde_json::Value {
+        // Keys as text when they are UTF-8, else as hex.
+        let key = match std::str::from_utf8(&self.key) {
+            Ok(s) => serde_json::json!(s),
+            Err(_) => {
+                let hex: String = self.key.iter().map(|b| format!("{b:02x}")).collect();
+                serde_json::json!({ "hex": hex })
+            }
+        };
+        serde_json::json!({
+            "key": key, "type": self.type_name, "bytes": self.bytes, "revisions": self.revisions,
+        })
+    }
+}
+
+impl Report {
+    /// The report as JSON (the CLI's `-w json` and the page): `all`, `by_type`, `by_namespace`,
+    /// `largest`, `most_revisions`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let group = |what: &str, rows: &[(String, Totals)]| -> Vec<serde_json::Value> {
+            rows.iter()
+                .map(|(n, t)| {
+                    let mut v = t.json();
+                    v[what] = serde_json::json!(n);
+                    v
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "all": self.all.json(),
+            "by_type": group("type", &self.by_type),
+            "by_namespace": group("namespace", &self.by_namespace),
+            "largest": self.largest.iter().map(TopKey::json).collect::<Vec<_>>(),
+            "most_revisions": self.most_revisions.iter().map(TopKey::json).collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// A key named in a top list.

@@ -46,6 +46,7 @@ mod imp {
         Leases,
         Members,
         Auth,
+        Kubernetes,
         V2,
         Sql,
     }
@@ -700,6 +701,7 @@ mod imp {
                         Tab::Leases => self.send(query("leases", "", 0)),
                         Tab::Members => self.send(query("members", "", 0)),
                         Tab::Auth => self.send(query("auth", "", 0)),
+                        Tab::Kubernetes => self.send(query("k8s", "", 0)),
                         Tab::V2 => self.send(query("v2", "", 0)),
                         _ => {}
                     }
@@ -1053,6 +1055,7 @@ mod imp {
                                     { tab(Tab::Leases, "Leases", "tab-leases") }
                                     { tab(Tab::Members, "Members", "tab-members") }
                                     { tab(Tab::Auth, "Auth", "tab-auth") }
+                                    { tab(Tab::Kubernetes, "Kubernetes", "tab-k8s") }
                                 }
                                 if has_v3 || has_v2 {
                                     { tab(Tab::Sql, "SQL console", "tab-sql") }

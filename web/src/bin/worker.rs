@@ -256,6 +256,7 @@ mod imp {
                 "leases" => self.leases(),
                 "members" => self.members(),
                 "auth" => self.auth(),
+                "k8s" => self.k8s_analyze(),
                 "v2" => self.v2_node(&q.key),
                 other => Err(format!("unknown query {other:?}")),
             }
