@@ -7,8 +7,9 @@ use etcd::v3::StatusOptions;
 use kube::analyze::{Analyzer, Report};
 use serde_json::{json, Value};
 
+use crate::datadir::show;
 use crate::input::{self, fail};
-use crate::output::io_fail;
+use crate::output::{self, human, io_fail};
 use crate::{Failure, TableOrJson};
 
 pub struct AnalyzeOptions {
@@ -62,40 +63,12 @@ pub fn analyze(out: &mut dyn Write, input: &Path, o: &AnalyzeOptions) -> Result<
     }
 }
 
-fn size(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
     } else {
         format!("{:.1}%", part as f64 * 100.0 / whole as f64)
     }
-}
-
-/// Keys as text, bytes outside printable ASCII as `\xNN`.
-fn show_key(k: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in k {
-        if (0x20..0x7f).contains(&c) && c != b'\\' {
-            s.push(c as char);
-        } else {
-            s.push_str(&format!("\\x{c:02x}"));
-        }
-    }
-    s
 }
 
 fn table(
@@ -113,10 +86,10 @@ fn table(
         format!(
             "{}: {} file, revision {}; {} objects ({} live), {} deleted but held, {} revisions",
             path.display(),
-            size(st.file_size),
+            human(st.file_size),
             st.revision,
             r.all.objects,
-            size(r.all.live_bytes),
+            human(r.all.live_bytes),
             r.all.deleted,
             r.all.revisions
         ),
@@ -125,11 +98,11 @@ fn table(
         out,
         format!(
             "what fills the file: live {} ({}), history {} ({}), free pages {} ({}), the rest is page and tree overhead",
-            size(r.all.live_bytes),
+            human(r.all.live_bytes),
             pct(r.all.live_bytes, st.file_size),
-            size(r.all.history_bytes),
+            human(r.all.history_bytes),
             pct(r.all.history_bytes, st.file_size),
-            size(free_bytes),
+            human(free_bytes),
             pct(free_bytes, st.file_size)
         ),
     )?;
@@ -142,28 +115,31 @@ fn table(
     }
     for (title, rows) in [("TYPE", &r.by_type), ("NAMESPACE", &r.by_namespace)] {
         w(out, String::new())?;
-        w(
-            out,
-            format!(
-                "{title:<40} {:>9} {:>9} {:>10} {:>11} {:>11} {:>7}",
-                "OBJECTS", "DELETED", "REVISIONS", "LIVE", "HISTORY", "SHARE"
-            ),
-        )?;
-        for (name, t) in rows.iter().take(top) {
-            w(
-                out,
-                format!(
-                    "{:<40} {:>9} {:>9} {:>10} {:>11} {:>11} {:>7}",
-                    name,
-                    t.objects,
-                    t.deleted,
-                    t.revisions,
-                    size(t.live_bytes),
-                    size(t.history_bytes),
-                    pct(t.bytes(), all_bytes)
-                ),
-            )?;
-        }
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .take(top)
+            .map(|(name, t)| {
+                vec![
+                    name.clone(),
+                    t.objects.to_string(),
+                    t.deleted.to_string(),
+                    t.revisions.to_string(),
+                    human(t.live_bytes),
+                    human(t.history_bytes),
+                    pct(t.bytes(), all_bytes),
+                ]
+            })
+            .collect();
+        let header = [
+            title,
+            "OBJECTS",
+            "DELETED",
+            "REVISIONS",
+            "LIVE",
+            "HISTORY",
+            "SHARE",
+        ];
+        output::table(out, &header, &cells)?;
         if rows.len() > top {
             w(out, format!("… and {} more", rows.len() - top))?;
         }
@@ -173,21 +149,11 @@ fn table(
         ("MOST REVISIONS HELD", &r.most_revisions),
     ] {
         w(out, String::new())?;
-        w(
-            out,
-            format!("{title:<70} {:>11} {:>10}", "BYTES", "REVISIONS"),
-        )?;
-        for t in rows {
-            w(
-                out,
-                format!(
-                    "{:<70} {:>11} {:>10}",
-                    show_key(&t.key),
-                    size(t.bytes),
-                    t.revisions
-                ),
-            )?;
-        }
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|t| vec![show(&t.key), human(t.bytes), t.revisions.to_string()])
+            .collect();
+        output::table(out, &[title, "BYTES", "REVISIONS"], &cells)?;
     }
     Ok(())
 }
@@ -327,28 +293,37 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
         }
         TableOrJson::Table => {
             let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(io_fail);
-            w(
-                out,
-                format!(
-                    "{:<28} {:<20} {:<40} {:>10} {:>10} {:>9} {:<4}",
-                    "TYPE", "NAMESPACE", "NAME", "HELD REV", "DELETED", "BYTES", "ENC"
-                ),
-            )?;
-            for r in &rows {
-                w(
-                    out,
-                    format!(
-                        "{:<28} {:<20} {:<40} {:>10} {:>10} {:>9} {:<4}",
-                        r["type"].as_str().unwrap_or(""),
-                        r["namespace"].as_str().unwrap_or("-"),
-                        r["name"].as_str().unwrap_or(""),
-                        r["revision"],
-                        r["deleted_at"],
-                        r["bytes"],
-                        r["encoding"].as_str().unwrap_or("")
-                    ),
-                )?;
-            }
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    [
+                        "type",
+                        "namespace",
+                        "name",
+                        "revision",
+                        "deleted_at",
+                        "bytes",
+                        "encoding",
+                    ]
+                    .iter()
+                    .map(|f| match &r[*f] {
+                        Value::Null => "-".to_string(),
+                        v => text(v),
+                    })
+                    .collect()
+                })
+                .collect();
+            let header = [
+                "TYPE",
+                "NAMESPACE",
+                "NAME",
+                "HELD REV",
+                "DELETED",
+                "BYTES",
+                "ENC",
+            ];
+            output::table(out, &header, &cells)?;
             w(
                 out,
                 format!(

@@ -771,16 +771,8 @@ fn load_split<S: ReadAt + ?Sized>(
                     }
                 }
             }
-        } else if key_is(&k, "CurrentIndex") {
-            if !p.null()? {
-                info.current_index = p.u64()?;
-            }
-        } else if key_is(&k, "CurrentVersion") {
-            if !p.null()? {
-                info.version = Some(p.u64()?);
-            }
         } else {
-            p.skip()?;
+            top_member(&mut p, &k, &mut info)?;
         }
         more = p.next_member()?;
     }
@@ -789,6 +781,32 @@ fn load_split<S: ReadAt + ?Sized>(
         return p.err("trailing data after the JSON object");
     }
     finish_store(store, info)
+}
+
+/// Which top-level member [`top_member`] set.
+enum Top {
+    CurrentIndex,
+    CurrentVersion,
+    Other,
+}
+
+/// A top-level member other than `Root` (its name `k` read, `p` at its value): `CurrentIndex`
+/// and `CurrentVersion` into `info` (null leaves them), anything else skipped.
+fn top_member<S: ReadAt + ?Sized>(p: &mut P<'_, S>, k: &[u8], info: &mut SnapJsonInfo) -> R<Top> {
+    if key_is(k, "CurrentIndex") {
+        if !p.null()? {
+            info.current_index = p.u64()?;
+            return Ok(Top::CurrentIndex);
+        }
+    } else if key_is(k, "CurrentVersion") {
+        if !p.null()? {
+            info.version = Some(p.u64()?);
+            return Ok(Top::CurrentVersion);
+        }
+    } else {
+        p.skip()?;
+    }
+    Ok(Top::Other)
 }
 
 fn finish_store(mut store: Store, info: SnapJsonInfo) -> Result<(Store, SnapJsonInfo), JsonError> {
@@ -876,18 +894,11 @@ fn parse_tail<S: ReadAt + ?Sized>(
         let k = std::mem::take(&mut p.buf);
         if key_is(&k, "Root") {
             return None; // a second Root: the first half handles that
-        } else if key_is(&k, "CurrentIndex") {
-            if !p.null().ok()? {
-                info.current_index = p.u64().ok()?;
-                saw_current_index = true;
-            }
-        } else if key_is(&k, "CurrentVersion") {
-            if !p.null().ok()? {
-                info.version = Some(p.u64().ok()?);
-                saw_version = true;
-            }
-        } else {
-            p.skip().ok()?;
+        }
+        match top_member(&mut p, &k, &mut info).ok()? {
+            Top::CurrentIndex => saw_current_index = true,
+            Top::CurrentVersion => saw_version = true,
+            Top::Other => {}
         }
         more = p.next_member().ok()?;
     }
