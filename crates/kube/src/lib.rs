@@ -8,6 +8,8 @@
 //! * [`keys`]: `/registry/<resource>/[<namespace>/]<name>` split, with the special prefixes.
 //! * [`analyze`]: "what fills my db" — revisions grouped by resource type and namespace.
 //! * [`deleted`]: objects deleted but still held in the history, with their last revision.
+//! * [`encryption`]: decrypts `k8s:enc:` aescbc, aesgcm and secretbox values with the cluster's
+//!   EncryptionConfiguration (YAML or JSON); labels KMS values.
 //! * [`yaml`]: YAML as `kubectl -o yaml` prints it, from a JSON value.
 //!
 //! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
@@ -15,6 +17,7 @@
 
 pub mod analyze;
 pub mod deleted;
+pub mod encryption;
 pub mod keys;
 pub mod raw;
 pub mod yaml;
