@@ -75,8 +75,18 @@ pub fn load_error(member: &Path, e: &LoadError) -> Failure {
 
 /// Rebuilds the v2 store of a member dir.
 pub fn load(member: &Path, opts: &LoadOptions) -> Result<V2Data, Failure> {
+    load_spilling(member, opts, None)
+}
+
+/// [`load`] with the snapshot's values in temporary files in `spill_dir` (for `migrate`,
+/// which reads them back in revision order).
+pub fn load_spilling(
+    member: &Path,
+    opts: &LoadOptions,
+    spill_dir: Option<&Path>,
+) -> Result<V2Data, Failure> {
     let files = v2::open_member_dir(member).map_err(|e| fail(member, &e))?;
-    v2::load_parallel(files, opts).map_err(|e| load_error(member, &e))
+    v2::load_parallel_spilling(files, opts, spill_dir).map_err(|e| load_error(member, &e))
 }
 
 /// Things a reader should know about a load that still gave a store: a torn tail (etcd cuts

@@ -185,7 +185,13 @@ pub fn migrate(
     let now = args.now.as_deref().map(v2cmd::parse_now).transpose()?;
     check_output(input, o)?;
     let member = datadir::member_dir(input)?;
-    let d = datadir::load(&member, &LoadOptions::default())?;
+    // The snapshot's values wait in temporary files beside the output (unlinked at once),
+    // not in memory: the writer reads them back in revision order, a file at a time.
+    let spill_dir = match o.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let d = datadir::load_spilling(&member, &LoadOptions::default(), Some(spill_dir))?;
     datadir::print_warnings(&member, &d.report);
     let now_ns = now
         .or(d.report.last_sync_time_ns)

@@ -22,11 +22,12 @@ use crate::error::{Error, Result};
 use crate::proto::KeyValue;
 use crate::proto::{encode_key_value, encoded_key_value_len};
 use crate::revision::Revision;
-use crate::v2::store::NodeId;
+use crate::v2::store::{NodeId, Val};
 use crate::v2::time::ttl_seconds;
 use crate::v2::Store;
 use crate::v3::write::{put_revision_encoded, put_revision_sized, NewBackend};
 use crate::v3::{Backend, BUCKET_KEY};
+use bbolt::WriteError;
 
 /// What to do with v2 keys that still have a TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -281,8 +282,8 @@ impl<'s> Migration<'s> {
     }
 
     /// The v2 value of a planned key (bytes as stored).
-    pub fn value(&self, p: &Planned) -> &'s [u8] {
-        &self.store.node(p.node).value
+    pub fn value(&self, p: &Planned) -> std::borrow::Cow<'s, [u8]> {
+        self.store.value(p.node)
     }
 
     /// Plans the migration of `store`; when `v3` (the db beside the WAL) holds a non-empty
@@ -409,7 +410,7 @@ impl<'s> Migration<'s> {
             p.create_revision,
             p.revision.main,
             p.version,
-            self.value(p),
+            &self.value(p),
             p.lease,
         );
     }
@@ -453,8 +454,30 @@ impl<'s> Migration<'s> {
                     }
                     return Ok(());
                 }
+                // Spilled values are read a partition at a time, in revision order.
+                let mut cursor = self.store.spill.as_ref().map(|s| s.cursor());
                 for p in &self.planned {
-                    self.encode_key_value(p, &mut key, &mut buf);
+                    self.v3_key_into(p, &mut key);
+                    let value: &[u8] = match (&self.store.node(p.node).value, cursor.as_mut()) {
+                        (Val::Mem(v), _) => v,
+                        (Val::Spilled(r), Some(c)) => c.get(*r).map_err(WriteError::from)?,
+                        (Val::Spilled(_), None) => {
+                            return Err(WriteError::Io {
+                                kind: std::io::ErrorKind::NotFound,
+                                message: "a spilled value without its spill files".into(),
+                            }
+                            .into())
+                        }
+                    };
+                    encode_key_value(
+                        &mut buf,
+                        &key,
+                        p.create_revision,
+                        p.revision.main,
+                        p.version,
+                        value,
+                        p.lease,
+                    );
                     put_revision_encoded(sink, p.revision, false, &buf)?;
                 }
                 Ok(())

@@ -69,7 +69,7 @@ impl Store {
             let (name, client_urls) = self
                 .lookup(&[member_key(sm.id), b"/attributes".to_vec()].concat())
                 .ok()
-                .and_then(|a| parse_attributes(&self.node(a).value).ok())
+                .and_then(|a| parse_attributes(&self.value(a)).ok())
                 .unwrap_or_default();
             m.members.push(MemberInfo {
                 id: sm.id,
@@ -94,7 +94,7 @@ impl Store {
         m.version = self
             .lookup(b"/0/version")
             .ok()
-            .map(|v| go_lossy(&self.node(v).value));
+            .map(|v| go_lossy(&self.value(v)));
         m
     }
 }
@@ -256,7 +256,7 @@ fn members(store: &Store) -> Vec<StoredMember> {
         };
         let (peer_urls, is_learner) = store
             .child(id, b"raftAttributes")
-            .and_then(|ra| parse_raft_attributes(&store.node(ra).value).ok())
+            .and_then(|ra| parse_raft_attributes(&store.value(ra)).ok())
             .unwrap_or((None, false));
         out.push(StoredMember {
             id: mid,
@@ -612,13 +612,15 @@ mod tests {
             apply_v2(&mut s, &put("/0/version", "3.4.0")),
             Outcome::Membership { indices: vec![3] }
         );
-        let ra = s.node(
-            s.lookup(b"/0/members/a7f69577caa8685d/raftAttributes")
-                .unwrap(),
+        let ra = s
+            .lookup(b"/0/members/a7f69577caa8685d/raftAttributes")
+            .unwrap();
+        assert_eq!(
+            &s.value(ra)[..],
+            br#"{"peerURLs":["http://127.0.0.1:2380"]}"#
         );
-        assert_eq!(&ra.value[..], br#"{"peerURLs":["http://127.0.0.1:2380"]}"#);
-        let at = s.node(s.lookup(b"/0/members/a7f69577caa8685d/attributes").unwrap());
-        assert_eq!(&at.value[..], attrs.as_bytes());
+        let at = s.lookup(b"/0/members/a7f69577caa8685d/attributes").unwrap();
+        assert_eq!(&s.value(at)[..], attrs.as_bytes());
         // Adding the same member again is refused and consumes nothing.
         assert!(matches!(
             add(&mut s, id, "http://x", false),
@@ -659,8 +661,8 @@ mod tests {
             apply_conf_change(&mut s, &cc, Some(&Ok(promote))),
             Outcome::Membership { indices: vec![5] }
         );
-        let ra = s.node(s.lookup(b"/0/members/9/raftAttributes").unwrap());
-        assert_eq!(&ra.value[..], br#"{"peerURLs":["http://l"]}"#);
+        let ra = s.lookup(b"/0/members/9/raftAttributes").unwrap();
+        assert_eq!(&s.value(ra)[..], br#"{"peerURLs":["http://l"]}"#);
         let rm = ConfChange {
             id: 3,
             r#type: 1,

@@ -261,6 +261,19 @@ pub fn load_parallel<S: ReadAt + Sync + Send>(
     files: DataDirFiles<S>,
     opts: &LoadOptions,
 ) -> Result<V2Data, LoadError> {
+    load_parallel_spilling(files, opts, None)
+}
+
+/// [`load_parallel`] with the values of the newest `.snap` kept in temporary files in
+/// `spill_dir` instead of memory (see [`super::spill`]; values set by WAL entries stay in
+/// memory, and so does everything when the files cannot be created). For a reader that wants
+/// the values in revision order, such as [`crate::migrate::Migration`].
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_parallel_spilling<S: ReadAt + Sync + Send>(
+    files: DataDirFiles<S>,
+    opts: &LoadOptions,
+    spill_dir: Option<&std::path::Path>,
+) -> Result<V2Data, LoadError> {
     let mut report = LoadReport::default();
     let mut segs = wal_segments(files.wal, &mut report)?;
     // With `stop_at` an older snapshot may be needed: no guessing then.
@@ -284,7 +297,7 @@ pub fn load_parallel<S: ReadAt + Sync + Send>(
             let checked = candidate.map(|(name, src)| snap::read(name, src));
             (scan, checked)
         });
-        let parsed = candidate.and_then(|(name, src)| parse_ahead(name, src));
+        let parsed = candidate.and_then(|(name, src)| parse_ahead(name, src, spill_dir));
         // A failed scan thread (it cannot panic on input: no unchecked lengths) is redone below.
         let Ok((scan, checked)) = job.join() else {
             return (None, None);
@@ -327,11 +340,20 @@ type Parsed = (
 );
 
 #[cfg(not(target_arch = "wasm32"))]
-fn parse_ahead<S: ReadAt + Sync>(name: &str, src: &S) -> Option<Parsed> {
+fn parse_ahead<S: ReadAt + Sync>(
+    name: &str,
+    src: &S,
+    spill_dir: Option<&std::path::Path>,
+) -> Option<Parsed> {
     let s = snap::read_unchecked(name, src).ok()?;
     let range = s.json_range();
+    // No value of the snapshot is modified after its index.
+    let spill = spill_dir
+        .zip(snap::SnapName::parse(name))
+        .and_then(|(dir, sn)| super::spill::Spill::create(dir, sn.index).ok())
+        .map(std::sync::Arc::new);
     // Two halves on two threads (the same result as one pass).
-    let parsed = snapjson::load_from_split(src, range.clone());
+    let parsed = snapjson::load_from_split(src, range.clone(), spill);
     Some((range, parsed))
 }
 

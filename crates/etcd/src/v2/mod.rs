@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod load;
 pub mod snapjson;
+pub mod spill;
 pub mod store;
 pub mod time;
 pub mod view;
@@ -22,7 +23,7 @@ pub use load::{
     SnapshotUsed, V2Data,
 };
 #[cfg(not(target_arch = "wasm32"))]
-pub use load::{load_parallel, open_member_dir};
+pub use load::{load_parallel, load_parallel_spilling, open_member_dir};
 pub use store::{Code, Store};
 pub use view::{go_json_string, go_lossy, GetOptions, NodeRef, NodeView};
 

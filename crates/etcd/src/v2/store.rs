@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+use super::spill::{Spill, SpillRef};
 use super::time::MIN_EXPIRE_NS;
 
 pub(crate) type NodeId = u32;
@@ -67,13 +68,45 @@ impl fmt::Display for Code {
     }
 }
 
+/// A file's value: in memory, or in the store's [`Spill`] files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    Mem(Box<[u8]>),
+    Spilled(SpillRef),
+}
+
+impl Default for Val {
+    fn default() -> Self {
+        Val::Mem(Box::default())
+    }
+}
+
+impl From<&[u8]> for Val {
+    fn from(v: &[u8]) -> Self {
+        Val::Mem(v.into())
+    }
+}
+
+impl Val {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Val::Mem(v) => v.len(),
+            Val::Spilled(r) => r.len as usize,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 pub(crate) struct Node {
     pub(crate) name: Arc<[u8]>,
     pub(crate) parent: NodeId,
     pub(crate) created: u64,
     pub(crate) modified: u64,
     pub(crate) expire: Option<i64>,
-    pub(crate) value: Box<[u8]>,
+    pub(crate) value: Val,
     /// `Some` for directories (Go: `Children != nil`). Boxed: 8 bytes per file instead of 32.
     #[allow(clippy::box_collection)]
     pub(crate) children: Option<Box<BTreeMap<Arc<[u8]>, NodeId>>>,
@@ -94,6 +127,8 @@ pub struct Store {
     pub(crate) current_index: u64,
     /// Nodes with an expiration, by (expiration, id).
     ttl: BTreeSet<(i64, NodeId)>,
+    /// Where values go while a `.snap` is parsed, if anywhere but memory.
+    pub(crate) spill: Option<Arc<Spill>>,
 }
 
 impl fmt::Debug for Store {
@@ -156,8 +191,8 @@ impl Store {
     /// A fresh store as etcd builds it: `/`, `/0` and `/1`, all at index 0.
     pub fn new() -> Store {
         let mut s = Store::empty();
-        s.add_child(ROOT, b"0", true, Box::default(), 0, None);
-        s.add_child(ROOT, b"1", true, Box::default(), 0, None);
+        s.add_child(ROOT, b"0", true, Val::default(), 0, None);
+        s.add_child(ROOT, b"1", true, Val::default(), 0, None);
         s
     }
 
@@ -170,14 +205,46 @@ impl Store {
                 created: 0,
                 modified: 0,
                 expire: None,
-                value: Box::default(),
+                value: Val::default(),
                 children: Some(Box::default()),
             }],
             free: Vec::new(),
             live: 1,
             current_index: 0,
             ttl: BTreeSet::new(),
+            spill: None,
         }
+    }
+
+    /// Bytes of values kept in spill files rather than memory (see [`super::spill`]).
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spill.as_ref().map_or(0, |s| s.bytes_spilled())
+    }
+
+    /// The value of a file node. A spilled value that cannot be read back is empty here, and
+    /// [`Spill::read_failed`] says so.
+    pub(crate) fn value(&self, id: NodeId) -> std::borrow::Cow<'_, [u8]> {
+        match &self.nodes[id as usize].value {
+            Val::Mem(v) => std::borrow::Cow::Borrowed(v),
+            Val::Spilled(r) => std::borrow::Cow::Owned(
+                self.spill
+                    .as_ref()
+                    .and_then(|s| s.read(*r).ok())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// Sets a value read from a `.snap`: spilled when the store spills and the node's
+    /// `modifiedIndex` is known already (etcd writes it before the value).
+    pub(crate) fn set_loaded_value(&mut self, id: NodeId, v: &[u8]) {
+        let n = &mut self.nodes[id as usize];
+        n.value = match &self.spill {
+            Some(s) if v.len() >= s.min_len && n.modified != 0 => {
+                s.put(n.modified, v).map_or_else(|| v.into(), Val::Spilled)
+            }
+            _ => v.into(),
+        };
     }
 
     /// The store index (`CurrentIndex`): the index of the last successful mutation.
@@ -250,7 +317,7 @@ impl Store {
         parent: NodeId,
         name: &[u8],
         dir: bool,
-        value: Box<[u8]>,
+        value: Val,
         index: u64,
         expire: Option<i64>,
     ) -> NodeId {
@@ -263,7 +330,7 @@ impl Store {
         parent: NodeId,
         name: Arc<[u8]>,
         dir: bool,
-        value: Box<[u8]>,
+        value: Val,
         index: u64,
         expire: Option<i64>,
     ) -> NodeId {
@@ -300,7 +367,7 @@ impl Store {
             if let Some(t) = n.expire.take() {
                 self.ttl.remove(&(t, id));
             }
-            n.value = Box::default();
+            n.value = Val::default();
             n.name = Arc::from(&b""[..]);
             n.parent = NO_PARENT;
             self.free.push(id);
@@ -414,7 +481,7 @@ impl Store {
             match self.child(d, comp) {
                 Some(c) if self.node(c).is_dir() => d = c,
                 Some(_) => return Err(Code::NotDir),
-                None => d = self.add_child(d, comp, true, Box::default(), next, None),
+                None => d = self.add_child(d, comp, true, Val::default(), next, None),
             }
         }
         if let Some(existing) = self.child(d, name) {
@@ -430,7 +497,7 @@ impl Store {
             d,
             name,
             dir,
-            if dir { Box::default() } else { value.into() },
+            if dir { Val::default() } else { value.into() },
             next,
             expire,
         );
@@ -468,7 +535,7 @@ impl Store {
         let kept;
         let value = if refresh {
             let id = prev.ok_or(Code::KeyNotFound)?;
-            kept = self.node(id).value.clone();
+            kept = self.value(id).into_owned();
             &kept[..]
         } else {
             value
@@ -511,7 +578,7 @@ impl Store {
     fn compare(&self, id: NodeId, prev_value: &[u8], prev_index: u64) -> bool {
         let n = self.node(id);
         (prev_index == 0 || n.modified == prev_index)
-            && (prev_value.is_empty() || &n.value[..] == prev_value)
+            && (prev_value.is_empty() || *self.value(id) == *prev_value)
     }
 
     /// `CompareAndSwap` (files only).
@@ -641,8 +708,9 @@ mod tests {
     use super::*;
 
     fn get(s: &Store, p: &str) -> (u64, u64, Vec<u8>, bool) {
-        let n = s.node(s.lookup(p.as_bytes()).unwrap());
-        (n.created, n.modified, n.value.to_vec(), n.is_dir())
+        let id = s.lookup(p.as_bytes()).unwrap();
+        let n = s.node(id);
+        (n.created, n.modified, s.value(id).to_vec(), n.is_dir())
     }
 
     #[test]

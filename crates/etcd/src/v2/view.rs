@@ -315,7 +315,7 @@ impl<'a> NodeRef<'a> {
             value: if n.is_dir() {
                 None
             } else {
-                Some(n.value.to_vec())
+                Some(self.store.value(id).into_owned())
             },
             expiration: n.expire,
             ttl: n.expire.map_or(0, |t| ttl_seconds(t, now)),
@@ -661,7 +661,7 @@ impl<'a> NodeRef<'a> {
         if !n.is_dir() {
             sep(out);
             out.extend_from_slice(b"\"value\":");
-            go_json_string(out, &n.value);
+            go_json_string(out, &store.value(id));
         } else {
             sep(out);
             out.extend_from_slice(b"\"dir\":true");
