@@ -21,8 +21,8 @@
 //! configuration is a candidate, those of the `resources` entry that covers the etcd key first
 //! (kube-apiserver picks the entry by resource; the candidates after it only matter when names are
 //! reused across entries). AES-GCM and secretbox authenticate, so a wrong key is always detected;
-//! AES-CBC does not: a wrong key is detected by its padding (about 255 times in 256), and among
-//! several candidates the one whose plaintext starts like a Kubernetes value (`k8s\0`, `{`) wins.
+//! AES-CBC does not: a wrong key is detected by its padding (about 255 times in 256) and by a
+//! plaintext that does not start like a stored object (`k8s\0` protobuf, JSON `{`, CBOR).
 //!
 //! The configuration is YAML (what clusters use) or JSON. There is no maintained serde YAML crate
 //! (serde_yaml is archived, serde_yml unsound) and yaml-rust2 would bring encoding_rs and hashlink
@@ -630,29 +630,24 @@ impl EncryptionConfig {
             });
         };
         let mut first_error = None;
-        let mut unlikely = None;
         for (_, k) in &candidates {
             let skip = k.name.len() + 1;
             let data = after.get(skip..).unwrap_or_default();
             match open(kind, k, etcd_key, data, header + skip) {
-                Ok(plaintext) => {
-                    let d = Decrypted {
+                // AES-CBC is not authenticated: a wrong key passes the padding check about once in
+                // 256, so its plaintext must also start like a stored object.
+                Ok(plaintext) if kind != ProviderKind::AesCbc || looks_like_value(&plaintext) => {
+                    return Ok(Decrypted {
                         plaintext,
                         provider: kind,
                         key_name: k.name.clone(),
-                    };
-                    if kind != ProviderKind::AesCbc || looks_like_value(&d.plaintext) {
-                        return Ok(d);
-                    }
-                    unlikely.get_or_insert(d);
+                    });
                 }
+                Ok(_) => {}
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
-        }
-        if let Some(d) = unlikely {
-            return Ok(d);
         }
         Err(match first_error {
             Some(Failure::Malformed(offset, reason)) => DecryptError::Malformed {
@@ -671,7 +666,9 @@ impl EncryptionConfig {
 
     /// [`kms_info`], with the configuration's KMS v1 names (which may hold `:`).
     pub fn kms_info(&self, value: &[u8]) -> Option<KmsInfo> {
-        let after = value.strip_prefix(b"k8s:enc:kms:v1:".as_ref())?;
+        let Some(after) = value.strip_prefix(b"k8s:enc:kms:v1:".as_ref()) else {
+            return kms_info(value);
+        };
         let configured = self
             .rules
             .iter()
@@ -798,8 +795,10 @@ fn name_text(after: &[u8]) -> String {
     String::from_utf8_lossy(after.get(..end).unwrap_or_default()).into_owned()
 }
 
+/// What kube-apiserver stores: `k8s\0` + protobuf, JSON, or CBOR (self-described, `d9 d9 f7`).
 fn looks_like_value(p: &[u8]) -> bool {
     p.starts_with(crate::raw::K8S_MAGIC)
+        || p.starts_with(&[0xd9, 0xd9, 0xf7])
         || matches!(
             p.iter().find(|b| !b.is_ascii_whitespace()),
             Some(b'{') | Some(b'[')
