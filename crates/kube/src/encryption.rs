@@ -947,6 +947,8 @@ where
 // ------------------------------------------------------------------------------------------------
 
 mod yaml {
+    use std::collections::HashSet;
+
     use super::{cerr, ConfigError};
 
     #[derive(Debug, Clone, PartialEq)]
@@ -1167,6 +1169,7 @@ mod yaml {
         fn block_map(&mut self, indent: usize) -> R<Value> {
             let line = self.line();
             let mut entries: Vec<(String, Value)> = Vec::new();
+            let mut seen = HashSet::new();
             while let Some(col) = self.content()? {
                 if col < indent {
                     break;
@@ -1185,7 +1188,7 @@ mod yaml {
                     return self.err("expected 'key: value'");
                 };
                 let key_line = self.line();
-                if entries.iter().any(|(k, _)| *k == key) {
+                if !seen.insert(key.clone()) {
                     return self.err(format!("duplicate key {key:?}"));
                 }
                 self.col += used;
@@ -1385,6 +1388,7 @@ mod yaml {
             self.col += 1;
             let mut items = Vec::new();
             let mut entries: Vec<(String, Value)> = Vec::new();
+            let mut seen = HashSet::new();
             loop {
                 self.flow_space(open)?;
                 if self.rest().starts_with(close) {
@@ -1405,7 +1409,7 @@ mod yaml {
                     }
                     self.col += 1;
                     self.flow_space(open)?;
-                    if entries.iter().any(|(k, _)| *k == key) {
+                    if !seen.insert(key.clone()) {
                         return Err(cerr(key_line, "", format!("duplicate key {key:?}")));
                     }
                     let v = self.flow_item(open)?;
