@@ -33,6 +33,8 @@
 //! text readable too), comments, `---`/`...` document markers. Anchors, aliases, tags, block
 //! scalars (`|`, `>`) and multi-line plain scalars are refused with the line they are on. Every
 //! error names the line and the field path (`resources[0].providers[1].aescbc.keys[0].secret`).
+//! Unlike kube-apiserver's strict decoder, fields this module does not use (`endpoint`, `timeout`,
+//! a typo'd extra field) are ignored: reading values needs only the keys.
 //!
 //! Nothing panics on any input: every length is checked before slicing (the tests feed
 //! truncations and bit flips of real values and broken configurations).
