@@ -165,8 +165,23 @@ pub struct DeletedOptions {
     pub namespace: Option<Vec<u8>>,
     /// Write each object's last held value here.
     pub export: Option<std::path::PathBuf>,
+    /// As stored (what `etcdctl put` puts back), or decoded.
+    pub export_format: ExportFormat,
     pub prefix: Vec<u8>,
     pub write_out: TableOrJson,
+    pub decode: DecodeArgs,
+}
+
+/// What `deleted --export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The value as stored (k8s protobuf, JSON or encrypted): `etcdctl put KEY < FILE` puts
+    /// it back.
+    Raw,
+    /// The object decoded, as kubectl -o yaml shows it (Secret data masked unless revealed).
+    Yaml,
+    /// The object decoded, as kubectl -o json shows it.
+    Json,
 }
 
 /// A path component from key bytes: printable ASCII kept, the rest (and `/`, `\`, a leading
@@ -241,15 +256,38 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
         }
         let mut file = Value::Null;
         if let Some(dir) = &o.export {
+            let (bytes, ext): (std::borrow::Cow<'_, [u8]>, &str) = match o.export_format {
+                ExportFormat::Raw => (kv.value.into(), value_ext(kv.value)),
+                f => {
+                    let d = kube::object::decode(kv.key, kv.value, &o.decode.options());
+                    let mut obj = d.json.clone();
+                    if let Some(Value::Object(meta)) =
+                        obj.as_mut().and_then(|v| v.get_mut("metadata"))
+                    {
+                        meta.insert(
+                            "resourceVersion".into(),
+                            Value::String(rk.rev.main.to_string()),
+                        );
+                    }
+                    match (obj, f) {
+                        (Some(v), ExportFormat::Yaml) => {
+                            (kube::yaml::to_yaml(&v).into_bytes().into(), "yaml")
+                        }
+                        (Some(v), _) => ((json_4(&v) + "\n").into_bytes().into(), "json"),
+                        // Not decodable: as stored, with the reason on stderr.
+                        (None, _) => {
+                            for n in &d.notes {
+                                eprintln!("{}: {n}; exported as stored", show(kv.key));
+                            }
+                            (kv.value.into(), value_ext(kv.value))
+                        }
+                    }
+                }
+            };
             let p = dir
                 .join(safe_component(type_name.as_bytes()))
                 .join(ns.map_or("_cluster".to_string(), safe_component))
-                .join(format!(
-                    "{}@{}.{}",
-                    safe_component(name),
-                    rk.rev.main,
-                    value_ext(kv.value)
-                ));
+                .join(format!("{}@{}.{}", safe_component(name), rk.rev.main, ext));
             let written = p
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
@@ -259,7 +297,7 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
                         .create_new(true)
                         .open(&p)
                 })
-                .and_then(|mut f| f.write_all(kv.value));
+                .and_then(|mut f| f.write_all(&bytes));
             if let Err(e) = written {
                 export_err.get_or_insert_with(|| fail(&p, &e));
                 return Err(etcd::Error::Write("export failed".into()));
@@ -339,5 +377,247 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
                 ),
             )
         }
+    }
+}
+
+/// How `k8s get` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetFormat {
+    /// One line per object.
+    Table,
+    /// kubectl-style YAML (a List for several objects).
+    Yaml,
+    /// kubectl-style JSON (a List for several objects).
+    Json,
+}
+
+pub struct GetOptions {
+    pub resource: String,
+    pub name: Option<Vec<u8>>,
+    pub namespace: Option<Vec<u8>>,
+    pub output: GetFormat,
+    /// 0: the current revision.
+    pub rev: i64,
+    pub prefix: Vec<u8>,
+    pub decode: DecodeArgs,
+}
+
+/// What every command that shows Kubernetes objects takes: decryption and masking.
+#[derive(Default)]
+pub struct DecodeArgs {
+    pub encryption: Option<kube::encryption::EncryptionConfig>,
+    pub reveal_secrets: bool,
+    pub mask_prefixes: Vec<Vec<u8>>,
+}
+
+impl DecodeArgs {
+    /// Reads `--encryption-config FILE` (YAML or JSON).
+    pub fn new(
+        encryption_config: Option<&Path>,
+        reveal_secrets: bool,
+        mask_prefixes: Vec<Vec<u8>>,
+    ) -> Result<DecodeArgs, Failure> {
+        let encryption = match encryption_config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| fail(p, &e))?;
+                Some(kube::encryption::EncryptionConfig::parse(&text).map_err(|e| fail(p, &e))?)
+            }
+            None => None,
+        };
+        Ok(DecodeArgs {
+            encryption,
+            reveal_secrets,
+            mask_prefixes,
+        })
+    }
+
+    pub fn options(&self) -> kube::object::Options<'_> {
+        kube::object::Options {
+            encryption: self.encryption.as_ref(),
+            reveal_secrets: self.reveal_secrets,
+            mask_prefixes: &self.mask_prefixes,
+        }
+    }
+}
+
+/// The object a stored value holds, as kube-apiserver would serve it: `resourceVersion` is the
+/// revision it was read at (the apiserver fills it in from etcd; it is not stored).
+fn served(kv: &etcd::proto::KeyValue, o: &kube::object::Object) -> Option<Value> {
+    let mut v = o.json.clone()?;
+    if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(kv.mod_revision.to_string()),
+        );
+    }
+    Some(v)
+}
+
+/// `etcdscope k8s INPUT get RESOURCE [NAME]`: objects as kubectl shows them.
+pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Failure> {
+    use etcd::v3::RangeRequest;
+    use kube::keys::{self, KeyKind, ResourceArg};
+    let (path, be) = input::open_v3(input)?;
+    let want = ResourceArg::parse(&o.resource);
+    let prefix = o.prefix.strip_suffix(b"/").unwrap_or(&o.prefix);
+    let mut req = RangeRequest::prefix(&[prefix, b"/"].concat());
+    req.revision = o.rev;
+    let res = be
+        .range_matching(&req, |k| match keys::parse(k, prefix) {
+            KeyKind::Object(ok) => {
+                want.matches(&ok)
+                    && (o.namespace.is_none() || o.namespace.as_deref() == ok.namespace)
+                    && (o.name.is_none() || o.name.as_deref() == Some(ok.name))
+            }
+            _ => false,
+        })
+        .map_err(|e| fail(&path, &e))?;
+    let dopts = o.decode.options();
+    let mut objects: Vec<Value> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut undecoded = 0usize;
+    let mut single_raw: Option<String> = None;
+    for kv in &res.kvs {
+        let d = kube::object::decode(&kv.key, &kv.value, &dopts);
+        for n in &d.notes {
+            eprintln!("{}: {n}", show(&kv.key));
+        }
+        let (ns, name) = match keys::parse(&kv.key, prefix) {
+            KeyKind::Object(k) => (
+                k.namespace.map(|n| String::from_utf8_lossy(n).into_owned()),
+                String::from_utf8_lossy(k.name).into_owned(),
+            ),
+            _ => (None, show(&kv.key)),
+        };
+        let obj = served(kv, &d);
+        let kind = match (&obj, &d.stored) {
+            (Some(v), _) => format!(
+                "{}/{}",
+                v.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                v.get("kind").and_then(Value::as_str).unwrap_or("")
+            ),
+            (None, Some(kube::object::Stored::Protobuf { api_version, kind })) => {
+                format!("{api_version}/{kind}")
+            }
+            _ => "-".into(),
+        };
+        let created = obj
+            .as_ref()
+            .and_then(|v| v.pointer("/metadata/creationTimestamp"))
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string();
+        let stored = match (&d.encryption, &d.stored) {
+            (Some(e), Some(s)) => format!("{}, {e}", s.name()),
+            (Some(e), None) => format!("encrypted, {e}"),
+            (None, Some(s)) => s.name().to_string(),
+            (None, None) => "masked".into(),
+        };
+        rows.push(vec![
+            ns.unwrap_or_else(|| "-".into()),
+            name,
+            kind,
+            kv.mod_revision.to_string(),
+            human(kv.value.len() as u64),
+            stored,
+            created,
+        ]);
+        match obj {
+            Some(v) => objects.push(v),
+            None => {
+                undecoded += 1;
+                if res.kvs.len() == 1 {
+                    let shown = d.plaintext.as_deref().unwrap_or(&kv.value);
+                    single_raw = if d.masked_whole {
+                        None
+                    } else {
+                        kube::raw::view(shown, kube::raw::Limits::default())
+                    };
+                }
+            }
+        }
+    }
+    if res.kvs.is_empty() {
+        return Err(Failure::Input(format!(
+            "etcdscope: {}: no {}{}{} at revision {}",
+            path.display(),
+            o.resource,
+            o.name
+                .as_ref()
+                .map(|n| format!(" named {:?}", String::from_utf8_lossy(n)))
+                .unwrap_or_default(),
+            o.namespace
+                .as_ref()
+                .map(|n| format!(" in namespace {:?}", String::from_utf8_lossy(n)))
+                .unwrap_or_default(),
+            if o.rev > 0 {
+                o.rev
+            } else {
+                res.header_revision
+            }
+        )));
+    }
+    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(io_fail);
+    match o.output {
+        GetFormat::Table => {
+            output::table(
+                out,
+                &[
+                    "NAMESPACE",
+                    "NAME",
+                    "KIND",
+                    "REVISION",
+                    "SIZE",
+                    "STORED",
+                    "CREATED",
+                ],
+                &rows,
+            )?;
+        }
+        GetFormat::Yaml | GetFormat::Json => {
+            let doc = if o.name.is_some() && objects.len() == 1 && res.kvs.len() == 1 {
+                objects.pop()
+            } else if o.name.is_some() && res.kvs.len() == 1 {
+                None
+            } else {
+                Some(json!({
+                    "apiVersion": "v1",
+                    "items": objects,
+                    "kind": "List",
+                    "metadata": { "resourceVersion": "" },
+                }))
+            };
+            match (doc, o.output) {
+                (Some(d), GetFormat::Yaml) => w(out, &kube::yaml::to_yaml(&d))?,
+                (Some(d), _) => {
+                    w(out, &json_4(&d))?;
+                    w(out, "\n")?;
+                }
+                (None, _) => {
+                    // One object that could not be decoded: its schema-less view.
+                    if let Some(r) = &single_raw {
+                        w(out, r)?;
+                    }
+                }
+            }
+        }
+    }
+    if undecoded > 0 {
+        eprintln!(
+            "{undecoded} of {} object(s) could not be decoded (see the notes above)",
+            res.kvs.len()
+        );
+    }
+    Ok(())
+}
+
+/// JSON indented by four spaces, as `kubectl -o json` prints it.
+fn json_4(v: &Value) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    match serde::Serialize::serialize(v, &mut ser) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => v.to_string(),
     }
 }

@@ -234,6 +234,13 @@ enum Cmd {
         report: Option<PathBuf>,
         #[arg(long)]
         force: bool,
+        /// Replace the data of Kubernetes Secrets with "<redacted>" (for sharing a dump; the
+        /// result still decodes and restores).
+        #[arg(long)]
+        redact: bool,
+        /// Replace the whole value of keys under this prefix with "<redacted>" (repeatable).
+        #[arg(long, value_name = "PREFIX")]
+        redact_prefix: Vec<std::ffi::OsString>,
     },
     /// SQL for SQLite or PostgreSQL: the etcd schema (current keys, history, leases, members,
     /// meta, auth) or kine's (k3s). A data dir with member/wal goes through the migrate mapping.
@@ -275,6 +282,13 @@ enum Cmd {
         /// v2 data dirs: "now" for TTLs (RFC 3339).
         #[arg(long)]
         now: Option<String>,
+        /// Replace the data of Kubernetes Secrets with "<redacted>" (for sharing a dump; the
+        /// result still decodes and restores).
+        #[arg(long)]
+        redact: bool,
+        /// Replace the whole value of keys under this prefix with "<redacted>" (repeatable).
+        #[arg(long, value_name = "PREFIX")]
+        redact_prefix: Vec<std::ffi::OsString>,
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
@@ -393,16 +407,76 @@ enum K8sCmd {
         resource: Option<String>,
         #[arg(short = 'n', long)]
         namespace: Option<std::ffi::OsString>,
-        /// Write each object's last held value (as stored: k8s protobuf, JSON or encrypted)
-        /// to DIR/TYPE/NAMESPACE/NAME@REVISION.EXT.
+        /// Write each object's last held value to DIR/TYPE/NAMESPACE/NAME@REVISION.EXT.
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+        /// raw: as stored (k8s protobuf, JSON or encrypted; `etcdctl put KEY < FILE` puts it
+        /// back); yaml or json: decoded, as kubectl shows it.
+        #[arg(long, value_enum, default_value = "raw")]
+        export_format: k8s::ExportFormat,
         /// The apiserver's --etcd-prefix.
         #[arg(long, default_value = "/registry")]
         prefix: std::ffi::OsString,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
+        #[command(flatten)]
+        decode: DecodeFlags,
     },
+    /// Objects as kubectl shows them: `get pods`, `get deploy -n kube-system`,
+    /// `get secret mysecret -n default -o yaml`. Secret data is masked unless --reveal-secrets.
+    Get {
+        /// Resource type: plural, singular or short name (pods, pod, po), with a group for
+        /// custom resources (widgets.example.com), or a key prefix (minions, services/specs).
+        resource: String,
+        /// Only the object of this name.
+        name: Option<std::ffi::OsString>,
+        /// Only this namespace (default: all namespaces).
+        #[arg(short = 'n', long)]
+        namespace: Option<std::ffi::OsString>,
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: k8s::GetFormat,
+        /// Read at this revision (0 = current).
+        #[arg(long, default_value_t = 0)]
+        rev: i64,
+        /// The apiserver's --etcd-prefix.
+        #[arg(long, default_value = "/registry")]
+        prefix: std::ffi::OsString,
+        #[command(flatten)]
+        decode: DecodeFlags,
+    },
+}
+
+/// Decryption and masking, for the commands that show Kubernetes objects.
+#[derive(clap::Args)]
+struct DecodeFlags {
+    /// The cluster's EncryptionConfiguration (YAML or JSON), to decrypt values encrypted at rest
+    /// with aescbc, aesgcm or secretbox. Read into memory only.
+    #[arg(long, value_name = "FILE")]
+    encryption_config: Option<PathBuf>,
+    /// Show Secret data (masked by default).
+    #[arg(long)]
+    reveal_secrets: bool,
+    /// Mask the whole value of keys under this prefix too (repeatable).
+    #[arg(long, value_name = "PREFIX")]
+    mask_prefix: Vec<std::ffi::OsString>,
+}
+
+/// `--redact` / `--redact-prefix`: what an export takes out (None: nothing).
+fn redactor(secrets: bool, prefixes: &[std::ffi::OsString]) -> Option<kube::redact::Redactor> {
+    (secrets || !prefixes.is_empty()).then(|| kube::redact::Redactor {
+        secrets,
+        prefixes: prefixes.iter().map(|p| os_bytes(p)).collect(),
+    })
+}
+
+impl DecodeFlags {
+    fn args(self) -> Result<k8s::DecodeArgs, Failure> {
+        k8s::DecodeArgs::new(
+            self.encryption_config.as_deref(),
+            self.reveal_secrets,
+            self.mask_prefix.iter().map(|p| os_bytes(p)).collect(),
+        )
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -521,8 +595,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     resource,
                     namespace,
                     export,
+                    export_format,
                     prefix,
                     write_out,
+                    decode,
                 },
         } => k8s::deleted(
             &mut out,
@@ -531,8 +607,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 resource,
                 namespace: namespace.as_deref().map(os_bytes),
                 export,
+                export_format,
                 prefix: os_bytes(&prefix),
                 write_out,
+                decode: decode.args()?,
+            },
+        )
+        .and_then(|()| out.flush().map_err(output::io_fail)),
+        Cmd::K8s {
+            input,
+            cmd:
+                K8sCmd::Get {
+                    resource,
+                    name,
+                    namespace,
+                    output,
+                    rev,
+                    prefix,
+                    decode,
+                },
+        } => k8s::get(
+            &mut out,
+            &input,
+            &k8s::GetOptions {
+                resource,
+                name: name.as_deref().map(os_bytes),
+                namespace: namespace.as_deref().map(os_bytes),
+                output,
+                rev,
+                prefix: os_bytes(&prefix),
+                decode: decode.args()?,
             },
         )
         .and_then(|()| out.flush().map_err(output::io_fail)),
@@ -606,6 +710,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             at_rev,
             report,
             force,
+            redact,
+            redact_prefix,
         } => {
             let opts = etcd::v3::rewrite::RewriteOptions {
                 prefixes: prefix.iter().map(|p| os_bytes(p)).collect(),
@@ -618,7 +724,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 force,
                 report,
             };
-            produce::rewrite_cmd(&mut out, &input, &opts, &o)
+            let redactor = redactor(redact, &redact_prefix);
+            produce::rewrite_cmd(&mut out, &input, &opts, &o, redactor.as_ref())
         }
         Cmd::Export {
             input,
@@ -635,6 +742,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             prefix_map,
             now,
             force,
+            redact,
+            redact_prefix,
         } => {
             let ttl = ttl_mode(no_ttl, ttl);
             let prefix_map = prefix_map_arg(&prefix_map)?;
@@ -651,6 +760,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 include_hidden,
                 prefix_map,
                 now,
+                redact: redactor(redact, &redact_prefix),
             };
             export::run(&mut out, &input, a)
         }

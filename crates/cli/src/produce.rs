@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use etcd::migrate::{MigrateOptions, Migration, TtlMode};
 use etcd::v2::LoadOptions;
-use etcd::v3::rewrite::{rewrite, RewriteOptions};
+use etcd::v3::rewrite::{rewrite_mapped, RewriteOptions, ValueMap};
 use etcd::v3::write::{write_backend, NewBackend};
 use etcd::v3::Backend;
 use storage::FileSource;
@@ -261,10 +261,14 @@ pub fn rewrite_cmd(
     input_path: &Path,
     opts: &RewriteOptions,
     o: &OutputOptions,
+    redact: Option<&kube::redact::Redactor>,
 ) -> Result<(), Failure> {
     check_output(input_path, o)?;
     let (path, be) = input::open_v3(input_path)?;
-    let (content, report) = rewrite(&be, opts).map_err(|e| fail(&path, &e))?;
+    let f = |k: &[u8], v: &[u8]| redact.and_then(|r| r.redact(k, v)).map(|(v, _)| v);
+    let map = ValueMap::new(&f);
+    let (content, report) =
+        rewrite_mapped(&be, opts, redact.map(|_| &map)).map_err(|e| fail(&path, &e))?;
     let summary = write_out(&content, o)?;
     if let Some(r) = &o.report {
         write_report_file(r, |w| {
@@ -294,5 +298,13 @@ pub fn rewrite_cmd(
             .unwrap_or_default()
     )
     .map_err(io_fail)?;
+    if redact.is_some() {
+        writeln!(
+            out,
+            "redacted {} value(s) (Secret data, --redact-prefix)",
+            map.replaced.load(std::sync::atomic::Ordering::Relaxed)
+        )
+        .map_err(io_fail)?;
+    }
     Ok(())
 }

@@ -58,6 +58,108 @@ const RENAMED: [(&[u8], &[u8]); 5] = [
     (b"ingress", b"ingresses"),
 ];
 
+/// kubectl's short names of built-in resources, and the plural they stand for.
+const SHORT: [(&str, &str); 30] = [
+    ("cj", "cronjobs"),
+    ("cm", "configmaps"),
+    ("crd", "customresourcedefinitions"),
+    ("crds", "customresourcedefinitions"),
+    ("csr", "certificatesigningrequests"),
+    ("deploy", "deployments"),
+    ("ds", "daemonsets"),
+    ("ep", "endpoints"),
+    ("ev", "events"),
+    ("hpa", "horizontalpodautoscalers"),
+    ("ing", "ingresses"),
+    ("limits", "limitranges"),
+    ("netpol", "networkpolicies"),
+    ("no", "nodes"),
+    ("ns", "namespaces"),
+    ("pc", "priorityclasses"),
+    ("pdb", "poddisruptionbudgets"),
+    ("po", "pods"),
+    ("psp", "podsecuritypolicies"),
+    ("pv", "persistentvolumes"),
+    ("pvc", "persistentvolumeclaims"),
+    ("quota", "resourcequotas"),
+    ("rc", "replicationcontrollers"),
+    ("rs", "replicasets"),
+    ("sa", "serviceaccounts"),
+    ("sc", "storageclasses"),
+    ("sts", "statefulsets"),
+    ("svc", "services"),
+    ("endpointslice", "endpointslices"),
+    ("minion", "nodes"),
+];
+
+/// A resource as a user names it on the command line: `pods`, `pod`, `po`, `deployments.apps`,
+/// `widgets.example.com`, or a key prefix (`minions`, `services/specs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceArg {
+    /// The plural resource name (lower case).
+    pub plural: String,
+    /// The group when one was given (`apps`, `example.com`).
+    pub group: Option<String>,
+    /// The argument as given (matched against key prefixes too).
+    pub given: String,
+}
+
+impl ResourceArg {
+    pub fn parse(arg: &str) -> ResourceArg {
+        let given = arg.trim().trim_matches('/').to_string();
+        let lower = given.to_ascii_lowercase();
+        let (name, group) = match lower.split_once('.') {
+            Some((n, g)) if !lower.contains('/') => (n.to_string(), Some(g.to_string())),
+            _ => (lower.clone(), None),
+        };
+        let plural = match SHORT.iter().find(|(s, _)| *s == name) {
+            Some((_, p)) => p.to_string(),
+            None => plural_of(&name),
+        };
+        ResourceArg {
+            plural,
+            group,
+            given,
+        }
+    }
+
+    /// Whether an object's key is of this resource. Built-in resources are stored without
+    /// their group, so `deployments.apps` matches `/registry/deployments/…`.
+    pub fn matches(&self, k: &ObjectKey<'_>) -> bool {
+        if k.prefix == self.given.as_bytes() {
+            return true;
+        }
+        if k.resource != self.plural.as_bytes() {
+            return false;
+        }
+        match (&self.group, k.group) {
+            (Some(want), Some(g)) => want.as_bytes() == g,
+            _ => true,
+        }
+    }
+}
+
+/// The plural of a singular resource name, as Kubernetes forms them (`policy` → `policies`,
+/// `ingress` → `ingresses`); names that are plural already are kept.
+fn plural_of(name: &str) -> String {
+    const PLURAL_ALREADY: [&str; 3] = ["endpoints", "events", "minions"];
+    if PLURAL_ALREADY.contains(&name) || name.ends_with("ies") || name.ends_with("sses") {
+        return name.to_string();
+    }
+    if name.ends_with("ss") || name.ends_with("sh") || name.ends_with("ch") || name.ends_with('x') {
+        return format!("{name}es");
+    }
+    if let Some(stem) = name.strip_suffix('y') {
+        if !stem.ends_with(['a', 'e', 'o', 'u']) {
+            return format!("{stem}ies");
+        }
+    }
+    if name.ends_with('s') {
+        return name.to_string();
+    }
+    format!("{name}s")
+}
+
 /// Splits `key` written under `prefix` (normally [`DEFAULT_PREFIX`]).
 pub fn parse<'a>(key: &'a [u8], prefix: &[u8]) -> KeyKind<'a> {
     if key == b"compact_rev_key" {
@@ -205,5 +307,44 @@ mod tests {
             KeyKind::Object(o) => assert_eq!(o.name, b"\xff"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn resource_arguments() {
+        let key = |k: &'static str| match parse(k.as_bytes(), DEFAULT_PREFIX) {
+            KeyKind::Object(o) => o,
+            other => panic!("{k}: {other:?}"),
+        };
+        let pod = key("/registry/pods/default/web-0");
+        for a in ["pods", "pod", "po", "Pods", "pods/"] {
+            assert!(ResourceArg::parse(a).matches(&pod), "{a}");
+        }
+        assert!(!ResourceArg::parse("podtemplates").matches(&pod));
+        let node = key("/registry/minions/n1");
+        for a in ["nodes", "node", "no", "minions"] {
+            assert!(ResourceArg::parse(a).matches(&node), "{a}");
+        }
+        let deploy = key("/registry/deployments/default/d");
+        for a in ["deployments.apps", "deploy", "deployment"] {
+            assert!(ResourceArg::parse(a).matches(&deploy), "{a}");
+        }
+        let widget = key("/registry/example.com/widgets/ns1/w");
+        assert!(ResourceArg::parse("widgets.example.com").matches(&widget));
+        assert!(ResourceArg::parse("widgets").matches(&widget));
+        assert!(!ResourceArg::parse("widgets.other.io").matches(&widget));
+        assert!(ResourceArg::parse("example.com/widgets").matches(&widget));
+        let np = key("/registry/networkpolicies/default/p");
+        assert!(ResourceArg::parse("networkpolicy").matches(&np));
+        let sc = key("/registry/storageclasses/fast");
+        assert!(ResourceArg::parse("storageclass").matches(&sc));
+        let ing = key("/registry/ingress/default/i");
+        assert!(ResourceArg::parse("ingress").matches(&ing));
+        assert!(ResourceArg::parse("ing").matches(&ing));
+        let svc = key("/registry/services/specs/default/kubernetes");
+        assert!(ResourceArg::parse("svc").matches(&svc));
+        assert!(ResourceArg::parse("services/specs").matches(&svc));
+        let ep = key("/registry/services/endpoints/default/kubernetes");
+        assert!(ResourceArg::parse("endpoints").matches(&ep));
+        assert!(!ResourceArg::parse("services").matches(&ep));
     }
 }

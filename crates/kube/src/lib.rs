@@ -10,14 +10,19 @@
 //! * [`deleted`]: objects deleted but still held in the history, with their last revision.
 //! * [`encryption`]: decrypts `k8s:enc:` aescbc, aesgcm and secretbox values with the cluster's
 //!   EncryptionConfiguration (YAML or JSON); labels KMS values.
+//! * [`object`]: one stored value made readable for every view and export: decrypted, decoded
+//!   to JSON, Secret data masked unless revealed.
+//! * [`redact`]: `--redact`: Secret values and chosen prefixes taken out of a value for sharing.
 //! * [`yaml`]: YAML as `kubectl -o yaml` prints it, from a JSON value.
 //!
-//! No UI, no I/O, no dependencies: every function takes bytes and never panics, whatever they are.
+//! No UI, no I/O: every function takes bytes and never panics, whatever they are.
 //! Full typed decoding of Kubernetes objects will be built on this crate.
 
 pub mod analyze;
 pub mod deleted;
 pub mod encryption;
 pub mod keys;
+pub mod object;
 pub mod raw;
+pub mod redact;
 pub mod yaml;

@@ -97,7 +97,7 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Reads a base-128 varint at `*pos` (at most 10 bytes).
-fn varint(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+pub(crate) fn varint(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     let start = *pos;
     let mut v: u64 = 0;
     for i in 0..10 {
@@ -125,7 +125,7 @@ fn varint(b: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     })
 }
 
-fn take<'a>(b: &'a [u8], pos: &mut usize, n: u64) -> Result<&'a [u8], DecodeError> {
+pub(crate) fn take<'a>(b: &'a [u8], pos: &mut usize, n: u64) -> Result<&'a [u8], DecodeError> {
     let start = *pos;
     let end = usize::try_from(n)
         .ok()

@@ -125,6 +125,16 @@ impl<S: ReadAt> Backend<S> {
     }
 
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResult> {
+        self.range_matching(req, |_| true)
+    }
+
+    /// [`Backend::range`] of the keys in the range that `keep` accepts (memory grows with those
+    /// only).
+    pub fn range_matching(
+        &self,
+        req: &RangeRequest,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<RangeResult> {
         let (rev, current) = self.resolve_revision(req.revision)?;
         // Latest change per key inside the range; None = deleted at `rev`. Hashing (one pass per
         // key) beats an ordered map here; the survivors are sorted once at the end.
@@ -135,7 +145,7 @@ impl<S: ReadAt> Backend<S> {
                 return Ok(ControlFlow::Break(()));
             }
             let kv = KvRef::parse(e.value).ok_or_else(|| bad_kv(rk, e))?;
-            if !req.contains(kv.key) {
+            if !req.contains(kv.key) || !keep(kv.key) {
                 return Ok(ControlFlow::Continue(()));
             }
             let slot = if rk.tombstone {

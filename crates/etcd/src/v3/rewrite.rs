@@ -48,11 +48,38 @@ pub struct RewriteReport {
     pub compacted_at: Option<i64>,
 }
 
+/// Values replaced while they are copied (e.g. `--redact`): `f(key, value)` gives the new
+/// value, or `None` to keep it. It must give the same answer every time (the writer reads the
+/// content twice).
+pub struct ValueMap<'a> {
+    pub f: &'a (dyn Fn(&[u8], &[u8]) -> Option<Vec<u8>> + Sync),
+    /// Values replaced, counted in the writer's last pass.
+    pub replaced: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> ValueMap<'a> {
+    pub fn new(f: &'a (dyn Fn(&[u8], &[u8]) -> Option<Vec<u8>> + Sync)) -> Self {
+        ValueMap {
+            f,
+            replaced: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
 /// Plans a rewrite: checks the revision like etcd (compacted / future), counts what is kept,
 /// and returns the new backend's content.
 pub fn rewrite<'a, S: ReadAt>(
     src: &'a Backend<S>,
     opts: &'a RewriteOptions,
+) -> Result<(NewBackend<'a>, RewriteReport)> {
+    rewrite_mapped(src, opts, None)
+}
+
+/// [`rewrite`] with the values of kept revisions passed through `map`.
+pub fn rewrite_mapped<'a, S: ReadAt>(
+    src: &'a Backend<S>,
+    opts: &'a RewriteOptions,
+    map: Option<&'a ValueMap<'a>>,
 ) -> Result<(NewBackend<'a>, RewriteReport)> {
     let (at, current) = src.resolve_revision(opts.at_rev)?;
     let meta = src.meta_info()?;
@@ -105,6 +132,8 @@ pub fn rewrite<'a, S: ReadAt>(
     nb.stream(
         BUCKET_KEY,
         Box::new(move |sink| {
+            let last_pass = sink.needs_values();
+            let mut buf = Vec::new();
             src.scan_revisions(Revision::new(0, 0), |rk, e| {
                 if rk.rev.main > at {
                     return Ok(std::ops::ControlFlow::Break(()));
@@ -114,8 +143,27 @@ pub fn rewrite<'a, S: ReadAt>(
                     Some(latest) => latest.get(kv.key).is_some_and(|(r, _)| *r == rk.rev),
                     None => opts.selects(kv.key),
                 };
-                if wanted {
-                    sink.put(e.key, e.value).map_err(Error::from)?;
+                if !wanted {
+                    return Ok(std::ops::ControlFlow::Continue(()));
+                }
+                match map.and_then(|m| (m.f)(kv.key, kv.value).map(|v| (m, v))) {
+                    Some((m, value)) if !rk.tombstone => {
+                        crate::proto::encode_key_value(
+                            &mut buf,
+                            kv.key,
+                            kv.create_revision,
+                            kv.mod_revision,
+                            kv.version,
+                            &value,
+                            kv.lease,
+                        );
+                        sink.put(e.key, &buf).map_err(Error::from)?;
+                        if last_pass {
+                            m.replaced
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    _ => sink.put(e.key, e.value).map_err(Error::from)?,
                 }
                 Ok(std::ops::ControlFlow::Continue(()))
             })

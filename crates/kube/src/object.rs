@@ -1,0 +1,189 @@
+//! One stored value made readable, for every view and export of the CLI and the page: the
+//! object as JSON — a `k8s\0` protobuf value through [`crate::typed`], a JSON-stored object
+//! (custom resources, CRDs, APIServices) parsed — after decryption when the user supplied an
+//! `EncryptionConfiguration`; Secret data masked unless revealed; whole values masked under
+//! user-chosen prefixes. What cannot be decoded is said in [`Object::notes`], and the caller
+//! falls back to [`crate::raw::view`] or a hex dump: never an error page.
+
+use serde_json::Value;
+
+use crate::encryption::EncryptionConfig;
+use crate::raw::{self, Envelope};
+
+/// How to decode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// Decrypts `k8s:enc:` values (aescbc, aesgcm, secretbox).
+    pub encryption: Option<&'a EncryptionConfig>,
+    /// Shows Secret `data` and `stringData` (masked otherwise).
+    pub reveal_secrets: bool,
+    /// Keys under these prefixes have their whole value masked (unless `reveal_secrets`).
+    pub mask_prefixes: &'a [Vec<u8>],
+}
+
+/// How the value was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// `k8s\0` + protobuf of this type.
+    Protobuf { api_version: String, kind: String },
+    /// JSON text (custom resources, CRDs, APIServices, objects of a JSON storage media type).
+    Json,
+    /// Neither (e.g. `compact_rev_key`, a master lease's IP, bytes).
+    Other,
+}
+
+impl Stored {
+    /// `protobuf`, `json` or `other`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stored::Protobuf { .. } => "protobuf",
+            Stored::Json => "json",
+            Stored::Other => "other",
+        }
+    }
+}
+
+/// A decoded value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// How it was stored (after decryption). `None`: still encrypted, or masked by prefix.
+    pub stored: Option<Stored>,
+    /// `aescbc key "k1"` when it was encrypted at rest (decrypted or not).
+    pub encryption: Option<String>,
+    /// The object, when it could be decoded.
+    pub json: Option<Value>,
+    /// The plaintext when it was decrypted (for the raw view).
+    pub plaintext: Option<Vec<u8>>,
+    /// Secret values masked (0 when none or revealed).
+    pub masked: usize,
+    /// The whole value is masked (its key is under a masked prefix).
+    pub masked_whole: bool,
+    /// What went wrong or is worth knowing (not decrypted and why, fields unknown to the schema…).
+    pub notes: Vec<String>,
+}
+
+/// Decodes the value stored under `key`.
+pub fn decode(key: &[u8], value: &[u8], opts: &Options<'_>) -> Object {
+    let mut o = Object {
+        stored: None,
+        encryption: None,
+        json: None,
+        plaintext: None,
+        masked: 0,
+        masked_whole: false,
+        notes: Vec::new(),
+    };
+    if !opts.reveal_secrets && opts.mask_prefixes.iter().any(|p| key.starts_with(p)) {
+        o.masked_whole = true;
+        o.notes
+            .push("value masked (its key is under a masked prefix)".into());
+        return o;
+    }
+    let mut plain = value;
+    let decrypted;
+    if let Envelope::Encrypted(e) = raw::envelope(value) {
+        o.encryption = Some(format!("{} {} key {:?}", e.provider, e.version, e.key_name));
+        match opts.encryption.map(|c| c.decrypt(key, value)) {
+            Some(Ok(d)) => {
+                decrypted = d.plaintext;
+                plain = &decrypted;
+            }
+            Some(Err(e)) => {
+                o.notes.push(format!("not decrypted: {e}"));
+                return o;
+            }
+            None => {
+                o.notes.push(
+                    "encrypted at rest: give the cluster's EncryptionConfiguration to decrypt it"
+                        .into(),
+                );
+                return o;
+            }
+        }
+    }
+    match raw::envelope(plain) {
+        Envelope::Kubernetes(u) => {
+            o.stored = Some(Stored::Protobuf {
+                api_version: u.api_version.clone(),
+                kind: u.kind.clone(),
+            });
+            match typed_json(&u) {
+                Ok((v, notes)) => {
+                    o.json = Some(v);
+                    o.notes.extend(notes);
+                }
+                Err(msg) => o.notes.push(msg),
+            }
+        }
+        Envelope::BadKubernetes(e) => {
+            o.stored = Some(Stored::Other);
+            o.notes.push(format!("k8s\\0 magic, but {e}"));
+        }
+        _ => match json_object(plain) {
+            Some(v) => {
+                o.stored = Some(Stored::Json);
+                o.json = Some(v);
+            }
+            None => o.stored = Some(Stored::Other),
+        },
+    }
+    if o.encryption.is_some() {
+        o.plaintext = Some(plain.to_vec());
+    }
+    if !opts.reveal_secrets {
+        if let Some(v) = &mut o.json {
+            o.masked = mask_secret(v);
+        }
+    }
+    o
+}
+
+/// The typed decoding of a `k8s\0` value: the object and notes, or why not.
+fn typed_json(u: &raw::Unknown<'_>) -> Result<(Value, Vec<String>), String> {
+    Err(format!("no schema for {} {}", u.api_version, u.kind))
+}
+
+/// JSON text that is an object or an array (other JSON, such as a bare number, is left as a
+/// plain value).
+fn json_object(b: &[u8]) -> Option<Value> {
+    let first = b.iter().find(|c| !c.is_ascii_whitespace())?;
+    if *first != b'{' && *first != b'[' {
+        return None;
+    }
+    serde_json::from_slice(b).ok()
+}
+
+/// Whether a JSON object is a core/v1 Secret.
+pub fn is_secret(v: &Value) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+/// Masks the values of a Secret's `data` (base64 text) and `stringData`: each becomes
+/// `<masked: N bytes>`. Returns how many were masked (0 for other objects).
+pub fn mask_secret(v: &mut Value) -> usize {
+    if !is_secret(v) {
+        return 0;
+    }
+    let mut n = 0;
+    for (field, base64) in [("data", true), ("stringData", false)] {
+        if let Some(Value::Object(m)) = v.get_mut(field) {
+            for (_, val) in m.iter_mut() {
+                let len = match val {
+                    Value::String(s) if base64 => base64_len(s),
+                    Value::String(s) => s.len(),
+                    _ => continue,
+                };
+                *val = Value::String(format!("<masked: {len} bytes>"));
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Bytes behind standard base64 text (padding counted off).
+fn base64_len(s: &str) -> usize {
+    let t = s.trim_end_matches('=');
+    t.len() * 3 / 4
+}
