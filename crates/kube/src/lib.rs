@@ -5,6 +5,10 @@
 //!   contentEncoding, contentType) and the `k8s:enc:<provider>:<version>:<key>:` prefix of values
 //!   encrypted at rest.
 //!
+//! * [`schema`]: the Kubernetes API schema as static tables (generated from upstream
+//!   `generated.proto` and Go struct tags): fields in Go order with JSON names and tag rules.
+//! * [`typed`]: a `k8s\0` protobuf value decoded with [`schema`] to the JSON kube-apiserver shows
+//!   (Go `encoding/json` rules, special types, unknown fields counted, bounded output).
 //! * [`keys`]: `/registry/<resource>/[<namespace>/]<name>` split, with the special prefixes.
 //! * [`analyze`]: "what fills my db" — revisions grouped by resource type and namespace.
 //! * [`deleted`]: objects deleted but still held in the history, with their last revision.
@@ -16,7 +20,6 @@
 //! * [`yaml`]: YAML as `kubectl -o yaml` prints it, from a JSON value.
 //!
 //! No UI, no I/O: every function takes bytes and never panics, whatever they are.
-//! Full typed decoding of Kubernetes objects will be built on this crate.
 
 pub mod analyze;
 pub mod deleted;
@@ -25,4 +28,6 @@ pub mod keys;
 pub mod object;
 pub mod raw;
 pub mod redact;
+pub mod schema;
+pub mod typed;
 pub mod yaml;

@@ -10,12 +10,15 @@
 //! * `bench scan`: etcdscope against etcdctl on a 1M-key snapshot (see bench.rs).
 //! * `bench page`: the page in headless Chromium, drop to summary and to the first tree level,
 //!   memory, on 100k- and 1M-key snapshots (see bench_page.rs).
+//! * `k8s-schema --api DIR --apimachinery DIR`: kube's schema table from upstream generated.proto
+//!   and Go struct tags (see k8s_schema.rs and crates/kube/src/schema/SOURCES.md).
 
 mod bench;
 mod bench_export;
 mod bench_migrate;
 mod bench_page;
 mod bench_v2;
+mod k8s_schema;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -56,8 +59,9 @@ fn main() -> ExitCode {
         Some("single") => setup().and_then(|()| build_page()).and_then(|()| single()),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("k8s-schema") => k8s_schema::run(&args[1..]),
         _ => Err(
-            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export | bench page | fuzz [CASES] [SEED]"
+            "usage: cargo xtask setup | serve [--port N] | test | single | bench scan | bench v2 | bench migrate | bench export | bench page | fuzz [CASES] [SEED] | k8s-schema --api DIR --apimachinery DIR"
                 .into(),
         ),
     };
