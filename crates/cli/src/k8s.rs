@@ -477,10 +477,15 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut undecoded = 0usize;
     let mut single_raw: Option<String> = None;
+    let mut note_counts: std::collections::BTreeMap<String, usize> = Default::default();
     for kv in &res.kvs {
         let d = kube::object::decode(&kv.key, &kv.value, &dopts);
         for n in &d.notes {
-            eprintln!("{}: {n}", show(&kv.key));
+            if o.output == GetFormat::Table {
+                *note_counts.entry(n.clone()).or_insert(0usize) += 1;
+            } else {
+                eprintln!("{}: {n}", show(&kv.key));
+            }
         }
         let (ns, name) = match keys::parse(&kv.key, prefix) {
             KeyKind::Object(k) => (
@@ -602,7 +607,10 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
             }
         }
     }
-    if undecoded > 0 {
+    for (n, count) in &note_counts {
+        eprintln!("{count} object(s): {n}");
+    }
+    if undecoded > 0 && o.output != GetFormat::Table {
         eprintln!(
             "{undecoded} of {} object(s) could not be decoded (see the notes above)",
             res.kvs.len()

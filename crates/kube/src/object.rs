@@ -140,7 +140,22 @@ pub fn decode(key: &[u8], value: &[u8], opts: &Options<'_>) -> Object {
 
 /// The typed decoding of a `k8s\0` value: the object and notes, or why not.
 fn typed_json(u: &raw::Unknown<'_>) -> Result<(Value, Vec<String>), String> {
-    Err(format!("no schema for {} {}", u.api_version, u.kind))
+    if !u.content_encoding.is_empty() {
+        return Err(format!(
+            "content encoding {:?} is not supported",
+            u.content_encoding
+        ));
+    }
+    let t = crate::typed::decode_message(&u.api_version, &u.kind, u.raw, Default::default())
+        .map_err(|e| format!("{} {}: {e}", u.api_version, u.kind))?;
+    let mut notes = t.warnings;
+    if t.unknown_fields > 0 {
+        notes.push(format!(
+            "{} field(s) unknown to the schema (written by a newer Kubernetes?): see the raw view",
+            t.unknown_fields
+        ));
+    }
+    Ok((t.json, notes))
 }
 
 /// JSON text that is an object or an array (other JSON, such as a bare number, is left as a
