@@ -265,7 +265,8 @@ enum Wire<'a> {
     Varint(u64),
     Fixed64(u64),
     Fixed32(u32),
-    Len(&'a [u8]),
+    /// The payload and its offset in the input.
+    Len(Chunk<'a>),
 }
 
 /// One field occurrence: the index of its schema field, its value, the offset of its tag.
@@ -315,7 +316,11 @@ fn walk<'a>(
                 }
                 2 => {
                     let n = raw::varint(b, &mut pos).map_err(|e| raw_err(e, c.at))?;
-                    Wire::Len(raw::take(b, &mut pos, n).map_err(|e| raw_err(e, c.at))?)
+                    let start = pos;
+                    Wire::Len(Chunk {
+                        bytes: raw::take(b, &mut pos, n).map_err(|e| raw_err(e, c.at))?,
+                        at: c.at.saturating_add(start),
+                    })
                 }
                 _ => return Err(malformed(at, "unknown wire type (groups are not used)")),
             };
@@ -323,13 +328,6 @@ fn walk<'a>(
         }
     }
     Ok(())
-}
-
-/// Offset of a length-delimited payload inside the input, from the payload slice and the chunk
-/// it lies in (every `Len` slice is a sub-slice of its chunk).
-fn inner_at(outer_at: usize, outer: &[u8], inner: &[u8]) -> usize {
-    let d = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
-    outer_at.saturating_add(d.min(outer.len()))
 }
 
 /// Whether the wire type fits the field (packed repeated numbers come as `Len`).
@@ -409,25 +407,19 @@ fn fields<'a>(
             k += 1;
         }
         let here = &occs[start..k];
-        let v = value(ctx, f, here, chunks, depth)?;
+        let v = value(ctx, f, here, depth)?;
         put(ctx, f, v, out)?;
     }
     Ok(())
 }
 
 /// The Go value of one field from its occurrences (`None` = nil).
-fn value(
-    ctx: &mut Ctx,
-    f: &Field,
-    here: &[Occ<'_>],
-    chunks: &[Chunk<'_>],
-    depth: usize,
-) -> Result<Option<Value>, Error> {
+fn value(ctx: &mut Ctx, f: &Field, here: &[Occ<'_>], depth: usize) -> Result<Option<Value>, Error> {
     if f.is_map() {
         if here.is_empty() {
             return Ok(None);
         }
-        return map(ctx, f, here, chunks, depth).map(Some);
+        return map(ctx, f, here, depth).map(Some);
     }
     if f.is_repeated() {
         if here.is_empty() {
@@ -436,13 +428,9 @@ fn value(
         let mut items = Vec::new();
         for o in here {
             match (f.kind(), o.wire) {
-                (Kind::Msg, Wire::Len(b)) => {
+                (Kind::Msg, Wire::Len(c)) => {
                     let t = target(f, o.at)?;
-                    let c = [Chunk {
-                        bytes: b,
-                        at: occ_at(chunks, b, o.at),
-                    }];
-                    let v = message(ctx, t, &c, depth + 1)?;
+                    let v = message(ctx, t, &[c], depth + 1)?;
                     ctx.charge(1)?;
                     items.push(v);
                 }
@@ -451,9 +439,8 @@ fn value(
                     ctx.charge(cost(&v) + 1)?;
                     items.push(v);
                 }
-                (k, Wire::Len(b)) => {
+                (k, Wire::Len(Chunk { bytes: b, at: base })) => {
                     // packed numbers
-                    let base = occ_at(chunks, b, o.at);
                     let mut pos = 0;
                     while pos < b.len() {
                         let at = base.saturating_add(pos);
@@ -495,11 +482,8 @@ fn value(
         let t = target(f, here.first().map_or(0, |o| o.at))?;
         let mut parts = Vec::with_capacity(here.len());
         for o in here {
-            if let Wire::Len(b) = o.wire {
-                parts.push(Chunk {
-                    bytes: b,
-                    at: occ_at(chunks, b, o.at),
-                });
+            if let Wire::Len(c) = o.wire {
+                parts.push(c);
             }
         }
         return message(ctx, t, &parts, depth + 1).map(Some);
@@ -509,18 +493,6 @@ fn value(
         None if f.is_pointer() => Ok(None),
         None => Ok(zero(f.kind())),
     }
-}
-
-/// Offset of a payload in the input: found from the chunk it lies in (the tag offset when not).
-fn occ_at(chunks: &[Chunk<'_>], b: &[u8], tag_at: usize) -> usize {
-    let p = b.as_ptr() as usize;
-    for c in chunks {
-        let s = c.bytes.as_ptr() as usize;
-        if p >= s && p <= s.saturating_add(c.bytes.len()) {
-            return inner_at(c.at, c.bytes, b);
-        }
-    }
-    tag_at
 }
 
 fn target(f: &Field, at: usize) -> Result<MessageRef, Error> {
@@ -555,8 +527,8 @@ fn float(ctx: &mut Ctx, x: f64, at: usize) -> Value {
 
 fn scalar(ctx: &mut Ctx, k: Kind, w: Wire<'_>, at: usize) -> Result<Value, Error> {
     let v = match (k, w) {
-        (Kind::Str, Wire::Len(b)) => Value::String(text(b)),
-        (Kind::Bytes, Wire::Len(b)) => Value::String(base64(b)),
+        (Kind::Str, Wire::Len(c)) => Value::String(text(c.bytes)),
+        (Kind::Bytes, Wire::Len(c)) => Value::String(base64(c.bytes)),
         (Kind::Bool, Wire::Varint(v)) => Value::Bool(v != 0),
         (Kind::I32, Wire::Varint(v)) => Value::from(v as i32),
         (Kind::I64, Wire::Varint(v)) => Value::from(v as i64),
@@ -570,38 +542,25 @@ fn scalar(ctx: &mut Ctx, k: Kind, w: Wire<'_>, at: usize) -> Result<Value, Error
 }
 
 /// `map<string, V>`: entries {1 key, 2 value}; keys sorted, the last duplicate wins.
-fn map(
-    ctx: &mut Ctx,
-    f: &Field,
-    here: &[Occ<'_>],
-    chunks: &[Chunk<'_>],
-    depth: usize,
-) -> Result<Value, Error> {
+fn map(ctx: &mut Ctx, f: &Field, here: &[Occ<'_>], depth: usize) -> Result<Value, Error> {
     let mut entries: BTreeMap<String, Value> = BTreeMap::new();
     for o in here {
-        let Wire::Len(b) = o.wire else {
+        let Wire::Len(entry) = o.wire else {
             return Err(malformed(o.at, "map entry is not length-delimited"));
         };
-        let c = [Chunk {
-            bytes: b,
-            at: occ_at(chunks, b, o.at),
-        }];
         let mut key: Option<&[u8]> = None;
         let mut last: Option<(Wire<'_>, usize)> = None;
         let mut parts: Vec<Chunk<'_>> = Vec::new();
         let mut unknown = 0u32;
-        walk(&c, |num, w, at| {
+        walk(&[entry], |num, w, at| {
             match (num, w) {
-                (1, Wire::Len(k)) => key = Some(k),
+                (1, Wire::Len(k)) => key = Some(k.bytes),
                 (2, w) => {
                     if f.kind() == Kind::Msg {
                         let Wire::Len(v) = w else {
                             return Err(malformed(at, "map value is not length-delimited"));
                         };
-                        parts.push(Chunk {
-                            bytes: v,
-                            at: inner_at(c[0].at, b, v),
-                        });
+                        parts.push(v);
                     }
                     last = Some((w, at));
                 }
@@ -717,7 +676,7 @@ fn want_varint(w: Wire<'_>, at: usize) -> Result<u64, Error> {
 
 fn want_len(w: Wire<'_>, at: usize) -> Result<&[u8], Error> {
     match w {
-        Wire::Len(b) => Ok(b),
+        Wire::Len(c) => Ok(c.bytes),
         _ => Err(malformed(at, "wire type does not match the schema")),
     }
 }
@@ -931,18 +890,15 @@ fn raw_json(
     chunks: &[Chunk<'_>],
     depth: usize,
 ) -> Result<Value, Error> {
-    let mut raw: Option<(&[u8], usize)> = None;
-    let mut parts: Vec<Chunk<'_>> = Vec::new();
-    for c in chunks {
-        parts.clear();
-        parts.push(*c);
-        special_fields(ctx, &parts, &[1], |_, w, at| {
-            let b = want_len(w, at)?;
-            raw = Some((b, inner_at(c.at, c.bytes, b)));
+    let mut raw: Option<Chunk<'_>> = None;
+    special_fields(ctx, chunks, &[1], |_, w, at| match w {
+        Wire::Len(c) => {
+            raw = Some(c);
             Ok(())
-        })?;
-    }
-    let Some((b, at)) = raw else {
+        }
+        _ => Err(malformed(at, "wire type does not match the schema")),
+    })?;
+    let Some(Chunk { bytes: b, at }) = raw else {
         return Ok(Value::Null);
     };
     if b.is_empty() {
