@@ -453,95 +453,29 @@ fn served(kv: &etcd::proto::KeyValue, o: &kube::object::Object) -> Option<Value>
     Some(v)
 }
 
-/// `etcdscope k8s INPUT get RESOURCE [NAME]`: objects as kubectl shows them.
+/// `etcdscope k8s INPUT get RESOURCE [NAME]`: objects as kubectl shows them. One pass finds
+/// the matching keys and their revisions (no values); then each value is read by its revision,
+/// decoded and printed, so memory holds one object at a time (the table: one row per object).
 pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Failure> {
     use etcd::v3::RangeRequest;
     use kube::keys::{self, KeyKind, ResourceArg};
     let (path, be) = input::open_v3(input)?;
+    let all = o.resource == "all";
     let want = ResourceArg::parse(&o.resource);
     let prefix = o.prefix.strip_suffix(b"/").unwrap_or(&o.prefix);
     let mut req = RangeRequest::prefix(&[prefix, b"/"].concat());
     req.revision = o.rev;
+    req.keys_only = true;
     let res = be
         .range_matching(&req, |k| match keys::parse(k, prefix) {
             KeyKind::Object(ok) => {
-                want.matches(&ok)
+                (all || want.matches(&ok))
                     && (o.namespace.is_none() || o.namespace.as_deref() == ok.namespace)
                     && (o.name.is_none() || o.name.as_deref() == Some(ok.name))
             }
             _ => false,
         })
         .map_err(|e| fail(&path, &e))?;
-    let dopts = o.decode.options();
-    let mut objects: Vec<Value> = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut undecoded = 0usize;
-    let mut single_raw: Option<String> = None;
-    let mut note_counts: std::collections::BTreeMap<String, usize> = Default::default();
-    for kv in &res.kvs {
-        let d = kube::object::decode(&kv.key, &kv.value, &dopts);
-        for n in &d.notes {
-            if o.output == GetFormat::Table {
-                *note_counts.entry(n.clone()).or_insert(0usize) += 1;
-            } else {
-                eprintln!("{}: {n}", show(&kv.key));
-            }
-        }
-        let (ns, name) = match keys::parse(&kv.key, prefix) {
-            KeyKind::Object(k) => (
-                k.namespace.map(|n| String::from_utf8_lossy(n).into_owned()),
-                String::from_utf8_lossy(k.name).into_owned(),
-            ),
-            _ => (None, show(&kv.key)),
-        };
-        let obj = served(kv, &d);
-        let kind = match (&obj, &d.stored) {
-            (Some(v), _) => format!(
-                "{}/{}",
-                v.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
-                v.get("kind").and_then(Value::as_str).unwrap_or("")
-            ),
-            (None, Some(kube::object::Stored::Protobuf { api_version, kind })) => {
-                format!("{api_version}/{kind}")
-            }
-            _ => "-".into(),
-        };
-        let created = obj
-            .as_ref()
-            .and_then(|v| v.pointer("/metadata/creationTimestamp"))
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_string();
-        let stored = match (&d.encryption, &d.stored) {
-            (Some(e), Some(s)) => format!("{}, {e}", s.name()),
-            (Some(e), None) => format!("encrypted, {e}"),
-            (None, Some(s)) => s.name().to_string(),
-            (None, None) => "masked".into(),
-        };
-        rows.push(vec![
-            ns.unwrap_or_else(|| "-".into()),
-            name,
-            kind,
-            kv.mod_revision.to_string(),
-            human(kv.value.len() as u64),
-            stored,
-            created,
-        ]);
-        match obj {
-            Some(v) => objects.push(v),
-            None => {
-                undecoded += 1;
-                if res.kvs.len() == 1 {
-                    let shown = d.plaintext.as_deref().unwrap_or(&kv.value);
-                    single_raw = if d.masked_whole {
-                        None
-                    } else {
-                        kube::raw::view(shown, kube::raw::Limits::default())
-                    };
-                }
-            }
-        }
-    }
     if res.kvs.is_empty() {
         return Err(Failure::Input(format!(
             "etcdscope: {}: no {}{}{} at revision {}",
@@ -562,50 +496,75 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
             }
         )));
     }
-    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(io_fail);
-    match o.output {
-        GetFormat::Table => {
-            output::table(
-                out,
-                &[
-                    "NAMESPACE",
-                    "NAME",
-                    "KIND",
-                    "REVISION",
-                    "SIZE",
-                    "STORED",
-                    "CREATED",
-                ],
-                &rows,
-            )?;
-        }
-        GetFormat::Yaml | GetFormat::Json => {
-            let doc = if o.name.is_some() && objects.len() == 1 && res.kvs.len() == 1 {
-                objects.pop()
-            } else if o.name.is_some() && res.kvs.len() == 1 {
-                None
+    let single = o.name.is_some() && res.kvs.len() == 1;
+    let dopts = o.decode.options();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut undecoded = 0usize;
+    let mut note_counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut list = match (o.output, single) {
+        (GetFormat::Table, _) | (_, true) => None,
+        (f, false) => Some(ListWriter::start(out, f)?),
+    };
+    for k in &res.kvs {
+        let kv = be
+            .put_at(&k.key, k.mod_revision)
+            .map_err(|e| fail(&path, &e))?
+            .ok_or_else(|| {
+                fail(
+                    &path,
+                    &format!(
+                        "{}: no put at revision {} although a range found one",
+                        show(&k.key),
+                        k.mod_revision
+                    ),
+                )
+            })?;
+        let d = kube::object::decode(&kv.key, &kv.value, &dopts);
+        for n in &d.notes {
+            if o.output == GetFormat::Table {
+                *note_counts.entry(n.clone()).or_insert(0usize) += 1;
             } else {
-                Some(json!({
-                    "apiVersion": "v1",
-                    "items": objects,
-                    "kind": "List",
-                    "metadata": { "resourceVersion": "" },
-                }))
-            };
-            match (doc, o.output) {
-                (Some(d), GetFormat::Yaml) => w(out, &kube::yaml::to_yaml(&d))?,
-                (Some(d), _) => {
-                    w(out, &json_4(&d))?;
-                    w(out, "\n")?;
-                }
-                (None, _) => {
-                    // One object that could not be decoded: its schema-less view.
-                    if let Some(r) = &single_raw {
-                        w(out, r)?;
+                eprintln!("{}: {n}", show(&kv.key));
+            }
+        }
+        let obj = served(&kv, &d);
+        if obj.is_none() {
+            undecoded += 1;
+        }
+        match (o.output, obj) {
+            (GetFormat::Table, obj) => rows.push(row(prefix, &kv, &d, obj.as_ref())),
+            (_, Some(v)) => match &mut list {
+                Some(l) => l.item(out, &v)?,
+                None => print_one(out, o.output, &v)?,
+            },
+            (_, None) => {
+                // One object that could not be decoded: its schema-less view.
+                if single && !d.masked_whole {
+                    let shown = d.plaintext.as_deref().unwrap_or(&kv.value);
+                    if let Some(r) = kube::raw::view(shown, kube::raw::Limits::default()) {
+                        out.write_all(r.as_bytes()).map_err(io_fail)?;
                     }
                 }
             }
         }
+    }
+    if let Some(l) = list {
+        l.finish(out)?;
+    }
+    if o.output == GetFormat::Table {
+        output::table(
+            out,
+            &[
+                "NAMESPACE",
+                "NAME",
+                "KIND",
+                "REVISION",
+                "SIZE",
+                "STORED",
+                "CREATED",
+            ],
+            &rows,
+        )?;
     }
     for (n, count) in &note_counts {
         eprintln!("{count} object(s): {n}");
@@ -619,6 +578,121 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
     Ok(())
 }
 
+/// A table row of `get`.
+fn row(
+    prefix: &[u8],
+    kv: &etcd::proto::KeyValue,
+    d: &kube::object::Object,
+    obj: Option<&Value>,
+) -> Vec<String> {
+    use kube::keys::{self, KeyKind};
+    let (ns, name) = match keys::parse(&kv.key, prefix) {
+        KeyKind::Object(k) => (
+            k.namespace.map(|n| String::from_utf8_lossy(n).into_owned()),
+            String::from_utf8_lossy(k.name).into_owned(),
+        ),
+        _ => (None, show(&kv.key)),
+    };
+    let kind = match (obj, &d.stored) {
+        (Some(v), _) => format!(
+            "{}/{}",
+            v.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+            v.get("kind").and_then(Value::as_str).unwrap_or("")
+        ),
+        (None, Some(kube::object::Stored::Protobuf { api_version, kind })) => {
+            format!("{api_version}/{kind}")
+        }
+        _ => "-".into(),
+    };
+    let created = obj
+        .and_then(|v| v.pointer("/metadata/creationTimestamp"))
+        .and_then(Value::as_str)
+        .unwrap_or("-")
+        .to_string();
+    let stored = match (&d.encryption, &d.stored) {
+        (Some(e), Some(s)) => format!("{}, {e}", s.name()),
+        (Some(e), None) => format!("encrypted, {e}"),
+        (None, Some(s)) => s.name().to_string(),
+        (None, None) => "masked".into(),
+    };
+    vec![
+        ns.unwrap_or_else(|| "-".into()),
+        name,
+        kind,
+        kv.mod_revision.to_string(),
+        human(kv.value.len() as u64),
+        stored,
+        created,
+    ]
+}
+
+fn print_one(out: &mut dyn Write, f: GetFormat, v: &Value) -> Result<(), Failure> {
+    let text = match f {
+        GetFormat::Yaml => kube::yaml::to_yaml(v),
+        _ => json_4(v) + "\n",
+    };
+    out.write_all(text.as_bytes()).map_err(io_fail)
+}
+
+/// A kubectl `List` written an item at a time: the same bytes as [`kube::yaml::to_yaml`] or
+/// [`json_4`] of the whole list.
+struct ListWriter {
+    yaml: bool,
+    items: usize,
+}
+
+impl ListWriter {
+    fn start(out: &mut dyn Write, f: GetFormat) -> Result<ListWriter, Failure> {
+        let yaml = f == GetFormat::Yaml;
+        let head = if yaml {
+            "apiVersion: v1\n"
+        } else {
+            "{\n    \"apiVersion\": \"v1\",\n    \"items\": ["
+        };
+        out.write_all(head.as_bytes()).map_err(io_fail)?;
+        Ok(ListWriter { yaml, items: 0 })
+    }
+
+    fn item(&mut self, out: &mut dyn Write, v: &Value) -> Result<(), Failure> {
+        let mut s = String::new();
+        if self.yaml {
+            if self.items == 0 {
+                s.push_str("items:\n");
+            }
+            for (i, line) in kube::yaml::to_yaml(v).lines().enumerate() {
+                s.push_str(match (i, line.is_empty()) {
+                    (0, _) => "- ",
+                    (_, true) => "",
+                    _ => "  ",
+                });
+                s.push_str(line);
+                s.push('\n');
+            }
+        } else {
+            s.push_str(if self.items == 0 { "\n" } else { ",\n" });
+            for (i, line) in json_4(v).lines().enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                s.push_str("        ");
+                s.push_str(line);
+            }
+        }
+        self.items += 1;
+        out.write_all(s.as_bytes()).map_err(io_fail)
+    }
+
+    fn finish(self, out: &mut dyn Write) -> Result<(), Failure> {
+        let tail = match (self.yaml, self.items) {
+            (true, 0) => "items: []\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+            (true, _) => "kind: List\nmetadata:\n  resourceVersion: \"\"\n",
+            (false, 0) => "],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n",
+            (false, _) => "\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n",
+        };
+        out.write_all(tail.as_bytes()).map_err(io_fail)
+    }
+}
+
 /// JSON indented by four spaces, as `kubectl -o json` prints it.
 fn json_4(v: &Value) -> String {
     let mut buf = Vec::new();
@@ -627,5 +701,45 @@ fn json_4(v: &Value) -> String {
     match serde::Serialize::serialize(v, &mut ser) {
         Ok(()) => String::from_utf8(buf).unwrap_or_default(),
         Err(_) => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed List is byte for byte the whole List printed at once.
+    #[test]
+    fn list_writer_equals_printing_the_whole_list() {
+        let items = vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"},
+                   "data": {"script": "line 1\n\nline 3\n", "empty": ""}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "data": {}, "list": [1, [2, {"x": null}]]}),
+        ];
+        for f in [GetFormat::Yaml, GetFormat::Json] {
+            for n in 0..=items.len() {
+                let mut out = Vec::new();
+                let mut l = ListWriter::start(&mut out, f).unwrap();
+                for v in &items[..n] {
+                    l.item(&mut out, v).unwrap();
+                }
+                l.finish(&mut out).unwrap();
+                let whole = json!({
+                    "apiVersion": "v1",
+                    "items": items[..n].to_vec(),
+                    "kind": "List",
+                    "metadata": { "resourceVersion": "" },
+                });
+                let want = match f {
+                    GetFormat::Yaml => kube::yaml::to_yaml(&whole),
+                    _ => json_4(&whole) + "\n",
+                };
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    want,
+                    "{f:?} with {n} items"
+                );
+            }
+        }
     }
 }

@@ -305,6 +305,7 @@ enum Cmd {
 }
 
 /// A failure to report. The message already names the file.
+#[derive(Debug)]
 pub enum Failure {
     /// Damaged or unreadable input, or a request the data cannot answer: exit 1.
     Input(String),
@@ -426,7 +427,8 @@ enum K8sCmd {
     /// `get secret mysecret -n default -o yaml`. Secret data is masked unless --reveal-secrets.
     Get {
         /// Resource type: plural, singular or short name (pods, pod, po), with a group for
-        /// custom resources (widgets.example.com), or a key prefix (minions, services/specs).
+        /// custom resources (widgets.example.com), a key prefix (minions, services/specs), or
+        /// `all` for every object.
         resource: String,
         /// Only the object of this name.
         name: Option<std::ffi::OsString>,

@@ -118,6 +118,24 @@ impl<S: ReadAt> Backend<S> {
         Ok(found)
     }
 
+    /// The put of `key` at main revision `main` (what a range answered as its `mod_revision`):
+    /// one seek, then the few entries of that main revision. None when there is none.
+    pub fn put_at(&self, key: &[u8], main: i64) -> Result<Option<crate::proto::KeyValue>> {
+        let mut found = None;
+        self.scan_revisions(Revision::new(main, 0), |rk, e| {
+            if rk.rev.main != main {
+                return Ok(ControlFlow::Break(()));
+            }
+            let kv = crate::proto::KvRef::parse(e.value).ok_or_else(|| range::bad_kv(rk, e))?;
+            if !rk.tombstone && kv.key == key {
+                found = Some(kv.to_owned());
+                return Ok(ControlFlow::Break(()));
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(found)
+    }
+
     /// Calls `f` for every `key` bucket entry in order with its raw key and value; the keys are
     /// checked to be revisions.
     pub fn for_each_revision_raw<F>(&self, mut f: F) -> Result<()>
