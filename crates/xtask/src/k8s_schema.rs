@@ -978,3 +978,123 @@ use super::{{f, m, Field, Message, EMBED, MAP, OMITEMPTY, OMITZERO, PTR, REP, SK
     s.push_str("];\n");
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A two-package upstream in miniature: meta/v1 ObjectMeta + Time, and foo/v1 Foo.
+    fn tree(name: &str, foo_go: &str) -> Args {
+        let root =
+            std::env::temp_dir().join(format!("k8s-schema-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (api, am) = (root.join("api"), root.join("apimachinery"));
+        write(
+            &am,
+            "pkg/apis/meta/v1/generated.proto",
+            "syntax = \"proto2\";\npackage k8s.io.apimachinery.pkg.apis.meta.v1;\n\n\
+             // ObjectMeta is metadata.\nmessage ObjectMeta {\n  // name\n  optional string name = 1;\n\n  \
+             optional Time creationTimestamp = 8;\n\n  map<string, string> labels = 11;\n}\n\n\
+             message Time {\n  optional int64 seconds = 1;\n\n  optional int32 nanos = 2;\n}\n\n\
+             message TypeMeta {\n  optional string kind = 1;\n}\n",
+        );
+        write(
+            &am,
+            "pkg/apis/meta/v1/types.go",
+            "package v1\n\nconst GroupName = \"meta.k8s.io\"\n\ntype TypeMeta struct {\n\
+             \tKind string `json:\"kind,omitempty\" protobuf:\"bytes,1,opt,name=kind\"`\n}\n\n\
+             type ObjectMeta struct {\n\t// Name is a name.\n\
+             \tName string `json:\"name,omitempty\" protobuf:\"bytes,1,opt,name=name\"`\n\
+             \tLabels map[string]string `json:\"labels,omitempty\" protobuf:\"bytes,11,rep,name=labels\"`\n\
+             \tCreationTimestamp Time `json:\"creationTimestamp,omitempty,omitzero\" protobuf:\"bytes,8,opt,name=creationTimestamp\"`\n}\n\n\
+             type Time struct {\n\ttime.Time `protobuf:\"-\"`\n}\n",
+        );
+        write(
+            &api,
+            "foo/v1/generated.proto",
+            "syntax = \"proto2\";\npackage k8s.io.api.foo.v1;\n\
+             import \"k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto\";\n\n\
+             message Foo {\n  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;\n\n  \
+             repeated string items = 2;\n\n  optional int32 count = 3;\n}\n",
+        );
+        write(
+            &api,
+            "foo/v1/register.go",
+            "package v1\n\nconst GroupName = \"foo.example.com\"\n",
+        );
+        write(&api, "foo/v1/types.go", foo_go);
+        Args {
+            api,
+            apimachinery: am,
+            api_commit: "A".into(),
+            apimachinery_commit: "B".into(),
+            out: root.join("out.rs"),
+            check: false,
+        }
+    }
+
+    const FOO: &str =
+        "package v1\n\nimport (\n\tmetav1 \"k8s.io/apimachinery/pkg/apis/meta/v1\"\n)\n\n\
+        type Foo struct {\n\tmetav1.TypeMeta `json:\",inline\"`\n\
+        \tmetav1.ObjectMeta `json:\"metadata,omitempty\" protobuf:\"bytes,1,opt,name=metadata\"`\n\
+        \t/*\n\t\tA block comment.\n\t*/\n\
+        \tCount *int32 `json:\"count,omitempty\" protobuf:\"varint,3,opt,name=count\"`\n\
+        \tItems []string `json:\"items\" protobuf:\"bytes,2,rep,name=items\"`\n}\n";
+
+    #[test]
+    fn a_small_tree_gives_a_table() {
+        let a = tree("ok", FOO);
+        let s = generate(&a).unwrap();
+        assert!(s.contains("@ A") && s.contains("@ B"), "{s}");
+        assert!(s.contains("(\"foo.example.com/v1\", \"Foo\","), "{s}");
+        // Go order: metadata, count, items; flags from the tags
+        let foo = s.split("// k8s.io.api.foo.v1.Foo\n").nth(1).unwrap();
+        let lines: Vec<&str> = foo.lines().take(3).map(str::trim).collect();
+        assert!(
+            lines[0].starts_with("f(1,") && lines[0].ends_with("Msg, 1, OMITEMPTY),"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("f(3,") && lines[1].contains("I32, 0, PTR | OMITEMPTY"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("f(2,") && lines[2].ends_with("Str, 0, REP),"),
+            "{lines:?}"
+        );
+        assert!(s.contains("MAP | OMITEMPTY"), "{s}");
+        assert!(s.contains("OMITEMPTY | OMITZERO"), "{s}");
+        assert!(s.contains(", Time, false)"), "{s}");
+    }
+
+    #[test]
+    fn disagreements_stop_the_run() {
+        let a = tree(
+            "bad",
+            &FOO.replace("varint,3,opt,name=count", "varint,4,opt,name=count"),
+        );
+        let e = generate(&a).unwrap_err();
+        assert!(e.contains("has no proto field 4"), "{e}");
+        assert!(e.contains("count = 3: no Go field has this number"), "{e}");
+        let a = tree("shape", &FOO.replace("Items []string", "Items string"));
+        let e = generate(&a).unwrap_err();
+        assert!(e.contains("proto repeated string, Go string"), "{e}");
+    }
+
+    #[test]
+    fn go_types_reduce_to_their_names() {
+        assert_eq!(go_base("*metav1.Time"), "Time");
+        assert_eq!(go_base("[]Container"), "Container");
+        assert_eq!(go_base("map[string]resource.Quantity"), "Quantity");
+        assert_eq!(
+            tag_value("json:\"a,omitempty\" protobuf:\"x\"", "protobuf"),
+            Some("x")
+        );
+    }
+}
