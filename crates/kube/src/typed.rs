@@ -70,7 +70,8 @@ pub struct Typed {
     pub warnings: Vec<String>,
 }
 
-/// Why a value was not decoded.
+/// Why a value was not decoded. Byte offsets count from the start of the bytes given to
+/// [`decode`] (the whole stored value) or [`decode_message`] (the object's protobuf).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// No `k8s\0` envelope (JSON, encrypted, other bytes).

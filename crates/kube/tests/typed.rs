@@ -356,6 +356,38 @@ fn nesting_is_bounded() {
         t.json["items"][0]["items"][0]["items"][0]["kind"],
         json!("ConfigMap")
     );
+    // the deepest accepted nesting, with 127-deep JSON at the bottom, fits in the 1 MiB stack
+    // of a wasm32 program (a debug build needs more stack than the release build)
+    let mut inner = Vec::new();
+    field(
+        &mut inner,
+        1,
+        format!("{}{}", "[".repeat(127), "]".repeat(127)).as_bytes(),
+    );
+    let mut list = Vec::new();
+    field(&mut list, 2, &inner);
+    let mut v = envelope("v1", "List", &list);
+    let mut levels = 0;
+    loop {
+        let mut ext = Vec::new();
+        field(&mut ext, 1, &v);
+        let mut list = Vec::new();
+        field(&mut list, 2, &ext);
+        let deeper = envelope("v1", "List", &list);
+        if typed::decode(&deeper, Limits::default()).is_err() {
+            break;
+        }
+        v = deeper;
+        levels += 1;
+    }
+    assert!(levels > 10, "{levels}");
+    let t = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || typed::decode(&v, Limits::default()).map(|t| t.json.to_string().len()))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(t.is_ok(), "{t:?}");
     // a small max_depth stops a real object
     let pod = committed("core.v1.Pod");
     let small = Limits {
