@@ -9,6 +9,7 @@
 pub mod archive;
 #[cfg(target_arch = "wasm32")]
 pub mod blob;
+pub mod k8s;
 pub mod progress;
 pub mod protocol;
 pub mod report;

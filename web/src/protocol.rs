@@ -10,13 +10,23 @@ pub const OPEN_FILE: &str = "open-file";
 pub const OPEN_FILES: &str = "open-files";
 /// UI → worker: open the embedded sample.
 pub const OPEN_SAMPLE: &str = "open-sample";
-/// UI → worker: a question about the open input (`what`, `key` base64, `offset`, `limit`).
+/// UI → worker: a question about the open input (`what`, `key` base64, `offset`, `limit`,
+/// `reveal` Secret data, `ns` base64 namespace or null).
 pub const QUERY: &str = "query";
-/// UI → worker: build a snapshot file for download (`latestOnly`).
+/// UI → worker: build a snapshot file for download (`latestOnly`, `redact`: Secret data
+/// replaced by `<redacted>`).
 pub const SNAPSHOT: &str = "snapshot";
 
-/// UI → worker: build a SQL file for download (`dialect` sqlite|postgres, `schema` etcd|kine).
+/// UI → worker: build a SQL file for download (`dialect` sqlite|postgres, `schema` etcd|kine,
+/// `redact`).
 pub const SQL: &str = "sql";
+
+/// UI → worker: load (`text`) or forget (no `text`) the EncryptionConfiguration; it stays in the
+/// worker's memory only. Answered with an ANSWER `encryption` (`describe` or `error`).
+pub const ENCRYPTION: &str = "encryption";
+/// UI → worker: download a held revision of a key (`key` base64, `main`, `sub`, `format`
+/// raw|yaml|json, `reveal`).
+pub const K8S_EXPORT: &str = "k8s-export";
 
 /// UI → worker: build the input's SQLite database (etcd schema) in sql.js and download it.
 pub const SQLITE: &str = "sqlite";

@@ -84,7 +84,7 @@ fn key_hash(k: &[u8]) -> u64 {
 /// Live keys at the current revision, sorted (built once per input): key bytes in one arena,
 /// 24 bytes per key beside them (about 100 MB for 1M keys of 40 bytes while building, 65 MB
 /// after), instead of one allocation per key.
-struct KeyIndex {
+pub(crate) struct KeyIndex {
     arena: Vec<u8>,
     entries: Vec<Entry>,
 }
@@ -164,22 +164,22 @@ impl KeyIndex {
         })
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    fn key(&self, i: usize) -> &[u8] {
+    pub(crate) fn key(&self, i: usize) -> &[u8] {
         match self.entries.get(i) {
             Some(e) => &self.arena[e.off as usize..(e.off + e.len) as usize],
             None => &[],
         }
     }
 
-    fn value_len(&self, i: usize) -> u64 {
+    pub(crate) fn value_len(&self, i: usize) -> u64 {
         self.entries.get(i).map_or(0, |e| u64::from(e.value_len))
     }
 
-    fn rev(&self, i: usize) -> Option<Revision> {
+    pub(crate) fn rev(&self, i: usize) -> Option<Revision> {
         self.entries.get(i).map(|e| Revision {
             main: e.main,
             sub: i64::from(e.sub),
@@ -187,7 +187,7 @@ impl KeyIndex {
     }
 
     /// The first index whose key is not below `k`.
-    fn lower_bound(&self, k: &[u8]) -> usize {
+    pub(crate) fn lower_bound(&self, k: &[u8]) -> usize {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -200,7 +200,7 @@ impl KeyIndex {
         lo
     }
 
-    fn find(&self, key: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, key: &[u8]) -> Option<usize> {
         let i = self.lower_bound(key);
         (i < self.len() && self.key(i) == key).then_some(i)
     }
@@ -226,6 +226,8 @@ pub struct Session<S: ReadAt> {
     /// The last search (mode, pattern) and the indexes of its matches, so that scrolling
     /// through a million results does not search again for every chunk of rows.
     found: Option<(String, String, Vec<u32>)>,
+    /// The Kubernetes mode's resource types (built on first use).
+    pub(crate) k8s_types: Option<Value>,
 }
 
 /// Splits a folder's files (relative paths) into what a data dir holds.
@@ -263,6 +265,7 @@ impl<S: ReadAt> Session<S> {
             index: None,
             level: None,
             found: None,
+            k8s_types: None,
         })
     }
 
@@ -299,6 +302,7 @@ impl<S: ReadAt> Session<S> {
             index: None,
             level: None,
             found: None,
+            k8s_types: None,
         })
     }
 
@@ -327,7 +331,7 @@ impl<S: ReadAt> Session<S> {
             .map_err(|e| e.to_string())
     }
 
-    fn be(&self) -> Result<&Backend<S>, String> {
+    pub(crate) fn be(&self) -> Result<&Backend<S>, String> {
         self.backend
             .as_ref()
             .ok_or_else(|| format!("{}: no v3 db in this input", self.name))
@@ -341,7 +345,7 @@ impl<S: ReadAt> Session<S> {
             .unwrap_or(0)
     }
 
-    fn index(&mut self) -> Result<&KeyIndex, String> {
+    pub(crate) fn index(&mut self) -> Result<&KeyIndex, String> {
         if self.index.is_none() {
             let be = self.be()?;
             crate::progress::begin("indexing the keys", be.file_size());
@@ -616,8 +620,10 @@ impl<S: ReadAt> Session<S> {
         }))
     }
 
-    /// The latest value of a live key, with its metadata and ready-made views.
-    pub fn value(&mut self, key: &[u8]) -> Result<Value, String> {
+    /// The latest value of a live key, with its metadata and ready-made views. A Kubernetes
+    /// object also gets a YAML view; a Secret's data is masked unless `opts.reveal_secrets`
+    /// (and then only the masked YAML is given: no text, JSON, protobuf or hex view).
+    pub fn value(&mut self, key: &[u8], opts: &kube::object::Options<'_>) -> Result<Value, String> {
         let idx = self.index()?;
         let i = idx
             .find(key)
@@ -633,6 +639,7 @@ impl<S: ReadAt> Session<S> {
         Ok(describe_value(
             key,
             &kv.value,
+            opts,
             json!({
                 "revision": rev.to_string(),
                 "create_revision": kv.create_revision,
@@ -643,8 +650,9 @@ impl<S: ReadAt> Session<S> {
         ))
     }
 
-    /// Every held revision of a key.
-    pub fn history(&self, key: &[u8]) -> Result<Value, String> {
+    /// Every held revision of a key. Revisions that hold a Secret give its masked YAML as their
+    /// value unless `opts.reveal_secrets` (so a diff shows no Secret data either).
+    pub fn history(&self, key: &[u8], opts: &kube::object::Options<'_>) -> Result<Value, String> {
         let h = self
             .be()?
             .history(key)
@@ -652,6 +660,11 @@ impl<S: ReadAt> Session<S> {
         let rows: Vec<Value> = h
             .iter()
             .map(|e| {
+                let masked = if e.tombstone {
+                    None
+                } else {
+                    masked_secret_yaml(key, &e.kv.value, opts, e.revision.main)
+                };
                 json!({
                     "revision": e.revision.to_string(),
                     "deleted": e.tombstone,
@@ -659,7 +672,8 @@ impl<S: ReadAt> Session<S> {
                     "version": e.kv.version,
                     "lease": e.kv.lease.to_string(),
                     "value_len": e.kv.value.len(),
-                    "value": b64(&e.kv.value),
+                    "masked": masked.is_some(),
+                    "value": b64(masked.as_deref().map_or(&e.kv.value[..], str::as_bytes)),
                 })
             })
             .collect();
@@ -722,7 +736,13 @@ impl<S: ReadAt> Session<S> {
 
     /// A new snapshot file: a rewrite of the v3 db (v3 inputs) or the v2 → v3 migration
     /// (data dirs with a v2 store), written to `out`. Returns a one-line description.
-    pub fn snapshot(&self, latest_only: bool, out: &mut dyn Write) -> Result<String, String> {
+    /// `redact`: Secret data replaced by `<redacted>` (`kube::redact`, v3 rewrites only).
+    pub fn snapshot(
+        &self,
+        latest_only: bool,
+        redact: bool,
+        out: &mut dyn Write,
+    ) -> Result<String, String> {
         if let Some(d) = &self.v2 {
             let m = self.migration(d)?;
             let content = m
@@ -740,10 +760,26 @@ impl<S: ReadAt> Session<S> {
             latest_only,
             ..Default::default()
         };
-        let (content, report) = etcd::v3::rewrite::rewrite(be, &opts).map_err(|e| e.to_string())?;
+        let redactor = kube::redact::Redactor {
+            secrets: true,
+            prefixes: vec![],
+        };
+        let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
+        let map = etcd::v3::rewrite::ValueMap::new(&f);
+        let (content, report) =
+            etcd::v3::rewrite::rewrite_mapped(be, &opts, if redact { Some(&map) } else { None })
+                .map_err(|e| e.to_string())?;
         let s = etcd::v3::write::write_backend(&content, out, true).map_err(|e| e.to_string())?;
+        let redacted = if redact {
+            format!(
+                "; Secret data redacted in {} value(s)",
+                map.replaced.load(std::sync::atomic::Ordering::Relaxed)
+            )
+        } else {
+            String::new()
+        };
         Ok(format!(
-            "kept {} of {} revisions: {} bytes",
+            "kept {} of {} revisions: {} bytes{redacted}",
             report.kept_entries, report.source_entries, s.bytes
         ))
     }
@@ -753,7 +789,28 @@ impl<S: ReadAt> Session<S> {
     /// A SQL file (`dialect` "sqlite" | "postgres", `schema` "etcd" | "kine") of the input:
     /// the v3 history, or for a data dir with a v2 store its keys through the migrate mapping
     /// (with the v3 db beside it kept). Returns a one-line description.
-    pub fn sql(&self, dialect: &str, schema: &str, out: &mut dyn Write) -> Result<String, String> {
+    /// `redact`: Secret data replaced by `<redacted>` (`kube::redact`).
+    pub fn sql(
+        &self,
+        dialect: &str,
+        schema: &str,
+        redact: bool,
+        out: &mut dyn Write,
+    ) -> Result<String, String> {
+        let redactor = kube::redact::Redactor {
+            secrets: true,
+            prefixes: vec![],
+        };
+        let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
+        let run = |src: &dyn sql::Source, out: &mut dyn Write, opts: &sql::Options| {
+            let redacting = sql::Redacting {
+                inner: src,
+                redact: &f,
+            };
+            let src: &dyn sql::Source = if redact { &redacting } else { src };
+            sql::check(src, opts).map_err(|e| e.to_string())?;
+            sql::export(src, out, opts).map_err(|e| e.to_string())
+        };
         let opts = sql::Options {
             dialect: match dialect {
                 "postgres" => sql::Dialect::Postgres,
@@ -783,12 +840,9 @@ impl<S: ReadAt> Session<S> {
                 inner: &src,
                 membership: &membership,
             };
-            sql::check(&src, &opts).map_err(|e| e.to_string())?;
-            sql::export(&src, out, &opts).map_err(|e| e.to_string())?
+            run(&src, out, &opts)?
         } else {
-            let be = self.be()?;
-            sql::check(be, &opts).map_err(|e| e.to_string())?;
-            sql::export(be, out, &opts).map_err(|e| e.to_string())?
+            run(self.be()?, out, &opts)?
         };
         Ok(format!(
             "{} rows, {} bytes of SQL",
@@ -849,8 +903,86 @@ pub fn diff_values(old: &[u8], new: &[u8]) -> String {
     out
 }
 
-/// A value with the views the page offers: text (UTF-8), pretty JSON, hex dump.
-fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
+/// Whether a value is worth decoding as a Kubernetes object.
+fn k8s_like(key: &[u8], value: &[u8]) -> bool {
+    key.starts_with(b"/registry/")
+        || value.starts_with(kube::raw::K8S_MAGIC)
+        || value.starts_with(kube::raw::ENC_PREFIX)
+}
+
+/// Whether a decoded value is a core/v1 Secret.
+pub(crate) fn is_secret(o: &kube::object::Object) -> bool {
+    o.json.as_ref().is_some_and(kube::object::is_secret)
+        || matches!(&o.stored, Some(kube::object::Stored::Protobuf { api_version, kind })
+            if kind == "Secret" && api_version == "v1")
+}
+
+/// The object as kube-apiserver serves it: `metadata.resourceVersion` = the revision it was
+/// read at (the CLI's `served`).
+pub(crate) fn served(o: &kube::object::Object, mod_revision: i64) -> Option<Value> {
+    let mut v = o.json.clone()?;
+    if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(mod_revision.to_string()),
+        );
+    }
+    Some(v)
+}
+
+/// For a Secret while secrets are not revealed: its masked YAML (or a line saying it is
+/// masked); `None` for anything else, or when revealed.
+fn masked_secret_yaml(
+    key: &[u8],
+    value: &[u8],
+    opts: &kube::object::Options<'_>,
+    mod_revision: i64,
+) -> Option<String> {
+    if opts.reveal_secrets || !k8s_like(key, value) {
+        return None;
+    }
+    let o = kube::object::decode(key, value, opts);
+    if !is_secret(&o) {
+        return None;
+    }
+    Some(match served(&o, mod_revision) {
+        Some(v) => kube::yaml::to_yaml(&v),
+        None => format!("<masked Secret: {} bytes>\n", value.len()),
+    })
+}
+
+/// A value with the views the page offers: text (UTF-8), pretty JSON, hex dump; for a
+/// Kubernetes object also YAML. A Secret (unless revealed) gets only its masked YAML.
+fn describe_value(
+    key: &[u8],
+    value: &[u8],
+    opts: &kube::object::Options<'_>,
+    meta: Value,
+) -> Value {
+    let decoded = k8s_like(key, value).then(|| kube::object::decode(key, value, opts));
+    let mod_revision = meta["mod_revision"].as_i64().unwrap_or(0);
+    let yaml = decoded
+        .as_ref()
+        .and_then(|o| served(o, mod_revision))
+        .map(|v| kube::yaml::to_yaml(&v));
+    let notes = decoded
+        .as_ref()
+        .map(|o| o.notes.clone())
+        .unwrap_or_default();
+    if !opts.reveal_secrets && decoded.as_ref().is_some_and(is_secret) {
+        return json!({
+            "key": b64(key),
+            "keyText": escape(key),
+            "envelope": kube::raw::describe_envelope(value),
+            "meta": meta,
+            "size": value.len(),
+            "truncated": false,
+            "kind": "Kubernetes Secret (data masked)",
+            "masked": true,
+            "notes": notes,
+            "yaml": yaml.unwrap_or_else(|| format!("<masked Secret: {} bytes>\n", value.len())),
+        });
+    }
     let shown = &value[..value.len().min(VIEW_LIMIT)];
     let text = std::str::from_utf8(value).ok();
     let json_pretty = text
@@ -878,8 +1010,12 @@ fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
         ));
     }
     // The raw protobuf view (values up to 4 MiB; the decoder is linear in size × depth).
-    let protobuf = if value.len() <= 4 << 20 {
-        kube::raw::view(value, kube::raw::Limits::default())
+    let plain = decoded
+        .as_ref()
+        .and_then(|o| o.plaintext.as_deref())
+        .unwrap_or(value);
+    let protobuf = if plain.len() <= 4 << 20 {
+        kube::raw::view(plain, kube::raw::Limits::default())
     } else {
         None
     };
@@ -895,6 +1031,9 @@ fn describe_value(key: &[u8], value: &[u8], meta: Value) -> Value {
         "text": text.map(|t| t.chars().take(VIEW_LIMIT).collect::<String>()),
         "json": json_pretty,
         "hex": hex,
+        "yaml": yaml,
+        "notes": notes,
+        "masked": false,
         "kind": if value.starts_with(b"k8s\0") { "kubernetes protobuf" }
                 else if value.starts_with(kube::raw::ENC_PREFIX) { "encrypted (k8s:enc)" }
                 else if json_pretty.is_some() { "json" }
@@ -946,14 +1085,15 @@ mod tests {
     #[test]
     fn value_and_history() {
         let mut s = sample();
-        let v = s.value(b"/bin/nul\0inside").unwrap();
+        let o = kube::object::Options::default();
+        let v = s.value(b"/bin/nul\0inside", &o).unwrap();
         assert_eq!(v["keyText"], "/bin/nul\\x00inside");
         assert!(v["meta"]["mod_revision"].as_i64().unwrap() > 0);
-        let big = s.value(b"/big/value-200k").unwrap();
+        let big = s.value(b"/big/value-200k", &o).unwrap();
         assert_eq!(big["size"], 204800);
-        let h = s.history(b"/big/value-200k").unwrap();
+        let h = s.history(b"/big/value-200k", &o).unwrap();
         assert!(!h["revisions"].as_array().unwrap().is_empty());
-        assert!(s.value(b"/no/such/key").is_err());
+        assert!(s.value(b"/no/such/key", &o).is_err());
     }
 
     #[test]
@@ -961,7 +1101,7 @@ mod tests {
         let s = sample();
         for (d, sc) in [("sqlite", "etcd"), ("postgres", "kine")] {
             let mut out = Vec::new();
-            s.sql(d, sc, &mut out).unwrap();
+            s.sql(d, sc, false, &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains("COMMIT"), "{d} {sc}");
         }
@@ -978,7 +1118,7 @@ mod tests {
     fn snapshot_download_reopens() {
         let s = sample();
         let mut out = Vec::new();
-        s.snapshot(true, &mut out).unwrap();
+        s.snapshot(true, false, &mut out).unwrap();
         let again = Session::open_v3("again.db", MemSource::new(out)).unwrap();
         let st = again.summary().unwrap();
         assert_eq!(st["status"]["revision"], 359);

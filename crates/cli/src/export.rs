@@ -206,47 +206,6 @@ impl Drop for ThreadedWriter {
     }
 }
 
-/// `--redact`: a source whose values pass through the redactor.
-struct Redacting<'a> {
-    inner: &'a dyn sql::Source,
-    r: &'a kube::redact::Redactor,
-}
-
-impl sql::Source for Redacting<'_> {
-    fn changes(&self, f: &mut sql::ChangeFn<'_>) -> etcd::Result<()> {
-        self.inner.changes(
-            &mut |c| match (c.tombstone, self.r.redact(c.key, c.value)) {
-                (false, Some((v, _))) => f(&sql::Change { value: &v, ..*c }),
-                _ => f(c),
-            },
-        )
-    }
-    fn first_main(&self) -> etcd::Result<Option<i64>> {
-        self.inner.first_main()
-    }
-    fn current_revision(&self) -> etcd::Result<i64> {
-        self.inner.current_revision()
-    }
-    fn leases(&self) -> etcd::Result<Vec<etcd::v3::LeaseInfo>> {
-        self.inner.leases()
-    }
-    fn meta(&self) -> etcd::Result<etcd::v3::MetaInfo> {
-        self.inner.meta()
-    }
-    fn members(&self) -> etcd::Result<etcd::v3::MembersInfo> {
-        self.inner.members()
-    }
-    fn auth(&self, with_secrets: bool) -> etcd::Result<etcd::v3::AuthInfo> {
-        self.inner.auth(with_secrets)
-    }
-    fn alarms(&self) -> etcd::Result<Vec<etcd::v3::AlarmInfo>> {
-        self.inner.alarms()
-    }
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-}
-
 /// Runs the export of `src`; `path` names the input in messages.
 fn export_from(
     out: &mut dyn Write,
@@ -255,10 +214,16 @@ fn export_from(
     opts: &sql::Options,
     a: &ExportArgs,
 ) -> Result<(), Failure> {
+    // `--redact`: values pass through the redactor (sql::Redacting).
+    let redact_fn;
     let redacting;
     let src = match &a.redact {
         Some(r) => {
-            redacting = Redacting { inner: src, r };
+            redact_fn = move |k: &[u8], v: &[u8]| r.redact(k, v).map(|(v, _)| v);
+            redacting = sql::Redacting {
+                inner: src,
+                redact: &redact_fn,
+            };
             &redacting as &dyn sql::Source
         }
         None => src,

@@ -18,7 +18,9 @@ use std::fmt;
 
 pub use emit::{text_ok, Mode};
 pub use kine::{KineSummary, KINE_VERSION};
-pub use source::{Change, ChangeFn, MigrationSource, Source, WithV2Membership};
+pub use source::{
+    Change, ChangeFn, MigrationSource, RedactFn, Redacting, Source, WithV2Membership,
+};
 #[cfg(feature = "sqlite-db")]
 pub use sqlite_db::export_sqlite_db;
 

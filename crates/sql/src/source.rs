@@ -278,3 +278,49 @@ impl Source for WithV2Membership<'_> {
         self.inner.kind()
     }
 }
+
+/// A value rewriter for [`Redacting`]: the new value for `(key, value)`, or `None` to keep it.
+pub type RedactFn<'a> = dyn Fn(&[u8], &[u8]) -> Option<Vec<u8>> + 'a;
+
+/// A source whose put values pass through a rewriter (the CLI's `export --redact` and the page's
+/// "Redact Secrets": `kube::redact::Redactor::redact`). Deletes and everything besides the
+/// `key` bucket's values are passed on as they are.
+pub struct Redacting<'a> {
+    pub inner: &'a dyn Source,
+    pub redact: &'a RedactFn<'a>,
+}
+
+impl Source for Redacting<'_> {
+    fn changes(&self, f: &mut ChangeFn<'_>) -> etcd::Result<()> {
+        self.inner.changes(
+            &mut |c| match (c.tombstone, (self.redact)(c.key, c.value)) {
+                (false, Some(v)) => f(&Change { value: &v, ..*c }),
+                _ => f(c),
+            },
+        )
+    }
+    fn first_main(&self) -> etcd::Result<Option<i64>> {
+        self.inner.first_main()
+    }
+    fn current_revision(&self) -> etcd::Result<i64> {
+        self.inner.current_revision()
+    }
+    fn leases(&self) -> etcd::Result<Vec<LeaseInfo>> {
+        self.inner.leases()
+    }
+    fn meta(&self) -> etcd::Result<MetaInfo> {
+        self.inner.meta()
+    }
+    fn members(&self) -> etcd::Result<MembersInfo> {
+        self.inner.members()
+    }
+    fn auth(&self, with_secrets: bool) -> etcd::Result<AuthInfo> {
+        self.inner.auth(with_secrets)
+    }
+    fn alarms(&self) -> etcd::Result<Vec<AlarmInfo>> {
+        self.inner.alarms()
+    }
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+}

@@ -4,6 +4,10 @@
 //! exact).
 
 #[cfg(target_arch = "wasm32")]
+#[path = "app/k8s.rs"]
+mod k8s;
+
+#[cfg(target_arch = "wasm32")]
 mod imp {
     use std::collections::{HashMap, HashSet};
 
@@ -125,6 +129,12 @@ mod imp {
             dialect: &'static str,
             schema: &'static str,
         },
+        /// The Kubernetes mode's own messages.
+        K8s(crate::k8s::Msg),
+        /// "Reveal secrets" ticked or not.
+        Reveal(bool),
+        /// "Redact Secrets" on downloads.
+        Redact(bool),
     }
 
     enum View {
@@ -172,9 +182,15 @@ mod imp {
         save_handle: Option<JsValue>,
         /// The request that opened the current input (re-sent after a cancel of an export).
         last_open: Option<JsValue>,
+        /// The Kubernetes mode.
+        k8s: crate::k8s::K8s,
+        /// Secret data shown (off after each load).
+        reveal: bool,
+        /// Downloads (snapshot, SQL) with Secret data redacted.
+        redact: bool,
     }
 
-    fn request(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
+    pub(crate) fn request(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
         let obj = Object::new();
         let _ = Reflect::set(&obj, &"kind".into(), &kind.into());
         for (k, v) in fields {
@@ -223,7 +239,7 @@ mod imp {
         Ok(())
     }
 
-    fn bytes(n: u64) -> String {
+    pub(crate) fn bytes(n: u64) -> String {
         match n {
             0..=9_999 => format!("{n} B"),
             10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
@@ -232,7 +248,7 @@ mod imp {
         }
     }
 
-    fn text(v: &Value) -> String {
+    pub(crate) fn text(v: &Value) -> String {
         match v {
             Value::String(s) => s.clone(),
             Value::Null => "—".to_string(),
@@ -256,6 +272,8 @@ mod imp {
         }
 
         fn send(&mut self, msg: JsValue) {
+            // Every question says whether Secret data may be shown.
+            let _ = Reflect::set(&msg, &"reveal".into(), &self.reveal.into());
             match (&self.worker, self.ready) {
                 (Some(w), true) => {
                     if let Err(e) = w.post_message(&msg) {
@@ -434,6 +452,8 @@ mod imp {
             self.v2 = Value::Null;
             self.note = None;
             self.tab = Tab::Summary;
+            self.k8s.reset();
+            self.reveal = false;
         }
     }
 
@@ -511,7 +531,7 @@ mod imp {
                 tab: Tab::Summary,
                 level: Value::Null,
                 value: Value::Null,
-                value_view: "text",
+                value_view: "yaml",
                 history: Value::Null,
                 info: Value::Null,
                 v2: Value::Null,
@@ -533,6 +553,9 @@ mod imp {
                 diff_pick: Vec::new(),
                 last_open: None,
                 save_handle: None,
+                k8s: Default::default(),
+                reveal: false,
+                redact: false,
             }
         }
 
@@ -587,6 +610,7 @@ mod imp {
                     self.progress = None;
                     if self.summary.get("status").is_some() {
                         self.navigate(Nav::Level(String::new()));
+                        self.send(crate::k8s::K8s::on_open());
                     }
                 }
                 Msg::Trailer { json } => {
@@ -648,6 +672,11 @@ mod imp {
                             self.diff_pick.clear();
                         }
                         "v2" => self.v2 = v,
+                        w if w.starts_with("k8s") || w == "encryption" => {
+                            for m in self.k8s.answer(w, v) {
+                                self.send(m);
+                            }
+                        }
                         _ => self.info = v,
                     }
                 }
@@ -701,7 +730,11 @@ mod imp {
                         Tab::Leases => self.send(query("leases", "", 0)),
                         Tab::Members => self.send(query("members", "", 0)),
                         Tab::Auth => self.send(query("auth", "", 0)),
-                        Tab::Kubernetes => self.send(query("k8s", "", 0)),
+                        Tab::Kubernetes => {
+                            for m in self.k8s.enter() {
+                                self.send(m);
+                            }
+                        }
                         Tab::V2 => self.send(query("v2", "", 0)),
                         _ => {}
                     }
@@ -805,7 +838,12 @@ mod imp {
                 Msg::History { key } => self.send(query("history", &key, 0)),
                 Msg::V2 { key } => self.send(query("v2", &key, 0)),
                 Msg::Snapshot { latest_only } => {
-                    let stem = self.stem();
+                    let redact = self.redact && self.summary.get("v2").is_none();
+                    let stem = if redact {
+                        format!("{}-redacted", self.stem())
+                    } else {
+                        self.stem()
+                    };
                     let name = if latest_only {
                         format!("{stem}-compacted.db")
                     } else if stem.ends_with("-v2") {
@@ -817,19 +855,35 @@ mod imp {
                         ctx,
                         name,
                         "writing the snapshot…".into(),
-                        request(protocol::SNAPSHOT, &[("latestOnly", latest_only.into())]),
+                        request(
+                            protocol::SNAPSHOT,
+                            &[
+                                ("latestOnly", latest_only.into()),
+                                ("redact", redact.into()),
+                            ],
+                        ),
                     );
                 }
                 Msg::ValueView(v) => self.value_view = v,
                 Msg::Sql { dialect, schema } => {
-                    let name = format!("{}-{schema}.{dialect}.sql", self.stem());
+                    let redact = self.redact;
+                    let stem = if redact {
+                        format!("{}-redacted", self.stem())
+                    } else {
+                        self.stem()
+                    };
+                    let name = format!("{stem}-{schema}.{dialect}.sql");
                     self.start_export(
                         ctx,
                         name,
                         format!("writing the {dialect} SQL ({schema} schema)…"),
                         request(
                             protocol::SQL,
-                            &[("dialect", dialect.into()), ("schema", schema.into())],
+                            &[
+                                ("dialect", dialect.into()),
+                                ("schema", schema.into()),
+                                ("redact", redact.into()),
+                            ],
                         ),
                     );
                 }
@@ -854,6 +908,8 @@ mod imp {
                             self.worker_error = Some(format!("the worker did not restart: {e:?}"))
                         }
                     }
+                    // The new worker has no EncryptionConfiguration.
+                    self.k8s.enc_desc = None;
                     if self.busy && matches!(self.view, View::Loaded) {
                         // An export was cancelled: open the same input again.
                         self.busy = false;
@@ -885,6 +941,29 @@ mod imp {
                     mode: self.search_mode.clone(),
                     pattern: self.search_text.clone(),
                 }),
+                Msg::K8s(m) => {
+                    let (reqs, note) = self.k8s.update(m, ctx.link());
+                    if note.is_some() {
+                        self.note = note;
+                    }
+                    for r in reqs {
+                        self.send(r);
+                    }
+                }
+                Msg::Reveal(on) => {
+                    self.reveal = on;
+                    let mut again = self.k8s.refresh();
+                    if let Some(k) = self.value["key"].as_str() {
+                        again.push(query("value", k, 0));
+                    }
+                    if let Some(k) = self.history["key"].as_str() {
+                        again.push(query("history", k, 0));
+                    }
+                    for r in again {
+                        self.send(r);
+                    }
+                }
+                Msg::Redact(on) => self.redact = on,
             }
             let _ = ctx;
             true
@@ -893,6 +972,9 @@ mod imp {
         /// Positions the key list's rows (the CSP forbids style attributes, not the CSSOM): the
         /// spacer gets the height of all rows, each rendered row its place.
         fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+            if self.tab == Tab::Kubernetes {
+                crate::k8s::size_bars();
+            }
             let Some(list) = self.list_ref.cast::<web_sys::Element>() else {
                 return;
             };
@@ -1055,6 +1137,8 @@ mod imp {
                                     { tab(Tab::Leases, "Leases", "tab-leases") }
                                     { tab(Tab::Members, "Members", "tab-members") }
                                     { tab(Tab::Auth, "Auth", "tab-auth") }
+                                }
+                                if has_v3 && self.k8s.available() {
                                     { tab(Tab::Kubernetes, "Kubernetes", "tab-k8s") }
                                 }
                                 if has_v3 || has_v2 {
@@ -1062,6 +1146,16 @@ mod imp {
                                 }
                                 if has_v2 {
                                     { tab(Tab::V2, "v2 store", "tab-v2") }
+                                }
+                                if has_v3 && self.k8s.available() {
+                                    <label class="toggle" title="Secret data is masked in every view until this is ticked">
+                                        <input id="reveal" type="checkbox" checked={self.reveal}
+                                            onchange={link.callback(|e: Event| {
+                                                let i: HtmlInputElement = e.target_unchecked_into();
+                                                Msg::Reveal(i.checked())
+                                            })} />
+                                        { " Reveal secrets" }
+                                    </label>
                                 }
                             </nav>
                             if self.note.is_some() || self.progress.is_some() {
@@ -1079,6 +1173,7 @@ mod imp {
                                 Tab::Keys => self.view_keys(ctx),
                                 Tab::V2 => self.view_v2(ctx),
                                 Tab::Sql => self.view_sql(ctx),
+                                Tab::Kubernetes => self.k8s.view(link, self.reveal),
                                 _ => html! { <pre id="info">{ serde_json::to_string_pretty(&self.info).unwrap_or_default() }</pre> },
                             } }
                         </>
@@ -1158,6 +1253,16 @@ mod imp {
                     if !problems.is_empty() {
                         <ul class="error">{ for problems.iter().map(|p| html! { <li>{ text(p) }</li> }) }</ul>
                     }
+                    <p class="downloads">
+                        <label class="toggle" title="Secret data and stringData values become <redacted> in the snapshot and SQL downloads (metadata kept; the result still decodes and restores)">
+                            <input id="redact" type="checkbox" checked={self.redact}
+                                onchange={link.callback(|e: Event| {
+                                    let i: HtmlInputElement = e.target_unchecked_into();
+                                    Msg::Redact(i.checked())
+                                })} />
+                            { " Redact Secrets in the downloads below" }
+                        </label>
+                    </p>
                     <p class="downloads">
                         <button id="download-snapshot" disabled={self.busy}
                             onclick={link.callback(|_| Msg::Snapshot { latest_only: false })}>
@@ -1290,7 +1395,7 @@ mod imp {
         }
 
         fn value_views(&self) -> Vec<&'static str> {
-            ["text", "json", "protobuf", "hex"]
+            ["yaml", "text", "json", "protobuf", "hex"]
                 .into_iter()
                 .filter(|k| !self.value[*k].is_null())
                 .collect()
@@ -1365,6 +1470,12 @@ mod imp {
                     </p>
                     if let Some(env) = v["envelope"].as_str() {
                         <p id="value-envelope" class="note">{ env }</p>
+                    }
+                    if let Some(notes) = v["notes"].as_array().filter(|n| !n.is_empty()) {
+                        <ul class="note" id="value-notes">{ for notes.iter().map(|n| html! { <li>{ text(n) }</li> }) }</ul>
+                    }
+                    if v["masked"].as_bool() == Some(true) {
+                        <p class="note" id="value-masked">{ "A Secret: its data is masked, and the text, JSON, protobuf and hex views are hidden. Tick “Reveal secrets” to see them." }</p>
                     }
                     <p>
                         { for views.iter().map(|name| {

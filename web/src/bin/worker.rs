@@ -35,6 +35,21 @@ mod imp {
         static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         /// The open input as an SQLite database in sql.js (built on first use).
         static DB: RefCell<Option<sqljs::Database>> = const { RefCell::new(None) };
+        /// The EncryptionConfiguration the user gave (only ever in this worker's memory).
+        static ENC: RefCell<Option<kube::encryption::EncryptionConfig>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` with the decode options of a request: the loaded EncryptionConfiguration and
+    /// whether Secret data is revealed.
+    fn with_decode<T>(reveal: bool, f: impl FnOnce(&kube::object::Options<'_>) -> T) -> T {
+        ENC.with(|e| {
+            let enc = e.borrow();
+            f(&kube::object::Options {
+                encryption: enc.as_ref(),
+                reveal_secrets: reveal,
+                mask_prefixes: &[],
+            })
+        })
     }
 
     fn post(v: &JsValue) {
@@ -186,6 +201,9 @@ mod imp {
         limit: usize,
         mode: String,
         pattern: String,
+        /// A namespace (None: cluster-scoped objects).
+        ns: Option<Vec<u8>>,
+        reveal: bool,
     }
 
     /// The session calls the page uses, independent of the byte source.
@@ -201,18 +219,32 @@ mod imp {
         fn trailer_result(&self, h: sha2::Sha256) -> Result<serde_json::Value, String>;
         /// Bytes of the v3 file (one walk or one hash of it reads about this many).
         fn walk_estimate(&self) -> u64;
-        fn query(&mut self, q: &Query) -> Result<serde_json::Value, String>;
+        fn query(
+            &mut self,
+            q: &Query,
+            opts: &kube::object::Options<'_>,
+        ) -> Result<serde_json::Value, String>;
         fn snapshot(
             &self,
             latest_only: bool,
+            redact: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String>;
         fn sql(
             &self,
             dialect: &str,
             schema: &str,
+            redact: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String>;
+        fn k8s_export(
+            &self,
+            key: &[u8],
+            main: i64,
+            sub: i64,
+            format: &str,
+            opts: &kube::object::Options<'_>,
+        ) -> Result<(String, Vec<u8>, &'static str), String>;
     }
 
     impl<S: storage::ReadAt> SessionOps for Session<S> {
@@ -247,12 +279,21 @@ mod imp {
         fn walk_estimate(&self) -> u64 {
             Session::status_estimate(self) / if self.has_trailer() { 2 } else { 1 }
         }
-        fn query(&mut self, q: &Query) -> Result<serde_json::Value, String> {
+        fn query(
+            &mut self,
+            q: &Query,
+            opts: &kube::object::Options<'_>,
+        ) -> Result<serde_json::Value, String> {
             match q.what.as_str() {
                 "children" => self.children(&q.key, q.offset, q.limit),
                 "search" => self.search(&q.mode, &q.pattern, q.offset, q.limit),
-                "value" => self.value(&q.key),
-                "history" => self.history(&q.key),
+                "value" => self.value(&q.key, opts),
+                "history" => self.history(&q.key, opts),
+                "k8s-types" => self.k8s_types(),
+                "k8s-namespaces" => self.k8s_namespaces(&q.key),
+                "k8s-objects" => self.k8s_objects(&q.key, q.ns.as_deref(), q.offset, q.limit),
+                "k8s-object" => self.k8s_object(&q.key, opts),
+                "k8s-deleted" => self.k8s_deleted(),
                 "leases" => self.leases(),
                 "members" => self.members(),
                 "auth" => self.auth(),
@@ -264,17 +305,29 @@ mod imp {
         fn snapshot(
             &self,
             latest_only: bool,
+            redact: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String> {
-            Session::snapshot(self, latest_only, out)
+            Session::snapshot(self, latest_only, redact, out)
         }
         fn sql(
             &self,
             dialect: &str,
             schema: &str,
+            redact: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String> {
-            Session::sql(self, dialect, schema, out)
+            Session::sql(self, dialect, schema, redact, out)
+        }
+        fn k8s_export(
+            &self,
+            key: &[u8],
+            main: i64,
+            sub: i64,
+            format: &str,
+            opts: &kube::object::Options<'_>,
+        ) -> Result<(String, Vec<u8>, &'static str), String> {
+            Session::k8s_export(self, key, main, sub, format, opts)
         }
     }
 
@@ -421,7 +474,7 @@ mod imp {
         let r = with_session(|s| {
             progress::begin("building the SQLite database", s.status_estimate());
             let mut sink = sqljs::ExecSink::new(&db);
-            let msg = s.sql("sqlite", "etcd", &mut sink)?;
+            let msg = s.sql("sqlite", "etcd", false, &mut sink)?;
             sink.finish()?;
             Ok(msg)
         });
@@ -540,23 +593,30 @@ mod imp {
                         .min(10_000.0) as usize,
                     mode: field(&data, "mode").as_string().unwrap_or_default(),
                     pattern: field(&data, "pattern").as_string().unwrap_or_default(),
+                    ns: field(&data, "ns").as_string().and_then(|n| unb64(&n).ok()),
+                    reveal: field(&data, "reveal").as_bool().unwrap_or(false),
                 };
-                let v = with_session(|s| s.query(&q));
+                let v = with_decode(q.reveal, |opts| with_session(|s| s.query(&q, opts)));
                 progress::end();
                 json_reply(protocol::ANSWER, &what, v)
             }
             protocol::SNAPSHOT => {
                 let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
+                let redact = field(&data, "redact").as_bool().unwrap_or(false);
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
                     progress::begin("writing the snapshot", 3 * s.status_estimate());
-                    let msg = s.snapshot(latest_only, &mut parts)?;
+                    let msg = s.snapshot(latest_only, redact, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
                 match r {
                     Ok((name, message)) => match parts.finish("application/octet-stream") {
                         Ok(blob) => {
-                            let base = name;
+                            let base = if redact {
+                                format!("{name}-redacted")
+                            } else {
+                                name
+                            };
                             let file = if latest_only {
                                 format!("{base}-compacted.db")
                             } else if base.ends_with("-v2") {
@@ -579,17 +639,22 @@ mod imp {
             protocol::SQL => {
                 let dialect = field(&data, "dialect").as_string().unwrap_or_default();
                 let schema = field(&data, "schema").as_string().unwrap_or_default();
+                let redact = field(&data, "redact").as_bool().unwrap_or(false);
                 let mut parts = BlobParts::default();
                 let r = with_session(|s| {
                     progress::begin("writing the SQL", 2 * s.status_estimate());
-                    let msg = s.sql(&dialect, &schema, &mut parts)?;
+                    let msg = s.sql(&dialect, &schema, redact, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
                 match r
                     .and_then(|(name, msg)| parts.finish("application/sql").map(|b| (name, msg, b)))
                 {
                     Ok((name, message, blob)) => {
-                        let base = name;
+                        let base = if redact {
+                            format!("{name}-redacted")
+                        } else {
+                            name
+                        };
                         reply(&[
                             ("kind", protocol::DOWNLOAD.into()),
                             ("name", format!("{base}-{schema}.{dialect}.sql").into()),
@@ -598,6 +663,52 @@ mod imp {
                         ])
                     }
                     Err(m) => failed("sql", m),
+                }
+            }
+            protocol::ENCRYPTION => {
+                let answer = match field(&data, "text").as_string() {
+                    Some(text) => match kube::encryption::EncryptionConfig::parse(&text) {
+                        Ok(cfg) => {
+                            let describe = cfg.describe();
+                            ENC.with(|e| *e.borrow_mut() = Some(cfg));
+                            serde_json::json!({ "describe": describe })
+                        }
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    },
+                    None => {
+                        ENC.with(|e| *e.borrow_mut() = None);
+                        serde_json::json!({ "describe": null })
+                    }
+                };
+                json_reply(protocol::ANSWER, "encryption", Ok(answer))
+            }
+            protocol::K8S_EXPORT => {
+                let key = match unb64(&field(&data, "key").as_string().unwrap_or_default()) {
+                    Ok(k) => k,
+                    Err(e) => return failed("k8s-export", e),
+                };
+                let num = |k: &str| field(&data, k).as_f64().unwrap_or(0.0) as i64;
+                let format = field(&data, "format").as_string().unwrap_or_default();
+                let reveal = field(&data, "reveal").as_bool().unwrap_or(false);
+                let r = with_decode(reveal, |opts| {
+                    with_session(|s| s.k8s_export(&key, num("main"), num("sub"), &format, opts))
+                });
+                let r = r.and_then(|(name, bytes, mime)| {
+                    let parts = Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
+                    let opts = web_sys::BlobPropertyBag::new();
+                    opts.set_type(mime);
+                    Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
+                        .map(|b| (name, bytes.len(), b))
+                        .map_err(|e| format!("Blob: {e:?}"))
+                });
+                match r {
+                    Ok((name, len, blob)) => reply(&[
+                        ("kind", protocol::DOWNLOAD.into()),
+                        ("name", name.into()),
+                        ("message", format!("{len} bytes").into()),
+                        ("blob", blob.into()),
+                    ]),
+                    Err(e) => failed("k8s-export", e),
                 }
             }
             other => failed("", format!("unknown request {other:?}")),
