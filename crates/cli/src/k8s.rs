@@ -442,8 +442,8 @@ impl DecodeArgs {
 
 /// The object a stored value holds, as kube-apiserver would serve it: `resourceVersion` is the
 /// revision it was read at (the apiserver fills it in from etcd; it is not stored).
-fn served(kv: &etcd::proto::KeyValue, o: &kube::object::Object) -> Option<Value> {
-    let mut v = o.json.clone()?;
+fn served(kv: &etcd::proto::KeyValue, json: Option<Value>) -> Option<Value> {
+    let mut v = json?;
     if let Some(Value::Object(meta)) = v.get_mut("metadata") {
         meta.insert(
             "resourceVersion".into(),
@@ -519,7 +519,7 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
                     ),
                 )
             })?;
-        let d = kube::object::decode(&kv.key, &kv.value, &dopts);
+        let mut d = kube::object::decode(&kv.key, &kv.value, &dopts);
         for n in &d.notes {
             if o.output == GetFormat::Table {
                 *note_counts.entry(n.clone()).or_insert(0usize) += 1;
@@ -527,7 +527,7 @@ pub fn get(out: &mut dyn Write, input: &Path, o: &GetOptions) -> Result<(), Fail
                 eprintln!("{}: {n}", show(&kv.key));
             }
         }
-        let obj = served(&kv, &d);
+        let obj = served(&kv, d.json.take());
         if obj.is_none() {
             undecoded += 1;
         }

@@ -26,7 +26,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("migrate") => crate::bench_migrate::run(),
         Some("export") => crate::bench_export::run(),
         Some("page") => crate::bench_page::run(&args[1..]),
-        _ => Err("usage: cargo xtask bench scan | v2 | migrate | export | page [--runs N]".into()),
+        Some("k8s") => crate::bench_k8s::run(),
+        _ => Err(
+            "usage: cargo xtask bench scan | v2 | migrate | export | page [--runs N] | k8s".into(),
+        ),
     }
 }
 
@@ -280,6 +283,14 @@ fn make_db(out: &Path) -> Result<(), String> {
 
 /// A db of `keys` keys (the same keys and values as the first `keys` of the 1M-key db).
 pub(crate) fn make_db_of(out: &Path, keys: u64) -> Result<(), String> {
+    make_db_with(out, keys, Arc::new(|i| (key(i), value(i))))
+}
+
+/// Key and value of the `i`-th put.
+pub(crate) type Gen = Arc<dyn Fn(u64) -> (String, Vec<u8>) + Send + Sync>;
+
+/// A db made by real etcd from `keys` puts of `gen(0..keys)`.
+pub(crate) fn make_db_with(out: &Path, keys: u64, gen: Gen) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("etcdscope-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -328,7 +339,8 @@ pub(crate) fn make_db_of(out: &Path, keys: u64) -> Result<(), String> {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let done = done.clone();
-                std::thread::spawn(move || load(cport, t, keys, done))
+                let gen = gen.clone();
+                std::thread::spawn(move || load(cport, t, keys, done, gen))
             })
             .collect();
         loop {
@@ -364,16 +376,17 @@ pub(crate) fn make_db_of(out: &Path, keys: u64) -> Result<(), String> {
 }
 
 /// One loader thread: keys t, t+THREADS, … over one keep-alive connection.
-fn load(port: u16, t: u64, keys: u64, done: Arc<AtomicU64>) -> Result<(), String> {
+fn load(port: u16, t: u64, keys: u64, done: Arc<AtomicU64>, gen: Gen) -> Result<(), String> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     let mut w = stream.try_clone().map_err(|e| e.to_string())?;
     let mut r = BufReader::new(stream);
     let mut i = t;
     while i < keys {
+        let (k, v) = gen(i);
         let body = format!(
             "{{\"key\":\"{}\",\"value\":\"{}\"}}",
-            b64(key(i).as_bytes()),
-            b64(&value(i))
+            b64(k.as_bytes()),
+            b64(&v)
         );
         write!(
             w,

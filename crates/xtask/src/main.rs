@@ -15,6 +15,7 @@
 
 mod bench;
 mod bench_export;
+mod bench_k8s;
 mod bench_migrate;
 mod bench_page;
 mod bench_v2;
