@@ -17,6 +17,9 @@ const target = process.argv[2] ?? "dist";
 const fixture = path.resolve(process.argv[3] ?? path.join(here, "fixtures/v3/basic"));
 // A real etcd snapshot of kube-apiserver values (crates/kube/tests/data/make-snapshot.sh).
 const k8sSnapshot = path.resolve(here, "../crates/kube/tests/data/k8s-snapshot.db");
+const k8sData = path.resolve(here, "../crates/kube/tests/data");
+// The CLI (cargo build -p cli), to check the page's redacted snapshot.
+const cli = path.resolve(here, "../target/debug/etcdscope");
 const shots = path.resolve(here, "../target/e2e");
 fs.mkdirSync(shots, { recursive: true });
 
@@ -390,16 +393,186 @@ async function main() {
     await page.click("#view-protobuf");
     if (!(await page.locator("#value-body").innerText()).includes("ciphertext: 64 bytes")) throw new Error("ciphertext size");
     await page.screenshot({ path: path.join(shots, `${mode}-protobuf.png`), fullPage: true });
-    // "What fills my db" by resource type and namespace (kube::analyze in the worker).
+    // The Kubernetes mode: resource types with their object counts.
     await page.click("#tab-k8s");
-    await page.waitForFunction(() => (document.querySelector("#info")?.textContent || "").includes("by_type"), null, { timeout: 20_000 });
-    const k8s = JSON.parse(await page.locator("#info").innerText());
-    const types = Object.fromEntries(k8s.by_type.map((t) => [t.type, t.objects]));
-    for (const t of ["pods", "deployments", "configmaps", "secrets", "leases"]) {
-      if (types[t] !== 1) throw new Error(`k8s analysis: ${t} = ${types[t]} in ${JSON.stringify(types)}`);
+    await page.click("#k8s-browse");
+    await page.click("#k8s-types-crumb");
+    await page.locator("#k8s-list tr.dir").first().waitFor({ timeout: 20_000 });
+    const rows = await page.locator("#k8s-list tr.dir").evaluateAll((trs) => trs.map((tr) =>
+      [tr.querySelector(".name").textContent, Number(tr.querySelector(".num").textContent)]));
+    const types = Object.fromEntries(rows);
+    const want = { pods: 1, deployments: 1, configmaps: 2, secrets: 4, events: 40, leases: 1, "widgets.example.com": 1 };
+    for (const [t, n] of Object.entries(want)) {
+      if (types[t] !== n) throw new Error(`k8s types: ${t} = ${types[t]} in ${JSON.stringify(types)}`);
     }
-    if (k8s.all.objects !== 5 || k8s.largest[0].key !== "/registry/pods/default/nameValue") throw new Error(`k8s analysis: ${JSON.stringify(k8s.all)}`);
     await page.click("#tab-summary");
+  });
+
+  // The Kubernetes mode (the k8s fixture is open): browse, Secrets masked, decryption, bars,
+  // deleted objects and their export, a redacted snapshot.
+  const k8sList = (name) => page.locator("#k8s-list tr", { has: page.locator(".name", { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
+  const k8sOpen = async (type, ns, name) => {
+    await page.click("#tab-k8s");
+    await page.click("#k8s-browse");
+    await page.click("#k8s-types-crumb");
+    await k8sList(type).click({ timeout: 20_000 });
+    if (ns !== null) {
+      // A type with one namespace lists its objects at once.
+      await page.locator("#k8s-count").waitFor({ timeout: 20_000 });
+    }
+    await k8sList(name).click({ timeout: 20_000 });
+    await page.waitForFunction((n) => (document.querySelector("#k8s-object-key")?.textContent || "").endsWith("/" + n), name, { timeout: 20_000 });
+  };
+  const k8sBody = () => page.locator("#k8s-body").innerText({ timeout: 20_000 });
+
+  await check("Kubernetes mode: pods → default → nameValue as YAML (kind: Pod, resourceVersion \"4\"), JSON and raw", async () => {
+    await k8sOpen("pods", "default", "nameValue");
+    const yaml = await k8sBody();
+    for (const w of ["kind: Pod", 'resourceVersion: "4"', "apiVersion: v1"]) {
+      if (!yaml.includes(w)) throw new Error(`YAML lacks ${w}: ${yaml.slice(0, 300)}`);
+    }
+    const meta = await page.locator("#k8s-object-meta").innerText();
+    if (!meta.includes("revision 4") || !meta.includes("stored as protobuf v1/Pod")) throw new Error(`meta: ${meta}`);
+    await page.click("#k8s-view-json");
+    const json = await k8sBody();
+    if (!json.includes('\n    "kind": "Pod"') || !json.includes('"resourceVersion": "4"')) throw new Error(`JSON: ${json.slice(0, 300)}`);
+    await page.click("#k8s-view-raw");
+    const raw = await k8sBody();
+    if (!raw.includes("kind: Pod") || !raw.includes('1: "nameValue"')) throw new Error(`raw: ${raw.slice(0, 300)}`);
+    await page.click("#k8s-view-yaml");
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-object.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-object-dark.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+  });
+
+  await check("Secrets are masked in every view until \"Reveal secrets\" (Kubernetes mode and the Keys tab)", async () => {
+    eq(await page.locator("#reveal").isChecked(), false, "reveal after a load");
+    await k8sOpen("secrets", "default", "plain");
+    let yaml = await k8sBody();
+    if (!yaml.includes("dataKey: \"<masked: 1 bytes>\"") || yaml.includes("stringDataValue") || yaml.includes("Ag==")) throw new Error(`masked: ${yaml}`);
+    if (await page.locator("#k8s-view-raw").count()) throw new Error("raw view of a masked Secret");
+    await page.locator("#k8s-masked").waitFor({ timeout: 5_000 });
+    await page.click("#reveal");
+    await page.waitForFunction(() => (document.querySelector("#k8s-body")?.textContent || "").includes("stringDataValue"), null, { timeout: 20_000 });
+    yaml = await k8sBody();
+    if (!yaml.includes("dataKey: Ag==")) throw new Error(`revealed: ${yaml}`);
+    await page.click("#reveal");
+    await page.waitForFunction(() => !(document.querySelector("#k8s-body")?.textContent || "").includes("stringDataValue"), null, { timeout: 20_000 });
+    // The Keys tab's viewer: only the masked YAML; no text, hex or protobuf view.
+    await page.click("#tab-keys");
+    await page.selectOption("#search-mode", "prefix");
+    await page.fill("#search-text", "/registry/secrets/default/plain");
+    await page.click("#search-go");
+    await page.locator("#children .row .name", { hasText: "/registry/secrets/default/plain" }).click({ timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector("#value-key")?.textContent === "/registry/secrets/default/plain", null, { timeout: 20_000 });
+    await page.locator("#value-masked").waitFor({ timeout: 5_000 });
+    const body = await page.locator("#value-body").innerText();
+    if (!body.includes("<masked:") || body.includes("stringDataValue")) throw new Error(`keys viewer: ${body}`);
+    for (const v of ["hex", "text", "protobuf", "json"]) {
+      if (await page.locator(`#view-${v}`).count()) throw new Error(`a ${v} view of a masked Secret`);
+    }
+    await page.click("#history-button");
+    await page.locator("#history tr").nth(1).waitFor({ timeout: 20_000 });
+    await page.click("#reveal");
+    await page.locator("#view-hex").waitFor({ timeout: 20_000 });
+    await page.click("#view-text").catch(() => {});
+    await page.click("#reveal");
+    await page.locator("#value-masked").waitFor({ timeout: 20_000 });
+    if (await page.locator("#view-hex").count()) throw new Error("hex view after hiding again");
+  });
+
+  await check("decryption: a bad EncryptionConfiguration names the line; config.yaml decrypts secrets/s1; Forget", async () => {
+    await page.click("#tab-k8s");
+    await page.click("#k8s-decrypt");
+    await page.fill("#enc-text", "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n      - aesgcm:\n          keys:\n            - name: k\n              secret: c2hvcnQ=\n");
+    await page.click("#enc-load");
+    const err = await page.locator("#enc-error").innerText({ timeout: 20_000 });
+    if (!/line \d+/.test(err) || !err.includes("secret")) throw new Error(`error: ${err}`);
+    await page.setInputFiles("#enc-file", path.join(k8sData, "encryption/config.yaml"));
+    const desc = await page.locator("#enc-describe").innerText({ timeout: 20_000 });
+    if (!desc.includes("aesgcm") || desc.includes("6MaDJn52")) throw new Error(`describe: ${desc}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-decryption.png`), fullPage: true });
+    await k8sOpen("secrets", "default", "s1");
+    const yaml = await k8sBody();
+    if (!yaml.includes("kind: Secret") || !yaml.includes("<masked:")) throw new Error(`s1: ${yaml.slice(0, 300)}`);
+    const meta = await page.locator("#k8s-object-meta").innerText();
+    if (!meta.includes("encrypted (aesgcm")) throw new Error(`meta: ${meta}`);
+    // Nothing of it is kept by the page.
+    const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage));
+    if (stored.includes("gcm256") || stored.includes("6MaDJn52")) throw new Error("the config was stored");
+    await page.click("#k8s-decrypt");
+    await page.click("#enc-forget");
+    await page.locator("#enc-text").waitFor({ timeout: 20_000 });
+    await k8sOpen("secrets", "default", "s1");
+    const notes = await page.locator("#k8s-notes").innerText({ timeout: 20_000 });
+    if (!notes.includes("EncryptionConfiguration")) throw new Error(`notes after Forget: ${notes}`);
+  });
+
+  await check("what fills the db: bars by type and namespace; largest objects open the object", async () => {
+    await page.click("#k8s-analysis");
+    await page.locator("#k8s-bars-type .barrow").first().waitFor({ timeout: 20_000 });
+    const all = await page.locator("#k8s-all").innerText();
+    if (!all.startsWith("51 objects, 1 deleted but held, 55 revisions")) throw new Error(`all: ${all}`);
+    const labels = await page.locator("#k8s-bars-type .barrow .label").allInnerTexts();
+    eq(labels[0], "pods", "largest type");
+    const nsLabels = await page.locator("#k8s-bars-ns .barrow .label").allInnerTexts();
+    if (!nsLabels.includes("busy")) throw new Error(`namespaces: ${nsLabels}`);
+    const width = (sel) => page.locator(sel).first().evaluate((e) => e.getBoundingClientRect().width);
+    const track = await width("#k8s-bars-type .track");
+    const live = await width("#k8s-bars-type .bar.live");
+    const hist = await width("#k8s-bars-type .bar.hist");
+    if (!(live > 0 && hist > 0 && live + hist <= track + 1 && live + hist > track * 0.9)) throw new Error(`bar widths: live ${live}, history ${hist}, track ${track}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-bars.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-bars-dark.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.locator("#k8s-largest tr", { hasText: "/registry/deployments/default/nameValue" }).click();
+    await page.waitForFunction(() => document.querySelector("#k8s-object-key")?.textContent === "/registry/deployments/default/nameValue", null, { timeout: 20_000 });
+    if (!(await k8sBody()).includes("kind: Deployment")) throw new Error("deployment YAML");
+    await page.click("#k8s-analysis");
+    await page.locator("#k8s-most-revisions tr", { hasText: "/registry/pods/default/nameValue" }).click();
+    await page.waitForFunction(() => document.querySelector("#k8s-object-key")?.textContent === "/registry/pods/default/nameValue", null, { timeout: 20_000 });
+  });
+
+  await check("deleted but held: configmaps team-a/gone; its export as stored equals the ConfigMap's bytes", async () => {
+    await page.click("#k8s-deleted-tab");
+    const row = page.locator("#k8s-deleted tr", { hasText: "gone" });
+    await row.waitFor({ timeout: 20_000 });
+    const cells = await row.locator("td").allInnerTexts();
+    eq(cells.slice(0, 3).join(" "), "configmaps team-a gone", "row");
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 20_000 }), row.locator("button[id^=export-raw]").click()]);
+    eq(dl.suggestedFilename(), `gone@${cells[3]}.pb`, "file name");
+    const file = path.join(tmp, dl.suggestedFilename());
+    await dl.saveAs(file);
+    if (!fs.readFileSync(file).equals(fs.readFileSync(path.join(k8sData, "core.v1.ConfigMap.pb")))) throw new Error("exported bytes differ from core.v1.ConfigMap.pb");
+    const [y] = await Promise.all([page.waitForEvent("download", { timeout: 20_000 }), row.locator("button[id^=export-yaml]").click()]);
+    const yfile = path.join(tmp, y.suggestedFilename());
+    await y.saveAs(yfile);
+    const yaml = fs.readFileSync(yfile, "utf8");
+    if (!yaml.includes("kind: ConfigMap") || !yaml.includes(`resourceVersion: "${cells[3]}"`)) throw new Error(`YAML export: ${yaml.slice(0, 300)}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-deleted.png`), fullPage: true });
+  });
+
+  await check("\"Redact Secrets\" snapshot download: the CLI reads <redacted> in secrets/plain", async () => {
+    await page.click("#tab-summary");
+    await page.check("#redact");
+    const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#download-snapshot")]);
+    await page.uncheck("#redact");
+    if (!dl.suggestedFilename().includes("-redacted")) throw new Error(`name: ${dl.suggestedFilename()}`);
+    const file = path.join(tmp, dl.suggestedFilename());
+    await dl.saveAs(file);
+    const original = fs.readFileSync(k8sSnapshot);
+    if (fs.readFileSync(file).includes(Buffer.from("stringDataValue"))) throw new Error("the clear value is still in the snapshot");
+    if (!original.includes(Buffer.from("stringDataValue"))) throw new Error("fixture changed: no clear value to redact");
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const r = spawnSync(cli, ["k8s", file, "get", "secret", "plain", "-n", "default", "-o", "json", "--reveal-secrets"], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`etcdscope: ${r.stderr}`);
+    const obj = JSON.parse(r.stdout);
+    eq(obj.data.dataKey, "PHJlZGFjdGVkPg==", "redacted data");
+    eq(obj.metadata.name, "nameValue", "metadata kept");
+    const st = etcdctl(["snapshot", "status", "-w", "json", file]);
+    if (st !== null && !(JSON.parse(st).revision > 0)) throw new Error(`etcdctl: ${st}`);
   });
 
   await check("file picker: snapshot file read by slices in the worker", async () => {
