@@ -170,6 +170,8 @@ pub struct DeletedOptions {
     pub prefix: Vec<u8>,
     pub write_out: TableOrJson,
     pub decode: DecodeArgs,
+    /// `--redact`: raw exports of Secrets (and values under the prefixes) redacted.
+    pub redact: Option<kube::redact::Redactor>,
 }
 
 /// What `deleted --export` writes.
@@ -257,7 +259,12 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
         let mut file = Value::Null;
         if let Some(dir) = &o.export {
             let (bytes, ext): (std::borrow::Cow<'_, [u8]>, &str) = match o.export_format {
-                ExportFormat::Raw => (kv.value.into(), value_ext(kv.value)),
+                ExportFormat::Raw => {
+                    match o.redact.as_ref().and_then(|r| r.redact(kv.key, kv.value)) {
+                        Some((v, _)) => (v.into(), value_ext(kv.value)),
+                        None => (kv.value.into(), value_ext(kv.value)),
+                    }
+                }
                 f => {
                     let d = kube::object::decode(kv.key, kv.value, &o.decode.options());
                     let mut obj = d.json.clone();

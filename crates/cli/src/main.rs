@@ -420,6 +420,12 @@ enum K8sCmd {
         prefix: std::ffi::OsString,
         #[arg(short = 'w', long = "write-out", value_enum, default_value = "table")]
         write_out: TableOrJson,
+        /// With --export-format raw: Secret data replaced by "<redacted>" (for sharing).
+        #[arg(long)]
+        redact: bool,
+        /// With --export-format raw: whole values under this prefix replaced (repeatable).
+        #[arg(long, value_name = "PREFIX")]
+        redact_prefix: Vec<std::ffi::OsString>,
         #[command(flatten)]
         decode: DecodeFlags,
     },
@@ -601,6 +607,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     prefix,
                     write_out,
                     decode,
+                    redact,
+                    redact_prefix,
                 },
         } => k8s::deleted(
             &mut out,
@@ -613,6 +621,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 prefix: os_bytes(&prefix),
                 write_out,
                 decode: decode.args()?,
+                redact: redactor(redact, &redact_prefix),
             },
         )
         .and_then(|()| out.flush().map_err(output::io_fail)),

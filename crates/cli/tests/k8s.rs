@@ -475,6 +475,25 @@ fn deleted_exports_yaml_and_redacted_copies_still_decode() {
         y.contains("kind: ConfigMap\n") && y.contains("dataKey: dataValue\n"),
         "{y}"
     );
+    // A raw export with --redact-prefix: the value replaced.
+    let dir2 = tmp.join("export2");
+    let ex2: Value = serde_json::from_slice(
+        &scope(&[
+            "k8s",
+            f.to_str().unwrap(),
+            "deleted",
+            "--export",
+            dir2.to_str().unwrap(),
+            "--redact-prefix",
+            "/registry/configmaps/",
+            "-w",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let raw = std::fs::read(ex2[0]["file"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, b"<redacted>");
 
     // rewrite --redact: Secret data replaced, the rest as it was; still a valid snapshot.
     let out = tmp.join("redacted.db");

@@ -146,6 +146,9 @@ fn typed_json(u: &raw::Unknown<'_>) -> Result<(Value, Vec<String>), String> {
             u.content_encoding
         ));
     }
+    if u.api_version.is_empty() && u.kind.is_empty() {
+        return Err("the k8s\\0 envelope names no apiVersion and kind".into());
+    }
     let t = crate::typed::decode_message(&u.api_version, &u.kind, u.raw, Default::default())
         .map_err(|e| format!("{} {}: {e}", u.api_version, u.kind))?;
     let mut notes = t.warnings;
