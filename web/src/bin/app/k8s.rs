@@ -413,7 +413,7 @@ impl K8s {
         let selected = self.object["key"].as_str().unwrap_or("");
         html! {
             <>
-                <p class="muted" id="k8s-count">{ format!("{} objects", self.objects_total) }</p>
+                <p class="muted" id="k8s-count">{ format!("{} object{}", self.objects_total, if self.objects_total == 1 { "" } else { "s" }) }</p>
                 <div class="listwrap">
                     <table class="rows" id="k8s-list">
                         { for self.objects.iter().map(|r| {
@@ -464,6 +464,9 @@ impl K8s {
                 </p>
                 if !notes.is_empty() {
                     <ul class="note" id="k8s-notes">{ for notes.iter().map(|n| html! { <li>{ text(n) }</li> }) }</ul>
+                }
+                if o["encrypted"].as_bool() == Some(true) && o["yaml"].is_null() && self.enc_desc.is_none() {
+                    <p><button id="k8s-go-decrypt" class="quiet" onclick={link.callback(|_| AppMsg::K8s(Msg::Section(Section::Decryption)))}>{ "Give the EncryptionConfiguration…" }</button></p>
                 }
                 if secret_hidden {
                     <p class="note" id="k8s-masked">{ "Secret data is masked. Tick “Reveal secrets” above to see it (and the raw view)." }</p>
