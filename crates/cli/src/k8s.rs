@@ -204,19 +204,6 @@ fn safe_component(b: &[u8]) -> String {
     s
 }
 
-/// File extension for a stored value: what kube-apiserver wrote.
-fn value_ext(v: &[u8]) -> &'static str {
-    if v.starts_with(b"k8s\0") {
-        "pb"
-    } else if v.starts_with(b"k8s:enc:") {
-        "enc"
-    } else if v.first() == Some(&b'{') {
-        "json"
-    } else {
-        "bin"
-    }
-}
-
 /// `etcdscope k8s INPUT deleted`: objects deleted but still held in the history.
 pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<(), Failure> {
     use kube::keys::{self, KeyKind};
@@ -261,32 +248,30 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
             let (bytes, ext): (std::borrow::Cow<'_, [u8]>, &str) = match o.export_format {
                 ExportFormat::Raw => {
                     match o.redact.as_ref().and_then(|r| r.redact(kv.key, kv.value)) {
-                        Some((v, _)) => (v.into(), value_ext(kv.value)),
-                        None => (kv.value.into(), value_ext(kv.value)),
+                        Some((v, _)) => (v.into(), kube::object::stored_ext(kv.value)),
+                        None => (kv.value.into(), kube::object::stored_ext(kv.value)),
                     }
                 }
                 f => {
                     let d = kube::object::decode(kv.key, kv.value, &o.decode.options());
-                    let mut obj = d.json.clone();
-                    if let Some(Value::Object(meta)) =
-                        obj.as_mut().and_then(|v| v.get_mut("metadata"))
-                    {
-                        meta.insert(
-                            "resourceVersion".into(),
-                            Value::String(rk.rev.main.to_string()),
-                        );
+                    let mut obj = d.json;
+                    if let Some(v) = &mut obj {
+                        kube::object::set_resource_version(v, rk.rev.main);
                     }
                     match (obj, f) {
                         (Some(v), ExportFormat::Yaml) => {
                             (kube::yaml::to_yaml(&v).into_bytes().into(), "yaml")
                         }
-                        (Some(v), _) => ((json_4(&v) + "\n").into_bytes().into(), "json"),
+                        (Some(v), _) => (
+                            (kube::object::json_text(&v) + "\n").into_bytes().into(),
+                            "json",
+                        ),
                         // Not decodable: as stored, with the reason on stderr.
                         (None, _) => {
                             for n in &d.notes {
                                 eprintln!("{}: {n}; exported as stored", show(kv.key));
                             }
-                            (kv.value.into(), value_ext(kv.value))
+                            (kv.value.into(), kube::object::stored_ext(kv.value))
                         }
                     }
                 }
@@ -325,7 +310,7 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
             "version": kv.version,
             "deleted_at": deleted_at,
             "bytes": kv.value.len(),
-            "encoding": value_ext(kv.value),
+            "encoding": kube::object::stored_ext(kv.value),
             "file": file,
         }));
         Ok(())
@@ -447,16 +432,10 @@ impl DecodeArgs {
     }
 }
 
-/// The object a stored value holds, as kube-apiserver would serve it: `resourceVersion` is the
-/// revision it was read at (the apiserver fills it in from etcd; it is not stored).
+/// The object a stored value holds, as kube-apiserver would serve it.
 fn served(kv: &etcd::proto::KeyValue, json: Option<Value>) -> Option<Value> {
     let mut v = json?;
-    if let Some(Value::Object(meta)) = v.get_mut("metadata") {
-        meta.insert(
-            "resourceVersion".into(),
-            Value::String(kv.mod_revision.to_string()),
-        );
-    }
+    kube::object::set_resource_version(&mut v, kv.mod_revision);
     Some(v)
 }
 
@@ -636,13 +615,13 @@ fn row(
 fn print_one(out: &mut dyn Write, f: GetFormat, v: &Value) -> Result<(), Failure> {
     let text = match f {
         GetFormat::Yaml => kube::yaml::to_yaml(v),
-        _ => json_4(v) + "\n",
+        _ => kube::object::json_text(v) + "\n",
     };
     out.write_all(text.as_bytes()).map_err(io_fail)
 }
 
 /// A kubectl `List` written an item at a time: the same bytes as [`kube::yaml::to_yaml`] or
-/// [`json_4`] of the whole list.
+/// [`kube::object::json_text`] of the whole list.
 struct ListWriter {
     yaml: bool,
     items: usize,
@@ -677,7 +656,7 @@ impl ListWriter {
             }
         } else {
             s.push_str(if self.items == 0 { "\n" } else { ",\n" });
-            for (i, line) in json_4(v).lines().enumerate() {
+            for (i, line) in kube::object::json_text(v).lines().enumerate() {
                 if i > 0 {
                     s.push('\n');
                 }
@@ -697,17 +676,6 @@ impl ListWriter {
             (false, _) => "\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n",
         };
         out.write_all(tail.as_bytes()).map_err(io_fail)
-    }
-}
-
-/// JSON indented by four spaces, as `kubectl -o json` prints it.
-fn json_4(v: &Value) -> String {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    match serde::Serialize::serialize(v, &mut ser) {
-        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
-        Err(_) => v.to_string(),
     }
 }
 
@@ -739,7 +707,7 @@ mod tests {
                 });
                 let want = match f {
                     GetFormat::Yaml => kube::yaml::to_yaml(&whole),
-                    _ => json_4(&whole) + "\n",
+                    _ => kube::object::json_text(&whole) + "\n",
                 };
                 assert_eq!(
                     String::from_utf8(out).unwrap(),

@@ -171,6 +171,42 @@ fn json_object(b: &[u8]) -> Option<Value> {
     serde_json::from_slice(b).ok()
 }
 
+/// Sets `metadata.resourceVersion` to the revision the object was read at, as kube-apiserver
+/// does when it serves an object (the stored object does not hold it).
+pub fn set_resource_version(v: &mut Value, revision: i64) {
+    if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(revision.to_string()),
+        );
+    }
+}
+
+/// JSON as `kubectl -o json` prints it (indented by four spaces; no newline at the end).
+pub fn json_text(v: &Value) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    match serde::Serialize::serialize(v, &mut ser) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A file extension for a value as stored: `pb` (kube-apiserver's `k8s\0` protobuf), `enc`
+/// (encrypted at rest), `json`, else `bin`.
+pub fn stored_ext(v: &[u8]) -> &'static str {
+    if v.starts_with(raw::K8S_MAGIC) {
+        "pb"
+    } else if v.starts_with(raw::ENC_PREFIX) {
+        "enc"
+    } else if v.first() == Some(&b'{') {
+        "json"
+    } else {
+        "bin"
+    }
+}
+
 /// Whether a JSON object is a core/v1 Secret.
 pub fn is_secret(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("Secret")
