@@ -92,18 +92,21 @@ struct Args {
     apimachinery: PathBuf,
     api_commit: String,
     apimachinery_commit: String,
+    /// Older kubernetes/api trees (label, dir), newest first: packages HEAD no longer has.
+    older: Vec<(String, PathBuf)>,
     out: PathBuf,
     check: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let usage = "usage: cargo xtask k8s-schema --api DIR --apimachinery DIR [--api-commit REV] [--apimachinery-commit REV] [--out FILE] [--check]";
+    let usage = "usage: cargo xtask k8s-schema --api DIR --apimachinery DIR [--api-commit REV] [--apimachinery-commit REV] [--older LABEL=DIR]... [--out FILE] [--check]";
     let mut api = None;
     let mut am = None;
     let mut api_commit = "unknown".to_string();
     let mut am_commit = "unknown".to_string();
     let mut out = crate::repo_root().join("crates/kube/src/schema/generated.rs");
     let mut check = false;
+    let mut older = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || {
@@ -118,6 +121,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--apimachinery-commit" => am_commit = val()?,
             "--out" => out = PathBuf::from(val()?),
             "--check" => check = true,
+            "--older" => {
+                let v = val()?;
+                let (label, dir) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--older takes LABEL=DIR, not {v:?}"))?;
+                older.push((label.to_string(), PathBuf::from(dir)));
+            }
             _ => return Err(format!("unknown argument {a:?}; {usage}")),
         }
     }
@@ -126,6 +136,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         apimachinery: am.ok_or(usage)?,
         api_commit,
         apimachinery_commit: am_commit,
+        older,
         out,
         check,
     })
@@ -238,6 +249,10 @@ fn parse_proto(path: &Path, msgs: &mut BTreeMap<String, PMessage>) -> Result<Str
                 PType::Scalar(t.to_string())
             } else if let Some(full) = t.strip_prefix('.') {
                 PType::Message(full.to_string())
+            } else if t.contains('.') {
+                // older protos: qualified names without the leading dot (resolved from the root,
+                // as no package nests a `k8s` scope)
+                PType::Message(t.to_string())
             } else {
                 PType::Message(format!("{p}.{t}"))
             }
@@ -572,9 +587,59 @@ fn generate(a: &Args) -> Result<String, String> {
         let pkg = parse_proto(p, &mut msgs)?;
         pkg_dirs.insert(pkg, p.parent().unwrap_or(Path::new(".")).to_path_buf());
     }
+    // the kubernetes/api tree of each package directory (for `type X pkg.Y` imports)
+    let mut api_root: HashMap<PathBuf, PathBuf> = pkg_dirs
+        .values()
+        .map(|d| (d.clone(), a.api.clone()))
+        .collect();
+    // packages of older trees that no tree before them has
+    let mut added: Vec<(String, Vec<String>)> = Vec::new();
+    for (label, dir) in &a.older {
+        let mut files = Vec::new();
+        find_protos(dir, &mut files)?;
+        if files.is_empty() {
+            return Err(format!(
+                "--older {label}: no generated.proto under {}",
+                dir.display()
+            ));
+        }
+        let mut pkgs = Vec::new();
+        for p in &files {
+            let mut these = BTreeMap::new();
+            let pkg = parse_proto(p, &mut these)?;
+            if !pkg.starts_with("k8s.io.api.") {
+                continue;
+            }
+            let d = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+            if pkg_dirs.contains_key(&pkg) {
+                // a package still there: the messages (kinds) it no longer has
+                let before = these.len();
+                these.retain(|name, _| !msgs.contains_key(name));
+                if these.is_empty() {
+                    continue;
+                }
+                api_root.insert(d.clone(), dir.clone());
+                let short = pkg.strip_prefix("k8s.io.api.").unwrap_or(&pkg);
+                pkgs.push(format!("{short}({}/{before})", these.len()));
+                msgs.extend(these);
+                continue;
+            }
+            api_root.insert(d.clone(), dir.clone());
+            pkg_dirs.insert(pkg.clone(), d);
+            msgs.extend(these);
+            pkgs.push(pkg);
+        }
+        added.push((label.clone(), pkgs));
+    }
     let mut go: HashMap<PathBuf, GoPkg> = HashMap::new();
-    for d in pkg_dirs.values() {
-        go.insert(d.clone(), parse_go_dir(d, &a.api, &a.apimachinery)?);
+    let dirs: BTreeSet<&PathBuf> = msgs
+        .values()
+        .map(|m| &m.dir)
+        .chain(pkg_dirs.values())
+        .collect();
+    for d in dirs {
+        let root = api_root.get(d).unwrap_or(&a.api);
+        go.insert(d.clone(), parse_go_dir(d, root, &a.apimachinery)?);
     }
     let specials: HashMap<&str, &str> = SPECIALS.iter().copied().collect();
     let mut problems: Vec<String> = Vec::new();
@@ -850,13 +915,37 @@ fn generate(a: &Args) -> Result<String, String> {
             problems.join("\n  ")
         ));
     }
-    emit(a, &out, &kinds)
+    emit(a, &out, &kinds, &added)
+}
+
+/// Header lines naming the older trees and the packages taken from them.
+fn older_lines(added: &[(String, Vec<String>)]) -> String {
+    let mut s = String::new();
+    for (label, pkgs) in added {
+        if pkgs.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = pkgs
+            .iter()
+            .map(|p| p.strip_prefix("k8s.io.api.").unwrap_or(p))
+            .collect();
+        let _ = writeln!(
+            s,
+            "//   github.com/kubernetes/api           @ {label}, for what HEAD no longer has \
+             (package, or package(messages taken/its messages)):"
+        );
+        for chunk in names.chunks(6) {
+            let _ = writeln!(s, "//     {}", chunk.join(" "));
+        }
+    }
+    s
 }
 
 fn emit(
     a: &Args,
     out: &BTreeMap<String, OutMessage>,
     kinds: &BTreeSet<(String, String, String)>,
+    added: &[(String, Vec<String>)],
 ) -> Result<String, String> {
     let ids: HashMap<&str, usize> = out
         .keys()
@@ -897,7 +986,7 @@ fn emit(
 // Data derived from the Kubernetes API definitions (generated.proto and Go struct tags) of
 //   github.com/kubernetes/api           @ {}
 //   github.com/kubernetes/apimachinery  @ {}
-// Copyright The Kubernetes Authors, licensed under the Apache License, Version 2.0
+{}// Copyright The Kubernetes Authors, licensed under the Apache License, Version 2.0
 // (http://www.apache.org/licenses/LICENSE-2.0). See SOURCES.md beside this file.
 //
 // {} messages, {} fields, {} names, {} kinds.
@@ -908,6 +997,7 @@ use super::{{f, m, Field, Message, EMBED, MAP, OMITEMPTY, OMITZERO, PTR, REP, SK
 ",
         a.api_commit,
         a.apimachinery_commit,
+        older_lines(added),
         out.len(),
         nfields,
         names.len(),
@@ -1035,6 +1125,7 @@ mod tests {
             api_commit: "A".into(),
             apimachinery_commit: "B".into(),
             out: root.join("out.rs"),
+            older: Vec::new(),
             check: false,
         }
     }

@@ -3,16 +3,50 @@
 // Data derived from the Kubernetes API definitions (generated.proto and Go struct tags) of
 //   github.com/kubernetes/api           @ 10b39a39bcee995dfe7cd5e8e7b922be5e46f1e2
 //   github.com/kubernetes/apimachinery  @ eed236ceee2c19c2753a3d93ac0631dc20750454
+//   github.com/kubernetes/api           @ v0.36.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     core.v1(1/241) resource.v1(1/44) resource.v1beta1(1/44) resource.v1beta2(1/49) scheduling.v1alpha2
+//   github.com/kubernetes/api           @ v0.35.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     autoscaling.v2beta1 autoscaling.v2beta2 core.v1(1/238) scheduling.v1alpha1
+//   github.com/kubernetes/api           @ v0.34.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     certificates.v1alpha1(4/7) storagemigration.v1alpha1
+//   github.com/kubernetes/api           @ v0.33.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     networking.v1alpha1 resource.v1alpha3(36/43)
+//   github.com/kubernetes/api           @ v0.31.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     coordination.v1alpha1 resource.v1alpha3(5/36)
+//   github.com/kubernetes/api           @ v0.30.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     core.v1(1/225) resource.v1alpha2
+//   github.com/kubernetes/api           @ v0.29.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     core.v1(1/222)
+//   github.com/kubernetes/api           @ v0.28.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     flowcontrol.v1alpha1 networking.v1alpha1(3/7) policy.v1beta1(14/19)
+//   github.com/kubernetes/api           @ v0.27.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     extensions.v1beta1(1/46) networking.v1(1/28)
+//   github.com/kubernetes/api           @ v0.26.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     batch.v1beta1(1/6) extensions.v1beta1(14/60) resource.v1alpha1
+//   github.com/kubernetes/api           @ v0.25.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     admissionregistration.v1beta1(2/10)
+//   github.com/kubernetes/api           @ v0.22.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     core.v1(1/207)
+//   github.com/kubernetes/api           @ v0.21.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     core.v1(1/208)
+//   github.com/kubernetes/api           @ v0.20.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     batch.v2alpha1 discovery.v1alpha1
+//   github.com/kubernetes/api           @ v0.19.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     settings.v1alpha1
+//   github.com/kubernetes/api           @ v0.18.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     auditregistration.v1alpha1
+//   github.com/kubernetes/api           @ v0.17.0, for what HEAD no longer has (package, or package(messages taken/its messages)):
+//     extensions.v1beta1(1/57)
 // Copyright The Kubernetes Authors, licensed under the Apache License, Version 2.0
 // (http://www.apache.org/licenses/LICENSE-2.0). See SOURCES.md beside this file.
 //
-// 1270 messages, 4185 fields, 1665 names, 352 kinds.
+// 1555 messages, 4994 fields, 1802 names, 429 kinds.
 
 use super::Kind::*;
 use super::Special::*;
 use super::{f, m, Field, Message, EMBED, MAP, OMITEMPTY, OMITZERO, PTR, REP, SKIP};
 
-pub(super) static NAMES: [&str; 1665] = [
+pub(super) static NAMES: [&str; 1802] = [
     "-",
     "APIGroup",
     "APIGroupDiscovery",
@@ -34,12 +68,19 @@ pub(super) static NAMES: [&str; 1665] = [
     "AllDisruptionMode",
     "AllocatedDeviceStatus",
     "AllocationResult",
+    "AllocationResultModel",
+    "AllowedCSIDriver",
+    "AllowedFlexVolume",
+    "AllowedHostPath",
     "AppArmorProfile",
     "ApplyConfiguration",
     "ApplyOptions",
     "AttachedVolume",
     "AttestationValue",
     "AuditAnnotation",
+    "AuditSink",
+    "AuditSinkList",
+    "AuditSinkSpec",
     "AvoidPods",
     "AzureDiskVolumeSource",
     "AzureFilePersistentVolumeSource",
@@ -62,6 +103,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "CSIStorageCapacityList",
     "CSIVolumeSource",
     "Capabilities",
+    "Capacity",
     "CapacityRequestPolicy",
     "CapacityRequestPolicyRange",
     "CapacityRequirements",
@@ -74,7 +116,11 @@ pub(super) static NAMES: [&str; 1665] = [
     "CertificateSigningRequestStatus",
     "CinderPersistentVolumeSource",
     "CinderVolumeSource",
+    "ClaimSource",
     "ClientIPConfig",
+    "ClusterCIDR",
+    "ClusterCIDRList",
+    "ClusterCIDRSpec",
     "ClusterRole",
     "ClusterRoleBinding",
     "ClusterRoleBindingList",
@@ -175,6 +221,8 @@ pub(super) static NAMES: [&str; 1665] = [
     "DownwardAPIProjection",
     "DownwardAPIVolumeFile",
     "DownwardAPIVolumeSource",
+    "DriverAllocationResult",
+    "DriverRequests",
     "Duration",
     "EmptyDirVolumeSource",
     "Endpoint",
@@ -192,6 +240,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "EnvVarSource",
     "EphemeralContainer",
     "EphemeralContainerCommon",
+    "EphemeralContainers",
     "EphemeralVolumeSource",
     "Event",
     "EventList",
@@ -218,6 +267,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "ExternalMetricStatus",
     "ExtraValue",
     "FCVolumeSource",
+    "FSGroupStrategyOptions",
     "FieldSelectorAttributes",
     "FieldSelectorRequirement",
     "FieldsV1",
@@ -253,6 +303,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "HTTPHeader",
     "HTTPIngressPath",
     "HTTPIngressRuleValue",
+    "Handler",
     "HorizontalPodAutoscaler",
     "HorizontalPodAutoscalerBehavior",
     "HorizontalPodAutoscalerCondition",
@@ -262,6 +313,8 @@ pub(super) static NAMES: [&str; 1665] = [
     "HostAlias",
     "HostIP",
     "HostPathVolumeSource",
+    "HostPortRange",
+    "IDRange",
     "IPAddress",
     "IPAddressList",
     "IPAddressSpec",
@@ -298,6 +351,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "JobSchedulingConfiguration",
     "JobSpec",
     "JobStatus",
+    "JobTemplate",
     "JobTemplateSpec",
     "KeyToPath",
     "LabelSelector",
@@ -335,6 +389,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "MetricTarget",
     "MetricValueStatus",
     "MicroTime",
+    "MigrationCondition",
     "ModifyVolumeStatus",
     "MutatingAdmissionPolicy",
     "MutatingAdmissionPolicyBinding",
@@ -347,6 +402,15 @@ pub(super) static NAMES: [&str; 1665] = [
     "MutatingWebhookConfigurationList",
     "Mutation",
     "NFSVolumeSource",
+    "NamedResourcesAllocationResult",
+    "NamedResourcesAttribute",
+    "NamedResourcesAttributeValue",
+    "NamedResourcesFilter",
+    "NamedResourcesInstance",
+    "NamedResourcesIntSlice",
+    "NamedResourcesRequest",
+    "NamedResourcesResources",
+    "NamedResourcesStringSlice",
     "NamedRuleWithOperations",
     "Namespace",
     "NamespaceCondition",
@@ -361,6 +425,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "NetworkPolicyPeer",
     "NetworkPolicyPort",
     "NetworkPolicySpec",
+    "NetworkPolicyStatus",
     "Node",
     "NodeAddress",
     "NodeAffinity",
@@ -370,6 +435,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "NodeAllocatableOverheadResources",
     "NodeAllocatableResource",
     "NodeAllocatableResourceClaimStatus",
+    "NodeAllocatableResourceMapping",
     "NodeCondition",
     "NodeConfigSource",
     "NodeConfigStatus",
@@ -378,6 +444,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "NodeList",
     "NodePodPreemptionPolicy",
     "NodeProxyOptions",
+    "NodeResources",
     "NodeRuntimeHandler",
     "NodeRuntimeHandlerFeatures",
     "NodeSelector",
@@ -444,6 +511,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "PodFailurePolicyRule",
     "PodGroup",
     "PodGroupList",
+    "PodGroupPolicy",
     "PodGroupResourceClaim",
     "PodGroupResourceClaimStatus",
     "PodGroupSchedulingConstraints",
@@ -451,27 +519,44 @@ pub(super) static NAMES: [&str; 1665] = [
     "PodGroupSpec",
     "PodGroupStatus",
     "PodGroupTemplate",
+    "PodGroupTemplateReference",
     "PodIP",
     "PodList",
     "PodLogOptions",
     "PodOS",
     "PodPortForwardOptions",
+    "PodPreset",
+    "PodPresetList",
+    "PodPresetSpec",
     "PodProxyOptions",
     "PodReadinessGate",
     "PodResourceClaim",
     "PodResourceClaimStatus",
+    "PodScheduling",
+    "PodSchedulingContext",
+    "PodSchedulingContextList",
+    "PodSchedulingContextSpec",
+    "PodSchedulingContextStatus",
     "PodSchedulingGate",
     "PodSchedulingGroup",
+    "PodSchedulingList",
+    "PodSchedulingSpec",
+    "PodSchedulingStatus",
     "PodSecurityContext",
+    "PodSecurityPolicy",
+    "PodSecurityPolicyList",
+    "PodSecurityPolicySpec",
     "PodSignature",
     "PodSpec",
     "PodStatus",
+    "PodStatusResult",
     "PodTemplate",
     "PodTemplateList",
     "PodTemplateSpec",
     "PodVolumeHealth",
     "PodsMetricSource",
     "PodsMetricStatus",
+    "Policy",
     "PolicyRule",
     "PolicyRulesWithSubjects",
     "PoolStatus",
@@ -507,6 +592,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "ReplicaSetStatus",
     "ReplicationController",
     "ReplicationControllerCondition",
+    "ReplicationControllerDummy",
     "ReplicationControllerList",
     "ReplicationControllerSpec",
     "ReplicationControllerStatus",
@@ -515,15 +601,28 @@ pub(super) static NAMES: [&str; 1665] = [
     "ResourceClaim",
     "ResourceClaimConsumerReference",
     "ResourceClaimList",
+    "ResourceClaimParameters",
+    "ResourceClaimParametersList",
+    "ResourceClaimParametersReference",
+    "ResourceClaimSchedulingStatus",
     "ResourceClaimSpec",
     "ResourceClaimStatus",
     "ResourceClaimTemplate",
     "ResourceClaimTemplateList",
     "ResourceClaimTemplateSpec",
+    "ResourceClass",
+    "ResourceClassList",
+    "ResourceClassParameters",
+    "ResourceClassParametersList",
+    "ResourceClassParametersReference",
     "ResourceFieldSelector",
+    "ResourceFilter",
+    "ResourceFilterModel",
+    "ResourceHandle",
     "ResourceHealth",
     "ResourceMetricSource",
     "ResourceMetricStatus",
+    "ResourceModel",
     "ResourcePolicyRule",
     "ResourcePool",
     "ResourcePoolStatusRequest",
@@ -534,6 +633,8 @@ pub(super) static NAMES: [&str; 1665] = [
     "ResourceQuotaList",
     "ResourceQuotaSpec",
     "ResourceQuotaStatus",
+    "ResourceRequest",
+    "ResourceRequestModel",
     "ResourceRequirements",
     "ResourceRule",
     "ResourceSlice",
@@ -553,10 +654,14 @@ pub(super) static NAMES: [&str; 1665] = [
     "RootPaths",
     "Rule",
     "RuleWithOperations",
+    "RunAsGroupStrategyOptions",
+    "RunAsUserStrategyOptions",
     "RuntimeClass",
     "RuntimeClassList",
     "RuntimeClassSpec",
+    "RuntimeClassStrategyOptions",
     "SELinuxOptions",
+    "SELinuxStrategyOptions",
     "Scale",
     "ScaleIOPersistentVolumeSource",
     "ScaleIOVolumeSource",
@@ -632,6 +737,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "StorageVersionMigrationStatus",
     "StorageVersionSpec",
     "StorageVersionStatus",
+    "StructuredResourceHandle",
     "Subject",
     "SubjectAccessReview",
     "SubjectAccessReviewSpec",
@@ -639,6 +745,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "SubjectRulesReviewStatus",
     "SuccessPolicy",
     "SuccessPolicyRule",
+    "SupplementalGroupsStrategyOptions",
     "Sysctl",
     "TCPSocketAction",
     "TableOptions",
@@ -678,6 +785,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "ValidatingWebhookConfigurationList",
     "Validation",
     "Variable",
+    "VendorParameters",
     "Verbs",
     "Volume",
     "VolumeAttachment",
@@ -701,7 +809,9 @@ pub(super) static NAMES: [&str; 1665] = [
     "VolumeStatus",
     "VsphereVirtualDiskVolumeSource",
     "WatchEvent",
+    "Webhook",
     "WebhookClientConfig",
+    "WebhookThrottleConfig",
     "WeightedPodAffinityTerm",
     "WindowsSecurityContextOptions",
     "Workload",
@@ -721,6 +831,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "WorkloadPodGroupSchedulingConstraints",
     "WorkloadPodGroupSchedulingPolicy",
     "WorkloadPodGroupSingleDisruptionMode",
+    "WorkloadPodGroupTemplateReference",
     "WorkloadReference",
     "WorkloadSpec",
     "acceptedTypes",
@@ -748,13 +859,21 @@ pub(super) static NAMES: [&str; 1665] = [
     "allocatedResourcesStatus",
     "allocation",
     "allocationMode",
+    "allocationMultiplier",
     "allocationTimestamp",
     "allowMultipleAllocations",
     "allowPrivilegeEscalation",
     "allowVolumeExpansion",
     "allowWatchBookmarks",
     "allowed",
+    "allowedCSIDrivers",
+    "allowedCapabilities",
+    "allowedFlexVolumes",
+    "allowedHostPaths",
+    "allowedProcMountTypes",
+    "allowedRuntimeClassNames",
     "allowedTopologies",
+    "allowedUnsafeSysctls",
     "annotations",
     "apiGroup",
     "apiGroups",
@@ -783,6 +902,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "automountServiceAccountToken",
     "available",
     "availableDevices",
+    "availableOnNodes",
     "availableReplicas",
     "averageUtilization",
     "averageValue",
@@ -807,6 +927,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "bootID",
     "borrowingLimitPercent",
     "boundObjectRef",
+    "burst",
     "caBundle",
     "cachingMode",
     "capabilities",
@@ -867,6 +988,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "containerStatuses",
     "containers",
     "continue",
+    "continueToken",
     "controller",
     "controllerExpandSecretRef",
     "controllerPublishSecretRef",
@@ -894,13 +1016,17 @@ pub(super) static NAMES: [&str; 1665] = [
     "dataSourceRef",
     "datasetName",
     "datasetUUID",
+    "deallocationRequested",
     "declaredFeatures",
     "decodableVersions",
     "default",
+    "defaultAddCapabilities",
+    "defaultAllowPrivilegeEscalation",
     "defaultBackend",
     "defaultMode",
     "defaultPartitionTypeAttribute",
     "defaultRequest",
+    "defaultRuntimeClassName",
     "defaultUser",
     "deleteOptions",
     "deletionGracePeriodSeconds",
@@ -939,6 +1065,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "downwardAPI",
     "driver",
     "driverName",
+    "driverRequests",
     "drivers",
     "drop",
     "dryRun",
@@ -999,6 +1126,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "fieldsType",
     "fieldsV1",
     "fileKeyRef",
+    "filters",
     "finalizers",
     "finishedAt",
     "firstAvailable",
@@ -1008,6 +1136,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "follow",
     "forNodes",
     "forZones",
+    "forbiddenSysctls",
     "force",
     "freshness",
     "from",
@@ -1021,6 +1150,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "gateway",
     "gcePersistentDisk",
     "generateName",
+    "generatedFrom",
     "generation",
     "gid",
     "gitRepo",
@@ -1053,6 +1183,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "hostPID",
     "hostPath",
     "hostPort",
+    "hostPorts",
     "hostProcess",
     "hostUsers",
     "hostname",
@@ -1080,7 +1211,9 @@ pub(super) static NAMES: [&str; 1665] = [
     "initiatorName",
     "inlineVolumeSpec",
     "insecureSkipTLSVerifyBackend",
+    "instances",
     "int",
+    "intSlice",
     "intent",
     "interfaceName",
     "internalTrafficPolicy",
@@ -1092,6 +1225,8 @@ pub(super) static NAMES: [&str; 1665] = [
     "ipFamilyPolicy",
     "ipMode",
     "ips",
+    "ipv4",
+    "ipv6",
     "iqn",
     "iscsi",
     "iscsiInterface",
@@ -1192,6 +1327,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "mountPropagation",
     "mutations",
     "name",
+    "namedResources",
     "names",
     "nameservers",
     "namespace",
@@ -1256,6 +1392,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "paramRef",
     "parameterNotFoundAction",
     "parameters",
+    "parametersRef",
     "parentCompositePodGroupName",
     "parentRef",
     "partiallyAvailableDevices",
@@ -1265,6 +1402,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "patch",
     "patchType",
     "path",
+    "pathPrefix",
     "pathType",
     "paths",
     "paused",
@@ -1272,6 +1410,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "pdName",
     "perContainer",
     "perDeviceNodeSelection",
+    "perNodeHostBits",
     "perPod",
     "periodSeconds",
     "persistentVolumeClaim",
@@ -1292,8 +1431,13 @@ pub(super) static NAMES: [&str; 1665] = [
     "podController",
     "podFailurePolicy",
     "podFixed",
+    "podGroup",
     "podGroupName",
+    "podGroupReplicaKey",
+    "podGroupTemplateName",
+    "podGroupTemplateRef",
     "podGroupTemplates",
+    "podGroups",
     "podIP",
     "podIPs",
     "podInfoOnMount",
@@ -1306,6 +1450,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "podUID",
     "pods",
     "policies",
+    "policy",
     "policyName",
     "policyTypes",
     "pool",
@@ -1317,6 +1462,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "ports",
     "portworxVolume",
     "postStart",
+    "potentialNodes",
     "preStop",
     "preconditions",
     "preemptionPolicy",
@@ -1324,6 +1470,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "preference",
     "preferredDuringSchedulingIgnoredDuringExecution",
     "preferredHolder",
+    "preferredStrategies",
     "preferredVersion",
     "prefix",
     "preventPodSchedulingIfMissing",
@@ -1344,12 +1491,14 @@ pub(super) static NAMES: [&str; 1665] = [
     "publishNotReadyAddresses",
     "pullPolicy",
     "qosClass",
+    "qps",
     "quantity",
     "queueLengthLimit",
     "queues",
     "queuing",
     "quobyte",
     "range",
+    "ranges",
     "rawSelector",
     "rbd",
     "readOnly",
@@ -1385,6 +1534,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "requesters",
     "requests",
     "required",
+    "requiredDropCapabilities",
     "requiredDuringSchedulingIgnoredDuringExecution",
     "requirements",
     "requiresRepublish",
@@ -1397,7 +1547,10 @@ pub(super) static NAMES: [&str; 1665] = [
     "resourceClaimStatuses",
     "resourceClaimTemplateName",
     "resourceClaims",
+    "resourceClassName",
     "resourceFieldRef",
+    "resourceHandle",
+    "resourceHandles",
     "resourceID",
     "resourceName",
     "resourceNames",
@@ -1420,12 +1573,14 @@ pub(super) static NAMES: [&str; 1665] = [
     "roleRef",
     "rollbackTo",
     "rollingUpdate",
+    "rule",
     "rules",
     "runAsGroup",
     "runAsNonRoot",
     "runAsUser",
     "runAsUserName",
     "running",
+    "runtimeClass",
     "runtimeClassName",
     "runtimeHandler",
     "runtimeHandlers",
@@ -1445,6 +1600,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "scopeName",
     "scopeSelector",
     "scopes",
+    "seLinux",
     "seLinuxChangePolicy",
     "seLinuxMount",
     "seLinuxOptions",
@@ -1460,6 +1616,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "secrets",
     "securityContext",
     "selectPolicy",
+    "selectedNode",
     "selector",
     "selectors",
     "selfLink",
@@ -1486,6 +1643,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "shareID",
     "shareName",
     "shareProcessNamespace",
+    "shareable",
     "shareableSummary",
     "sharedCounters",
     "shortNames",
@@ -1506,6 +1664,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "spec",
     "sslEnabled",
     "stabilizationWindowSeconds",
+    "stages",
     "start",
     "startTime",
     "started",
@@ -1534,7 +1693,10 @@ pub(super) static NAMES: [&str; 1665] = [
     "stream",
     "string",
     "stringData",
+    "stringSlice",
     "strings",
+    "structuredData",
+    "structuredParameters",
     "stubPKCS10Request",
     "subPath",
     "subPathExpr",
@@ -1550,6 +1712,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "successPolicy",
     "successThreshold",
     "successfulJobsHistoryLimit",
+    "suitableNodes",
     "supplementalGroups",
     "supplementalGroupsPolicy",
     "suspend",
@@ -1584,6 +1747,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "terminationGracePeriodSeconds",
     "terminationMessagePath",
     "terminationMessagePolicy",
+    "throttle",
     "time",
     "timeAdded",
     "timeZone",
@@ -1614,6 +1778,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "uncountedTerminatedPods",
     "unhealthyPodEvictionPolicy",
     "unschedulable",
+    "unsuitableNodes",
     "unverifiedUserAnnotations",
     "updateRevision",
     "updateStrategy",
@@ -1638,6 +1803,10 @@ pub(super) static NAMES: [&str; 1665] = [
     "valueFrom",
     "values",
     "variables",
+    "vendorClaimParameters",
+    "vendorClassParameters",
+    "vendorParameters",
+    "vendorRequestParameters",
     "verb",
     "verbs",
     "version",
@@ -1667,6 +1836,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "warning",
     "warnings",
     "watch",
+    "webhook",
     "webhooks",
     "weight",
     "whenDeleted",
@@ -1674,6 +1844,7 @@ pub(super) static NAMES: [&str; 1665] = [
     "whenUnsatisfiable",
     "windowsOptions",
     "workingDir",
+    "workload",
     "workloadName",
     "workloadRef",
     "wwids",
@@ -1681,6704 +1852,8080 @@ pub(super) static NAMES: [&str; 1665] = [
 ];
 
 /// m(name, first field, field count, special, has TypeMeta); index = message id.
-pub(super) static MESSAGES: [Message; 1270] = [
+pub(super) static MESSAGES: [Message; 1555] = [
     m(12, 0, 15, Plain, false), // 0 k8s.io.api.admission.v1.AdmissionRequest
     m(13, 15, 7, Plain, false), // 1 k8s.io.api.admission.v1.AdmissionResponse
     m(14, 22, 2, Plain, true), // 2 k8s.io.api.admission.v1.AdmissionReview
     m(12, 24, 15, Plain, false), // 3 k8s.io.api.admission.v1beta1.AdmissionRequest
     m(13, 39, 7, Plain, false), // 4 k8s.io.api.admission.v1beta1.AdmissionResponse
     m(14, 46, 2, Plain, true), // 5 k8s.io.api.admission.v1beta1.AdmissionReview
-    m(22, 48, 1, Plain, false), // 6 k8s.io.api.admissionregistration.v1.ApplyConfiguration
-    m(26, 49, 2, Plain, false), // 7 k8s.io.api.admissionregistration.v1.AuditAnnotation
-    m(200, 51, 2, Plain, false), // 8 k8s.io.api.admissionregistration.v1.ExpressionWarning
-    m(278, 53, 1, Plain, false), // 9 k8s.io.api.admissionregistration.v1.JSONPatch
-    m(314, 54, 2, Plain, false), // 10 k8s.io.api.admissionregistration.v1.MatchCondition
-    m(315, 56, 5, Plain, false), // 11 k8s.io.api.admissionregistration.v1.MatchResources
-    m(323, 61, 2, Plain, true), // 12 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicy
-    m(324, 63, 2, Plain, true), // 13 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBinding
-    m(325, 65, 2, Plain, true), // 14 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingList
-    m(326, 67, 3, Plain, false), // 15 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingSpec
-    m(327, 70, 2, Plain, true), // 16 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyList
-    m(328, 72, 7, Plain, false), // 17 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicySpec
-    m(329, 79, 12, Plain, false), // 18 k8s.io.api.admissionregistration.v1.MutatingWebhook
-    m(330, 91, 2, Plain, true), // 19 k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration
-    m(331, 93, 2, Plain, true), // 20 k8s.io.api.admissionregistration.v1.MutatingWebhookConfigurationList
-    m(332, 95, 3, Plain, false), // 21 k8s.io.api.admissionregistration.v1.Mutation
-    m(334, 98, 2, Plain, false), // 22 k8s.io.api.admissionregistration.v1.NamedRuleWithOperations
-    m(385, 100, 2, Plain, false), // 23 k8s.io.api.admissionregistration.v1.ParamKind
-    m(386, 102, 4, Plain, false), // 24 k8s.io.api.admissionregistration.v1.ParamRef
-    m(538, 106, 4, Plain, false), // 25 k8s.io.api.admissionregistration.v1.Rule
-    m(539, 110, 2, Plain, false), // 26 k8s.io.api.admissionregistration.v1.RuleWithOperations
-    m(583, 112, 4, Plain, false), // 27 k8s.io.api.admissionregistration.v1.ServiceReference
-    m(644, 116, 1, Plain, false), // 28 k8s.io.api.admissionregistration.v1.TypeChecking
-    m(653, 117, 3, Plain, true), // 29 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicy
-    m(654, 120, 2, Plain, true), // 30 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding
-    m(655, 122, 2, Plain, true), // 31 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingList
-    m(656, 124, 4, Plain, false), // 32 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec
-    m(657, 128, 2, Plain, true), // 33 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyList
-    m(658, 130, 7, Plain, false), // 34 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicySpec
-    m(659, 137, 3, Plain, false), // 35 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus
-    m(660, 140, 11, Plain, false), // 36 k8s.io.api.admissionregistration.v1.ValidatingWebhook
-    m(661, 151, 2, Plain, true), // 37 k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration
-    m(662, 153, 2, Plain, true), // 38 k8s.io.api.admissionregistration.v1.ValidatingWebhookConfigurationList
-    m(663, 155, 4, Plain, false), // 39 k8s.io.api.admissionregistration.v1.Validation
-    m(664, 159, 2, Plain, false), // 40 k8s.io.api.admissionregistration.v1.Variable
-    m(688, 161, 3, Plain, false), // 41 k8s.io.api.admissionregistration.v1.WebhookClientConfig
-    m(22, 164, 1, Plain, false), // 42 k8s.io.api.admissionregistration.v1alpha1.ApplyConfiguration
-    m(26, 165, 2, Plain, false), // 43 k8s.io.api.admissionregistration.v1alpha1.AuditAnnotation
-    m(200, 167, 2, Plain, false), // 44 k8s.io.api.admissionregistration.v1alpha1.ExpressionWarning
-    m(278, 169, 1, Plain, false), // 45 k8s.io.api.admissionregistration.v1alpha1.JSONPatch
-    m(314, 170, 2, Plain, false), // 46 k8s.io.api.admissionregistration.v1alpha1.MatchCondition
-    m(315, 172, 5, Plain, false), // 47 k8s.io.api.admissionregistration.v1alpha1.MatchResources
-    m(323, 177, 2, Plain, true), // 48 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy
-    m(324, 179, 2, Plain, true), // 49 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding
-    m(325, 181, 2, Plain, true), // 50 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingList
-    m(326, 183, 3, Plain, false), // 51 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec
-    m(327, 186, 2, Plain, true), // 52 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyList
-    m(328, 188, 7, Plain, false), // 53 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec
-    m(332, 195, 3, Plain, false), // 54 k8s.io.api.admissionregistration.v1alpha1.Mutation
-    m(334, 198, 2, Plain, false), // 55 k8s.io.api.admissionregistration.v1alpha1.NamedRuleWithOperations
-    m(385, 200, 2, Plain, false), // 56 k8s.io.api.admissionregistration.v1alpha1.ParamKind
-    m(386, 202, 4, Plain, false), // 57 k8s.io.api.admissionregistration.v1alpha1.ParamRef
-    m(644, 206, 1, Plain, false), // 58 k8s.io.api.admissionregistration.v1alpha1.TypeChecking
-    m(653, 207, 3, Plain, true), // 59 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicy
-    m(654, 210, 2, Plain, true), // 60 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding
-    m(655, 212, 2, Plain, true), // 61 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingList
-    m(656, 214, 4, Plain, false), // 62 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec
-    m(657, 218, 2, Plain, true), // 63 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyList
-    m(658, 220, 7, Plain, false), // 64 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec
-    m(659, 227, 3, Plain, false), // 65 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus
-    m(663, 230, 4, Plain, false), // 66 k8s.io.api.admissionregistration.v1alpha1.Validation
-    m(664, 234, 2, Plain, false), // 67 k8s.io.api.admissionregistration.v1alpha1.Variable
-    m(22, 236, 1, Plain, false), // 68 k8s.io.api.admissionregistration.v1beta1.ApplyConfiguration
-    m(26, 237, 2, Plain, false), // 69 k8s.io.api.admissionregistration.v1beta1.AuditAnnotation
-    m(200, 239, 2, Plain, false), // 70 k8s.io.api.admissionregistration.v1beta1.ExpressionWarning
-    m(278, 241, 1, Plain, false), // 71 k8s.io.api.admissionregistration.v1beta1.JSONPatch
-    m(314, 242, 2, Plain, false), // 72 k8s.io.api.admissionregistration.v1beta1.MatchCondition
-    m(315, 244, 5, Plain, false), // 73 k8s.io.api.admissionregistration.v1beta1.MatchResources
-    m(323, 249, 2, Plain, true), // 74 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicy
-    m(324, 251, 2, Plain, true), // 75 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding
-    m(325, 253, 2, Plain, true), // 76 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingList
-    m(326, 255, 3, Plain, false), // 77 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec
-    m(327, 258, 2, Plain, true), // 78 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyList
-    m(328, 260, 7, Plain, false), // 79 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec
-    m(329, 267, 12, Plain, false), // 80 k8s.io.api.admissionregistration.v1beta1.MutatingWebhook
-    m(330, 279, 2, Plain, true), // 81 k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfiguration
-    m(331, 281, 2, Plain, true), // 82 k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfigurationList
-    m(332, 283, 3, Plain, false), // 83 k8s.io.api.admissionregistration.v1beta1.Mutation
-    m(334, 286, 2, Plain, false), // 84 k8s.io.api.admissionregistration.v1beta1.NamedRuleWithOperations
-    m(385, 288, 2, Plain, false), // 85 k8s.io.api.admissionregistration.v1beta1.ParamKind
-    m(386, 290, 4, Plain, false), // 86 k8s.io.api.admissionregistration.v1beta1.ParamRef
-    m(583, 294, 4, Plain, false), // 87 k8s.io.api.admissionregistration.v1beta1.ServiceReference
-    m(644, 298, 1, Plain, false), // 88 k8s.io.api.admissionregistration.v1beta1.TypeChecking
-    m(653, 299, 3, Plain, true), // 89 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy
-    m(654, 302, 2, Plain, true), // 90 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding
-    m(655, 304, 2, Plain, true), // 91 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingList
-    m(656, 306, 4, Plain, false), // 92 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec
-    m(657, 310, 2, Plain, true), // 93 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyList
-    m(658, 312, 7, Plain, false), // 94 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec
-    m(659, 319, 3, Plain, false), // 95 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus
-    m(660, 322, 11, Plain, false), // 96 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhook
-    m(661, 333, 2, Plain, true), // 97 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration
-    m(662, 335, 2, Plain, true), // 98 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfigurationList
-    m(663, 337, 4, Plain, false), // 99 k8s.io.api.admissionregistration.v1beta1.Validation
-    m(664, 341, 2, Plain, false), // 100 k8s.io.api.admissionregistration.v1beta1.Variable
-    m(688, 343, 3, Plain, false), // 101 k8s.io.api.admissionregistration.v1beta1.WebhookClientConfig
-    m(2, 346, 2, Plain, true), // 102 k8s.io.api.apidiscovery.v2.APIGroupDiscovery
-    m(3, 348, 2, Plain, true), // 103 k8s.io.api.apidiscovery.v2.APIGroupDiscoveryList
-    m(6, 350, 8, Plain, false), // 104 k8s.io.api.apidiscovery.v2.APIResourceDiscovery
-    m(8, 358, 4, Plain, false), // 105 k8s.io.api.apidiscovery.v2.APISubresourceDiscovery
-    m(9, 362, 3, Plain, false), // 106 k8s.io.api.apidiscovery.v2.APIVersionDiscovery
-    m(2, 365, 2, Plain, true), // 107 k8s.io.api.apidiscovery.v2beta1.APIGroupDiscovery
-    m(3, 367, 2, Plain, true), // 108 k8s.io.api.apidiscovery.v2beta1.APIGroupDiscoveryList
-    m(6, 369, 8, Plain, false), // 109 k8s.io.api.apidiscovery.v2beta1.APIResourceDiscovery
-    m(8, 377, 4, Plain, false), // 110 k8s.io.api.apidiscovery.v2beta1.APISubresourceDiscovery
-    m(9, 381, 3, Plain, false), // 111 k8s.io.api.apidiscovery.v2beta1.APIVersionDiscovery
-    m(569, 384, 4, Plain, false), // 112 k8s.io.api.apiserverinternal.v1alpha1.ServerStorageVersion
-    m(610, 388, 3, Plain, true), // 113 k8s.io.api.apiserverinternal.v1alpha1.StorageVersion
-    m(611, 391, 6, Plain, false), // 114 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionCondition
-    m(612, 397, 2, Plain, true), // 115 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionList
-    m(617, 399, 0, Plain, false), // 116 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionSpec
-    m(618, 399, 3, Plain, false), // 117 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionStatus
-    m(108, 402, 3, Plain, true), // 118 k8s.io.api.apps.v1.ControllerRevision
-    m(109, 405, 2, Plain, true), // 119 k8s.io.api.apps.v1.ControllerRevisionList
-    m(119, 407, 3, Plain, true), // 120 k8s.io.api.apps.v1.DaemonSet
-    m(120, 410, 5, Plain, false), // 121 k8s.io.api.apps.v1.DaemonSetCondition
-    m(121, 415, 2, Plain, true), // 122 k8s.io.api.apps.v1.DaemonSetList
-    m(122, 417, 5, Plain, false), // 123 k8s.io.api.apps.v1.DaemonSetSpec
-    m(123, 422, 10, Plain, false), // 124 k8s.io.api.apps.v1.DaemonSetStatus
-    m(124, 432, 2, Plain, false), // 125 k8s.io.api.apps.v1.DaemonSetUpdateStrategy
-    m(126, 434, 3, Plain, true), // 126 k8s.io.api.apps.v1.Deployment
-    m(127, 437, 6, Plain, false), // 127 k8s.io.api.apps.v1.DeploymentCondition
-    m(128, 443, 2, Plain, true), // 128 k8s.io.api.apps.v1.DeploymentList
-    m(130, 445, 8, Plain, false), // 129 k8s.io.api.apps.v1.DeploymentSpec
-    m(131, 453, 9, Plain, false), // 130 k8s.io.api.apps.v1.DeploymentStatus
-    m(132, 462, 2, Plain, false), // 131 k8s.io.api.apps.v1.DeploymentStrategy
-    m(487, 464, 3, Plain, true), // 132 k8s.io.api.apps.v1.ReplicaSet
-    m(488, 467, 5, Plain, false), // 133 k8s.io.api.apps.v1.ReplicaSetCondition
-    m(489, 472, 2, Plain, true), // 134 k8s.io.api.apps.v1.ReplicaSetList
-    m(490, 474, 4, Plain, false), // 135 k8s.io.api.apps.v1.ReplicaSetSpec
-    m(491, 478, 7, Plain, false), // 136 k8s.io.api.apps.v1.ReplicaSetStatus
-    m(534, 485, 2, Plain, false), // 137 k8s.io.api.apps.v1.RollingUpdateDaemonSet
-    m(535, 487, 2, Plain, false), // 138 k8s.io.api.apps.v1.RollingUpdateDeployment
-    m(536, 489, 2, Plain, false), // 139 k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy
-    m(593, 491, 3, Plain, true), // 140 k8s.io.api.apps.v1.StatefulSet
-    m(594, 494, 5, Plain, false), // 141 k8s.io.api.apps.v1.StatefulSetCondition
-    m(595, 499, 2, Plain, true), // 142 k8s.io.api.apps.v1.StatefulSetList
-    m(596, 501, 1, Plain, false), // 143 k8s.io.api.apps.v1.StatefulSetOrdinals
-    m(597, 502, 2, Plain, false), // 144 k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-    m(598, 504, 11, Plain, false), // 145 k8s.io.api.apps.v1.StatefulSetSpec
-    m(599, 515, 10, Plain, false), // 146 k8s.io.api.apps.v1.StatefulSetStatus
-    m(600, 525, 2, Plain, false), // 147 k8s.io.api.apps.v1.StatefulSetUpdateStrategy
-    m(108, 527, 3, Plain, true), // 148 k8s.io.api.apps.v1beta1.ControllerRevision
-    m(109, 530, 2, Plain, true), // 149 k8s.io.api.apps.v1beta1.ControllerRevisionList
-    m(126, 532, 3, Plain, true), // 150 k8s.io.api.apps.v1beta1.Deployment
-    m(127, 535, 6, Plain, false), // 151 k8s.io.api.apps.v1beta1.DeploymentCondition
-    m(128, 541, 2, Plain, true), // 152 k8s.io.api.apps.v1beta1.DeploymentList
-    m(129, 543, 3, Plain, true), // 153 k8s.io.api.apps.v1beta1.DeploymentRollback
-    m(130, 546, 9, Plain, false), // 154 k8s.io.api.apps.v1beta1.DeploymentSpec
-    m(131, 555, 9, Plain, false), // 155 k8s.io.api.apps.v1beta1.DeploymentStatus
-    m(132, 564, 2, Plain, false), // 156 k8s.io.api.apps.v1beta1.DeploymentStrategy
-    m(533, 566, 1, Plain, false), // 157 k8s.io.api.apps.v1beta1.RollbackConfig
-    m(535, 567, 2, Plain, false), // 158 k8s.io.api.apps.v1beta1.RollingUpdateDeployment
-    m(536, 569, 2, Plain, false), // 159 k8s.io.api.apps.v1beta1.RollingUpdateStatefulSetStrategy
-    m(544, 571, 3, Plain, true), // 160 k8s.io.api.apps.v1beta1.Scale
-    m(547, 574, 1, Plain, false), // 161 k8s.io.api.apps.v1beta1.ScaleSpec
-    m(548, 575, 3, Plain, false), // 162 k8s.io.api.apps.v1beta1.ScaleStatus
-    m(593, 578, 3, Plain, true), // 163 k8s.io.api.apps.v1beta1.StatefulSet
-    m(594, 581, 5, Plain, false), // 164 k8s.io.api.apps.v1beta1.StatefulSetCondition
-    m(595, 586, 2, Plain, true), // 165 k8s.io.api.apps.v1beta1.StatefulSetList
-    m(596, 588, 1, Plain, false), // 166 k8s.io.api.apps.v1beta1.StatefulSetOrdinals
-    m(597, 589, 2, Plain, false), // 167 k8s.io.api.apps.v1beta1.StatefulSetPersistentVolumeClaimRetentionPolicy
-    m(598, 591, 11, Plain, false), // 168 k8s.io.api.apps.v1beta1.StatefulSetSpec
-    m(599, 602, 10, Plain, false), // 169 k8s.io.api.apps.v1beta1.StatefulSetStatus
-    m(600, 612, 2, Plain, false), // 170 k8s.io.api.apps.v1beta1.StatefulSetUpdateStrategy
-    m(108, 614, 3, Plain, true), // 171 k8s.io.api.apps.v1beta2.ControllerRevision
-    m(109, 617, 2, Plain, true), // 172 k8s.io.api.apps.v1beta2.ControllerRevisionList
-    m(119, 619, 3, Plain, true), // 173 k8s.io.api.apps.v1beta2.DaemonSet
-    m(120, 622, 5, Plain, false), // 174 k8s.io.api.apps.v1beta2.DaemonSetCondition
-    m(121, 627, 2, Plain, true), // 175 k8s.io.api.apps.v1beta2.DaemonSetList
-    m(122, 629, 5, Plain, false), // 176 k8s.io.api.apps.v1beta2.DaemonSetSpec
-    m(123, 634, 10, Plain, false), // 177 k8s.io.api.apps.v1beta2.DaemonSetStatus
-    m(124, 644, 2, Plain, false), // 178 k8s.io.api.apps.v1beta2.DaemonSetUpdateStrategy
-    m(126, 646, 3, Plain, true), // 179 k8s.io.api.apps.v1beta2.Deployment
-    m(127, 649, 6, Plain, false), // 180 k8s.io.api.apps.v1beta2.DeploymentCondition
-    m(128, 655, 2, Plain, true), // 181 k8s.io.api.apps.v1beta2.DeploymentList
-    m(130, 657, 8, Plain, false), // 182 k8s.io.api.apps.v1beta2.DeploymentSpec
-    m(131, 665, 9, Plain, false), // 183 k8s.io.api.apps.v1beta2.DeploymentStatus
-    m(132, 674, 2, Plain, false), // 184 k8s.io.api.apps.v1beta2.DeploymentStrategy
-    m(487, 676, 3, Plain, true), // 185 k8s.io.api.apps.v1beta2.ReplicaSet
-    m(488, 679, 5, Plain, false), // 186 k8s.io.api.apps.v1beta2.ReplicaSetCondition
-    m(489, 684, 2, Plain, true), // 187 k8s.io.api.apps.v1beta2.ReplicaSetList
-    m(490, 686, 4, Plain, false), // 188 k8s.io.api.apps.v1beta2.ReplicaSetSpec
-    m(491, 690, 7, Plain, false), // 189 k8s.io.api.apps.v1beta2.ReplicaSetStatus
-    m(534, 697, 2, Plain, false), // 190 k8s.io.api.apps.v1beta2.RollingUpdateDaemonSet
-    m(535, 699, 2, Plain, false), // 191 k8s.io.api.apps.v1beta2.RollingUpdateDeployment
-    m(536, 701, 2, Plain, false), // 192 k8s.io.api.apps.v1beta2.RollingUpdateStatefulSetStrategy
-    m(544, 703, 3, Plain, true), // 193 k8s.io.api.apps.v1beta2.Scale
-    m(547, 706, 1, Plain, false), // 194 k8s.io.api.apps.v1beta2.ScaleSpec
-    m(548, 707, 3, Plain, false), // 195 k8s.io.api.apps.v1beta2.ScaleStatus
-    m(593, 710, 3, Plain, true), // 196 k8s.io.api.apps.v1beta2.StatefulSet
-    m(594, 713, 5, Plain, false), // 197 k8s.io.api.apps.v1beta2.StatefulSetCondition
-    m(595, 718, 2, Plain, true), // 198 k8s.io.api.apps.v1beta2.StatefulSetList
-    m(596, 720, 1, Plain, false), // 199 k8s.io.api.apps.v1beta2.StatefulSetOrdinals
-    m(597, 721, 2, Plain, false), // 200 k8s.io.api.apps.v1beta2.StatefulSetPersistentVolumeClaimRetentionPolicy
-    m(598, 723, 11, Plain, false), // 201 k8s.io.api.apps.v1beta2.StatefulSetSpec
-    m(599, 734, 10, Plain, false), // 202 k8s.io.api.apps.v1beta2.StatefulSetStatus
-    m(600, 744, 2, Plain, false), // 203 k8s.io.api.apps.v1beta2.StatefulSetUpdateStrategy
-    m(25, 746, 0, StringList, false), // 204 k8s.io.api.authentication.v1.AttestationValue
-    m(34, 746, 4, Plain, false), // 205 k8s.io.api.authentication.v1.BoundObjectReference
-    m(203, 750, 0, StringList, false), // 206 k8s.io.api.authentication.v1.ExtraValue
-    m(563, 750, 2, Plain, true), // 207 k8s.io.api.authentication.v1.SelfSubjectReview
-    m(564, 752, 1, Plain, false), // 208 k8s.io.api.authentication.v1.SelfSubjectReviewStatus
-    m(633, 753, 3, Plain, true), // 209 k8s.io.api.authentication.v1.TokenRequest
-    m(634, 756, 4, Plain, false), // 210 k8s.io.api.authentication.v1.TokenRequestSpec
-    m(635, 760, 2, Plain, false), // 211 k8s.io.api.authentication.v1.TokenRequestStatus
-    m(636, 762, 3, Plain, true), // 212 k8s.io.api.authentication.v1.TokenReview
-    m(637, 765, 2, Plain, false), // 213 k8s.io.api.authentication.v1.TokenReviewSpec
-    m(638, 767, 4, Plain, false), // 214 k8s.io.api.authentication.v1.TokenReviewStatus
-    m(651, 771, 4, Plain, false), // 215 k8s.io.api.authentication.v1.UserInfo
-    m(563, 775, 2, Plain, true), // 216 k8s.io.api.authentication.v1alpha1.SelfSubjectReview
-    m(564, 777, 1, Plain, false), // 217 k8s.io.api.authentication.v1alpha1.SelfSubjectReviewStatus
-    m(203, 778, 0, StringList, false), // 218 k8s.io.api.authentication.v1beta1.ExtraValue
-    m(563, 778, 2, Plain, true), // 219 k8s.io.api.authentication.v1beta1.SelfSubjectReview
-    m(564, 780, 1, Plain, false), // 220 k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus
-    m(636, 781, 3, Plain, true), // 221 k8s.io.api.authentication.v1beta1.TokenReview
-    m(637, 784, 2, Plain, false), // 222 k8s.io.api.authentication.v1beta1.TokenReviewSpec
-    m(638, 786, 4, Plain, false), // 223 k8s.io.api.authentication.v1beta1.TokenReviewStatus
-    m(651, 790, 4, Plain, false), // 224 k8s.io.api.authentication.v1beta1.UserInfo
-    m(203, 794, 0, StringList, false), // 225 k8s.io.api.authorization.v1.ExtraValue
-    m(205, 794, 2, Plain, false), // 226 k8s.io.api.authorization.v1.FieldSelectorAttributes
-    m(288, 796, 2, Plain, false), // 227 k8s.io.api.authorization.v1.LabelSelectorAttributes
-    m(311, 798, 3, Plain, true), // 228 k8s.io.api.authorization.v1.LocalSubjectAccessReview
-    m(374, 801, 2, Plain, false), // 229 k8s.io.api.authorization.v1.NonResourceAttributes
-    m(376, 803, 2, Plain, false), // 230 k8s.io.api.authorization.v1.NonResourceRule
-    m(498, 805, 9, Plain, false), // 231 k8s.io.api.authorization.v1.ResourceAttributes
-    m(522, 814, 4, Plain, false), // 232 k8s.io.api.authorization.v1.ResourceRule
-    m(561, 818, 3, Plain, true), // 233 k8s.io.api.authorization.v1.SelfSubjectAccessReview
-    m(562, 821, 2, Plain, false), // 234 k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec
-    m(565, 823, 3, Plain, true), // 235 k8s.io.api.authorization.v1.SelfSubjectRulesReview
-    m(566, 826, 1, Plain, false), // 236 k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec
-    m(620, 827, 3, Plain, true), // 237 k8s.io.api.authorization.v1.SubjectAccessReview
-    m(621, 830, 6, Plain, false), // 238 k8s.io.api.authorization.v1.SubjectAccessReviewSpec
-    m(622, 836, 4, Plain, false), // 239 k8s.io.api.authorization.v1.SubjectAccessReviewStatus
-    m(623, 840, 4, Plain, false), // 240 k8s.io.api.authorization.v1.SubjectRulesReviewStatus
-    m(203, 844, 0, StringList, false), // 241 k8s.io.api.authorization.v1beta1.ExtraValue
-    m(311, 844, 3, Plain, true), // 242 k8s.io.api.authorization.v1beta1.LocalSubjectAccessReview
-    m(374, 847, 2, Plain, false), // 243 k8s.io.api.authorization.v1beta1.NonResourceAttributes
-    m(376, 849, 2, Plain, false), // 244 k8s.io.api.authorization.v1beta1.NonResourceRule
-    m(498, 851, 9, Plain, false), // 245 k8s.io.api.authorization.v1beta1.ResourceAttributes
-    m(522, 860, 4, Plain, false), // 246 k8s.io.api.authorization.v1beta1.ResourceRule
-    m(561, 864, 3, Plain, true), // 247 k8s.io.api.authorization.v1beta1.SelfSubjectAccessReview
-    m(562, 867, 2, Plain, false), // 248 k8s.io.api.authorization.v1beta1.SelfSubjectAccessReviewSpec
-    m(565, 869, 3, Plain, true), // 249 k8s.io.api.authorization.v1beta1.SelfSubjectRulesReview
-    m(566, 872, 1, Plain, false), // 250 k8s.io.api.authorization.v1beta1.SelfSubjectRulesReviewSpec
-    m(620, 873, 3, Plain, true), // 251 k8s.io.api.authorization.v1beta1.SubjectAccessReview
-    m(621, 876, 6, Plain, false), // 252 k8s.io.api.authorization.v1beta1.SubjectAccessReviewSpec
-    m(622, 882, 4, Plain, false), // 253 k8s.io.api.authorization.v1beta1.SubjectAccessReviewStatus
-    m(623, 886, 4, Plain, false), // 254 k8s.io.api.authorization.v1beta1.SubjectRulesReviewStatus
-    m(96, 890, 4, Plain, false), // 255 k8s.io.api.autoscaling.v1.ContainerResourceMetricSource
-    m(97, 894, 4, Plain, false), // 256 k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus
-    m(117, 898, 3, Plain, false), // 257 k8s.io.api.autoscaling.v1.CrossVersionObjectReference
-    m(201, 901, 4, Plain, false), // 258 k8s.io.api.autoscaling.v1.ExternalMetricSource
-    m(202, 905, 4, Plain, false), // 259 k8s.io.api.autoscaling.v1.ExternalMetricStatus
-    m(240, 909, 3, Plain, true), // 260 k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler
-    m(242, 912, 6, Plain, false), // 261 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition
-    m(243, 918, 2, Plain, true), // 262 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList
-    m(244, 920, 4, Plain, false), // 263 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec
-    m(245, 924, 5, Plain, false), // 264 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus
-    m(317, 929, 6, Plain, false), // 265 k8s.io.api.autoscaling.v1.MetricSpec
-    m(318, 935, 6, Plain, false), // 266 k8s.io.api.autoscaling.v1.MetricStatus
-    m(379, 941, 5, Plain, false), // 267 k8s.io.api.autoscaling.v1.ObjectMetricSource
-    m(380, 946, 5, Plain, false), // 268 k8s.io.api.autoscaling.v1.ObjectMetricStatus
-    m(457, 951, 3, Plain, false), // 269 k8s.io.api.autoscaling.v1.PodsMetricSource
-    m(458, 954, 3, Plain, false), // 270 k8s.io.api.autoscaling.v1.PodsMetricStatus
-    m(509, 957, 3, Plain, false), // 271 k8s.io.api.autoscaling.v1.ResourceMetricSource
-    m(510, 960, 3, Plain, false), // 272 k8s.io.api.autoscaling.v1.ResourceMetricStatus
-    m(544, 963, 3, Plain, true), // 273 k8s.io.api.autoscaling.v1.Scale
-    m(547, 966, 1, Plain, false), // 274 k8s.io.api.autoscaling.v1.ScaleSpec
-    m(548, 967, 2, Plain, false), // 275 k8s.io.api.autoscaling.v1.ScaleStatus
-    m(96, 969, 3, Plain, false), // 276 k8s.io.api.autoscaling.v2.ContainerResourceMetricSource
-    m(97, 972, 3, Plain, false), // 277 k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus
-    m(117, 975, 3, Plain, false), // 278 k8s.io.api.autoscaling.v2.CrossVersionObjectReference
-    m(201, 978, 2, Plain, false), // 279 k8s.io.api.autoscaling.v2.ExternalMetricSource
-    m(202, 980, 2, Plain, false), // 280 k8s.io.api.autoscaling.v2.ExternalMetricStatus
-    m(234, 982, 3, Plain, false), // 281 k8s.io.api.autoscaling.v2.HPAScalingPolicy
-    m(235, 985, 4, Plain, false), // 282 k8s.io.api.autoscaling.v2.HPAScalingRules
-    m(240, 989, 3, Plain, true), // 283 k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler
-    m(241, 992, 2, Plain, false), // 284 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior
-    m(242, 994, 6, Plain, false), // 285 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition
-    m(243, 1000, 2, Plain, true), // 286 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerList
-    m(244, 1002, 5, Plain, false), // 287 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec
-    m(245, 1007, 6, Plain, false), // 288 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus
-    m(316, 1013, 2, Plain, false), // 289 k8s.io.api.autoscaling.v2.MetricIdentifier
-    m(317, 1015, 6, Plain, false), // 290 k8s.io.api.autoscaling.v2.MetricSpec
-    m(318, 1021, 6, Plain, false), // 291 k8s.io.api.autoscaling.v2.MetricStatus
-    m(319, 1027, 4, Plain, false), // 292 k8s.io.api.autoscaling.v2.MetricTarget
-    m(320, 1031, 3, Plain, false), // 293 k8s.io.api.autoscaling.v2.MetricValueStatus
-    m(379, 1034, 3, Plain, false), // 294 k8s.io.api.autoscaling.v2.ObjectMetricSource
-    m(380, 1037, 3, Plain, false), // 295 k8s.io.api.autoscaling.v2.ObjectMetricStatus
-    m(457, 1040, 2, Plain, false), // 296 k8s.io.api.autoscaling.v2.PodsMetricSource
-    m(458, 1042, 2, Plain, false), // 297 k8s.io.api.autoscaling.v2.PodsMetricStatus
-    m(509, 1044, 2, Plain, false), // 298 k8s.io.api.autoscaling.v2.ResourceMetricSource
-    m(510, 1046, 2, Plain, false), // 299 k8s.io.api.autoscaling.v2.ResourceMetricStatus
-    m(113, 1048, 3, Plain, true), // 300 k8s.io.api.batch.v1.CronJob
-    m(114, 1051, 2, Plain, true), // 301 k8s.io.api.batch.v1.CronJobList
-    m(115, 1053, 8, Plain, false), // 302 k8s.io.api.batch.v1.CronJobSpec
-    m(116, 1061, 3, Plain, false), // 303 k8s.io.api.batch.v1.CronJobStatus
-    m(279, 1064, 3, Plain, true), // 304 k8s.io.api.batch.v1.Job
-    m(280, 1067, 6, Plain, false), // 305 k8s.io.api.batch.v1.JobCondition
-    m(281, 1073, 2, Plain, true), // 306 k8s.io.api.batch.v1.JobList
-    m(282, 1075, 4, Plain, false), // 307 k8s.io.api.batch.v1.JobSchedulingConfiguration
-    m(283, 1079, 17, Plain, false), // 308 k8s.io.api.batch.v1.JobSpec
-    m(284, 1096, 11, Plain, false), // 309 k8s.io.api.batch.v1.JobStatus
-    m(285, 1107, 2, Plain, false), // 310 k8s.io.api.batch.v1.JobTemplateSpec
-    m(425, 1109, 1, Plain, false), // 311 k8s.io.api.batch.v1.PodFailurePolicy
-    m(426, 1110, 3, Plain, false), // 312 k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
-    m(427, 1113, 2, Plain, false), // 313 k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
-    m(428, 1115, 3, Plain, false), // 314 k8s.io.api.batch.v1.PodFailurePolicyRule
-    m(624, 1118, 1, Plain, false), // 315 k8s.io.api.batch.v1.SuccessPolicy
-    m(625, 1119, 2, Plain, false), // 316 k8s.io.api.batch.v1.SuccessPolicyRule
-    m(648, 1121, 2, Plain, false), // 317 k8s.io.api.batch.v1.UncountedTerminatedPods
-    m(113, 1123, 3, Plain, true), // 318 k8s.io.api.batch.v1beta1.CronJob
-    m(114, 1126, 2, Plain, true), // 319 k8s.io.api.batch.v1beta1.CronJobList
-    m(115, 1128, 8, Plain, false), // 320 k8s.io.api.batch.v1beta1.CronJobSpec
-    m(116, 1136, 3, Plain, false), // 321 k8s.io.api.batch.v1beta1.CronJobStatus
-    m(285, 1139, 2, Plain, false), // 322 k8s.io.api.batch.v1beta1.JobTemplateSpec
-    m(54, 1141, 3, Plain, true), // 323 k8s.io.api.certificates.v1.CertificateSigningRequest
-    m(55, 1144, 6, Plain, false), // 324 k8s.io.api.certificates.v1.CertificateSigningRequestCondition
-    m(56, 1150, 2, Plain, true), // 325 k8s.io.api.certificates.v1.CertificateSigningRequestList
-    m(57, 1152, 8, Plain, false), // 326 k8s.io.api.certificates.v1.CertificateSigningRequestSpec
-    m(58, 1160, 2, Plain, false), // 327 k8s.io.api.certificates.v1.CertificateSigningRequestStatus
-    m(66, 1162, 2, Plain, true), // 328 k8s.io.api.certificates.v1.ClusterTrustBundle
-    m(67, 1164, 2, Plain, true), // 329 k8s.io.api.certificates.v1.ClusterTrustBundleList
-    m(69, 1166, 2, Plain, false), // 330 k8s.io.api.certificates.v1.ClusterTrustBundleSpec
-    m(203, 1168, 0, StringList, false), // 331 k8s.io.api.certificates.v1.ExtraValue
-    m(412, 1168, 3, Plain, true), // 332 k8s.io.api.certificates.v1.PodCertificateRequest
-    m(413, 1171, 2, Plain, true), // 333 k8s.io.api.certificates.v1.PodCertificateRequestList
-    m(414, 1173, 10, Plain, false), // 334 k8s.io.api.certificates.v1.PodCertificateRequestSpec
-    m(415, 1183, 5, Plain, false), // 335 k8s.io.api.certificates.v1.PodCertificateRequestStatus
-    m(66, 1188, 2, Plain, true), // 336 k8s.io.api.certificates.v1alpha1.ClusterTrustBundle
-    m(67, 1190, 2, Plain, true), // 337 k8s.io.api.certificates.v1alpha1.ClusterTrustBundleList
-    m(69, 1192, 2, Plain, false), // 338 k8s.io.api.certificates.v1alpha1.ClusterTrustBundleSpec
-    m(54, 1194, 3, Plain, true), // 339 k8s.io.api.certificates.v1beta1.CertificateSigningRequest
-    m(55, 1197, 6, Plain, false), // 340 k8s.io.api.certificates.v1beta1.CertificateSigningRequestCondition
-    m(56, 1203, 2, Plain, true), // 341 k8s.io.api.certificates.v1beta1.CertificateSigningRequestList
-    m(57, 1205, 8, Plain, false), // 342 k8s.io.api.certificates.v1beta1.CertificateSigningRequestSpec
-    m(58, 1213, 2, Plain, false), // 343 k8s.io.api.certificates.v1beta1.CertificateSigningRequestStatus
-    m(66, 1215, 2, Plain, true), // 344 k8s.io.api.certificates.v1beta1.ClusterTrustBundle
-    m(67, 1217, 2, Plain, true), // 345 k8s.io.api.certificates.v1beta1.ClusterTrustBundleList
-    m(69, 1219, 2, Plain, false), // 346 k8s.io.api.certificates.v1beta1.ClusterTrustBundleSpec
-    m(203, 1221, 0, StringList, false), // 347 k8s.io.api.certificates.v1beta1.ExtraValue
-    m(412, 1221, 3, Plain, true), // 348 k8s.io.api.certificates.v1beta1.PodCertificateRequest
-    m(413, 1224, 2, Plain, true), // 349 k8s.io.api.certificates.v1beta1.PodCertificateRequestList
-    m(414, 1226, 12, Plain, false), // 350 k8s.io.api.certificates.v1beta1.PodCertificateRequestSpec
-    m(415, 1238, 5, Plain, false), // 351 k8s.io.api.certificates.v1beta1.PodCertificateRequestStatus
-    m(290, 1243, 2, Plain, true), // 352 k8s.io.api.coordination.v1.Lease
-    m(294, 1245, 2, Plain, true), // 353 k8s.io.api.coordination.v1.LeaseList
-    m(295, 1247, 7, Plain, false), // 354 k8s.io.api.coordination.v1.LeaseSpec
-    m(291, 1254, 2, Plain, true), // 355 k8s.io.api.coordination.v1alpha2.LeaseCandidate
-    m(292, 1256, 2, Plain, true), // 356 k8s.io.api.coordination.v1alpha2.LeaseCandidateList
-    m(293, 1258, 6, Plain, false), // 357 k8s.io.api.coordination.v1alpha2.LeaseCandidateSpec
-    m(290, 1264, 2, Plain, true), // 358 k8s.io.api.coordination.v1beta1.Lease
-    m(291, 1266, 2, Plain, true), // 359 k8s.io.api.coordination.v1beta1.LeaseCandidate
-    m(292, 1268, 2, Plain, true), // 360 k8s.io.api.coordination.v1beta1.LeaseCandidateList
-    m(293, 1270, 6, Plain, false), // 361 k8s.io.api.coordination.v1beta1.LeaseCandidateSpec
-    m(294, 1276, 2, Plain, true), // 362 k8s.io.api.coordination.v1beta1.LeaseList
-    m(295, 1278, 7, Plain, false), // 363 k8s.io.api.coordination.v1beta1.LeaseSpec
-    m(11, 1285, 4, Plain, false), // 364 k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource
-    m(15, 1289, 3, Plain, false), // 365 k8s.io.api.core.v1.Affinity
-    m(21, 1292, 2, Plain, false), // 366 k8s.io.api.core.v1.AppArmorProfile
-    m(24, 1294, 2, Plain, false), // 367 k8s.io.api.core.v1.AttachedVolume
-    m(27, 1296, 1, Plain, false), // 368 k8s.io.api.core.v1.AvoidPods
-    m(28, 1297, 6, Plain, false), // 369 k8s.io.api.core.v1.AzureDiskVolumeSource
-    m(29, 1303, 4, Plain, false), // 370 k8s.io.api.core.v1.AzureFilePersistentVolumeSource
-    m(30, 1307, 3, Plain, false), // 371 k8s.io.api.core.v1.AzureFileVolumeSource
-    m(33, 1310, 2, Plain, true), // 372 k8s.io.api.core.v1.Binding
-    m(44, 1312, 10, Plain, false), // 373 k8s.io.api.core.v1.CSIPersistentVolumeSource
-    m(47, 1322, 5, Plain, false), // 374 k8s.io.api.core.v1.CSIVolumeSource
-    m(48, 1327, 2, Plain, false), // 375 k8s.io.api.core.v1.Capabilities
-    m(52, 1329, 6, Plain, false), // 376 k8s.io.api.core.v1.CephFSPersistentVolumeSource
-    m(53, 1335, 6, Plain, false), // 377 k8s.io.api.core.v1.CephFSVolumeSource
-    m(59, 1341, 4, Plain, false), // 378 k8s.io.api.core.v1.CinderPersistentVolumeSource
-    m(60, 1345, 4, Plain, false), // 379 k8s.io.api.core.v1.CinderVolumeSource
-    m(61, 1349, 1, Plain, false), // 380 k8s.io.api.core.v1.ClientIPConfig
-    m(68, 1350, 6, Plain, false), // 381 k8s.io.api.core.v1.ClusterTrustBundleProjection
-    m(70, 1356, 4, Plain, false), // 382 k8s.io.api.core.v1.ComponentCondition
-    m(71, 1360, 2, Plain, true), // 383 k8s.io.api.core.v1.ComponentStatus
-    m(72, 1362, 2, Plain, true), // 384 k8s.io.api.core.v1.ComponentStatusList
-    m(84, 1364, 4, Plain, true), // 385 k8s.io.api.core.v1.ConfigMap
-    m(85, 1368, 2, Plain, false), // 386 k8s.io.api.core.v1.ConfigMapEnvSource
-    m(86, 1370, 3, Plain, false), // 387 k8s.io.api.core.v1.ConfigMapKeySelector
-    m(87, 1373, 2, Plain, true), // 388 k8s.io.api.core.v1.ConfigMapList
-    m(88, 1375, 5, Plain, false), // 389 k8s.io.api.core.v1.ConfigMapNodeConfigSource
-    m(89, 1380, 3, Plain, false), // 390 k8s.io.api.core.v1.ConfigMapProjection
-    m(90, 1383, 5, Plain, false), // 391 k8s.io.api.core.v1.ConfigMapVolumeSource
-    m(91, 1388, 25, Plain, false), // 392 k8s.io.api.core.v1.Container
-    m(92, 1413, 3, Plain, false), // 393 k8s.io.api.core.v1.ContainerExtendedResourceRequest
-    m(93, 1416, 2, Plain, false), // 394 k8s.io.api.core.v1.ContainerImage
-    m(94, 1418, 5, Plain, false), // 395 k8s.io.api.core.v1.ContainerPort
-    m(95, 1423, 2, Plain, false), // 396 k8s.io.api.core.v1.ContainerResizePolicy
-    m(98, 1425, 2, Plain, false), // 397 k8s.io.api.core.v1.ContainerRestartRule
-    m(99, 1427, 2, Plain, false), // 398 k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes
-    m(100, 1429, 3, Plain, false), // 399 k8s.io.api.core.v1.ContainerState
-    m(101, 1432, 1, Plain, false), // 400 k8s.io.api.core.v1.ContainerStateRunning
-    m(102, 1433, 7, Plain, false), // 401 k8s.io.api.core.v1.ContainerStateTerminated
-    m(103, 1440, 2, Plain, false), // 402 k8s.io.api.core.v1.ContainerStateWaiting
-    m(104, 1442, 15, Plain, false), // 403 k8s.io.api.core.v1.ContainerStatus
-    m(105, 1457, 1, Plain, false), // 404 k8s.io.api.core.v1.ContainerUser
-    m(118, 1458, 1, Plain, false), // 405 k8s.io.api.core.v1.DaemonEndpoint
-    m(159, 1459, 1, Plain, false), // 406 k8s.io.api.core.v1.DownwardAPIProjection
-    m(160, 1460, 5, Plain, false), // 407 k8s.io.api.core.v1.DownwardAPIVolumeFile
-    m(161, 1465, 3, Plain, false), // 408 k8s.io.api.core.v1.DownwardAPIVolumeSource
-    m(163, 1468, 3, Plain, false), // 409 k8s.io.api.core.v1.EmptyDirVolumeSource
-    m(165, 1471, 4, Plain, false), // 410 k8s.io.api.core.v1.EndpointAddress
-    m(168, 1475, 4, Plain, false), // 411 k8s.io.api.core.v1.EndpointPort
-    m(171, 1479, 3, Plain, false), // 412 k8s.io.api.core.v1.EndpointSubset
-    m(172, 1482, 2, Plain, true), // 413 k8s.io.api.core.v1.Endpoints
-    m(173, 1484, 2, Plain, true), // 414 k8s.io.api.core.v1.EndpointsList
-    m(174, 1486, 3, Plain, false), // 415 k8s.io.api.core.v1.EnvFromSource
-    m(175, 1489, 3, Plain, false), // 416 k8s.io.api.core.v1.EnvVar
-    m(176, 1492, 5, Plain, false), // 417 k8s.io.api.core.v1.EnvVarSource
-    m(177, 1497, 2, Plain, false), // 418 k8s.io.api.core.v1.EphemeralContainer
-    m(178, 1499, 25, Plain, false), // 419 k8s.io.api.core.v1.EphemeralContainerCommon
-    m(179, 1524, 1, Plain, false), // 420 k8s.io.api.core.v1.EphemeralVolumeSource
-    m(180, 1525, 15, Plain, true), // 421 k8s.io.api.core.v1.Event
-    m(181, 1540, 2, Plain, true), // 422 k8s.io.api.core.v1.EventList
-    m(182, 1542, 2, Plain, false), // 423 k8s.io.api.core.v1.EventSeries
-    m(183, 1544, 2, Plain, false), // 424 k8s.io.api.core.v1.EventSource
-    m(193, 1546, 2, Plain, false), // 425 k8s.io.api.core.v1.EvictionResponder
-    m(198, 1548, 1, Plain, false), // 426 k8s.io.api.core.v1.ExecAction
-    m(204, 1549, 5, Plain, false), // 427 k8s.io.api.core.v1.FCVolumeSource
-    m(208, 1554, 4, Plain, false), // 428 k8s.io.api.core.v1.FileKeySelector
-    m(209, 1558, 5, Plain, false), // 429 k8s.io.api.core.v1.FlexPersistentVolumeSource
-    m(210, 1563, 5, Plain, false), // 430 k8s.io.api.core.v1.FlexVolumeSource
-    m(211, 1568, 2, Plain, false), // 431 k8s.io.api.core.v1.FlockerVolumeSource
-    m(220, 1570, 4, Plain, false), // 432 k8s.io.api.core.v1.GCEPersistentDiskVolumeSource
-    m(221, 1574, 3, Plain, false), // 433 k8s.io.api.core.v1.GRPCAction
-    m(224, 1577, 3, Plain, false), // 434 k8s.io.api.core.v1.GitRepoVolumeSource
-    m(225, 1580, 4, Plain, false), // 435 k8s.io.api.core.v1.GlusterfsPersistentVolumeSource
-    m(226, 1584, 3, Plain, false), // 436 k8s.io.api.core.v1.GlusterfsVolumeSource
-    m(236, 1587, 6, Plain, false), // 437 k8s.io.api.core.v1.HTTPGetAction
-    m(237, 1593, 2, Plain, false), // 438 k8s.io.api.core.v1.HTTPHeader
-    m(246, 1595, 2, Plain, false), // 439 k8s.io.api.core.v1.HostAlias
-    m(247, 1597, 1, Plain, false), // 440 k8s.io.api.core.v1.HostIP
-    m(248, 1598, 2, Plain, false), // 441 k8s.io.api.core.v1.HostPathVolumeSource
-    m(253, 1600, 11, Plain, false), // 442 k8s.io.api.core.v1.ISCSIPersistentVolumeSource
-    m(254, 1611, 11, Plain, false), // 443 k8s.io.api.core.v1.ISCSIVolumeSource
-    m(259, 1622, 2, Plain, false), // 444 k8s.io.api.core.v1.ImageVolumeSource
-    m(260, 1624, 1, Plain, false), // 445 k8s.io.api.core.v1.ImageVolumeStatus
-    m(286, 1625, 4, Plain, false), // 446 k8s.io.api.core.v1.KeyToPath
-    m(296, 1629, 3, Plain, false), // 447 k8s.io.api.core.v1.Lifecycle
-    m(297, 1632, 4, Plain, false), // 448 k8s.io.api.core.v1.LifecycleHandler
-    m(298, 1636, 2, Plain, true), // 449 k8s.io.api.core.v1.LimitRange
-    m(299, 1638, 6, Plain, false), // 450 k8s.io.api.core.v1.LimitRangeItem
-    m(300, 1644, 2, Plain, true), // 451 k8s.io.api.core.v1.LimitRangeList
-    m(301, 1646, 1, Plain, false), // 452 k8s.io.api.core.v1.LimitRangeSpec
-    m(304, 1647, 3, Plain, false), // 453 k8s.io.api.core.v1.LinuxContainerUser
-    m(305, 1650, 2, Plain, true), // 454 k8s.io.api.core.v1.List
-    m(308, 1652, 4, Plain, false), // 455 k8s.io.api.core.v1.LoadBalancerIngress
-    m(309, 1656, 1, Plain, false), // 456 k8s.io.api.core.v1.LoadBalancerStatus
-    m(310, 1657, 1, Plain, false), // 457 k8s.io.api.core.v1.LocalObjectReference
-    m(312, 1658, 2, Plain, false), // 458 k8s.io.api.core.v1.LocalVolumeSource
-    m(322, 1660, 2, Plain, false), // 459 k8s.io.api.core.v1.ModifyVolumeStatus
-    m(333, 1662, 3, Plain, false), // 460 k8s.io.api.core.v1.NFSVolumeSource
-    m(335, 1665, 3, Plain, true), // 461 k8s.io.api.core.v1.Namespace
-    m(336, 1668, 5, Plain, false), // 462 k8s.io.api.core.v1.NamespaceCondition
-    m(337, 1673, 2, Plain, true), // 463 k8s.io.api.core.v1.NamespaceList
-    m(338, 1675, 1, Plain, false), // 464 k8s.io.api.core.v1.NamespaceSpec
-    m(339, 1676, 2, Plain, false), // 465 k8s.io.api.core.v1.NamespaceStatus
-    m(348, 1678, 3, Plain, true), // 466 k8s.io.api.core.v1.Node
-    m(349, 1681, 2, Plain, false), // 467 k8s.io.api.core.v1.NodeAddress
-    m(350, 1683, 2, Plain, false), // 468 k8s.io.api.core.v1.NodeAffinity
-    m(351, 1685, 2, Plain, false), // 469 k8s.io.api.core.v1.NodeAllocatableMappedResources
-    m(354, 1687, 3, Plain, false), // 470 k8s.io.api.core.v1.NodeAllocatableOverheadResources
-    m(356, 1690, 4, Plain, false), // 471 k8s.io.api.core.v1.NodeAllocatableResourceClaimStatus
-    m(357, 1694, 6, Plain, false), // 472 k8s.io.api.core.v1.NodeCondition
-    m(358, 1700, 1, Plain, false), // 473 k8s.io.api.core.v1.NodeConfigSource
-    m(359, 1701, 4, Plain, false), // 474 k8s.io.api.core.v1.NodeConfigStatus
-    m(360, 1705, 1, Plain, false), // 475 k8s.io.api.core.v1.NodeDaemonEndpoints
-    m(361, 1706, 1, Plain, false), // 476 k8s.io.api.core.v1.NodeFeatures
-    m(362, 1707, 2, Plain, true), // 477 k8s.io.api.core.v1.NodeList
-    m(363, 1709, 1, Plain, false), // 478 k8s.io.api.core.v1.NodePodPreemptionPolicy
-    m(364, 1710, 1, Plain, true), // 479 k8s.io.api.core.v1.NodeProxyOptions
-    m(365, 1711, 2, Plain, false), // 480 k8s.io.api.core.v1.NodeRuntimeHandler
-    m(366, 1713, 2, Plain, false), // 481 k8s.io.api.core.v1.NodeRuntimeHandlerFeatures
-    m(367, 1715, 1, Plain, false), // 482 k8s.io.api.core.v1.NodeSelector
-    m(368, 1716, 3, Plain, false), // 483 k8s.io.api.core.v1.NodeSelectorRequirement
-    m(369, 1719, 2, Plain, false), // 484 k8s.io.api.core.v1.NodeSelectorTerm
-    m(370, 1721, 8, Plain, false), // 485 k8s.io.api.core.v1.NodeSpec
-    m(371, 1729, 14, Plain, false), // 486 k8s.io.api.core.v1.NodeStatus
-    m(372, 1743, 1, Plain, false), // 487 k8s.io.api.core.v1.NodeSwapStatus
-    m(373, 1744, 11, Plain, false), // 488 k8s.io.api.core.v1.NodeSystemInfo
-    m(377, 1755, 2, Plain, false), // 489 k8s.io.api.core.v1.ObjectFieldSelector
-    m(381, 1757, 7, Plain, false), // 490 k8s.io.api.core.v1.ObjectReference
-    m(393, 1764, 3, Plain, true), // 491 k8s.io.api.core.v1.PersistentVolume
-    m(394, 1767, 3, Plain, true), // 492 k8s.io.api.core.v1.PersistentVolumeClaim
-    m(395, 1770, 6, Plain, false), // 493 k8s.io.api.core.v1.PersistentVolumeClaimCondition
-    m(396, 1776, 2, Plain, true), // 494 k8s.io.api.core.v1.PersistentVolumeClaimList
-    m(397, 1778, 9, Plain, false), // 495 k8s.io.api.core.v1.PersistentVolumeClaimSpec
-    m(398, 1787, 9, Plain, false), // 496 k8s.io.api.core.v1.PersistentVolumeClaimStatus
-    m(399, 1796, 2, Plain, false), // 497 k8s.io.api.core.v1.PersistentVolumeClaimTemplate
-    m(400, 1798, 2, Plain, false), // 498 k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource
-    m(401, 1800, 2, Plain, true), // 499 k8s.io.api.core.v1.PersistentVolumeList
-    m(402, 1802, 22, Plain, false), // 500 k8s.io.api.core.v1.PersistentVolumeSource
-    m(403, 1824, 10, Plain, false), // 501 k8s.io.api.core.v1.PersistentVolumeSpec
-    m(404, 1834, 4, Plain, false), // 502 k8s.io.api.core.v1.PersistentVolumeStatus
-    m(405, 1838, 2, Plain, false), // 503 k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource
-    m(406, 1840, 3, Plain, true), // 504 k8s.io.api.core.v1.Pod
-    m(407, 1843, 2, Plain, false), // 505 k8s.io.api.core.v1.PodAffinity
-    m(408, 1845, 6, Plain, false), // 506 k8s.io.api.core.v1.PodAffinityTerm
-    m(409, 1851, 2, Plain, false), // 507 k8s.io.api.core.v1.PodAntiAffinity
-    m(410, 1853, 5, Plain, true), // 508 k8s.io.api.core.v1.PodAttachOptions
-    m(411, 1858, 8, Plain, false), // 509 k8s.io.api.core.v1.PodCertificateProjection
-    m(416, 1866, 7, Plain, false), // 510 k8s.io.api.core.v1.PodCondition
-    m(417, 1873, 3, Plain, false), // 511 k8s.io.api.core.v1.PodDNSConfig
-    m(418, 1876, 2, Plain, false), // 512 k8s.io.api.core.v1.PodDNSConfigOption
-    m(423, 1878, 6, Plain, true), // 513 k8s.io.api.core.v1.PodExecOptions
-    m(424, 1884, 2, Plain, false), // 514 k8s.io.api.core.v1.PodExtendedResourceClaimStatus
-    m(438, 1886, 1, Plain, false), // 515 k8s.io.api.core.v1.PodIP
-    m(439, 1887, 2, Plain, true), // 516 k8s.io.api.core.v1.PodList
-    m(440, 1889, 10, Plain, true), // 517 k8s.io.api.core.v1.PodLogOptions
-    m(441, 1899, 1, Plain, false), // 518 k8s.io.api.core.v1.PodOS
-    m(442, 1900, 1, Plain, true), // 519 k8s.io.api.core.v1.PodPortForwardOptions
-    m(443, 1901, 1, Plain, true), // 520 k8s.io.api.core.v1.PodProxyOptions
-    m(444, 1902, 1, Plain, false), // 521 k8s.io.api.core.v1.PodReadinessGate
-    m(445, 1903, 3, Plain, false), // 522 k8s.io.api.core.v1.PodResourceClaim
-    m(446, 1906, 2, Plain, false), // 523 k8s.io.api.core.v1.PodResourceClaimStatus
-    m(447, 1908, 1, Plain, false), // 524 k8s.io.api.core.v1.PodSchedulingGate
-    m(448, 1909, 1, Plain, false), // 525 k8s.io.api.core.v1.PodSchedulingGroup
-    m(449, 1910, 13, Plain, false), // 526 k8s.io.api.core.v1.PodSecurityContext
-    m(450, 1923, 1, Plain, false), // 527 k8s.io.api.core.v1.PodSignature
-    m(451, 1924, 43, Plain, false), // 528 k8s.io.api.core.v1.PodSpec
-    m(452, 1967, 22, Plain, false), // 529 k8s.io.api.core.v1.PodStatus
-    m(453, 1989, 2, Plain, true), // 530 k8s.io.api.core.v1.PodTemplate
-    m(454, 1991, 2, Plain, true), // 531 k8s.io.api.core.v1.PodTemplateList
-    m(455, 1993, 2, Plain, false), // 532 k8s.io.api.core.v1.PodTemplateSpec
-    m(456, 1995, 3, Plain, false), // 533 k8s.io.api.core.v1.PodVolumeHealth
-    m(463, 1998, 3, Plain, false), // 534 k8s.io.api.core.v1.PortStatus
-    m(464, 2001, 3, Plain, false), // 535 k8s.io.api.core.v1.PortworxVolumeSource
-    m(465, 2004, 1, Plain, false), // 536 k8s.io.api.core.v1.Preconditions
-    m(466, 2005, 4, Plain, false), // 537 k8s.io.api.core.v1.PreferAvoidPodsEntry
-    m(467, 2009, 2, Plain, false), // 538 k8s.io.api.core.v1.PreferredSchedulingTerm
-    m(476, 2011, 7, Plain, false), // 539 k8s.io.api.core.v1.Probe
-    m(477, 2018, 4, Plain, false), // 540 k8s.io.api.core.v1.ProbeHandler
-    m(478, 2022, 3, Plain, false), // 541 k8s.io.api.core.v1.ProjectedVolumeSource
-    m(482, 2025, 6, Plain, false), // 542 k8s.io.api.core.v1.QuobyteVolumeSource
-    m(483, 2031, 8, Plain, false), // 543 k8s.io.api.core.v1.RBDPersistentVolumeSource
-    m(484, 2039, 8, Plain, false), // 544 k8s.io.api.core.v1.RBDVolumeSource
-    m(485, 2047, 3, Plain, true), // 545 k8s.io.api.core.v1.RangeAllocation
-    m(492, 2050, 3, Plain, true), // 546 k8s.io.api.core.v1.ReplicationController
-    m(493, 2053, 5, Plain, false), // 547 k8s.io.api.core.v1.ReplicationControllerCondition
-    m(494, 2058, 2, Plain, true), // 548 k8s.io.api.core.v1.ReplicationControllerList
-    m(495, 2060, 4, Plain, false), // 549 k8s.io.api.core.v1.ReplicationControllerSpec
-    m(496, 2064, 6, Plain, false), // 550 k8s.io.api.core.v1.ReplicationControllerStatus
-    m(499, 2070, 2, Plain, false), // 551 k8s.io.api.core.v1.ResourceClaim
-    m(507, 2072, 3, Plain, false), // 552 k8s.io.api.core.v1.ResourceFieldSelector
-    m(508, 2075, 3, Plain, false), // 553 k8s.io.api.core.v1.ResourceHealth
-    m(517, 2078, 3, Plain, true), // 554 k8s.io.api.core.v1.ResourceQuota
-    m(518, 2081, 2, Plain, true), // 555 k8s.io.api.core.v1.ResourceQuotaList
-    m(519, 2083, 3, Plain, false), // 556 k8s.io.api.core.v1.ResourceQuotaSpec
-    m(520, 2086, 2, Plain, false), // 557 k8s.io.api.core.v1.ResourceQuotaStatus
-    m(521, 2088, 3, Plain, false), // 558 k8s.io.api.core.v1.ResourceRequirements
-    m(526, 2091, 2, Plain, false), // 559 k8s.io.api.core.v1.ResourceStatus
-    m(543, 2093, 4, Plain, false), // 560 k8s.io.api.core.v1.SELinuxOptions
-    m(545, 2097, 10, Plain, false), // 561 k8s.io.api.core.v1.ScaleIOPersistentVolumeSource
-    m(546, 2107, 10, Plain, false), // 562 k8s.io.api.core.v1.ScaleIOVolumeSource
-    m(550, 2117, 1, Plain, false), // 563 k8s.io.api.core.v1.ScopeSelector
-    m(551, 2118, 3, Plain, false), // 564 k8s.io.api.core.v1.ScopedResourceSelectorRequirement
-    m(552, 2121, 2, Plain, false), // 565 k8s.io.api.core.v1.SeccompProfile
-    m(553, 2123, 5, Plain, true), // 566 k8s.io.api.core.v1.Secret
-    m(554, 2128, 2, Plain, false), // 567 k8s.io.api.core.v1.SecretEnvSource
-    m(555, 2130, 3, Plain, false), // 568 k8s.io.api.core.v1.SecretKeySelector
-    m(556, 2133, 2, Plain, true), // 569 k8s.io.api.core.v1.SecretList
-    m(557, 2135, 3, Plain, false), // 570 k8s.io.api.core.v1.SecretProjection
-    m(558, 2138, 2, Plain, false), // 571 k8s.io.api.core.v1.SecretReference
-    m(559, 2140, 5, Plain, false), // 572 k8s.io.api.core.v1.SecretVolumeSource
-    m(560, 2145, 12, Plain, false), // 573 k8s.io.api.core.v1.SecurityContext
-    m(567, 2157, 1, Plain, true), // 574 k8s.io.api.core.v1.SerializedReference
-    m(570, 2158, 3, Plain, true), // 575 k8s.io.api.core.v1.Service
-    m(571, 2161, 4, Plain, true), // 576 k8s.io.api.core.v1.ServiceAccount
-    m(572, 2165, 2, Plain, true), // 577 k8s.io.api.core.v1.ServiceAccountList
-    m(574, 2167, 4, Plain, false), // 578 k8s.io.api.core.v1.ServiceAccountTokenProjection
-    m(580, 2171, 2, Plain, true), // 579 k8s.io.api.core.v1.ServiceList
-    m(581, 2173, 6, Plain, false), // 580 k8s.io.api.core.v1.ServicePort
-    m(582, 2179, 1, Plain, true), // 581 k8s.io.api.core.v1.ServiceProxyOptions
-    m(584, 2180, 20, Plain, false), // 582 k8s.io.api.core.v1.ServiceSpec
-    m(585, 2200, 2, Plain, false), // 583 k8s.io.api.core.v1.ServiceStatus
-    m(586, 2202, 1, Plain, false), // 584 k8s.io.api.core.v1.SessionAffinityConfig
-    m(592, 2203, 1, Plain, false), // 585 k8s.io.api.core.v1.SleepAction
-    m(608, 2204, 5, Plain, false), // 586 k8s.io.api.core.v1.StorageOSPersistentVolumeSource
-    m(609, 2209, 5, Plain, false), // 587 k8s.io.api.core.v1.StorageOSVolumeSource
-    m(626, 2214, 2, Plain, false), // 588 k8s.io.api.core.v1.Sysctl
-    m(627, 2216, 2, Plain, false), // 589 k8s.io.api.core.v1.TCPSocketAction
-    m(629, 2218, 4, Plain, false), // 590 k8s.io.api.core.v1.Taint
-    m(639, 2222, 5, Plain, false), // 591 k8s.io.api.core.v1.Toleration
-    m(641, 2227, 2, Plain, false), // 592 k8s.io.api.core.v1.TopologySelectorLabelRequirement
-    m(642, 2229, 1, Plain, false), // 593 k8s.io.api.core.v1.TopologySelectorTerm
-    m(643, 2230, 8, Plain, false), // 594 k8s.io.api.core.v1.TopologySpreadConstraint
-    m(646, 2238, 3, Plain, false), // 595 k8s.io.api.core.v1.TypedLocalObjectReference
-    m(647, 2241, 4, Plain, false), // 596 k8s.io.api.core.v1.TypedObjectReference
-    m(666, 2245, 2, Plain, false), // 597 k8s.io.api.core.v1.Volume
-    m(674, 2247, 2, Plain, false), // 598 k8s.io.api.core.v1.VolumeDevice
-    m(676, 2249, 3, Plain, false), // 599 k8s.io.api.core.v1.VolumeHealthCondition
-    m(677, 2252, 2, Plain, false), // 600 k8s.io.api.core.v1.VolumeHealthStatus
-    m(678, 2254, 8, Plain, false), // 601 k8s.io.api.core.v1.VolumeMount
-    m(679, 2262, 5, Plain, false), // 602 k8s.io.api.core.v1.VolumeMountStatus
-    m(680, 2267, 1, Plain, false), // 603 k8s.io.api.core.v1.VolumeNodeAffinity
-    m(682, 2268, 6, Plain, false), // 604 k8s.io.api.core.v1.VolumeProjection
-    m(683, 2274, 2, Plain, false), // 605 k8s.io.api.core.v1.VolumeResourceRequirements
-    m(684, 2276, 30, Plain, false), // 606 k8s.io.api.core.v1.VolumeSource
-    m(685, 2306, 1, Plain, false), // 607 k8s.io.api.core.v1.VolumeStatus
-    m(686, 2307, 4, Plain, false), // 608 k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource
-    m(689, 2311, 2, Plain, false), // 609 k8s.io.api.core.v1.WeightedPodAffinityTerm
-    m(690, 2313, 4, Plain, false), // 610 k8s.io.api.core.v1.WindowsSecurityContextOptions
-    m(164, 2317, 8, Plain, false), // 611 k8s.io.api.discovery.v1.Endpoint
-    m(166, 2325, 3, Plain, false), // 612 k8s.io.api.discovery.v1.EndpointConditions
-    m(167, 2328, 2, Plain, false), // 613 k8s.io.api.discovery.v1.EndpointHints
-    m(168, 2330, 4, Plain, false), // 614 k8s.io.api.discovery.v1.EndpointPort
-    m(169, 2334, 4, Plain, true), // 615 k8s.io.api.discovery.v1.EndpointSlice
-    m(170, 2338, 2, Plain, true), // 616 k8s.io.api.discovery.v1.EndpointSliceList
-    m(218, 2340, 1, Plain, false), // 617 k8s.io.api.discovery.v1.ForNode
-    m(219, 2341, 1, Plain, false), // 618 k8s.io.api.discovery.v1.ForZone
-    m(164, 2342, 7, Plain, false), // 619 k8s.io.api.discovery.v1beta1.Endpoint
-    m(166, 2349, 3, Plain, false), // 620 k8s.io.api.discovery.v1beta1.EndpointConditions
-    m(167, 2352, 2, Plain, false), // 621 k8s.io.api.discovery.v1beta1.EndpointHints
-    m(168, 2354, 4, Plain, false), // 622 k8s.io.api.discovery.v1beta1.EndpointPort
-    m(169, 2358, 4, Plain, true), // 623 k8s.io.api.discovery.v1beta1.EndpointSlice
-    m(170, 2362, 2, Plain, true), // 624 k8s.io.api.discovery.v1beta1.EndpointSliceList
-    m(218, 2364, 1, Plain, false), // 625 k8s.io.api.discovery.v1beta1.ForNode
-    m(219, 2365, 1, Plain, false), // 626 k8s.io.api.discovery.v1beta1.ForZone
-    m(180, 2366, 15, Plain, true), // 627 k8s.io.api.events.v1.Event
-    m(181, 2381, 2, Plain, true), // 628 k8s.io.api.events.v1.EventList
-    m(182, 2383, 2, Plain, false), // 629 k8s.io.api.events.v1.EventSeries
-    m(180, 2385, 15, Plain, true), // 630 k8s.io.api.events.v1beta1.Event
-    m(181, 2400, 2, Plain, true), // 631 k8s.io.api.events.v1beta1.EventList
-    m(182, 2402, 2, Plain, false), // 632 k8s.io.api.events.v1beta1.EventSeries
-    m(119, 2404, 3, Plain, true), // 633 k8s.io.api.extensions.v1beta1.DaemonSet
-    m(120, 2407, 5, Plain, false), // 634 k8s.io.api.extensions.v1beta1.DaemonSetCondition
-    m(121, 2412, 2, Plain, true), // 635 k8s.io.api.extensions.v1beta1.DaemonSetList
-    m(122, 2414, 6, Plain, false), // 636 k8s.io.api.extensions.v1beta1.DaemonSetSpec
-    m(123, 2420, 10, Plain, false), // 637 k8s.io.api.extensions.v1beta1.DaemonSetStatus
-    m(124, 2430, 2, Plain, false), // 638 k8s.io.api.extensions.v1beta1.DaemonSetUpdateStrategy
-    m(126, 2432, 3, Plain, true), // 639 k8s.io.api.extensions.v1beta1.Deployment
-    m(127, 2435, 6, Plain, false), // 640 k8s.io.api.extensions.v1beta1.DeploymentCondition
-    m(128, 2441, 2, Plain, true), // 641 k8s.io.api.extensions.v1beta1.DeploymentList
-    m(129, 2443, 3, Plain, true), // 642 k8s.io.api.extensions.v1beta1.DeploymentRollback
-    m(130, 2446, 9, Plain, false), // 643 k8s.io.api.extensions.v1beta1.DeploymentSpec
-    m(131, 2455, 9, Plain, false), // 644 k8s.io.api.extensions.v1beta1.DeploymentStatus
-    m(132, 2464, 2, Plain, false), // 645 k8s.io.api.extensions.v1beta1.DeploymentStrategy
-    m(238, 2466, 3, Plain, false), // 646 k8s.io.api.extensions.v1beta1.HTTPIngressPath
-    m(239, 2469, 1, Plain, false), // 647 k8s.io.api.extensions.v1beta1.HTTPIngressRuleValue
-    m(252, 2470, 2, Plain, false), // 648 k8s.io.api.extensions.v1beta1.IPBlock
-    m(261, 2472, 3, Plain, true), // 649 k8s.io.api.extensions.v1beta1.Ingress
-    m(262, 2475, 3, Plain, false), // 650 k8s.io.api.extensions.v1beta1.IngressBackend
-    m(267, 2478, 2, Plain, true), // 651 k8s.io.api.extensions.v1beta1.IngressList
-    m(268, 2480, 3, Plain, false), // 652 k8s.io.api.extensions.v1beta1.IngressLoadBalancerIngress
-    m(269, 2483, 1, Plain, false), // 653 k8s.io.api.extensions.v1beta1.IngressLoadBalancerStatus
-    m(270, 2484, 3, Plain, false), // 654 k8s.io.api.extensions.v1beta1.IngressPortStatus
-    m(271, 2487, 2, Plain, false), // 655 k8s.io.api.extensions.v1beta1.IngressRule
-    m(272, 2489, 1, Plain, false), // 656 k8s.io.api.extensions.v1beta1.IngressRuleValue
-    m(274, 2490, 4, Plain, false), // 657 k8s.io.api.extensions.v1beta1.IngressSpec
-    m(275, 2494, 1, Plain, false), // 658 k8s.io.api.extensions.v1beta1.IngressStatus
-    m(276, 2495, 2, Plain, false), // 659 k8s.io.api.extensions.v1beta1.IngressTLS
-    m(341, 2497, 2, Plain, true), // 660 k8s.io.api.extensions.v1beta1.NetworkPolicy
-    m(342, 2499, 2, Plain, false), // 661 k8s.io.api.extensions.v1beta1.NetworkPolicyEgressRule
-    m(343, 2501, 2, Plain, false), // 662 k8s.io.api.extensions.v1beta1.NetworkPolicyIngressRule
-    m(344, 2503, 2, Plain, true), // 663 k8s.io.api.extensions.v1beta1.NetworkPolicyList
-    m(345, 2505, 3, Plain, false), // 664 k8s.io.api.extensions.v1beta1.NetworkPolicyPeer
-    m(346, 2508, 3, Plain, false), // 665 k8s.io.api.extensions.v1beta1.NetworkPolicyPort
-    m(347, 2511, 4, Plain, false), // 666 k8s.io.api.extensions.v1beta1.NetworkPolicySpec
-    m(487, 2515, 3, Plain, true), // 667 k8s.io.api.extensions.v1beta1.ReplicaSet
-    m(488, 2518, 5, Plain, false), // 668 k8s.io.api.extensions.v1beta1.ReplicaSetCondition
-    m(489, 2523, 2, Plain, true), // 669 k8s.io.api.extensions.v1beta1.ReplicaSetList
-    m(490, 2525, 4, Plain, false), // 670 k8s.io.api.extensions.v1beta1.ReplicaSetSpec
-    m(491, 2529, 7, Plain, false), // 671 k8s.io.api.extensions.v1beta1.ReplicaSetStatus
-    m(533, 2536, 1, Plain, false), // 672 k8s.io.api.extensions.v1beta1.RollbackConfig
-    m(534, 2537, 2, Plain, false), // 673 k8s.io.api.extensions.v1beta1.RollingUpdateDaemonSet
-    m(535, 2539, 2, Plain, false), // 674 k8s.io.api.extensions.v1beta1.RollingUpdateDeployment
-    m(544, 2541, 3, Plain, true), // 675 k8s.io.api.extensions.v1beta1.Scale
-    m(547, 2544, 1, Plain, false), // 676 k8s.io.api.extensions.v1beta1.ScaleSpec
-    m(548, 2545, 3, Plain, false), // 677 k8s.io.api.extensions.v1beta1.ScaleStatus
-    m(199, 2548, 2, Plain, false), // 678 k8s.io.api.flowcontrol.v1.ExemptPriorityLevelConfiguration
-    m(212, 2550, 1, Plain, false), // 679 k8s.io.api.flowcontrol.v1.FlowDistinguisherMethod
-    m(213, 2551, 3, Plain, true), // 680 k8s.io.api.flowcontrol.v1.FlowSchema
-    m(214, 2554, 5, Plain, false), // 681 k8s.io.api.flowcontrol.v1.FlowSchemaCondition
-    m(215, 2559, 2, Plain, true), // 682 k8s.io.api.flowcontrol.v1.FlowSchemaList
-    m(216, 2561, 4, Plain, false), // 683 k8s.io.api.flowcontrol.v1.FlowSchemaSpec
-    m(217, 2565, 1, Plain, false), // 684 k8s.io.api.flowcontrol.v1.FlowSchemaStatus
-    m(229, 2566, 1, Plain, false), // 685 k8s.io.api.flowcontrol.v1.GroupSubject
-    m(302, 2567, 2, Plain, false), // 686 k8s.io.api.flowcontrol.v1.LimitResponse
-    m(303, 2569, 4, Plain, false), // 687 k8s.io.api.flowcontrol.v1.LimitedPriorityLevelConfiguration
-    m(375, 2573, 2, Plain, false), // 688 k8s.io.api.flowcontrol.v1.NonResourcePolicyRule
-    m(460, 2575, 3, Plain, false), // 689 k8s.io.api.flowcontrol.v1.PolicyRulesWithSubjects
-    m(470, 2578, 3, Plain, true), // 690 k8s.io.api.flowcontrol.v1.PriorityLevelConfiguration
-    m(471, 2581, 5, Plain, false), // 691 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationCondition
-    m(472, 2586, 2, Plain, true), // 692 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationList
-    m(473, 2588, 1, Plain, false), // 693 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationReference
-    m(474, 2589, 3, Plain, false), // 694 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationSpec
-    m(475, 2592, 1, Plain, false), // 695 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationStatus
-    m(481, 2593, 3, Plain, false), // 696 k8s.io.api.flowcontrol.v1.QueuingConfiguration
-    m(511, 2596, 5, Plain, false), // 697 k8s.io.api.flowcontrol.v1.ResourcePolicyRule
-    m(573, 2601, 2, Plain, false), // 698 k8s.io.api.flowcontrol.v1.ServiceAccountSubject
-    m(619, 2603, 4, Plain, false), // 699 k8s.io.api.flowcontrol.v1.Subject
-    m(652, 2607, 1, Plain, false), // 700 k8s.io.api.flowcontrol.v1.UserSubject
-    m(199, 2608, 2, Plain, false), // 701 k8s.io.api.flowcontrol.v1beta1.ExemptPriorityLevelConfiguration
-    m(212, 2610, 1, Plain, false), // 702 k8s.io.api.flowcontrol.v1beta1.FlowDistinguisherMethod
-    m(213, 2611, 3, Plain, true), // 703 k8s.io.api.flowcontrol.v1beta1.FlowSchema
-    m(214, 2614, 5, Plain, false), // 704 k8s.io.api.flowcontrol.v1beta1.FlowSchemaCondition
-    m(215, 2619, 2, Plain, true), // 705 k8s.io.api.flowcontrol.v1beta1.FlowSchemaList
-    m(216, 2621, 4, Plain, false), // 706 k8s.io.api.flowcontrol.v1beta1.FlowSchemaSpec
-    m(217, 2625, 1, Plain, false), // 707 k8s.io.api.flowcontrol.v1beta1.FlowSchemaStatus
-    m(229, 2626, 1, Plain, false), // 708 k8s.io.api.flowcontrol.v1beta1.GroupSubject
-    m(302, 2627, 2, Plain, false), // 709 k8s.io.api.flowcontrol.v1beta1.LimitResponse
-    m(303, 2629, 4, Plain, false), // 710 k8s.io.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration
-    m(375, 2633, 2, Plain, false), // 711 k8s.io.api.flowcontrol.v1beta1.NonResourcePolicyRule
-    m(460, 2635, 3, Plain, false), // 712 k8s.io.api.flowcontrol.v1beta1.PolicyRulesWithSubjects
-    m(470, 2638, 3, Plain, true), // 713 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfiguration
-    m(471, 2641, 5, Plain, false), // 714 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationCondition
-    m(472, 2646, 2, Plain, true), // 715 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationList
-    m(473, 2648, 1, Plain, false), // 716 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationReference
-    m(474, 2649, 3, Plain, false), // 717 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationSpec
-    m(475, 2652, 1, Plain, false), // 718 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationStatus
-    m(481, 2653, 3, Plain, false), // 719 k8s.io.api.flowcontrol.v1beta1.QueuingConfiguration
-    m(511, 2656, 5, Plain, false), // 720 k8s.io.api.flowcontrol.v1beta1.ResourcePolicyRule
-    m(573, 2661, 2, Plain, false), // 721 k8s.io.api.flowcontrol.v1beta1.ServiceAccountSubject
-    m(619, 2663, 4, Plain, false), // 722 k8s.io.api.flowcontrol.v1beta1.Subject
-    m(652, 2667, 1, Plain, false), // 723 k8s.io.api.flowcontrol.v1beta1.UserSubject
-    m(199, 2668, 2, Plain, false), // 724 k8s.io.api.flowcontrol.v1beta2.ExemptPriorityLevelConfiguration
-    m(212, 2670, 1, Plain, false), // 725 k8s.io.api.flowcontrol.v1beta2.FlowDistinguisherMethod
-    m(213, 2671, 3, Plain, true), // 726 k8s.io.api.flowcontrol.v1beta2.FlowSchema
-    m(214, 2674, 5, Plain, false), // 727 k8s.io.api.flowcontrol.v1beta2.FlowSchemaCondition
-    m(215, 2679, 2, Plain, true), // 728 k8s.io.api.flowcontrol.v1beta2.FlowSchemaList
-    m(216, 2681, 4, Plain, false), // 729 k8s.io.api.flowcontrol.v1beta2.FlowSchemaSpec
-    m(217, 2685, 1, Plain, false), // 730 k8s.io.api.flowcontrol.v1beta2.FlowSchemaStatus
-    m(229, 2686, 1, Plain, false), // 731 k8s.io.api.flowcontrol.v1beta2.GroupSubject
-    m(302, 2687, 2, Plain, false), // 732 k8s.io.api.flowcontrol.v1beta2.LimitResponse
-    m(303, 2689, 4, Plain, false), // 733 k8s.io.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration
-    m(375, 2693, 2, Plain, false), // 734 k8s.io.api.flowcontrol.v1beta2.NonResourcePolicyRule
-    m(460, 2695, 3, Plain, false), // 735 k8s.io.api.flowcontrol.v1beta2.PolicyRulesWithSubjects
-    m(470, 2698, 3, Plain, true), // 736 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfiguration
-    m(471, 2701, 5, Plain, false), // 737 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationCondition
-    m(472, 2706, 2, Plain, true), // 738 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationList
-    m(473, 2708, 1, Plain, false), // 739 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationReference
-    m(474, 2709, 3, Plain, false), // 740 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationSpec
-    m(475, 2712, 1, Plain, false), // 741 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationStatus
-    m(481, 2713, 3, Plain, false), // 742 k8s.io.api.flowcontrol.v1beta2.QueuingConfiguration
-    m(511, 2716, 5, Plain, false), // 743 k8s.io.api.flowcontrol.v1beta2.ResourcePolicyRule
-    m(573, 2721, 2, Plain, false), // 744 k8s.io.api.flowcontrol.v1beta2.ServiceAccountSubject
-    m(619, 2723, 4, Plain, false), // 745 k8s.io.api.flowcontrol.v1beta2.Subject
-    m(652, 2727, 1, Plain, false), // 746 k8s.io.api.flowcontrol.v1beta2.UserSubject
-    m(199, 2728, 2, Plain, false), // 747 k8s.io.api.flowcontrol.v1beta3.ExemptPriorityLevelConfiguration
-    m(212, 2730, 1, Plain, false), // 748 k8s.io.api.flowcontrol.v1beta3.FlowDistinguisherMethod
-    m(213, 2731, 3, Plain, true), // 749 k8s.io.api.flowcontrol.v1beta3.FlowSchema
-    m(214, 2734, 5, Plain, false), // 750 k8s.io.api.flowcontrol.v1beta3.FlowSchemaCondition
-    m(215, 2739, 2, Plain, true), // 751 k8s.io.api.flowcontrol.v1beta3.FlowSchemaList
-    m(216, 2741, 4, Plain, false), // 752 k8s.io.api.flowcontrol.v1beta3.FlowSchemaSpec
-    m(217, 2745, 1, Plain, false), // 753 k8s.io.api.flowcontrol.v1beta3.FlowSchemaStatus
-    m(229, 2746, 1, Plain, false), // 754 k8s.io.api.flowcontrol.v1beta3.GroupSubject
-    m(302, 2747, 2, Plain, false), // 755 k8s.io.api.flowcontrol.v1beta3.LimitResponse
-    m(303, 2749, 4, Plain, false), // 756 k8s.io.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration
-    m(375, 2753, 2, Plain, false), // 757 k8s.io.api.flowcontrol.v1beta3.NonResourcePolicyRule
-    m(460, 2755, 3, Plain, false), // 758 k8s.io.api.flowcontrol.v1beta3.PolicyRulesWithSubjects
-    m(470, 2758, 3, Plain, true), // 759 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfiguration
-    m(471, 2761, 5, Plain, false), // 760 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationCondition
-    m(472, 2766, 2, Plain, true), // 761 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationList
-    m(473, 2768, 1, Plain, false), // 762 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationReference
-    m(474, 2769, 3, Plain, false), // 763 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationSpec
-    m(475, 2772, 1, Plain, false), // 764 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationStatus
-    m(481, 2773, 3, Plain, false), // 765 k8s.io.api.flowcontrol.v1beta3.QueuingConfiguration
-    m(511, 2776, 5, Plain, false), // 766 k8s.io.api.flowcontrol.v1beta3.ResourcePolicyRule
-    m(573, 2781, 2, Plain, false), // 767 k8s.io.api.flowcontrol.v1beta3.ServiceAccountSubject
-    m(619, 2783, 4, Plain, false), // 768 k8s.io.api.flowcontrol.v1beta3.Subject
-    m(652, 2787, 1, Plain, false), // 769 k8s.io.api.flowcontrol.v1beta3.UserSubject
-    m(255, 2788, 3, Plain, true), // 770 k8s.io.api.imagepolicy.v1alpha1.ImageReview
-    m(256, 2791, 1, Plain, false), // 771 k8s.io.api.imagepolicy.v1alpha1.ImageReviewContainerSpec
-    m(257, 2792, 3, Plain, false), // 772 k8s.io.api.imagepolicy.v1alpha1.ImageReviewSpec
-    m(258, 2795, 3, Plain, false), // 773 k8s.io.api.imagepolicy.v1alpha1.ImageReviewStatus
-    m(184, 2798, 3, Plain, true), // 774 k8s.io.api.lifecycle.v1alpha1.Eviction
-    m(185, 2801, 2, Plain, true), // 775 k8s.io.api.lifecycle.v1alpha1.EvictionList
-    m(186, 2803, 2, Plain, false), // 776 k8s.io.api.lifecycle.v1alpha1.EvictionPodReference
-    m(187, 2805, 3, Plain, true), // 777 k8s.io.api.lifecycle.v1alpha1.EvictionRequest
-    m(188, 2808, 2, Plain, true), // 778 k8s.io.api.lifecycle.v1alpha1.EvictionRequestList
-    m(189, 2810, 2, Plain, false), // 779 k8s.io.api.lifecycle.v1alpha1.EvictionRequestPodReference
-    m(190, 2812, 3, Plain, false), // 780 k8s.io.api.lifecycle.v1alpha1.EvictionRequestSpec
-    m(191, 2815, 2, Plain, false), // 781 k8s.io.api.lifecycle.v1alpha1.EvictionRequestStatus
-    m(192, 2817, 1, Plain, false), // 782 k8s.io.api.lifecycle.v1alpha1.EvictionRequestTarget
-    m(194, 2818, 1, Plain, false), // 783 k8s.io.api.lifecycle.v1alpha1.EvictionSpec
-    m(195, 2819, 5, Plain, false), // 784 k8s.io.api.lifecycle.v1alpha1.EvictionStatus
-    m(196, 2824, 1, Plain, false), // 785 k8s.io.api.lifecycle.v1alpha1.EvictionTarget
-    m(497, 2825, 2, Plain, false), // 786 k8s.io.api.lifecycle.v1alpha1.Requester
-    m(527, 2827, 6, Plain, false), // 787 k8s.io.api.lifecycle.v1alpha1.ResponderStatus
-    m(630, 2833, 3, Plain, false), // 788 k8s.io.api.lifecycle.v1alpha1.TargetResponder
-    m(238, 2836, 3, Plain, false), // 789 k8s.io.api.networking.v1.HTTPIngressPath
-    m(239, 2839, 1, Plain, false), // 790 k8s.io.api.networking.v1.HTTPIngressRuleValue
-    m(249, 2840, 2, Plain, true), // 791 k8s.io.api.networking.v1.IPAddress
-    m(250, 2842, 2, Plain, true), // 792 k8s.io.api.networking.v1.IPAddressList
-    m(251, 2844, 1, Plain, false), // 793 k8s.io.api.networking.v1.IPAddressSpec
-    m(252, 2845, 2, Plain, false), // 794 k8s.io.api.networking.v1.IPBlock
-    m(261, 2847, 3, Plain, true), // 795 k8s.io.api.networking.v1.Ingress
-    m(262, 2850, 2, Plain, false), // 796 k8s.io.api.networking.v1.IngressBackend
-    m(263, 2852, 2, Plain, true), // 797 k8s.io.api.networking.v1.IngressClass
-    m(264, 2854, 2, Plain, true), // 798 k8s.io.api.networking.v1.IngressClassList
-    m(265, 2856, 5, Plain, false), // 799 k8s.io.api.networking.v1.IngressClassParametersReference
-    m(266, 2861, 2, Plain, false), // 800 k8s.io.api.networking.v1.IngressClassSpec
-    m(267, 2863, 2, Plain, true), // 801 k8s.io.api.networking.v1.IngressList
-    m(268, 2865, 3, Plain, false), // 802 k8s.io.api.networking.v1.IngressLoadBalancerIngress
-    m(269, 2868, 1, Plain, false), // 803 k8s.io.api.networking.v1.IngressLoadBalancerStatus
-    m(270, 2869, 3, Plain, false), // 804 k8s.io.api.networking.v1.IngressPortStatus
-    m(271, 2872, 2, Plain, false), // 805 k8s.io.api.networking.v1.IngressRule
-    m(272, 2874, 1, Plain, false), // 806 k8s.io.api.networking.v1.IngressRuleValue
-    m(273, 2875, 2, Plain, false), // 807 k8s.io.api.networking.v1.IngressServiceBackend
-    m(274, 2877, 4, Plain, false), // 808 k8s.io.api.networking.v1.IngressSpec
-    m(275, 2881, 1, Plain, false), // 809 k8s.io.api.networking.v1.IngressStatus
-    m(276, 2882, 2, Plain, false), // 810 k8s.io.api.networking.v1.IngressTLS
-    m(341, 2884, 2, Plain, true), // 811 k8s.io.api.networking.v1.NetworkPolicy
-    m(342, 2886, 2, Plain, false), // 812 k8s.io.api.networking.v1.NetworkPolicyEgressRule
-    m(343, 2888, 2, Plain, false), // 813 k8s.io.api.networking.v1.NetworkPolicyIngressRule
-    m(344, 2890, 2, Plain, true), // 814 k8s.io.api.networking.v1.NetworkPolicyList
-    m(345, 2892, 3, Plain, false), // 815 k8s.io.api.networking.v1.NetworkPolicyPeer
-    m(346, 2895, 3, Plain, false), // 816 k8s.io.api.networking.v1.NetworkPolicyPort
-    m(347, 2898, 4, Plain, false), // 817 k8s.io.api.networking.v1.NetworkPolicySpec
-    m(387, 2902, 4, Plain, false), // 818 k8s.io.api.networking.v1.ParentReference
-    m(575, 2906, 2, Plain, false), // 819 k8s.io.api.networking.v1.ServiceBackendPort
-    m(576, 2908, 3, Plain, true), // 820 k8s.io.api.networking.v1.ServiceCIDR
-    m(577, 2911, 2, Plain, true), // 821 k8s.io.api.networking.v1.ServiceCIDRList
-    m(578, 2913, 1, Plain, false), // 822 k8s.io.api.networking.v1.ServiceCIDRSpec
-    m(579, 2914, 1, Plain, false), // 823 k8s.io.api.networking.v1.ServiceCIDRStatus
-    m(238, 2915, 3, Plain, false), // 824 k8s.io.api.networking.v1beta1.HTTPIngressPath
-    m(239, 2918, 1, Plain, false), // 825 k8s.io.api.networking.v1beta1.HTTPIngressRuleValue
-    m(249, 2919, 2, Plain, true), // 826 k8s.io.api.networking.v1beta1.IPAddress
-    m(250, 2921, 2, Plain, true), // 827 k8s.io.api.networking.v1beta1.IPAddressList
-    m(251, 2923, 1, Plain, false), // 828 k8s.io.api.networking.v1beta1.IPAddressSpec
-    m(261, 2924, 3, Plain, true), // 829 k8s.io.api.networking.v1beta1.Ingress
-    m(262, 2927, 3, Plain, false), // 830 k8s.io.api.networking.v1beta1.IngressBackend
-    m(263, 2930, 2, Plain, true), // 831 k8s.io.api.networking.v1beta1.IngressClass
-    m(264, 2932, 2, Plain, true), // 832 k8s.io.api.networking.v1beta1.IngressClassList
-    m(265, 2934, 5, Plain, false), // 833 k8s.io.api.networking.v1beta1.IngressClassParametersReference
-    m(266, 2939, 2, Plain, false), // 834 k8s.io.api.networking.v1beta1.IngressClassSpec
-    m(267, 2941, 2, Plain, true), // 835 k8s.io.api.networking.v1beta1.IngressList
-    m(268, 2943, 3, Plain, false), // 836 k8s.io.api.networking.v1beta1.IngressLoadBalancerIngress
-    m(269, 2946, 1, Plain, false), // 837 k8s.io.api.networking.v1beta1.IngressLoadBalancerStatus
-    m(270, 2947, 3, Plain, false), // 838 k8s.io.api.networking.v1beta1.IngressPortStatus
-    m(271, 2950, 2, Plain, false), // 839 k8s.io.api.networking.v1beta1.IngressRule
-    m(272, 2952, 1, Plain, false), // 840 k8s.io.api.networking.v1beta1.IngressRuleValue
-    m(274, 2953, 4, Plain, false), // 841 k8s.io.api.networking.v1beta1.IngressSpec
-    m(275, 2957, 1, Plain, false), // 842 k8s.io.api.networking.v1beta1.IngressStatus
-    m(276, 2958, 2, Plain, false), // 843 k8s.io.api.networking.v1beta1.IngressTLS
-    m(387, 2960, 4, Plain, false), // 844 k8s.io.api.networking.v1beta1.ParentReference
-    m(576, 2964, 3, Plain, true), // 845 k8s.io.api.networking.v1beta1.ServiceCIDR
-    m(577, 2967, 2, Plain, true), // 846 k8s.io.api.networking.v1beta1.ServiceCIDRList
-    m(578, 2969, 1, Plain, false), // 847 k8s.io.api.networking.v1beta1.ServiceCIDRSpec
-    m(579, 2970, 1, Plain, false), // 848 k8s.io.api.networking.v1beta1.ServiceCIDRStatus
-    m(383, 2971, 1, Plain, false), // 849 k8s.io.api.node.v1.Overhead
-    m(540, 2972, 4, Plain, true), // 850 k8s.io.api.node.v1.RuntimeClass
-    m(541, 2976, 2, Plain, true), // 851 k8s.io.api.node.v1.RuntimeClassList
-    m(549, 2978, 2, Plain, false), // 852 k8s.io.api.node.v1.Scheduling
-    m(383, 2980, 1, Plain, false), // 853 k8s.io.api.node.v1alpha1.Overhead
-    m(540, 2981, 2, Plain, true), // 854 k8s.io.api.node.v1alpha1.RuntimeClass
-    m(541, 2983, 2, Plain, true), // 855 k8s.io.api.node.v1alpha1.RuntimeClassList
-    m(542, 2985, 3, Plain, false), // 856 k8s.io.api.node.v1alpha1.RuntimeClassSpec
-    m(549, 2988, 2, Plain, false), // 857 k8s.io.api.node.v1alpha1.Scheduling
-    m(383, 2990, 1, Plain, false), // 858 k8s.io.api.node.v1beta1.Overhead
-    m(540, 2991, 4, Plain, true), // 859 k8s.io.api.node.v1beta1.RuntimeClass
-    m(541, 2995, 2, Plain, true), // 860 k8s.io.api.node.v1beta1.RuntimeClassList
-    m(549, 2997, 2, Plain, false), // 861 k8s.io.api.node.v1beta1.Scheduling
-    m(184, 2999, 2, Plain, true), // 862 k8s.io.api.policy.v1.Eviction
-    m(419, 3001, 3, Plain, true), // 863 k8s.io.api.policy.v1.PodDisruptionBudget
-    m(420, 3004, 2, Plain, true), // 864 k8s.io.api.policy.v1.PodDisruptionBudgetList
-    m(421, 3006, 4, Plain, false), // 865 k8s.io.api.policy.v1.PodDisruptionBudgetSpec
-    m(422, 3010, 7, Plain, false), // 866 k8s.io.api.policy.v1.PodDisruptionBudgetStatus
-    m(184, 3017, 2, Plain, true), // 867 k8s.io.api.policy.v1beta1.Eviction
-    m(419, 3019, 3, Plain, true), // 868 k8s.io.api.policy.v1beta1.PodDisruptionBudget
-    m(420, 3022, 2, Plain, true), // 869 k8s.io.api.policy.v1beta1.PodDisruptionBudgetList
-    m(421, 3024, 4, Plain, false), // 870 k8s.io.api.policy.v1beta1.PodDisruptionBudgetSpec
-    m(422, 3028, 7, Plain, false), // 871 k8s.io.api.policy.v1beta1.PodDisruptionBudgetStatus
-    m(16, 3035, 1, Plain, false), // 872 k8s.io.api.rbac.v1.AggregationRule
-    m(62, 3036, 3, Plain, true), // 873 k8s.io.api.rbac.v1.ClusterRole
-    m(63, 3039, 3, Plain, true), // 874 k8s.io.api.rbac.v1.ClusterRoleBinding
-    m(64, 3042, 2, Plain, true), // 875 k8s.io.api.rbac.v1.ClusterRoleBindingList
-    m(65, 3044, 2, Plain, true), // 876 k8s.io.api.rbac.v1.ClusterRoleList
-    m(459, 3046, 5, Plain, false), // 877 k8s.io.api.rbac.v1.PolicyRule
-    m(528, 3051, 2, Plain, true), // 878 k8s.io.api.rbac.v1.Role
-    m(529, 3053, 3, Plain, true), // 879 k8s.io.api.rbac.v1.RoleBinding
-    m(530, 3056, 2, Plain, true), // 880 k8s.io.api.rbac.v1.RoleBindingList
-    m(531, 3058, 2, Plain, true), // 881 k8s.io.api.rbac.v1.RoleList
-    m(532, 3060, 3, Plain, false), // 882 k8s.io.api.rbac.v1.RoleRef
-    m(619, 3063, 4, Plain, false), // 883 k8s.io.api.rbac.v1.Subject
-    m(16, 3067, 1, Plain, false), // 884 k8s.io.api.rbac.v1alpha1.AggregationRule
-    m(62, 3068, 3, Plain, true), // 885 k8s.io.api.rbac.v1alpha1.ClusterRole
-    m(63, 3071, 3, Plain, true), // 886 k8s.io.api.rbac.v1alpha1.ClusterRoleBinding
-    m(64, 3074, 2, Plain, true), // 887 k8s.io.api.rbac.v1alpha1.ClusterRoleBindingList
-    m(65, 3076, 2, Plain, true), // 888 k8s.io.api.rbac.v1alpha1.ClusterRoleList
-    m(459, 3078, 5, Plain, false), // 889 k8s.io.api.rbac.v1alpha1.PolicyRule
-    m(528, 3083, 2, Plain, true), // 890 k8s.io.api.rbac.v1alpha1.Role
-    m(529, 3085, 3, Plain, true), // 891 k8s.io.api.rbac.v1alpha1.RoleBinding
-    m(530, 3088, 2, Plain, true), // 892 k8s.io.api.rbac.v1alpha1.RoleBindingList
-    m(531, 3090, 2, Plain, true), // 893 k8s.io.api.rbac.v1alpha1.RoleList
-    m(532, 3092, 3, Plain, false), // 894 k8s.io.api.rbac.v1alpha1.RoleRef
-    m(619, 3095, 4, Plain, false), // 895 k8s.io.api.rbac.v1alpha1.Subject
-    m(16, 3099, 1, Plain, false), // 896 k8s.io.api.rbac.v1beta1.AggregationRule
-    m(62, 3100, 3, Plain, true), // 897 k8s.io.api.rbac.v1beta1.ClusterRole
-    m(63, 3103, 3, Plain, true), // 898 k8s.io.api.rbac.v1beta1.ClusterRoleBinding
-    m(64, 3106, 2, Plain, true), // 899 k8s.io.api.rbac.v1beta1.ClusterRoleBindingList
-    m(65, 3108, 2, Plain, true), // 900 k8s.io.api.rbac.v1beta1.ClusterRoleList
-    m(459, 3110, 5, Plain, false), // 901 k8s.io.api.rbac.v1beta1.PolicyRule
-    m(528, 3115, 2, Plain, true), // 902 k8s.io.api.rbac.v1beta1.Role
-    m(529, 3117, 3, Plain, true), // 903 k8s.io.api.rbac.v1beta1.RoleBinding
-    m(530, 3120, 2, Plain, true), // 904 k8s.io.api.rbac.v1beta1.RoleBindingList
-    m(531, 3122, 2, Plain, true), // 905 k8s.io.api.rbac.v1beta1.RoleList
-    m(532, 3124, 3, Plain, false), // 906 k8s.io.api.rbac.v1beta1.RoleRef
-    m(619, 3127, 4, Plain, false), // 907 k8s.io.api.rbac.v1beta1.Subject
-    m(19, 3131, 7, Plain, false), // 908 k8s.io.api.resource.v1.AllocatedDeviceStatus
-    m(20, 3138, 3, Plain, false), // 909 k8s.io.api.resource.v1.AllocationResult
-    m(35, 3141, 1, Plain, false), // 910 k8s.io.api.resource.v1.CELDeviceSelector
-    m(49, 3142, 3, Plain, false), // 911 k8s.io.api.resource.v1.CapacityRequestPolicy
-    m(50, 3145, 3, Plain, false), // 912 k8s.io.api.resource.v1.CapacityRequestPolicyRange
-    m(51, 3148, 1, Plain, false), // 913 k8s.io.api.resource.v1.CapacityRequirements
-    m(110, 3149, 1, Plain, false), // 914 k8s.io.api.resource.v1.Counter
-    m(111, 3150, 2, Plain, false), // 915 k8s.io.api.resource.v1.CounterSet
-    m(133, 3152, 13, Plain, false), // 916 k8s.io.api.resource.v1.Device
-    m(134, 3165, 3, Plain, false), // 917 k8s.io.api.resource.v1.DeviceAllocationConfiguration
-    m(135, 3168, 2, Plain, false), // 918 k8s.io.api.resource.v1.DeviceAllocationResult
-    m(136, 3170, 8, Plain, false), // 919 k8s.io.api.resource.v1.DeviceAttribute
-    m(137, 3178, 2, Plain, false), // 920 k8s.io.api.resource.v1.DeviceCapacity
-    m(138, 3180, 3, Plain, false), // 921 k8s.io.api.resource.v1.DeviceClaim
-    m(139, 3183, 2, Plain, false), // 922 k8s.io.api.resource.v1.DeviceClaimConfiguration
-    m(140, 3185, 2, Plain, true), // 923 k8s.io.api.resource.v1.DeviceClass
-    m(141, 3187, 1, Plain, false), // 924 k8s.io.api.resource.v1.DeviceClassConfiguration
-    m(142, 3188, 2, Plain, true), // 925 k8s.io.api.resource.v1.DeviceClassList
-    m(143, 3190, 3, Plain, false), // 926 k8s.io.api.resource.v1.DeviceClassSpec
-    m(144, 3193, 1, Plain, false), // 927 k8s.io.api.resource.v1.DeviceConfiguration
-    m(145, 3194, 3, Plain, false), // 928 k8s.io.api.resource.v1.DeviceConstraint
-    m(146, 3197, 2, Plain, false), // 929 k8s.io.api.resource.v1.DeviceCounterConsumption
-    m(147, 3199, 3, Plain, false), // 930 k8s.io.api.resource.v1.DeviceRequest
-    m(148, 3202, 11, Plain, false), // 931 k8s.io.api.resource.v1.DeviceRequestAllocationResult
-    m(149, 3213, 1, Plain, false), // 932 k8s.io.api.resource.v1.DeviceSelector
-    m(150, 3214, 7, Plain, false), // 933 k8s.io.api.resource.v1.DeviceSubRequest
-    m(151, 3221, 4, Plain, false), // 934 k8s.io.api.resource.v1.DeviceTaint
-    m(152, 3225, 3, Plain, true), // 935 k8s.io.api.resource.v1.DeviceTaintRule
-    m(153, 3228, 2, Plain, true), // 936 k8s.io.api.resource.v1.DeviceTaintRuleList
-    m(154, 3230, 2, Plain, false), // 937 k8s.io.api.resource.v1.DeviceTaintRuleSpec
-    m(155, 3232, 1, Plain, false), // 938 k8s.io.api.resource.v1.DeviceTaintRuleStatus
-    m(156, 3233, 3, Plain, false), // 939 k8s.io.api.resource.v1.DeviceTaintSelector
-    m(157, 3236, 5, Plain, false), // 940 k8s.io.api.resource.v1.DeviceToleration
-    m(197, 3241, 7, Plain, false), // 941 k8s.io.api.resource.v1.ExactDeviceRequest
-    m(340, 3248, 3, Plain, false), // 942 k8s.io.api.resource.v1.NetworkDeviceData
-    m(352, 3251, 3, Plain, false), // 943 k8s.io.api.resource.v1.NodeAllocatableMapping
-    m(353, 3254, 2, Plain, false), // 944 k8s.io.api.resource.v1.NodeAllocatableOverhead
-    m(355, 3256, 2, Plain, false), // 945 k8s.io.api.resource.v1.NodeAllocatableResource
-    m(382, 3258, 2, Plain, false), // 946 k8s.io.api.resource.v1.OpaqueDeviceConfiguration
-    m(499, 3260, 3, Plain, true), // 947 k8s.io.api.resource.v1.ResourceClaim
-    m(500, 3263, 4, Plain, false), // 948 k8s.io.api.resource.v1.ResourceClaimConsumerReference
-    m(501, 3267, 2, Plain, true), // 949 k8s.io.api.resource.v1.ResourceClaimList
-    m(502, 3269, 1, Plain, false), // 950 k8s.io.api.resource.v1.ResourceClaimSpec
-    m(503, 3270, 3, Plain, false), // 951 k8s.io.api.resource.v1.ResourceClaimStatus
-    m(504, 3273, 2, Plain, true), // 952 k8s.io.api.resource.v1.ResourceClaimTemplate
-    m(505, 3275, 2, Plain, true), // 953 k8s.io.api.resource.v1.ResourceClaimTemplateList
-    m(506, 3277, 2, Plain, false), // 954 k8s.io.api.resource.v1.ResourceClaimTemplateSpec
-    m(512, 3279, 3, Plain, false), // 955 k8s.io.api.resource.v1.ResourcePool
-    m(523, 3282, 2, Plain, true), // 956 k8s.io.api.resource.v1.ResourceSlice
-    m(524, 3284, 2, Plain, true), // 957 k8s.io.api.resource.v1.ResourceSliceList
-    m(525, 3286, 10, Plain, false), // 958 k8s.io.api.resource.v1.ResourceSliceSpec
-    m(35, 3296, 1, Plain, false), // 959 k8s.io.api.resource.v1alpha3.CELDeviceSelector
-    m(149, 3297, 1, Plain, false), // 960 k8s.io.api.resource.v1alpha3.DeviceSelector
-    m(151, 3298, 4, Plain, false), // 961 k8s.io.api.resource.v1alpha3.DeviceTaint
-    m(152, 3302, 3, Plain, true), // 962 k8s.io.api.resource.v1alpha3.DeviceTaintRule
-    m(153, 3305, 2, Plain, true), // 963 k8s.io.api.resource.v1alpha3.DeviceTaintRuleList
-    m(154, 3307, 2, Plain, false), // 964 k8s.io.api.resource.v1alpha3.DeviceTaintRuleSpec
-    m(155, 3309, 1, Plain, false), // 965 k8s.io.api.resource.v1alpha3.DeviceTaintRuleStatus
-    m(156, 3310, 3, Plain, false), // 966 k8s.io.api.resource.v1alpha3.DeviceTaintSelector
-    m(390, 3313, 4, Plain, false), // 967 k8s.io.api.resource.v1alpha3.PartitionTypeStatus
-    m(461, 3317, 12, Plain, false), // 968 k8s.io.api.resource.v1alpha3.PoolStatus
-    m(513, 3329, 3, Plain, true), // 969 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequest
-    m(514, 3332, 2, Plain, true), // 970 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestList
-    m(515, 3334, 4, Plain, false), // 971 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestSpec
-    m(516, 3338, 3, Plain, false), // 972 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestStatus
-    m(588, 3341, 4, Plain, false), // 973 k8s.io.api.resource.v1alpha3.ShareableCapacityStatus
-    m(589, 3345, 3, Plain, false), // 974 k8s.io.api.resource.v1alpha3.ShareableSummaryStatus
-    m(19, 3348, 7, Plain, false), // 975 k8s.io.api.resource.v1beta1.AllocatedDeviceStatus
-    m(20, 3355, 3, Plain, false), // 976 k8s.io.api.resource.v1beta1.AllocationResult
-    m(31, 3358, 12, Plain, false), // 977 k8s.io.api.resource.v1beta1.BasicDevice
-    m(35, 3370, 1, Plain, false), // 978 k8s.io.api.resource.v1beta1.CELDeviceSelector
-    m(49, 3371, 3, Plain, false), // 979 k8s.io.api.resource.v1beta1.CapacityRequestPolicy
-    m(50, 3374, 3, Plain, false), // 980 k8s.io.api.resource.v1beta1.CapacityRequestPolicyRange
-    m(51, 3377, 1, Plain, false), // 981 k8s.io.api.resource.v1beta1.CapacityRequirements
-    m(110, 3378, 1, Plain, false), // 982 k8s.io.api.resource.v1beta1.Counter
-    m(111, 3379, 2, Plain, false), // 983 k8s.io.api.resource.v1beta1.CounterSet
-    m(133, 3381, 2, Plain, false), // 984 k8s.io.api.resource.v1beta1.Device
-    m(134, 3383, 3, Plain, false), // 985 k8s.io.api.resource.v1beta1.DeviceAllocationConfiguration
-    m(135, 3386, 2, Plain, false), // 986 k8s.io.api.resource.v1beta1.DeviceAllocationResult
-    m(136, 3388, 8, Plain, false), // 987 k8s.io.api.resource.v1beta1.DeviceAttribute
-    m(137, 3396, 2, Plain, false), // 988 k8s.io.api.resource.v1beta1.DeviceCapacity
-    m(138, 3398, 3, Plain, false), // 989 k8s.io.api.resource.v1beta1.DeviceClaim
-    m(139, 3401, 2, Plain, false), // 990 k8s.io.api.resource.v1beta1.DeviceClaimConfiguration
-    m(140, 3403, 2, Plain, true), // 991 k8s.io.api.resource.v1beta1.DeviceClass
-    m(141, 3405, 1, Plain, false), // 992 k8s.io.api.resource.v1beta1.DeviceClassConfiguration
-    m(142, 3406, 2, Plain, true), // 993 k8s.io.api.resource.v1beta1.DeviceClassList
-    m(143, 3408, 3, Plain, false), // 994 k8s.io.api.resource.v1beta1.DeviceClassSpec
-    m(144, 3411, 1, Plain, false), // 995 k8s.io.api.resource.v1beta1.DeviceConfiguration
-    m(145, 3412, 3, Plain, false), // 996 k8s.io.api.resource.v1beta1.DeviceConstraint
-    m(146, 3415, 2, Plain, false), // 997 k8s.io.api.resource.v1beta1.DeviceCounterConsumption
-    m(147, 3417, 9, Plain, false), // 998 k8s.io.api.resource.v1beta1.DeviceRequest
-    m(148, 3426, 11, Plain, false), // 999 k8s.io.api.resource.v1beta1.DeviceRequestAllocationResult
-    m(149, 3437, 1, Plain, false), // 1000 k8s.io.api.resource.v1beta1.DeviceSelector
-    m(150, 3438, 7, Plain, false), // 1001 k8s.io.api.resource.v1beta1.DeviceSubRequest
-    m(151, 3445, 4, Plain, false), // 1002 k8s.io.api.resource.v1beta1.DeviceTaint
-    m(157, 3449, 5, Plain, false), // 1003 k8s.io.api.resource.v1beta1.DeviceToleration
-    m(340, 3454, 3, Plain, false), // 1004 k8s.io.api.resource.v1beta1.NetworkDeviceData
-    m(352, 3457, 3, Plain, false), // 1005 k8s.io.api.resource.v1beta1.NodeAllocatableMapping
-    m(353, 3460, 2, Plain, false), // 1006 k8s.io.api.resource.v1beta1.NodeAllocatableOverhead
-    m(355, 3462, 2, Plain, false), // 1007 k8s.io.api.resource.v1beta1.NodeAllocatableResource
-    m(382, 3464, 2, Plain, false), // 1008 k8s.io.api.resource.v1beta1.OpaqueDeviceConfiguration
-    m(499, 3466, 3, Plain, true), // 1009 k8s.io.api.resource.v1beta1.ResourceClaim
-    m(500, 3469, 4, Plain, false), // 1010 k8s.io.api.resource.v1beta1.ResourceClaimConsumerReference
-    m(501, 3473, 2, Plain, true), // 1011 k8s.io.api.resource.v1beta1.ResourceClaimList
-    m(502, 3475, 1, Plain, false), // 1012 k8s.io.api.resource.v1beta1.ResourceClaimSpec
-    m(503, 3476, 3, Plain, false), // 1013 k8s.io.api.resource.v1beta1.ResourceClaimStatus
-    m(504, 3479, 2, Plain, true), // 1014 k8s.io.api.resource.v1beta1.ResourceClaimTemplate
-    m(505, 3481, 2, Plain, true), // 1015 k8s.io.api.resource.v1beta1.ResourceClaimTemplateList
-    m(506, 3483, 2, Plain, false), // 1016 k8s.io.api.resource.v1beta1.ResourceClaimTemplateSpec
-    m(512, 3485, 3, Plain, false), // 1017 k8s.io.api.resource.v1beta1.ResourcePool
-    m(523, 3488, 2, Plain, true), // 1018 k8s.io.api.resource.v1beta1.ResourceSlice
-    m(524, 3490, 2, Plain, true), // 1019 k8s.io.api.resource.v1beta1.ResourceSliceList
-    m(525, 3492, 10, Plain, false), // 1020 k8s.io.api.resource.v1beta1.ResourceSliceSpec
-    m(19, 3502, 7, Plain, false), // 1021 k8s.io.api.resource.v1beta2.AllocatedDeviceStatus
-    m(20, 3509, 3, Plain, false), // 1022 k8s.io.api.resource.v1beta2.AllocationResult
-    m(35, 3512, 1, Plain, false), // 1023 k8s.io.api.resource.v1beta2.CELDeviceSelector
-    m(49, 3513, 3, Plain, false), // 1024 k8s.io.api.resource.v1beta2.CapacityRequestPolicy
-    m(50, 3516, 3, Plain, false), // 1025 k8s.io.api.resource.v1beta2.CapacityRequestPolicyRange
-    m(51, 3519, 1, Plain, false), // 1026 k8s.io.api.resource.v1beta2.CapacityRequirements
-    m(110, 3520, 1, Plain, false), // 1027 k8s.io.api.resource.v1beta2.Counter
-    m(111, 3521, 2, Plain, false), // 1028 k8s.io.api.resource.v1beta2.CounterSet
-    m(133, 3523, 13, Plain, false), // 1029 k8s.io.api.resource.v1beta2.Device
-    m(134, 3536, 3, Plain, false), // 1030 k8s.io.api.resource.v1beta2.DeviceAllocationConfiguration
-    m(135, 3539, 2, Plain, false), // 1031 k8s.io.api.resource.v1beta2.DeviceAllocationResult
-    m(136, 3541, 8, Plain, false), // 1032 k8s.io.api.resource.v1beta2.DeviceAttribute
-    m(137, 3549, 2, Plain, false), // 1033 k8s.io.api.resource.v1beta2.DeviceCapacity
-    m(138, 3551, 3, Plain, false), // 1034 k8s.io.api.resource.v1beta2.DeviceClaim
-    m(139, 3554, 2, Plain, false), // 1035 k8s.io.api.resource.v1beta2.DeviceClaimConfiguration
-    m(140, 3556, 2, Plain, true), // 1036 k8s.io.api.resource.v1beta2.DeviceClass
-    m(141, 3558, 1, Plain, false), // 1037 k8s.io.api.resource.v1beta2.DeviceClassConfiguration
-    m(142, 3559, 2, Plain, true), // 1038 k8s.io.api.resource.v1beta2.DeviceClassList
-    m(143, 3561, 3, Plain, false), // 1039 k8s.io.api.resource.v1beta2.DeviceClassSpec
-    m(144, 3564, 1, Plain, false), // 1040 k8s.io.api.resource.v1beta2.DeviceConfiguration
-    m(145, 3565, 3, Plain, false), // 1041 k8s.io.api.resource.v1beta2.DeviceConstraint
-    m(146, 3568, 2, Plain, false), // 1042 k8s.io.api.resource.v1beta2.DeviceCounterConsumption
-    m(147, 3570, 3, Plain, false), // 1043 k8s.io.api.resource.v1beta2.DeviceRequest
-    m(148, 3573, 11, Plain, false), // 1044 k8s.io.api.resource.v1beta2.DeviceRequestAllocationResult
-    m(149, 3584, 1, Plain, false), // 1045 k8s.io.api.resource.v1beta2.DeviceSelector
-    m(150, 3585, 7, Plain, false), // 1046 k8s.io.api.resource.v1beta2.DeviceSubRequest
-    m(151, 3592, 4, Plain, false), // 1047 k8s.io.api.resource.v1beta2.DeviceTaint
-    m(152, 3596, 3, Plain, true), // 1048 k8s.io.api.resource.v1beta2.DeviceTaintRule
-    m(153, 3599, 2, Plain, true), // 1049 k8s.io.api.resource.v1beta2.DeviceTaintRuleList
-    m(154, 3601, 2, Plain, false), // 1050 k8s.io.api.resource.v1beta2.DeviceTaintRuleSpec
-    m(155, 3603, 1, Plain, false), // 1051 k8s.io.api.resource.v1beta2.DeviceTaintRuleStatus
-    m(156, 3604, 3, Plain, false), // 1052 k8s.io.api.resource.v1beta2.DeviceTaintSelector
-    m(157, 3607, 5, Plain, false), // 1053 k8s.io.api.resource.v1beta2.DeviceToleration
-    m(197, 3612, 7, Plain, false), // 1054 k8s.io.api.resource.v1beta2.ExactDeviceRequest
-    m(340, 3619, 3, Plain, false), // 1055 k8s.io.api.resource.v1beta2.NetworkDeviceData
-    m(352, 3622, 3, Plain, false), // 1056 k8s.io.api.resource.v1beta2.NodeAllocatableMapping
-    m(353, 3625, 2, Plain, false), // 1057 k8s.io.api.resource.v1beta2.NodeAllocatableOverhead
-    m(355, 3627, 2, Plain, false), // 1058 k8s.io.api.resource.v1beta2.NodeAllocatableResource
-    m(382, 3629, 2, Plain, false), // 1059 k8s.io.api.resource.v1beta2.OpaqueDeviceConfiguration
-    m(499, 3631, 3, Plain, true), // 1060 k8s.io.api.resource.v1beta2.ResourceClaim
-    m(500, 3634, 4, Plain, false), // 1061 k8s.io.api.resource.v1beta2.ResourceClaimConsumerReference
-    m(501, 3638, 2, Plain, true), // 1062 k8s.io.api.resource.v1beta2.ResourceClaimList
-    m(502, 3640, 1, Plain, false), // 1063 k8s.io.api.resource.v1beta2.ResourceClaimSpec
-    m(503, 3641, 3, Plain, false), // 1064 k8s.io.api.resource.v1beta2.ResourceClaimStatus
-    m(504, 3644, 2, Plain, true), // 1065 k8s.io.api.resource.v1beta2.ResourceClaimTemplate
-    m(505, 3646, 2, Plain, true), // 1066 k8s.io.api.resource.v1beta2.ResourceClaimTemplateList
-    m(506, 3648, 2, Plain, false), // 1067 k8s.io.api.resource.v1beta2.ResourceClaimTemplateSpec
-    m(512, 3650, 3, Plain, false), // 1068 k8s.io.api.resource.v1beta2.ResourcePool
-    m(523, 3653, 2, Plain, true), // 1069 k8s.io.api.resource.v1beta2.ResourceSlice
-    m(524, 3655, 2, Plain, true), // 1070 k8s.io.api.resource.v1beta2.ResourceSliceList
-    m(525, 3657, 10, Plain, false), // 1071 k8s.io.api.resource.v1beta2.ResourceSliceSpec
-    m(468, 3667, 5, Plain, true), // 1072 k8s.io.api.scheduling.v1.PriorityClass
-    m(469, 3672, 2, Plain, true), // 1073 k8s.io.api.scheduling.v1.PriorityClassList
-    m(17, 3674, 0, Plain, false), // 1074 k8s.io.api.scheduling.v1alpha3.AllCompositeDisruptionMode
-    m(18, 3674, 0, Plain, false), // 1075 k8s.io.api.scheduling.v1alpha3.AllDisruptionMode
-    m(32, 3674, 0, Plain, false), // 1076 k8s.io.api.scheduling.v1alpha3.BasicSchedulingPolicy
-    m(73, 3674, 0, Plain, false), // 1077 k8s.io.api.scheduling.v1alpha3.CompositeBasicSchedulingPolicy
-    m(74, 3674, 2, Plain, false), // 1078 k8s.io.api.scheduling.v1alpha3.CompositeDisruptionMode
-    m(75, 3676, 1, Plain, false), // 1079 k8s.io.api.scheduling.v1alpha3.CompositeGangSchedulingPolicy
-    m(76, 3677, 3, Plain, true), // 1080 k8s.io.api.scheduling.v1alpha3.CompositePodGroup
-    m(77, 3680, 2, Plain, true), // 1081 k8s.io.api.scheduling.v1alpha3.CompositePodGroupList
-    m(78, 3682, 1, Plain, false), // 1082 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingConstraints
-    m(79, 3683, 2, Plain, false), // 1083 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingPolicy
-    m(80, 3685, 8, Plain, false), // 1084 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSpec
-    m(81, 3693, 1, Plain, false), // 1085 k8s.io.api.scheduling.v1alpha3.CompositePodGroupStatus
-    m(82, 3694, 9, Plain, false), // 1086 k8s.io.api.scheduling.v1alpha3.CompositePodGroupTemplate
-    m(158, 3703, 2, Plain, false), // 1087 k8s.io.api.scheduling.v1alpha3.DisruptionMode
-    m(222, 3705, 1, Plain, false), // 1088 k8s.io.api.scheduling.v1alpha3.GangSchedulingPolicy
-    m(429, 3706, 3, Plain, true), // 1089 k8s.io.api.scheduling.v1alpha3.PodGroup
-    m(430, 3709, 2, Plain, true), // 1090 k8s.io.api.scheduling.v1alpha3.PodGroupList
-    m(431, 3711, 3, Plain, false), // 1091 k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaim
-    m(432, 3714, 2, Plain, false), // 1092 k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaimStatus
-    m(433, 3716, 1, Plain, false), // 1093 k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingConstraints
-    m(434, 3717, 2, Plain, false), // 1094 k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingPolicy
-    m(435, 3719, 9, Plain, false), // 1095 k8s.io.api.scheduling.v1alpha3.PodGroupSpec
-    m(436, 3728, 2, Plain, false), // 1096 k8s.io.api.scheduling.v1alpha3.PodGroupStatus
-    m(437, 3730, 8, Plain, false), // 1097 k8s.io.api.scheduling.v1alpha3.PodGroupTemplate
-    m(590, 3738, 0, Plain, false), // 1098 k8s.io.api.scheduling.v1alpha3.SingleCompositeDisruptionMode
-    m(591, 3738, 0, Plain, false), // 1099 k8s.io.api.scheduling.v1alpha3.SingleDisruptionMode
-    m(640, 3738, 1, Plain, false), // 1100 k8s.io.api.scheduling.v1alpha3.TopologyConstraint
-    m(646, 3739, 3, Plain, false), // 1101 k8s.io.api.scheduling.v1alpha3.TypedLocalObjectReference
-    m(691, 3742, 2, Plain, true), // 1102 k8s.io.api.scheduling.v1alpha3.Workload
-    m(692, 3744, 0, Plain, false), // 1103 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode
-    m(693, 3744, 0, Plain, false), // 1104 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy
-    m(694, 3744, 2, Plain, false), // 1105 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupDisruptionMode
-    m(695, 3746, 1, Plain, false), // 1106 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy
-    m(696, 3747, 1, Plain, false), // 1107 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints
-    m(697, 3748, 2, Plain, false), // 1108 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingPolicy
-    m(698, 3750, 0, Plain, false), // 1109 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode
-    m(699, 3750, 2, Plain, true), // 1110 k8s.io.api.scheduling.v1alpha3.WorkloadList
-    m(700, 3752, 0, Plain, false), // 1111 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode
-    m(701, 3752, 0, Plain, false), // 1112 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy
-    m(702, 3752, 2, Plain, false), // 1113 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupDisruptionMode
-    m(703, 3754, 1, Plain, false), // 1114 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy
-    m(704, 3755, 3, Plain, false), // 1115 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupResourceClaim
-    m(705, 3758, 1, Plain, false), // 1116 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints
-    m(706, 3759, 2, Plain, false), // 1117 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy
-    m(707, 3761, 0, Plain, false), // 1118 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode
-    m(708, 3761, 2, Plain, false), // 1119 k8s.io.api.scheduling.v1alpha3.WorkloadReference
-    m(709, 3763, 3, Plain, false), // 1120 k8s.io.api.scheduling.v1alpha3.WorkloadSpec
-    m(17, 3766, 0, Plain, false), // 1121 k8s.io.api.scheduling.v1beta1.AllCompositeDisruptionMode
-    m(18, 3766, 0, Plain, false), // 1122 k8s.io.api.scheduling.v1beta1.AllDisruptionMode
-    m(32, 3766, 0, Plain, false), // 1123 k8s.io.api.scheduling.v1beta1.BasicSchedulingPolicy
-    m(73, 3766, 0, Plain, false), // 1124 k8s.io.api.scheduling.v1beta1.CompositeBasicSchedulingPolicy
-    m(74, 3766, 2, Plain, false), // 1125 k8s.io.api.scheduling.v1beta1.CompositeDisruptionMode
-    m(75, 3768, 1, Plain, false), // 1126 k8s.io.api.scheduling.v1beta1.CompositeGangSchedulingPolicy
-    m(78, 3769, 1, Plain, false), // 1127 k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingConstraints
-    m(79, 3770, 2, Plain, false), // 1128 k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingPolicy
-    m(82, 3772, 9, Plain, false), // 1129 k8s.io.api.scheduling.v1beta1.CompositePodGroupTemplate
-    m(158, 3781, 2, Plain, false), // 1130 k8s.io.api.scheduling.v1beta1.DisruptionMode
-    m(222, 3783, 1, Plain, false), // 1131 k8s.io.api.scheduling.v1beta1.GangSchedulingPolicy
-    m(429, 3784, 3, Plain, true), // 1132 k8s.io.api.scheduling.v1beta1.PodGroup
-    m(430, 3787, 2, Plain, true), // 1133 k8s.io.api.scheduling.v1beta1.PodGroupList
-    m(431, 3789, 3, Plain, false), // 1134 k8s.io.api.scheduling.v1beta1.PodGroupResourceClaim
-    m(432, 3792, 2, Plain, false), // 1135 k8s.io.api.scheduling.v1beta1.PodGroupResourceClaimStatus
-    m(433, 3794, 1, Plain, false), // 1136 k8s.io.api.scheduling.v1beta1.PodGroupSchedulingConstraints
-    m(434, 3795, 2, Plain, false), // 1137 k8s.io.api.scheduling.v1beta1.PodGroupSchedulingPolicy
-    m(435, 3797, 9, Plain, false), // 1138 k8s.io.api.scheduling.v1beta1.PodGroupSpec
-    m(436, 3806, 2, Plain, false), // 1139 k8s.io.api.scheduling.v1beta1.PodGroupStatus
-    m(437, 3808, 8, Plain, false), // 1140 k8s.io.api.scheduling.v1beta1.PodGroupTemplate
-    m(468, 3816, 5, Plain, true), // 1141 k8s.io.api.scheduling.v1beta1.PriorityClass
-    m(469, 3821, 2, Plain, true), // 1142 k8s.io.api.scheduling.v1beta1.PriorityClassList
-    m(590, 3823, 0, Plain, false), // 1143 k8s.io.api.scheduling.v1beta1.SingleCompositeDisruptionMode
-    m(591, 3823, 0, Plain, false), // 1144 k8s.io.api.scheduling.v1beta1.SingleDisruptionMode
-    m(640, 3823, 1, Plain, false), // 1145 k8s.io.api.scheduling.v1beta1.TopologyConstraint
-    m(646, 3824, 3, Plain, false), // 1146 k8s.io.api.scheduling.v1beta1.TypedLocalObjectReference
-    m(691, 3827, 2, Plain, true), // 1147 k8s.io.api.scheduling.v1beta1.Workload
-    m(699, 3829, 2, Plain, true), // 1148 k8s.io.api.scheduling.v1beta1.WorkloadList
-    m(708, 3831, 2, Plain, false), // 1149 k8s.io.api.scheduling.v1beta1.WorkloadReference
-    m(709, 3833, 3, Plain, false), // 1150 k8s.io.api.scheduling.v1beta1.WorkloadSpec
-    m(36, 3836, 2, Plain, true), // 1151 k8s.io.api.storage.v1.CSIDriver
-    m(37, 3838, 2, Plain, true), // 1152 k8s.io.api.storage.v1.CSIDriverList
-    m(38, 3840, 11, Plain, false), // 1153 k8s.io.api.storage.v1.CSIDriverSpec
-    m(39, 3851, 3, Plain, true), // 1154 k8s.io.api.storage.v1.CSINode
-    m(40, 3854, 4, Plain, false), // 1155 k8s.io.api.storage.v1.CSINodeDriver
-    m(41, 3858, 2, Plain, true), // 1156 k8s.io.api.storage.v1.CSINodeList
-    m(42, 3860, 1, Plain, false), // 1157 k8s.io.api.storage.v1.CSINodeSpec
-    m(43, 3861, 1, Plain, false), // 1158 k8s.io.api.storage.v1.CSINodeStatus
-    m(45, 3862, 5, Plain, true), // 1159 k8s.io.api.storage.v1.CSIStorageCapacity
-    m(46, 3867, 2, Plain, true), // 1160 k8s.io.api.storage.v1.CSIStorageCapacityList
-    m(604, 3869, 8, Plain, true), // 1161 k8s.io.api.storage.v1.StorageClass
-    m(605, 3877, 2, Plain, true), // 1162 k8s.io.api.storage.v1.StorageClassList
-    m(606, 3879, 2, Plain, false), // 1163 k8s.io.api.storage.v1.StorageHealth
-    m(607, 3881, 6, Plain, false), // 1164 k8s.io.api.storage.v1.StorageHealthCondition
-    m(633, 3887, 2, Plain, false), // 1165 k8s.io.api.storage.v1.TokenRequest
-    m(667, 3889, 3, Plain, true), // 1166 k8s.io.api.storage.v1.VolumeAttachment
-    m(668, 3892, 2, Plain, true), // 1167 k8s.io.api.storage.v1.VolumeAttachmentList
-    m(669, 3894, 2, Plain, false), // 1168 k8s.io.api.storage.v1.VolumeAttachmentSource
-    m(670, 3896, 3, Plain, false), // 1169 k8s.io.api.storage.v1.VolumeAttachmentSpec
-    m(671, 3899, 4, Plain, false), // 1170 k8s.io.api.storage.v1.VolumeAttachmentStatus
-    m(672, 3903, 3, Plain, true), // 1171 k8s.io.api.storage.v1.VolumeAttributesClass
-    m(673, 3906, 2, Plain, true), // 1172 k8s.io.api.storage.v1.VolumeAttributesClassList
-    m(675, 3908, 3, Plain, false), // 1173 k8s.io.api.storage.v1.VolumeError
-    m(681, 3911, 1, Plain, false), // 1174 k8s.io.api.storage.v1.VolumeNodeResources
-    m(45, 3912, 5, Plain, true), // 1175 k8s.io.api.storage.v1alpha1.CSIStorageCapacity
-    m(46, 3917, 2, Plain, true), // 1176 k8s.io.api.storage.v1alpha1.CSIStorageCapacityList
-    m(667, 3919, 3, Plain, true), // 1177 k8s.io.api.storage.v1alpha1.VolumeAttachment
-    m(668, 3922, 2, Plain, true), // 1178 k8s.io.api.storage.v1alpha1.VolumeAttachmentList
-    m(669, 3924, 2, Plain, false), // 1179 k8s.io.api.storage.v1alpha1.VolumeAttachmentSource
-    m(670, 3926, 3, Plain, false), // 1180 k8s.io.api.storage.v1alpha1.VolumeAttachmentSpec
-    m(671, 3929, 4, Plain, false), // 1181 k8s.io.api.storage.v1alpha1.VolumeAttachmentStatus
-    m(672, 3933, 3, Plain, true), // 1182 k8s.io.api.storage.v1alpha1.VolumeAttributesClass
-    m(673, 3936, 2, Plain, true), // 1183 k8s.io.api.storage.v1alpha1.VolumeAttributesClassList
-    m(675, 3938, 3, Plain, false), // 1184 k8s.io.api.storage.v1alpha1.VolumeError
-    m(36, 3941, 2, Plain, true), // 1185 k8s.io.api.storage.v1beta1.CSIDriver
-    m(37, 3943, 2, Plain, true), // 1186 k8s.io.api.storage.v1beta1.CSIDriverList
-    m(38, 3945, 11, Plain, false), // 1187 k8s.io.api.storage.v1beta1.CSIDriverSpec
-    m(39, 3956, 3, Plain, true), // 1188 k8s.io.api.storage.v1beta1.CSINode
-    m(40, 3959, 4, Plain, false), // 1189 k8s.io.api.storage.v1beta1.CSINodeDriver
-    m(41, 3963, 2, Plain, true), // 1190 k8s.io.api.storage.v1beta1.CSINodeList
-    m(42, 3965, 1, Plain, false), // 1191 k8s.io.api.storage.v1beta1.CSINodeSpec
-    m(43, 3966, 1, Plain, false), // 1192 k8s.io.api.storage.v1beta1.CSINodeStatus
-    m(45, 3967, 5, Plain, true), // 1193 k8s.io.api.storage.v1beta1.CSIStorageCapacity
-    m(46, 3972, 2, Plain, true), // 1194 k8s.io.api.storage.v1beta1.CSIStorageCapacityList
-    m(604, 3974, 8, Plain, true), // 1195 k8s.io.api.storage.v1beta1.StorageClass
-    m(605, 3982, 2, Plain, true), // 1196 k8s.io.api.storage.v1beta1.StorageClassList
-    m(606, 3984, 2, Plain, false), // 1197 k8s.io.api.storage.v1beta1.StorageHealth
-    m(607, 3986, 6, Plain, false), // 1198 k8s.io.api.storage.v1beta1.StorageHealthCondition
-    m(633, 3992, 2, Plain, false), // 1199 k8s.io.api.storage.v1beta1.TokenRequest
-    m(667, 3994, 3, Plain, true), // 1200 k8s.io.api.storage.v1beta1.VolumeAttachment
-    m(668, 3997, 2, Plain, true), // 1201 k8s.io.api.storage.v1beta1.VolumeAttachmentList
-    m(669, 3999, 2, Plain, false), // 1202 k8s.io.api.storage.v1beta1.VolumeAttachmentSource
-    m(670, 4001, 3, Plain, false), // 1203 k8s.io.api.storage.v1beta1.VolumeAttachmentSpec
-    m(671, 4004, 4, Plain, false), // 1204 k8s.io.api.storage.v1beta1.VolumeAttachmentStatus
-    m(672, 4008, 3, Plain, true), // 1205 k8s.io.api.storage.v1beta1.VolumeAttributesClass
-    m(673, 4011, 2, Plain, true), // 1206 k8s.io.api.storage.v1beta1.VolumeAttributesClassList
-    m(675, 4013, 3, Plain, false), // 1207 k8s.io.api.storage.v1beta1.VolumeError
-    m(681, 4016, 1, Plain, false), // 1208 k8s.io.api.storage.v1beta1.VolumeNodeResources
-    m(613, 4017, 3, Plain, true), // 1209 k8s.io.api.storagemigration.v1.StorageVersionMigration
-    m(614, 4020, 2, Plain, true), // 1210 k8s.io.api.storagemigration.v1.StorageVersionMigrationList
-    m(615, 4022, 1, Plain, false), // 1211 k8s.io.api.storagemigration.v1.StorageVersionMigrationSpec
-    m(616, 4023, 2, Plain, false), // 1212 k8s.io.api.storagemigration.v1.StorageVersionMigrationStatus
-    m(613, 4025, 3, Plain, true), // 1213 k8s.io.api.storagemigration.v1beta1.StorageVersionMigration
-    m(614, 4028, 2, Plain, true), // 1214 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationList
-    m(615, 4030, 1, Plain, false), // 1215 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationSpec
-    m(616, 4031, 2, Plain, false), // 1216 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationStatus
-    m(479, 4033, 0, Quantity, false), // 1217 k8s.io.apimachinery.pkg.api.resource.Quantity
-    m(480, 4033, 0, Quantity, false), // 1218 k8s.io.apimachinery.pkg.api.resource.QuantityValue
-    m(1, 4033, 4, Plain, true), // 1219 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup
-    m(4, 4037, 1, Plain, true), // 1220 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList
-    m(5, 4038, 10, Plain, false), // 1221 k8s.io.apimachinery.pkg.apis.meta.v1.APIResource
-    m(7, 4048, 2, Plain, true), // 1222 k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList
-    m(10, 4050, 2, Plain, true), // 1223 k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions
-    m(23, 4052, 3, Plain, true), // 1224 k8s.io.apimachinery.pkg.apis.meta.v1.ApplyOptions
-    m(83, 4055, 6, Plain, false), // 1225 k8s.io.apimachinery.pkg.apis.meta.v1.Condition
-    m(112, 4061, 3, Plain, true), // 1226 k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions
-    m(125, 4064, 6, Plain, true), // 1227 k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
-    m(162, 4070, 0, Duration, false), // 1228 k8s.io.apimachinery.pkg.apis.meta.v1.Duration
-    m(206, 4070, 3, Plain, false), // 1229 k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
-    m(207, 4073, 0, RawJson, false), // 1230 k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1
-    m(223, 4073, 1, Plain, true), // 1231 k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions
-    m(227, 4074, 2, Plain, false), // 1232 k8s.io.apimachinery.pkg.apis.meta.v1.GroupKind
-    m(228, 4076, 2, Plain, false), // 1233 k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource
-    m(230, 4078, 2, Plain, false), // 1234 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersion
-    m(231, 4080, 2, Plain, false), // 1235 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery
-    m(232, 4082, 3, Plain, false), // 1236 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind
-    m(233, 4085, 3, Plain, false), // 1237 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource
-    m(287, 4088, 2, Plain, false), // 1238 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
-    m(289, 4090, 3, Plain, false), // 1239 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
-    m(305, 4093, 2, Plain, true), // 1240 k8s.io.apimachinery.pkg.apis.meta.v1.List
-    m(306, 4095, 5, Plain, false), // 1241 k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta
-    m(307, 4100, 11, Plain, true), // 1242 k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions
-    m(313, 4111, 7, Plain, false), // 1243 k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
-    m(321, 4118, 0, MicroTime, false), // 1244 k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime
-    m(378, 4118, 15, Plain, false), // 1245 k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta
-    m(384, 4133, 6, Plain, false), // 1246 k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference
-    m(388, 4139, 1, Plain, true), // 1247 k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata
-    m(389, 4140, 2, Plain, true), // 1248 k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadataList
-    m(391, 4142, 0, Plain, false), // 1249 k8s.io.apimachinery.pkg.apis.meta.v1.Patch
-    m(392, 4142, 4, Plain, true), // 1250 k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions
-    m(465, 4146, 2, Plain, false), // 1251 k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions
-    m(537, 4148, 1, Plain, false), // 1252 k8s.io.apimachinery.pkg.apis.meta.v1.RootPaths
-    m(568, 4149, 2, Plain, false), // 1253 k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR
-    m(587, 4151, 1, Plain, false), // 1254 k8s.io.apimachinery.pkg.apis.meta.v1.ShardInfo
-    m(601, 4152, 6, Plain, true), // 1255 k8s.io.apimachinery.pkg.apis.meta.v1.Status
-    m(602, 4158, 3, Plain, false), // 1256 k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause
-    m(603, 4161, 6, Plain, false), // 1257 k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails
-    m(628, 4167, 1, Plain, true), // 1258 k8s.io.apimachinery.pkg.apis.meta.v1.TableOptions
-    m(631, 4168, 0, Time, false), // 1259 k8s.io.apimachinery.pkg.apis.meta.v1.Time
-    m(632, 4168, 2, Plain, false), // 1260 k8s.io.apimachinery.pkg.apis.meta.v1.Timestamp
-    m(645, 4170, 2, Plain, false), // 1261 k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta
-    m(650, 4172, 3, Plain, true), // 1262 k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions
-    m(665, 4175, 0, StringList, false), // 1263 k8s.io.apimachinery.pkg.apis.meta.v1.Verbs
-    m(687, 4175, 2, Plain, false), // 1264 k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent
-    m(389, 4177, 2, Plain, true), // 1265 k8s.io.apimachinery.pkg.apis.meta.v1beta1.PartialObjectMetadataList
-    m(486, 4179, 0, RawJson, false), // 1266 k8s.io.apimachinery.pkg.runtime.RawExtension
-    m(645, 4179, 2, Plain, false), // 1267 k8s.io.apimachinery.pkg.runtime.TypeMeta
-    m(649, 4181, 4, Plain, false), // 1268 k8s.io.apimachinery.pkg.runtime.Unknown
-    m(277, 4185, 0, IntOrString, false), // 1269 k8s.io.apimachinery.pkg.util.intstr.IntOrString
+    m(26, 48, 1, Plain, false), // 6 k8s.io.api.admissionregistration.v1.ApplyConfiguration
+    m(30, 49, 2, Plain, false), // 7 k8s.io.api.admissionregistration.v1.AuditAnnotation
+    m(215, 51, 2, Plain, false), // 8 k8s.io.api.admissionregistration.v1.ExpressionWarning
+    m(297, 53, 1, Plain, false), // 9 k8s.io.api.admissionregistration.v1.JSONPatch
+    m(334, 54, 2, Plain, false), // 10 k8s.io.api.admissionregistration.v1.MatchCondition
+    m(335, 56, 5, Plain, false), // 11 k8s.io.api.admissionregistration.v1.MatchResources
+    m(344, 61, 2, Plain, true), // 12 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicy
+    m(345, 63, 2, Plain, true), // 13 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBinding
+    m(346, 65, 2, Plain, true), // 14 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingList
+    m(347, 67, 3, Plain, false), // 15 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingSpec
+    m(348, 70, 2, Plain, true), // 16 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyList
+    m(349, 72, 7, Plain, false), // 17 k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicySpec
+    m(350, 79, 12, Plain, false), // 18 k8s.io.api.admissionregistration.v1.MutatingWebhook
+    m(351, 91, 2, Plain, true), // 19 k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration
+    m(352, 93, 2, Plain, true), // 20 k8s.io.api.admissionregistration.v1.MutatingWebhookConfigurationList
+    m(353, 95, 3, Plain, false), // 21 k8s.io.api.admissionregistration.v1.Mutation
+    m(364, 98, 2, Plain, false), // 22 k8s.io.api.admissionregistration.v1.NamedRuleWithOperations
+    m(418, 100, 2, Plain, false), // 23 k8s.io.api.admissionregistration.v1.ParamKind
+    m(419, 102, 4, Plain, false), // 24 k8s.io.api.admissionregistration.v1.ParamRef
+    m(605, 106, 4, Plain, false), // 25 k8s.io.api.admissionregistration.v1.Rule
+    m(606, 110, 2, Plain, false), // 26 k8s.io.api.admissionregistration.v1.RuleWithOperations
+    m(654, 112, 4, Plain, false), // 27 k8s.io.api.admissionregistration.v1.ServiceReference
+    m(717, 116, 1, Plain, false), // 28 k8s.io.api.admissionregistration.v1.TypeChecking
+    m(726, 117, 3, Plain, true), // 29 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicy
+    m(727, 120, 2, Plain, true), // 30 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding
+    m(728, 122, 2, Plain, true), // 31 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingList
+    m(729, 124, 4, Plain, false), // 32 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec
+    m(730, 128, 2, Plain, true), // 33 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyList
+    m(731, 130, 7, Plain, false), // 34 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicySpec
+    m(732, 137, 3, Plain, false), // 35 k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus
+    m(733, 140, 11, Plain, false), // 36 k8s.io.api.admissionregistration.v1.ValidatingWebhook
+    m(734, 151, 2, Plain, true), // 37 k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration
+    m(735, 153, 2, Plain, true), // 38 k8s.io.api.admissionregistration.v1.ValidatingWebhookConfigurationList
+    m(736, 155, 4, Plain, false), // 39 k8s.io.api.admissionregistration.v1.Validation
+    m(737, 159, 2, Plain, false), // 40 k8s.io.api.admissionregistration.v1.Variable
+    m(763, 161, 3, Plain, false), // 41 k8s.io.api.admissionregistration.v1.WebhookClientConfig
+    m(26, 164, 1, Plain, false), // 42 k8s.io.api.admissionregistration.v1alpha1.ApplyConfiguration
+    m(30, 165, 2, Plain, false), // 43 k8s.io.api.admissionregistration.v1alpha1.AuditAnnotation
+    m(215, 167, 2, Plain, false), // 44 k8s.io.api.admissionregistration.v1alpha1.ExpressionWarning
+    m(297, 169, 1, Plain, false), // 45 k8s.io.api.admissionregistration.v1alpha1.JSONPatch
+    m(334, 170, 2, Plain, false), // 46 k8s.io.api.admissionregistration.v1alpha1.MatchCondition
+    m(335, 172, 5, Plain, false), // 47 k8s.io.api.admissionregistration.v1alpha1.MatchResources
+    m(344, 177, 2, Plain, true), // 48 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy
+    m(345, 179, 2, Plain, true), // 49 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding
+    m(346, 181, 2, Plain, true), // 50 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingList
+    m(347, 183, 3, Plain, false), // 51 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec
+    m(348, 186, 2, Plain, true), // 52 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyList
+    m(349, 188, 7, Plain, false), // 53 k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec
+    m(353, 195, 3, Plain, false), // 54 k8s.io.api.admissionregistration.v1alpha1.Mutation
+    m(364, 198, 2, Plain, false), // 55 k8s.io.api.admissionregistration.v1alpha1.NamedRuleWithOperations
+    m(418, 200, 2, Plain, false), // 56 k8s.io.api.admissionregistration.v1alpha1.ParamKind
+    m(419, 202, 4, Plain, false), // 57 k8s.io.api.admissionregistration.v1alpha1.ParamRef
+    m(717, 206, 1, Plain, false), // 58 k8s.io.api.admissionregistration.v1alpha1.TypeChecking
+    m(726, 207, 3, Plain, true), // 59 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicy
+    m(727, 210, 2, Plain, true), // 60 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding
+    m(728, 212, 2, Plain, true), // 61 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingList
+    m(729, 214, 4, Plain, false), // 62 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec
+    m(730, 218, 2, Plain, true), // 63 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyList
+    m(731, 220, 7, Plain, false), // 64 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec
+    m(732, 227, 3, Plain, false), // 65 k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus
+    m(736, 230, 4, Plain, false), // 66 k8s.io.api.admissionregistration.v1alpha1.Validation
+    m(737, 234, 2, Plain, false), // 67 k8s.io.api.admissionregistration.v1alpha1.Variable
+    m(26, 236, 1, Plain, false), // 68 k8s.io.api.admissionregistration.v1beta1.ApplyConfiguration
+    m(30, 237, 2, Plain, false), // 69 k8s.io.api.admissionregistration.v1beta1.AuditAnnotation
+    m(215, 239, 2, Plain, false), // 70 k8s.io.api.admissionregistration.v1beta1.ExpressionWarning
+    m(297, 241, 1, Plain, false), // 71 k8s.io.api.admissionregistration.v1beta1.JSONPatch
+    m(334, 242, 2, Plain, false), // 72 k8s.io.api.admissionregistration.v1beta1.MatchCondition
+    m(335, 244, 5, Plain, false), // 73 k8s.io.api.admissionregistration.v1beta1.MatchResources
+    m(344, 249, 2, Plain, true), // 74 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicy
+    m(345, 251, 2, Plain, true), // 75 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding
+    m(346, 253, 2, Plain, true), // 76 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingList
+    m(347, 255, 3, Plain, false), // 77 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec
+    m(348, 258, 2, Plain, true), // 78 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyList
+    m(349, 260, 7, Plain, false), // 79 k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec
+    m(350, 267, 12, Plain, false), // 80 k8s.io.api.admissionregistration.v1beta1.MutatingWebhook
+    m(351, 279, 2, Plain, true), // 81 k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfiguration
+    m(352, 281, 2, Plain, true), // 82 k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfigurationList
+    m(353, 283, 3, Plain, false), // 83 k8s.io.api.admissionregistration.v1beta1.Mutation
+    m(364, 286, 2, Plain, false), // 84 k8s.io.api.admissionregistration.v1beta1.NamedRuleWithOperations
+    m(418, 288, 2, Plain, false), // 85 k8s.io.api.admissionregistration.v1beta1.ParamKind
+    m(419, 290, 4, Plain, false), // 86 k8s.io.api.admissionregistration.v1beta1.ParamRef
+    m(605, 294, 4, Plain, false), // 87 k8s.io.api.admissionregistration.v1beta1.Rule
+    m(606, 298, 2, Plain, false), // 88 k8s.io.api.admissionregistration.v1beta1.RuleWithOperations
+    m(654, 300, 4, Plain, false), // 89 k8s.io.api.admissionregistration.v1beta1.ServiceReference
+    m(717, 304, 1, Plain, false), // 90 k8s.io.api.admissionregistration.v1beta1.TypeChecking
+    m(726, 305, 3, Plain, true), // 91 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy
+    m(727, 308, 2, Plain, true), // 92 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding
+    m(728, 310, 2, Plain, true), // 93 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingList
+    m(729, 312, 4, Plain, false), // 94 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec
+    m(730, 316, 2, Plain, true), // 95 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyList
+    m(731, 318, 7, Plain, false), // 96 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec
+    m(732, 325, 3, Plain, false), // 97 k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus
+    m(733, 328, 11, Plain, false), // 98 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhook
+    m(734, 339, 2, Plain, true), // 99 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration
+    m(735, 341, 2, Plain, true), // 100 k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfigurationList
+    m(736, 343, 4, Plain, false), // 101 k8s.io.api.admissionregistration.v1beta1.Validation
+    m(737, 347, 2, Plain, false), // 102 k8s.io.api.admissionregistration.v1beta1.Variable
+    m(763, 349, 3, Plain, false), // 103 k8s.io.api.admissionregistration.v1beta1.WebhookClientConfig
+    m(2, 352, 2, Plain, true), // 104 k8s.io.api.apidiscovery.v2.APIGroupDiscovery
+    m(3, 354, 2, Plain, true), // 105 k8s.io.api.apidiscovery.v2.APIGroupDiscoveryList
+    m(6, 356, 8, Plain, false), // 106 k8s.io.api.apidiscovery.v2.APIResourceDiscovery
+    m(8, 364, 4, Plain, false), // 107 k8s.io.api.apidiscovery.v2.APISubresourceDiscovery
+    m(9, 368, 3, Plain, false), // 108 k8s.io.api.apidiscovery.v2.APIVersionDiscovery
+    m(2, 371, 2, Plain, true), // 109 k8s.io.api.apidiscovery.v2beta1.APIGroupDiscovery
+    m(3, 373, 2, Plain, true), // 110 k8s.io.api.apidiscovery.v2beta1.APIGroupDiscoveryList
+    m(6, 375, 8, Plain, false), // 111 k8s.io.api.apidiscovery.v2beta1.APIResourceDiscovery
+    m(8, 383, 4, Plain, false), // 112 k8s.io.api.apidiscovery.v2beta1.APISubresourceDiscovery
+    m(9, 387, 3, Plain, false), // 113 k8s.io.api.apidiscovery.v2beta1.APIVersionDiscovery
+    m(640, 390, 4, Plain, false), // 114 k8s.io.api.apiserverinternal.v1alpha1.ServerStorageVersion
+    m(681, 394, 3, Plain, true), // 115 k8s.io.api.apiserverinternal.v1alpha1.StorageVersion
+    m(682, 397, 6, Plain, false), // 116 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionCondition
+    m(683, 403, 2, Plain, true), // 117 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionList
+    m(688, 405, 0, Plain, false), // 118 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionSpec
+    m(689, 405, 3, Plain, false), // 119 k8s.io.api.apiserverinternal.v1alpha1.StorageVersionStatus
+    m(120, 408, 3, Plain, true), // 120 k8s.io.api.apps.v1.ControllerRevision
+    m(121, 411, 2, Plain, true), // 121 k8s.io.api.apps.v1.ControllerRevisionList
+    m(131, 413, 3, Plain, true), // 122 k8s.io.api.apps.v1.DaemonSet
+    m(132, 416, 5, Plain, false), // 123 k8s.io.api.apps.v1.DaemonSetCondition
+    m(133, 421, 2, Plain, true), // 124 k8s.io.api.apps.v1.DaemonSetList
+    m(134, 423, 5, Plain, false), // 125 k8s.io.api.apps.v1.DaemonSetSpec
+    m(135, 428, 10, Plain, false), // 126 k8s.io.api.apps.v1.DaemonSetStatus
+    m(136, 438, 2, Plain, false), // 127 k8s.io.api.apps.v1.DaemonSetUpdateStrategy
+    m(138, 440, 3, Plain, true), // 128 k8s.io.api.apps.v1.Deployment
+    m(139, 443, 6, Plain, false), // 129 k8s.io.api.apps.v1.DeploymentCondition
+    m(140, 449, 2, Plain, true), // 130 k8s.io.api.apps.v1.DeploymentList
+    m(142, 451, 8, Plain, false), // 131 k8s.io.api.apps.v1.DeploymentSpec
+    m(143, 459, 9, Plain, false), // 132 k8s.io.api.apps.v1.DeploymentStatus
+    m(144, 468, 2, Plain, false), // 133 k8s.io.api.apps.v1.DeploymentStrategy
+    m(538, 470, 3, Plain, true), // 134 k8s.io.api.apps.v1.ReplicaSet
+    m(539, 473, 5, Plain, false), // 135 k8s.io.api.apps.v1.ReplicaSetCondition
+    m(540, 478, 2, Plain, true), // 136 k8s.io.api.apps.v1.ReplicaSetList
+    m(541, 480, 4, Plain, false), // 137 k8s.io.api.apps.v1.ReplicaSetSpec
+    m(542, 484, 7, Plain, false), // 138 k8s.io.api.apps.v1.ReplicaSetStatus
+    m(601, 491, 2, Plain, false), // 139 k8s.io.api.apps.v1.RollingUpdateDaemonSet
+    m(602, 493, 2, Plain, false), // 140 k8s.io.api.apps.v1.RollingUpdateDeployment
+    m(603, 495, 2, Plain, false), // 141 k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy
+    m(664, 497, 3, Plain, true), // 142 k8s.io.api.apps.v1.StatefulSet
+    m(665, 500, 5, Plain, false), // 143 k8s.io.api.apps.v1.StatefulSetCondition
+    m(666, 505, 2, Plain, true), // 144 k8s.io.api.apps.v1.StatefulSetList
+    m(667, 507, 1, Plain, false), // 145 k8s.io.api.apps.v1.StatefulSetOrdinals
+    m(668, 508, 2, Plain, false), // 146 k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+    m(669, 510, 11, Plain, false), // 147 k8s.io.api.apps.v1.StatefulSetSpec
+    m(670, 521, 10, Plain, false), // 148 k8s.io.api.apps.v1.StatefulSetStatus
+    m(671, 531, 2, Plain, false), // 149 k8s.io.api.apps.v1.StatefulSetUpdateStrategy
+    m(120, 533, 3, Plain, true), // 150 k8s.io.api.apps.v1beta1.ControllerRevision
+    m(121, 536, 2, Plain, true), // 151 k8s.io.api.apps.v1beta1.ControllerRevisionList
+    m(138, 538, 3, Plain, true), // 152 k8s.io.api.apps.v1beta1.Deployment
+    m(139, 541, 6, Plain, false), // 153 k8s.io.api.apps.v1beta1.DeploymentCondition
+    m(140, 547, 2, Plain, true), // 154 k8s.io.api.apps.v1beta1.DeploymentList
+    m(141, 549, 3, Plain, true), // 155 k8s.io.api.apps.v1beta1.DeploymentRollback
+    m(142, 552, 9, Plain, false), // 156 k8s.io.api.apps.v1beta1.DeploymentSpec
+    m(143, 561, 9, Plain, false), // 157 k8s.io.api.apps.v1beta1.DeploymentStatus
+    m(144, 570, 2, Plain, false), // 158 k8s.io.api.apps.v1beta1.DeploymentStrategy
+    m(600, 572, 1, Plain, false), // 159 k8s.io.api.apps.v1beta1.RollbackConfig
+    m(602, 573, 2, Plain, false), // 160 k8s.io.api.apps.v1beta1.RollingUpdateDeployment
+    m(603, 575, 2, Plain, false), // 161 k8s.io.api.apps.v1beta1.RollingUpdateStatefulSetStrategy
+    m(615, 577, 3, Plain, true), // 162 k8s.io.api.apps.v1beta1.Scale
+    m(618, 580, 1, Plain, false), // 163 k8s.io.api.apps.v1beta1.ScaleSpec
+    m(619, 581, 3, Plain, false), // 164 k8s.io.api.apps.v1beta1.ScaleStatus
+    m(664, 584, 3, Plain, true), // 165 k8s.io.api.apps.v1beta1.StatefulSet
+    m(665, 587, 5, Plain, false), // 166 k8s.io.api.apps.v1beta1.StatefulSetCondition
+    m(666, 592, 2, Plain, true), // 167 k8s.io.api.apps.v1beta1.StatefulSetList
+    m(667, 594, 1, Plain, false), // 168 k8s.io.api.apps.v1beta1.StatefulSetOrdinals
+    m(668, 595, 2, Plain, false), // 169 k8s.io.api.apps.v1beta1.StatefulSetPersistentVolumeClaimRetentionPolicy
+    m(669, 597, 11, Plain, false), // 170 k8s.io.api.apps.v1beta1.StatefulSetSpec
+    m(670, 608, 10, Plain, false), // 171 k8s.io.api.apps.v1beta1.StatefulSetStatus
+    m(671, 618, 2, Plain, false), // 172 k8s.io.api.apps.v1beta1.StatefulSetUpdateStrategy
+    m(120, 620, 3, Plain, true), // 173 k8s.io.api.apps.v1beta2.ControllerRevision
+    m(121, 623, 2, Plain, true), // 174 k8s.io.api.apps.v1beta2.ControllerRevisionList
+    m(131, 625, 3, Plain, true), // 175 k8s.io.api.apps.v1beta2.DaemonSet
+    m(132, 628, 5, Plain, false), // 176 k8s.io.api.apps.v1beta2.DaemonSetCondition
+    m(133, 633, 2, Plain, true), // 177 k8s.io.api.apps.v1beta2.DaemonSetList
+    m(134, 635, 5, Plain, false), // 178 k8s.io.api.apps.v1beta2.DaemonSetSpec
+    m(135, 640, 10, Plain, false), // 179 k8s.io.api.apps.v1beta2.DaemonSetStatus
+    m(136, 650, 2, Plain, false), // 180 k8s.io.api.apps.v1beta2.DaemonSetUpdateStrategy
+    m(138, 652, 3, Plain, true), // 181 k8s.io.api.apps.v1beta2.Deployment
+    m(139, 655, 6, Plain, false), // 182 k8s.io.api.apps.v1beta2.DeploymentCondition
+    m(140, 661, 2, Plain, true), // 183 k8s.io.api.apps.v1beta2.DeploymentList
+    m(142, 663, 8, Plain, false), // 184 k8s.io.api.apps.v1beta2.DeploymentSpec
+    m(143, 671, 9, Plain, false), // 185 k8s.io.api.apps.v1beta2.DeploymentStatus
+    m(144, 680, 2, Plain, false), // 186 k8s.io.api.apps.v1beta2.DeploymentStrategy
+    m(538, 682, 3, Plain, true), // 187 k8s.io.api.apps.v1beta2.ReplicaSet
+    m(539, 685, 5, Plain, false), // 188 k8s.io.api.apps.v1beta2.ReplicaSetCondition
+    m(540, 690, 2, Plain, true), // 189 k8s.io.api.apps.v1beta2.ReplicaSetList
+    m(541, 692, 4, Plain, false), // 190 k8s.io.api.apps.v1beta2.ReplicaSetSpec
+    m(542, 696, 7, Plain, false), // 191 k8s.io.api.apps.v1beta2.ReplicaSetStatus
+    m(601, 703, 2, Plain, false), // 192 k8s.io.api.apps.v1beta2.RollingUpdateDaemonSet
+    m(602, 705, 2, Plain, false), // 193 k8s.io.api.apps.v1beta2.RollingUpdateDeployment
+    m(603, 707, 2, Plain, false), // 194 k8s.io.api.apps.v1beta2.RollingUpdateStatefulSetStrategy
+    m(615, 709, 3, Plain, true), // 195 k8s.io.api.apps.v1beta2.Scale
+    m(618, 712, 1, Plain, false), // 196 k8s.io.api.apps.v1beta2.ScaleSpec
+    m(619, 713, 3, Plain, false), // 197 k8s.io.api.apps.v1beta2.ScaleStatus
+    m(664, 716, 3, Plain, true), // 198 k8s.io.api.apps.v1beta2.StatefulSet
+    m(665, 719, 5, Plain, false), // 199 k8s.io.api.apps.v1beta2.StatefulSetCondition
+    m(666, 724, 2, Plain, true), // 200 k8s.io.api.apps.v1beta2.StatefulSetList
+    m(667, 726, 1, Plain, false), // 201 k8s.io.api.apps.v1beta2.StatefulSetOrdinals
+    m(668, 727, 2, Plain, false), // 202 k8s.io.api.apps.v1beta2.StatefulSetPersistentVolumeClaimRetentionPolicy
+    m(669, 729, 11, Plain, false), // 203 k8s.io.api.apps.v1beta2.StatefulSetSpec
+    m(670, 740, 10, Plain, false), // 204 k8s.io.api.apps.v1beta2.StatefulSetStatus
+    m(671, 750, 2, Plain, false), // 205 k8s.io.api.apps.v1beta2.StatefulSetUpdateStrategy
+    m(31, 752, 2, Plain, true), // 206 k8s.io.api.auditregistration.v1alpha1.AuditSink
+    m(32, 754, 2, Plain, true), // 207 k8s.io.api.auditregistration.v1alpha1.AuditSinkList
+    m(33, 756, 2, Plain, false), // 208 k8s.io.api.auditregistration.v1alpha1.AuditSinkSpec
+    m(509, 758, 2, Plain, false), // 209 k8s.io.api.auditregistration.v1alpha1.Policy
+    m(654, 760, 4, Plain, false), // 210 k8s.io.api.auditregistration.v1alpha1.ServiceReference
+    m(762, 764, 2, Plain, false), // 211 k8s.io.api.auditregistration.v1alpha1.Webhook
+    m(763, 766, 3, Plain, false), // 212 k8s.io.api.auditregistration.v1alpha1.WebhookClientConfig
+    m(764, 769, 2, Plain, false), // 213 k8s.io.api.auditregistration.v1alpha1.WebhookThrottleConfig
+    m(29, 771, 0, StringList, false), // 214 k8s.io.api.authentication.v1.AttestationValue
+    m(41, 771, 4, Plain, false), // 215 k8s.io.api.authentication.v1.BoundObjectReference
+    m(218, 775, 0, StringList, false), // 216 k8s.io.api.authentication.v1.ExtraValue
+    m(634, 775, 2, Plain, true), // 217 k8s.io.api.authentication.v1.SelfSubjectReview
+    m(635, 777, 1, Plain, false), // 218 k8s.io.api.authentication.v1.SelfSubjectReviewStatus
+    m(706, 778, 3, Plain, true), // 219 k8s.io.api.authentication.v1.TokenRequest
+    m(707, 781, 4, Plain, false), // 220 k8s.io.api.authentication.v1.TokenRequestSpec
+    m(708, 785, 2, Plain, false), // 221 k8s.io.api.authentication.v1.TokenRequestStatus
+    m(709, 787, 3, Plain, true), // 222 k8s.io.api.authentication.v1.TokenReview
+    m(710, 790, 2, Plain, false), // 223 k8s.io.api.authentication.v1.TokenReviewSpec
+    m(711, 792, 4, Plain, false), // 224 k8s.io.api.authentication.v1.TokenReviewStatus
+    m(724, 796, 4, Plain, false), // 225 k8s.io.api.authentication.v1.UserInfo
+    m(634, 800, 2, Plain, true), // 226 k8s.io.api.authentication.v1alpha1.SelfSubjectReview
+    m(635, 802, 1, Plain, false), // 227 k8s.io.api.authentication.v1alpha1.SelfSubjectReviewStatus
+    m(218, 803, 0, StringList, false), // 228 k8s.io.api.authentication.v1beta1.ExtraValue
+    m(634, 803, 2, Plain, true), // 229 k8s.io.api.authentication.v1beta1.SelfSubjectReview
+    m(635, 805, 1, Plain, false), // 230 k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus
+    m(709, 806, 3, Plain, true), // 231 k8s.io.api.authentication.v1beta1.TokenReview
+    m(710, 809, 2, Plain, false), // 232 k8s.io.api.authentication.v1beta1.TokenReviewSpec
+    m(711, 811, 4, Plain, false), // 233 k8s.io.api.authentication.v1beta1.TokenReviewStatus
+    m(724, 815, 4, Plain, false), // 234 k8s.io.api.authentication.v1beta1.UserInfo
+    m(218, 819, 0, StringList, false), // 235 k8s.io.api.authorization.v1.ExtraValue
+    m(221, 819, 2, Plain, false), // 236 k8s.io.api.authorization.v1.FieldSelectorAttributes
+    m(308, 821, 2, Plain, false), // 237 k8s.io.api.authorization.v1.LabelSelectorAttributes
+    m(331, 823, 3, Plain, true), // 238 k8s.io.api.authorization.v1.LocalSubjectAccessReview
+    m(407, 826, 2, Plain, false), // 239 k8s.io.api.authorization.v1.NonResourceAttributes
+    m(409, 828, 2, Plain, false), // 240 k8s.io.api.authorization.v1.NonResourceRule
+    m(550, 830, 9, Plain, false), // 241 k8s.io.api.authorization.v1.ResourceAttributes
+    m(589, 839, 4, Plain, false), // 242 k8s.io.api.authorization.v1.ResourceRule
+    m(632, 843, 3, Plain, true), // 243 k8s.io.api.authorization.v1.SelfSubjectAccessReview
+    m(633, 846, 2, Plain, false), // 244 k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec
+    m(636, 848, 3, Plain, true), // 245 k8s.io.api.authorization.v1.SelfSubjectRulesReview
+    m(637, 851, 1, Plain, false), // 246 k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec
+    m(692, 852, 3, Plain, true), // 247 k8s.io.api.authorization.v1.SubjectAccessReview
+    m(693, 855, 6, Plain, false), // 248 k8s.io.api.authorization.v1.SubjectAccessReviewSpec
+    m(694, 861, 4, Plain, false), // 249 k8s.io.api.authorization.v1.SubjectAccessReviewStatus
+    m(695, 865, 4, Plain, false), // 250 k8s.io.api.authorization.v1.SubjectRulesReviewStatus
+    m(218, 869, 0, StringList, false), // 251 k8s.io.api.authorization.v1beta1.ExtraValue
+    m(331, 869, 3, Plain, true), // 252 k8s.io.api.authorization.v1beta1.LocalSubjectAccessReview
+    m(407, 872, 2, Plain, false), // 253 k8s.io.api.authorization.v1beta1.NonResourceAttributes
+    m(409, 874, 2, Plain, false), // 254 k8s.io.api.authorization.v1beta1.NonResourceRule
+    m(550, 876, 9, Plain, false), // 255 k8s.io.api.authorization.v1beta1.ResourceAttributes
+    m(589, 885, 4, Plain, false), // 256 k8s.io.api.authorization.v1beta1.ResourceRule
+    m(632, 889, 3, Plain, true), // 257 k8s.io.api.authorization.v1beta1.SelfSubjectAccessReview
+    m(633, 892, 2, Plain, false), // 258 k8s.io.api.authorization.v1beta1.SelfSubjectAccessReviewSpec
+    m(636, 894, 3, Plain, true), // 259 k8s.io.api.authorization.v1beta1.SelfSubjectRulesReview
+    m(637, 897, 1, Plain, false), // 260 k8s.io.api.authorization.v1beta1.SelfSubjectRulesReviewSpec
+    m(692, 898, 3, Plain, true), // 261 k8s.io.api.authorization.v1beta1.SubjectAccessReview
+    m(693, 901, 6, Plain, false), // 262 k8s.io.api.authorization.v1beta1.SubjectAccessReviewSpec
+    m(694, 907, 4, Plain, false), // 263 k8s.io.api.authorization.v1beta1.SubjectAccessReviewStatus
+    m(695, 911, 4, Plain, false), // 264 k8s.io.api.authorization.v1beta1.SubjectRulesReviewStatus
+    m(108, 915, 4, Plain, false), // 265 k8s.io.api.autoscaling.v1.ContainerResourceMetricSource
+    m(109, 919, 4, Plain, false), // 266 k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus
+    m(129, 923, 3, Plain, false), // 267 k8s.io.api.autoscaling.v1.CrossVersionObjectReference
+    m(216, 926, 4, Plain, false), // 268 k8s.io.api.autoscaling.v1.ExternalMetricSource
+    m(217, 930, 4, Plain, false), // 269 k8s.io.api.autoscaling.v1.ExternalMetricStatus
+    m(257, 934, 3, Plain, true), // 270 k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler
+    m(259, 937, 6, Plain, false), // 271 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition
+    m(260, 943, 2, Plain, true), // 272 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList
+    m(261, 945, 4, Plain, false), // 273 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec
+    m(262, 949, 5, Plain, false), // 274 k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus
+    m(337, 954, 6, Plain, false), // 275 k8s.io.api.autoscaling.v1.MetricSpec
+    m(338, 960, 6, Plain, false), // 276 k8s.io.api.autoscaling.v1.MetricStatus
+    m(412, 966, 5, Plain, false), // 277 k8s.io.api.autoscaling.v1.ObjectMetricSource
+    m(413, 971, 5, Plain, false), // 278 k8s.io.api.autoscaling.v1.ObjectMetricStatus
+    m(507, 976, 3, Plain, false), // 279 k8s.io.api.autoscaling.v1.PodsMetricSource
+    m(508, 979, 3, Plain, false), // 280 k8s.io.api.autoscaling.v1.PodsMetricStatus
+    m(573, 982, 3, Plain, false), // 281 k8s.io.api.autoscaling.v1.ResourceMetricSource
+    m(574, 985, 3, Plain, false), // 282 k8s.io.api.autoscaling.v1.ResourceMetricStatus
+    m(615, 988, 3, Plain, true), // 283 k8s.io.api.autoscaling.v1.Scale
+    m(618, 991, 1, Plain, false), // 284 k8s.io.api.autoscaling.v1.ScaleSpec
+    m(619, 992, 2, Plain, false), // 285 k8s.io.api.autoscaling.v1.ScaleStatus
+    m(108, 994, 3, Plain, false), // 286 k8s.io.api.autoscaling.v2.ContainerResourceMetricSource
+    m(109, 997, 3, Plain, false), // 287 k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus
+    m(129, 1000, 3, Plain, false), // 288 k8s.io.api.autoscaling.v2.CrossVersionObjectReference
+    m(216, 1003, 2, Plain, false), // 289 k8s.io.api.autoscaling.v2.ExternalMetricSource
+    m(217, 1005, 2, Plain, false), // 290 k8s.io.api.autoscaling.v2.ExternalMetricStatus
+    m(250, 1007, 3, Plain, false), // 291 k8s.io.api.autoscaling.v2.HPAScalingPolicy
+    m(251, 1010, 4, Plain, false), // 292 k8s.io.api.autoscaling.v2.HPAScalingRules
+    m(257, 1014, 3, Plain, true), // 293 k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler
+    m(258, 1017, 2, Plain, false), // 294 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior
+    m(259, 1019, 6, Plain, false), // 295 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition
+    m(260, 1025, 2, Plain, true), // 296 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerList
+    m(261, 1027, 5, Plain, false), // 297 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec
+    m(262, 1032, 6, Plain, false), // 298 k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus
+    m(336, 1038, 2, Plain, false), // 299 k8s.io.api.autoscaling.v2.MetricIdentifier
+    m(337, 1040, 6, Plain, false), // 300 k8s.io.api.autoscaling.v2.MetricSpec
+    m(338, 1046, 6, Plain, false), // 301 k8s.io.api.autoscaling.v2.MetricStatus
+    m(339, 1052, 4, Plain, false), // 302 k8s.io.api.autoscaling.v2.MetricTarget
+    m(340, 1056, 3, Plain, false), // 303 k8s.io.api.autoscaling.v2.MetricValueStatus
+    m(412, 1059, 3, Plain, false), // 304 k8s.io.api.autoscaling.v2.ObjectMetricSource
+    m(413, 1062, 3, Plain, false), // 305 k8s.io.api.autoscaling.v2.ObjectMetricStatus
+    m(507, 1065, 2, Plain, false), // 306 k8s.io.api.autoscaling.v2.PodsMetricSource
+    m(508, 1067, 2, Plain, false), // 307 k8s.io.api.autoscaling.v2.PodsMetricStatus
+    m(573, 1069, 2, Plain, false), // 308 k8s.io.api.autoscaling.v2.ResourceMetricSource
+    m(574, 1071, 2, Plain, false), // 309 k8s.io.api.autoscaling.v2.ResourceMetricStatus
+    m(108, 1073, 4, Plain, false), // 310 k8s.io.api.autoscaling.v2beta1.ContainerResourceMetricSource
+    m(109, 1077, 4, Plain, false), // 311 k8s.io.api.autoscaling.v2beta1.ContainerResourceMetricStatus
+    m(129, 1081, 3, Plain, false), // 312 k8s.io.api.autoscaling.v2beta1.CrossVersionObjectReference
+    m(216, 1084, 4, Plain, false), // 313 k8s.io.api.autoscaling.v2beta1.ExternalMetricSource
+    m(217, 1088, 4, Plain, false), // 314 k8s.io.api.autoscaling.v2beta1.ExternalMetricStatus
+    m(257, 1092, 3, Plain, true), // 315 k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscaler
+    m(259, 1095, 5, Plain, false), // 316 k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerCondition
+    m(260, 1100, 2, Plain, true), // 317 k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerList
+    m(261, 1102, 4, Plain, false), // 318 k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerSpec
+    m(262, 1106, 6, Plain, false), // 319 k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerStatus
+    m(337, 1112, 6, Plain, false), // 320 k8s.io.api.autoscaling.v2beta1.MetricSpec
+    m(338, 1118, 6, Plain, false), // 321 k8s.io.api.autoscaling.v2beta1.MetricStatus
+    m(412, 1124, 5, Plain, false), // 322 k8s.io.api.autoscaling.v2beta1.ObjectMetricSource
+    m(413, 1129, 5, Plain, false), // 323 k8s.io.api.autoscaling.v2beta1.ObjectMetricStatus
+    m(507, 1134, 3, Plain, false), // 324 k8s.io.api.autoscaling.v2beta1.PodsMetricSource
+    m(508, 1137, 3, Plain, false), // 325 k8s.io.api.autoscaling.v2beta1.PodsMetricStatus
+    m(573, 1140, 3, Plain, false), // 326 k8s.io.api.autoscaling.v2beta1.ResourceMetricSource
+    m(574, 1143, 3, Plain, false), // 327 k8s.io.api.autoscaling.v2beta1.ResourceMetricStatus
+    m(108, 1146, 3, Plain, false), // 328 k8s.io.api.autoscaling.v2beta2.ContainerResourceMetricSource
+    m(109, 1149, 3, Plain, false), // 329 k8s.io.api.autoscaling.v2beta2.ContainerResourceMetricStatus
+    m(129, 1152, 3, Plain, false), // 330 k8s.io.api.autoscaling.v2beta2.CrossVersionObjectReference
+    m(216, 1155, 2, Plain, false), // 331 k8s.io.api.autoscaling.v2beta2.ExternalMetricSource
+    m(217, 1157, 2, Plain, false), // 332 k8s.io.api.autoscaling.v2beta2.ExternalMetricStatus
+    m(250, 1159, 3, Plain, false), // 333 k8s.io.api.autoscaling.v2beta2.HPAScalingPolicy
+    m(251, 1162, 3, Plain, false), // 334 k8s.io.api.autoscaling.v2beta2.HPAScalingRules
+    m(257, 1165, 3, Plain, true), // 335 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscaler
+    m(258, 1168, 2, Plain, false), // 336 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerBehavior
+    m(259, 1170, 5, Plain, false), // 337 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerCondition
+    m(260, 1175, 2, Plain, true), // 338 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerList
+    m(261, 1177, 5, Plain, false), // 339 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerSpec
+    m(262, 1182, 6, Plain, false), // 340 k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerStatus
+    m(336, 1188, 2, Plain, false), // 341 k8s.io.api.autoscaling.v2beta2.MetricIdentifier
+    m(337, 1190, 6, Plain, false), // 342 k8s.io.api.autoscaling.v2beta2.MetricSpec
+    m(338, 1196, 6, Plain, false), // 343 k8s.io.api.autoscaling.v2beta2.MetricStatus
+    m(339, 1202, 4, Plain, false), // 344 k8s.io.api.autoscaling.v2beta2.MetricTarget
+    m(340, 1206, 3, Plain, false), // 345 k8s.io.api.autoscaling.v2beta2.MetricValueStatus
+    m(412, 1209, 3, Plain, false), // 346 k8s.io.api.autoscaling.v2beta2.ObjectMetricSource
+    m(413, 1212, 3, Plain, false), // 347 k8s.io.api.autoscaling.v2beta2.ObjectMetricStatus
+    m(507, 1215, 2, Plain, false), // 348 k8s.io.api.autoscaling.v2beta2.PodsMetricSource
+    m(508, 1217, 2, Plain, false), // 349 k8s.io.api.autoscaling.v2beta2.PodsMetricStatus
+    m(573, 1219, 2, Plain, false), // 350 k8s.io.api.autoscaling.v2beta2.ResourceMetricSource
+    m(574, 1221, 2, Plain, false), // 351 k8s.io.api.autoscaling.v2beta2.ResourceMetricStatus
+    m(125, 1223, 3, Plain, true), // 352 k8s.io.api.batch.v1.CronJob
+    m(126, 1226, 2, Plain, true), // 353 k8s.io.api.batch.v1.CronJobList
+    m(127, 1228, 8, Plain, false), // 354 k8s.io.api.batch.v1.CronJobSpec
+    m(128, 1236, 3, Plain, false), // 355 k8s.io.api.batch.v1.CronJobStatus
+    m(298, 1239, 3, Plain, true), // 356 k8s.io.api.batch.v1.Job
+    m(299, 1242, 6, Plain, false), // 357 k8s.io.api.batch.v1.JobCondition
+    m(300, 1248, 2, Plain, true), // 358 k8s.io.api.batch.v1.JobList
+    m(301, 1250, 4, Plain, false), // 359 k8s.io.api.batch.v1.JobSchedulingConfiguration
+    m(302, 1254, 17, Plain, false), // 360 k8s.io.api.batch.v1.JobSpec
+    m(303, 1271, 11, Plain, false), // 361 k8s.io.api.batch.v1.JobStatus
+    m(305, 1282, 2, Plain, false), // 362 k8s.io.api.batch.v1.JobTemplateSpec
+    m(458, 1284, 1, Plain, false), // 363 k8s.io.api.batch.v1.PodFailurePolicy
+    m(459, 1285, 3, Plain, false), // 364 k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+    m(460, 1288, 2, Plain, false), // 365 k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+    m(461, 1290, 3, Plain, false), // 366 k8s.io.api.batch.v1.PodFailurePolicyRule
+    m(696, 1293, 1, Plain, false), // 367 k8s.io.api.batch.v1.SuccessPolicy
+    m(697, 1294, 2, Plain, false), // 368 k8s.io.api.batch.v1.SuccessPolicyRule
+    m(721, 1296, 2, Plain, false), // 369 k8s.io.api.batch.v1.UncountedTerminatedPods
+    m(125, 1298, 3, Plain, true), // 370 k8s.io.api.batch.v1beta1.CronJob
+    m(126, 1301, 2, Plain, true), // 371 k8s.io.api.batch.v1beta1.CronJobList
+    m(127, 1303, 8, Plain, false), // 372 k8s.io.api.batch.v1beta1.CronJobSpec
+    m(128, 1311, 3, Plain, false), // 373 k8s.io.api.batch.v1beta1.CronJobStatus
+    m(304, 1314, 2, Plain, true), // 374 k8s.io.api.batch.v1beta1.JobTemplate
+    m(305, 1316, 2, Plain, false), // 375 k8s.io.api.batch.v1beta1.JobTemplateSpec
+    m(125, 1318, 3, Plain, true), // 376 k8s.io.api.batch.v2alpha1.CronJob
+    m(126, 1321, 2, Plain, true), // 377 k8s.io.api.batch.v2alpha1.CronJobList
+    m(127, 1323, 7, Plain, false), // 378 k8s.io.api.batch.v2alpha1.CronJobSpec
+    m(128, 1330, 2, Plain, false), // 379 k8s.io.api.batch.v2alpha1.CronJobStatus
+    m(304, 1332, 2, Plain, true), // 380 k8s.io.api.batch.v2alpha1.JobTemplate
+    m(305, 1334, 2, Plain, false), // 381 k8s.io.api.batch.v2alpha1.JobTemplateSpec
+    m(62, 1336, 3, Plain, true), // 382 k8s.io.api.certificates.v1.CertificateSigningRequest
+    m(63, 1339, 6, Plain, false), // 383 k8s.io.api.certificates.v1.CertificateSigningRequestCondition
+    m(64, 1345, 2, Plain, true), // 384 k8s.io.api.certificates.v1.CertificateSigningRequestList
+    m(65, 1347, 8, Plain, false), // 385 k8s.io.api.certificates.v1.CertificateSigningRequestSpec
+    m(66, 1355, 2, Plain, false), // 386 k8s.io.api.certificates.v1.CertificateSigningRequestStatus
+    m(78, 1357, 2, Plain, true), // 387 k8s.io.api.certificates.v1.ClusterTrustBundle
+    m(79, 1359, 2, Plain, true), // 388 k8s.io.api.certificates.v1.ClusterTrustBundleList
+    m(81, 1361, 2, Plain, false), // 389 k8s.io.api.certificates.v1.ClusterTrustBundleSpec
+    m(218, 1363, 0, StringList, false), // 390 k8s.io.api.certificates.v1.ExtraValue
+    m(445, 1363, 3, Plain, true), // 391 k8s.io.api.certificates.v1.PodCertificateRequest
+    m(446, 1366, 2, Plain, true), // 392 k8s.io.api.certificates.v1.PodCertificateRequestList
+    m(447, 1368, 10, Plain, false), // 393 k8s.io.api.certificates.v1.PodCertificateRequestSpec
+    m(448, 1378, 5, Plain, false), // 394 k8s.io.api.certificates.v1.PodCertificateRequestStatus
+    m(78, 1383, 2, Plain, true), // 395 k8s.io.api.certificates.v1alpha1.ClusterTrustBundle
+    m(79, 1385, 2, Plain, true), // 396 k8s.io.api.certificates.v1alpha1.ClusterTrustBundleList
+    m(81, 1387, 2, Plain, false), // 397 k8s.io.api.certificates.v1alpha1.ClusterTrustBundleSpec
+    m(445, 1389, 3, Plain, true), // 398 k8s.io.api.certificates.v1alpha1.PodCertificateRequest
+    m(446, 1392, 2, Plain, true), // 399 k8s.io.api.certificates.v1alpha1.PodCertificateRequestList
+    m(447, 1394, 10, Plain, false), // 400 k8s.io.api.certificates.v1alpha1.PodCertificateRequestSpec
+    m(448, 1404, 5, Plain, false), // 401 k8s.io.api.certificates.v1alpha1.PodCertificateRequestStatus
+    m(62, 1409, 3, Plain, true), // 402 k8s.io.api.certificates.v1beta1.CertificateSigningRequest
+    m(63, 1412, 6, Plain, false), // 403 k8s.io.api.certificates.v1beta1.CertificateSigningRequestCondition
+    m(64, 1418, 2, Plain, true), // 404 k8s.io.api.certificates.v1beta1.CertificateSigningRequestList
+    m(65, 1420, 8, Plain, false), // 405 k8s.io.api.certificates.v1beta1.CertificateSigningRequestSpec
+    m(66, 1428, 2, Plain, false), // 406 k8s.io.api.certificates.v1beta1.CertificateSigningRequestStatus
+    m(78, 1430, 2, Plain, true), // 407 k8s.io.api.certificates.v1beta1.ClusterTrustBundle
+    m(79, 1432, 2, Plain, true), // 408 k8s.io.api.certificates.v1beta1.ClusterTrustBundleList
+    m(81, 1434, 2, Plain, false), // 409 k8s.io.api.certificates.v1beta1.ClusterTrustBundleSpec
+    m(218, 1436, 0, StringList, false), // 410 k8s.io.api.certificates.v1beta1.ExtraValue
+    m(445, 1436, 3, Plain, true), // 411 k8s.io.api.certificates.v1beta1.PodCertificateRequest
+    m(446, 1439, 2, Plain, true), // 412 k8s.io.api.certificates.v1beta1.PodCertificateRequestList
+    m(447, 1441, 12, Plain, false), // 413 k8s.io.api.certificates.v1beta1.PodCertificateRequestSpec
+    m(448, 1453, 5, Plain, false), // 414 k8s.io.api.certificates.v1beta1.PodCertificateRequestStatus
+    m(310, 1458, 2, Plain, true), // 415 k8s.io.api.coordination.v1.Lease
+    m(314, 1460, 2, Plain, true), // 416 k8s.io.api.coordination.v1.LeaseList
+    m(315, 1462, 7, Plain, false), // 417 k8s.io.api.coordination.v1.LeaseSpec
+    m(311, 1469, 2, Plain, true), // 418 k8s.io.api.coordination.v1alpha1.LeaseCandidate
+    m(312, 1471, 2, Plain, true), // 419 k8s.io.api.coordination.v1alpha1.LeaseCandidateList
+    m(313, 1473, 6, Plain, false), // 420 k8s.io.api.coordination.v1alpha1.LeaseCandidateSpec
+    m(311, 1479, 2, Plain, true), // 421 k8s.io.api.coordination.v1alpha2.LeaseCandidate
+    m(312, 1481, 2, Plain, true), // 422 k8s.io.api.coordination.v1alpha2.LeaseCandidateList
+    m(313, 1483, 6, Plain, false), // 423 k8s.io.api.coordination.v1alpha2.LeaseCandidateSpec
+    m(310, 1489, 2, Plain, true), // 424 k8s.io.api.coordination.v1beta1.Lease
+    m(311, 1491, 2, Plain, true), // 425 k8s.io.api.coordination.v1beta1.LeaseCandidate
+    m(312, 1493, 2, Plain, true), // 426 k8s.io.api.coordination.v1beta1.LeaseCandidateList
+    m(313, 1495, 6, Plain, false), // 427 k8s.io.api.coordination.v1beta1.LeaseCandidateSpec
+    m(314, 1501, 2, Plain, true), // 428 k8s.io.api.coordination.v1beta1.LeaseList
+    m(315, 1503, 7, Plain, false), // 429 k8s.io.api.coordination.v1beta1.LeaseSpec
+    m(11, 1510, 4, Plain, false), // 430 k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource
+    m(15, 1514, 3, Plain, false), // 431 k8s.io.api.core.v1.Affinity
+    m(25, 1517, 2, Plain, false), // 432 k8s.io.api.core.v1.AppArmorProfile
+    m(28, 1519, 2, Plain, false), // 433 k8s.io.api.core.v1.AttachedVolume
+    m(34, 1521, 1, Plain, false), // 434 k8s.io.api.core.v1.AvoidPods
+    m(35, 1522, 6, Plain, false), // 435 k8s.io.api.core.v1.AzureDiskVolumeSource
+    m(36, 1528, 4, Plain, false), // 436 k8s.io.api.core.v1.AzureFilePersistentVolumeSource
+    m(37, 1532, 3, Plain, false), // 437 k8s.io.api.core.v1.AzureFileVolumeSource
+    m(40, 1535, 2, Plain, true), // 438 k8s.io.api.core.v1.Binding
+    m(51, 1537, 10, Plain, false), // 439 k8s.io.api.core.v1.CSIPersistentVolumeSource
+    m(54, 1547, 5, Plain, false), // 440 k8s.io.api.core.v1.CSIVolumeSource
+    m(55, 1552, 2, Plain, false), // 441 k8s.io.api.core.v1.Capabilities
+    m(60, 1554, 6, Plain, false), // 442 k8s.io.api.core.v1.CephFSPersistentVolumeSource
+    m(61, 1560, 6, Plain, false), // 443 k8s.io.api.core.v1.CephFSVolumeSource
+    m(67, 1566, 4, Plain, false), // 444 k8s.io.api.core.v1.CinderPersistentVolumeSource
+    m(68, 1570, 4, Plain, false), // 445 k8s.io.api.core.v1.CinderVolumeSource
+    m(69, 1574, 2, Plain, false), // 446 k8s.io.api.core.v1.ClaimSource
+    m(70, 1576, 1, Plain, false), // 447 k8s.io.api.core.v1.ClientIPConfig
+    m(80, 1577, 6, Plain, false), // 448 k8s.io.api.core.v1.ClusterTrustBundleProjection
+    m(82, 1583, 4, Plain, false), // 449 k8s.io.api.core.v1.ComponentCondition
+    m(83, 1587, 2, Plain, true), // 450 k8s.io.api.core.v1.ComponentStatus
+    m(84, 1589, 2, Plain, true), // 451 k8s.io.api.core.v1.ComponentStatusList
+    m(96, 1591, 4, Plain, true), // 452 k8s.io.api.core.v1.ConfigMap
+    m(97, 1595, 2, Plain, false), // 453 k8s.io.api.core.v1.ConfigMapEnvSource
+    m(98, 1597, 3, Plain, false), // 454 k8s.io.api.core.v1.ConfigMapKeySelector
+    m(99, 1600, 2, Plain, true), // 455 k8s.io.api.core.v1.ConfigMapList
+    m(100, 1602, 5, Plain, false), // 456 k8s.io.api.core.v1.ConfigMapNodeConfigSource
+    m(101, 1607, 3, Plain, false), // 457 k8s.io.api.core.v1.ConfigMapProjection
+    m(102, 1610, 5, Plain, false), // 458 k8s.io.api.core.v1.ConfigMapVolumeSource
+    m(103, 1615, 25, Plain, false), // 459 k8s.io.api.core.v1.Container
+    m(104, 1640, 3, Plain, false), // 460 k8s.io.api.core.v1.ContainerExtendedResourceRequest
+    m(105, 1643, 2, Plain, false), // 461 k8s.io.api.core.v1.ContainerImage
+    m(106, 1645, 5, Plain, false), // 462 k8s.io.api.core.v1.ContainerPort
+    m(107, 1650, 2, Plain, false), // 463 k8s.io.api.core.v1.ContainerResizePolicy
+    m(110, 1652, 2, Plain, false), // 464 k8s.io.api.core.v1.ContainerRestartRule
+    m(111, 1654, 2, Plain, false), // 465 k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes
+    m(112, 1656, 3, Plain, false), // 466 k8s.io.api.core.v1.ContainerState
+    m(113, 1659, 1, Plain, false), // 467 k8s.io.api.core.v1.ContainerStateRunning
+    m(114, 1660, 7, Plain, false), // 468 k8s.io.api.core.v1.ContainerStateTerminated
+    m(115, 1667, 2, Plain, false), // 469 k8s.io.api.core.v1.ContainerStateWaiting
+    m(116, 1669, 15, Plain, false), // 470 k8s.io.api.core.v1.ContainerStatus
+    m(117, 1684, 1, Plain, false), // 471 k8s.io.api.core.v1.ContainerUser
+    m(130, 1685, 1, Plain, false), // 472 k8s.io.api.core.v1.DaemonEndpoint
+    m(171, 1686, 1, Plain, false), // 473 k8s.io.api.core.v1.DownwardAPIProjection
+    m(172, 1687, 5, Plain, false), // 474 k8s.io.api.core.v1.DownwardAPIVolumeFile
+    m(173, 1692, 3, Plain, false), // 475 k8s.io.api.core.v1.DownwardAPIVolumeSource
+    m(177, 1695, 3, Plain, false), // 476 k8s.io.api.core.v1.EmptyDirVolumeSource
+    m(179, 1698, 4, Plain, false), // 477 k8s.io.api.core.v1.EndpointAddress
+    m(182, 1702, 4, Plain, false), // 478 k8s.io.api.core.v1.EndpointPort
+    m(185, 1706, 3, Plain, false), // 479 k8s.io.api.core.v1.EndpointSubset
+    m(186, 1709, 2, Plain, true), // 480 k8s.io.api.core.v1.Endpoints
+    m(187, 1711, 2, Plain, true), // 481 k8s.io.api.core.v1.EndpointsList
+    m(188, 1713, 3, Plain, false), // 482 k8s.io.api.core.v1.EnvFromSource
+    m(189, 1716, 3, Plain, false), // 483 k8s.io.api.core.v1.EnvVar
+    m(190, 1719, 5, Plain, false), // 484 k8s.io.api.core.v1.EnvVarSource
+    m(191, 1724, 2, Plain, false), // 485 k8s.io.api.core.v1.EphemeralContainer
+    m(192, 1726, 25, Plain, false), // 486 k8s.io.api.core.v1.EphemeralContainerCommon
+    m(193, 1751, 2, Plain, true), // 487 k8s.io.api.core.v1.EphemeralContainers
+    m(194, 1753, 1, Plain, false), // 488 k8s.io.api.core.v1.EphemeralVolumeSource
+    m(195, 1754, 15, Plain, true), // 489 k8s.io.api.core.v1.Event
+    m(196, 1769, 2, Plain, true), // 490 k8s.io.api.core.v1.EventList
+    m(197, 1771, 2, Plain, false), // 491 k8s.io.api.core.v1.EventSeries
+    m(198, 1773, 2, Plain, false), // 492 k8s.io.api.core.v1.EventSource
+    m(208, 1775, 2, Plain, false), // 493 k8s.io.api.core.v1.EvictionResponder
+    m(213, 1777, 1, Plain, false), // 494 k8s.io.api.core.v1.ExecAction
+    m(219, 1778, 5, Plain, false), // 495 k8s.io.api.core.v1.FCVolumeSource
+    m(224, 1783, 4, Plain, false), // 496 k8s.io.api.core.v1.FileKeySelector
+    m(225, 1787, 5, Plain, false), // 497 k8s.io.api.core.v1.FlexPersistentVolumeSource
+    m(226, 1792, 5, Plain, false), // 498 k8s.io.api.core.v1.FlexVolumeSource
+    m(227, 1797, 2, Plain, false), // 499 k8s.io.api.core.v1.FlockerVolumeSource
+    m(236, 1799, 4, Plain, false), // 500 k8s.io.api.core.v1.GCEPersistentDiskVolumeSource
+    m(237, 1803, 3, Plain, false), // 501 k8s.io.api.core.v1.GRPCAction
+    m(240, 1806, 3, Plain, false), // 502 k8s.io.api.core.v1.GitRepoVolumeSource
+    m(241, 1809, 4, Plain, false), // 503 k8s.io.api.core.v1.GlusterfsPersistentVolumeSource
+    m(242, 1813, 3, Plain, false), // 504 k8s.io.api.core.v1.GlusterfsVolumeSource
+    m(252, 1816, 6, Plain, false), // 505 k8s.io.api.core.v1.HTTPGetAction
+    m(253, 1822, 2, Plain, false), // 506 k8s.io.api.core.v1.HTTPHeader
+    m(256, 1824, 3, Plain, false), // 507 k8s.io.api.core.v1.Handler
+    m(263, 1827, 2, Plain, false), // 508 k8s.io.api.core.v1.HostAlias
+    m(264, 1829, 1, Plain, false), // 509 k8s.io.api.core.v1.HostIP
+    m(265, 1830, 2, Plain, false), // 510 k8s.io.api.core.v1.HostPathVolumeSource
+    m(272, 1832, 11, Plain, false), // 511 k8s.io.api.core.v1.ISCSIPersistentVolumeSource
+    m(273, 1843, 11, Plain, false), // 512 k8s.io.api.core.v1.ISCSIVolumeSource
+    m(278, 1854, 2, Plain, false), // 513 k8s.io.api.core.v1.ImageVolumeSource
+    m(279, 1856, 1, Plain, false), // 514 k8s.io.api.core.v1.ImageVolumeStatus
+    m(306, 1857, 4, Plain, false), // 515 k8s.io.api.core.v1.KeyToPath
+    m(316, 1861, 3, Plain, false), // 516 k8s.io.api.core.v1.Lifecycle
+    m(317, 1864, 4, Plain, false), // 517 k8s.io.api.core.v1.LifecycleHandler
+    m(318, 1868, 2, Plain, true), // 518 k8s.io.api.core.v1.LimitRange
+    m(319, 1870, 6, Plain, false), // 519 k8s.io.api.core.v1.LimitRangeItem
+    m(320, 1876, 2, Plain, true), // 520 k8s.io.api.core.v1.LimitRangeList
+    m(321, 1878, 1, Plain, false), // 521 k8s.io.api.core.v1.LimitRangeSpec
+    m(324, 1879, 3, Plain, false), // 522 k8s.io.api.core.v1.LinuxContainerUser
+    m(325, 1882, 2, Plain, true), // 523 k8s.io.api.core.v1.List
+    m(328, 1884, 4, Plain, false), // 524 k8s.io.api.core.v1.LoadBalancerIngress
+    m(329, 1888, 1, Plain, false), // 525 k8s.io.api.core.v1.LoadBalancerStatus
+    m(330, 1889, 1, Plain, false), // 526 k8s.io.api.core.v1.LocalObjectReference
+    m(332, 1890, 2, Plain, false), // 527 k8s.io.api.core.v1.LocalVolumeSource
+    m(343, 1892, 2, Plain, false), // 528 k8s.io.api.core.v1.ModifyVolumeStatus
+    m(354, 1894, 3, Plain, false), // 529 k8s.io.api.core.v1.NFSVolumeSource
+    m(365, 1897, 3, Plain, true), // 530 k8s.io.api.core.v1.Namespace
+    m(366, 1900, 5, Plain, false), // 531 k8s.io.api.core.v1.NamespaceCondition
+    m(367, 1905, 2, Plain, true), // 532 k8s.io.api.core.v1.NamespaceList
+    m(368, 1907, 1, Plain, false), // 533 k8s.io.api.core.v1.NamespaceSpec
+    m(369, 1908, 2, Plain, false), // 534 k8s.io.api.core.v1.NamespaceStatus
+    m(379, 1910, 3, Plain, true), // 535 k8s.io.api.core.v1.Node
+    m(380, 1913, 2, Plain, false), // 536 k8s.io.api.core.v1.NodeAddress
+    m(381, 1915, 2, Plain, false), // 537 k8s.io.api.core.v1.NodeAffinity
+    m(382, 1917, 2, Plain, false), // 538 k8s.io.api.core.v1.NodeAllocatableMappedResources
+    m(385, 1919, 3, Plain, false), // 539 k8s.io.api.core.v1.NodeAllocatableOverheadResources
+    m(387, 1922, 4, Plain, false), // 540 k8s.io.api.core.v1.NodeAllocatableResourceClaimStatus
+    m(389, 1926, 6, Plain, false), // 541 k8s.io.api.core.v1.NodeCondition
+    m(390, 1932, 1, Plain, false), // 542 k8s.io.api.core.v1.NodeConfigSource
+    m(391, 1933, 4, Plain, false), // 543 k8s.io.api.core.v1.NodeConfigStatus
+    m(392, 1937, 1, Plain, false), // 544 k8s.io.api.core.v1.NodeDaemonEndpoints
+    m(393, 1938, 1, Plain, false), // 545 k8s.io.api.core.v1.NodeFeatures
+    m(394, 1939, 2, Plain, true), // 546 k8s.io.api.core.v1.NodeList
+    m(395, 1941, 1, Plain, false), // 547 k8s.io.api.core.v1.NodePodPreemptionPolicy
+    m(396, 1942, 1, Plain, true), // 548 k8s.io.api.core.v1.NodeProxyOptions
+    m(397, 1943, 1, Plain, false), // 549 k8s.io.api.core.v1.NodeResources
+    m(398, 1944, 2, Plain, false), // 550 k8s.io.api.core.v1.NodeRuntimeHandler
+    m(399, 1946, 2, Plain, false), // 551 k8s.io.api.core.v1.NodeRuntimeHandlerFeatures
+    m(400, 1948, 1, Plain, false), // 552 k8s.io.api.core.v1.NodeSelector
+    m(401, 1949, 3, Plain, false), // 553 k8s.io.api.core.v1.NodeSelectorRequirement
+    m(402, 1952, 2, Plain, false), // 554 k8s.io.api.core.v1.NodeSelectorTerm
+    m(403, 1954, 8, Plain, false), // 555 k8s.io.api.core.v1.NodeSpec
+    m(404, 1962, 14, Plain, false), // 556 k8s.io.api.core.v1.NodeStatus
+    m(405, 1976, 1, Plain, false), // 557 k8s.io.api.core.v1.NodeSwapStatus
+    m(406, 1977, 11, Plain, false), // 558 k8s.io.api.core.v1.NodeSystemInfo
+    m(410, 1988, 2, Plain, false), // 559 k8s.io.api.core.v1.ObjectFieldSelector
+    m(414, 1990, 7, Plain, false), // 560 k8s.io.api.core.v1.ObjectReference
+    m(426, 1997, 3, Plain, true), // 561 k8s.io.api.core.v1.PersistentVolume
+    m(427, 2000, 3, Plain, true), // 562 k8s.io.api.core.v1.PersistentVolumeClaim
+    m(428, 2003, 6, Plain, false), // 563 k8s.io.api.core.v1.PersistentVolumeClaimCondition
+    m(429, 2009, 2, Plain, true), // 564 k8s.io.api.core.v1.PersistentVolumeClaimList
+    m(430, 2011, 9, Plain, false), // 565 k8s.io.api.core.v1.PersistentVolumeClaimSpec
+    m(431, 2020, 9, Plain, false), // 566 k8s.io.api.core.v1.PersistentVolumeClaimStatus
+    m(432, 2029, 2, Plain, false), // 567 k8s.io.api.core.v1.PersistentVolumeClaimTemplate
+    m(433, 2031, 2, Plain, false), // 568 k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource
+    m(434, 2033, 2, Plain, true), // 569 k8s.io.api.core.v1.PersistentVolumeList
+    m(435, 2035, 22, Plain, false), // 570 k8s.io.api.core.v1.PersistentVolumeSource
+    m(436, 2057, 10, Plain, false), // 571 k8s.io.api.core.v1.PersistentVolumeSpec
+    m(437, 2067, 4, Plain, false), // 572 k8s.io.api.core.v1.PersistentVolumeStatus
+    m(438, 2071, 2, Plain, false), // 573 k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource
+    m(439, 2073, 3, Plain, true), // 574 k8s.io.api.core.v1.Pod
+    m(440, 2076, 2, Plain, false), // 575 k8s.io.api.core.v1.PodAffinity
+    m(441, 2078, 6, Plain, false), // 576 k8s.io.api.core.v1.PodAffinityTerm
+    m(442, 2084, 2, Plain, false), // 577 k8s.io.api.core.v1.PodAntiAffinity
+    m(443, 2086, 5, Plain, true), // 578 k8s.io.api.core.v1.PodAttachOptions
+    m(444, 2091, 8, Plain, false), // 579 k8s.io.api.core.v1.PodCertificateProjection
+    m(449, 2099, 7, Plain, false), // 580 k8s.io.api.core.v1.PodCondition
+    m(450, 2106, 3, Plain, false), // 581 k8s.io.api.core.v1.PodDNSConfig
+    m(451, 2109, 2, Plain, false), // 582 k8s.io.api.core.v1.PodDNSConfigOption
+    m(456, 2111, 6, Plain, true), // 583 k8s.io.api.core.v1.PodExecOptions
+    m(457, 2117, 2, Plain, false), // 584 k8s.io.api.core.v1.PodExtendedResourceClaimStatus
+    m(473, 2119, 1, Plain, false), // 585 k8s.io.api.core.v1.PodIP
+    m(474, 2120, 2, Plain, true), // 586 k8s.io.api.core.v1.PodList
+    m(475, 2122, 10, Plain, true), // 587 k8s.io.api.core.v1.PodLogOptions
+    m(476, 2132, 1, Plain, false), // 588 k8s.io.api.core.v1.PodOS
+    m(477, 2133, 1, Plain, true), // 589 k8s.io.api.core.v1.PodPortForwardOptions
+    m(481, 2134, 1, Plain, true), // 590 k8s.io.api.core.v1.PodProxyOptions
+    m(482, 2135, 1, Plain, false), // 591 k8s.io.api.core.v1.PodReadinessGate
+    m(483, 2136, 3, Plain, false), // 592 k8s.io.api.core.v1.PodResourceClaim
+    m(484, 2139, 2, Plain, false), // 593 k8s.io.api.core.v1.PodResourceClaimStatus
+    m(490, 2141, 1, Plain, false), // 594 k8s.io.api.core.v1.PodSchedulingGate
+    m(491, 2142, 1, Plain, false), // 595 k8s.io.api.core.v1.PodSchedulingGroup
+    m(495, 2143, 13, Plain, false), // 596 k8s.io.api.core.v1.PodSecurityContext
+    m(499, 2156, 1, Plain, false), // 597 k8s.io.api.core.v1.PodSignature
+    m(500, 2157, 43, Plain, false), // 598 k8s.io.api.core.v1.PodSpec
+    m(501, 2200, 22, Plain, false), // 599 k8s.io.api.core.v1.PodStatus
+    m(502, 2222, 2, Plain, true), // 600 k8s.io.api.core.v1.PodStatusResult
+    m(503, 2224, 2, Plain, true), // 601 k8s.io.api.core.v1.PodTemplate
+    m(504, 2226, 2, Plain, true), // 602 k8s.io.api.core.v1.PodTemplateList
+    m(505, 2228, 2, Plain, false), // 603 k8s.io.api.core.v1.PodTemplateSpec
+    m(506, 2230, 3, Plain, false), // 604 k8s.io.api.core.v1.PodVolumeHealth
+    m(514, 2233, 3, Plain, false), // 605 k8s.io.api.core.v1.PortStatus
+    m(515, 2236, 3, Plain, false), // 606 k8s.io.api.core.v1.PortworxVolumeSource
+    m(516, 2239, 1, Plain, false), // 607 k8s.io.api.core.v1.Preconditions
+    m(517, 2240, 4, Plain, false), // 608 k8s.io.api.core.v1.PreferAvoidPodsEntry
+    m(518, 2244, 2, Plain, false), // 609 k8s.io.api.core.v1.PreferredSchedulingTerm
+    m(527, 2246, 7, Plain, false), // 610 k8s.io.api.core.v1.Probe
+    m(528, 2253, 4, Plain, false), // 611 k8s.io.api.core.v1.ProbeHandler
+    m(529, 2257, 3, Plain, false), // 612 k8s.io.api.core.v1.ProjectedVolumeSource
+    m(533, 2260, 6, Plain, false), // 613 k8s.io.api.core.v1.QuobyteVolumeSource
+    m(534, 2266, 8, Plain, false), // 614 k8s.io.api.core.v1.RBDPersistentVolumeSource
+    m(535, 2274, 8, Plain, false), // 615 k8s.io.api.core.v1.RBDVolumeSource
+    m(536, 2282, 3, Plain, true), // 616 k8s.io.api.core.v1.RangeAllocation
+    m(543, 2285, 3, Plain, true), // 617 k8s.io.api.core.v1.ReplicationController
+    m(544, 2288, 5, Plain, false), // 618 k8s.io.api.core.v1.ReplicationControllerCondition
+    m(546, 2293, 2, Plain, true), // 619 k8s.io.api.core.v1.ReplicationControllerList
+    m(547, 2295, 4, Plain, false), // 620 k8s.io.api.core.v1.ReplicationControllerSpec
+    m(548, 2299, 6, Plain, false), // 621 k8s.io.api.core.v1.ReplicationControllerStatus
+    m(551, 2305, 2, Plain, false), // 622 k8s.io.api.core.v1.ResourceClaim
+    m(568, 2307, 3, Plain, false), // 623 k8s.io.api.core.v1.ResourceFieldSelector
+    m(572, 2310, 3, Plain, false), // 624 k8s.io.api.core.v1.ResourceHealth
+    m(582, 2313, 3, Plain, true), // 625 k8s.io.api.core.v1.ResourceQuota
+    m(583, 2316, 2, Plain, true), // 626 k8s.io.api.core.v1.ResourceQuotaList
+    m(584, 2318, 3, Plain, false), // 627 k8s.io.api.core.v1.ResourceQuotaSpec
+    m(585, 2321, 2, Plain, false), // 628 k8s.io.api.core.v1.ResourceQuotaStatus
+    m(588, 2323, 3, Plain, false), // 629 k8s.io.api.core.v1.ResourceRequirements
+    m(593, 2326, 2, Plain, false), // 630 k8s.io.api.core.v1.ResourceStatus
+    m(613, 2328, 4, Plain, false), // 631 k8s.io.api.core.v1.SELinuxOptions
+    m(616, 2332, 10, Plain, false), // 632 k8s.io.api.core.v1.ScaleIOPersistentVolumeSource
+    m(617, 2342, 10, Plain, false), // 633 k8s.io.api.core.v1.ScaleIOVolumeSource
+    m(621, 2352, 1, Plain, false), // 634 k8s.io.api.core.v1.ScopeSelector
+    m(622, 2353, 3, Plain, false), // 635 k8s.io.api.core.v1.ScopedResourceSelectorRequirement
+    m(623, 2356, 2, Plain, false), // 636 k8s.io.api.core.v1.SeccompProfile
+    m(624, 2358, 5, Plain, true), // 637 k8s.io.api.core.v1.Secret
+    m(625, 2363, 2, Plain, false), // 638 k8s.io.api.core.v1.SecretEnvSource
+    m(626, 2365, 3, Plain, false), // 639 k8s.io.api.core.v1.SecretKeySelector
+    m(627, 2368, 2, Plain, true), // 640 k8s.io.api.core.v1.SecretList
+    m(628, 2370, 3, Plain, false), // 641 k8s.io.api.core.v1.SecretProjection
+    m(629, 2373, 2, Plain, false), // 642 k8s.io.api.core.v1.SecretReference
+    m(630, 2375, 5, Plain, false), // 643 k8s.io.api.core.v1.SecretVolumeSource
+    m(631, 2380, 12, Plain, false), // 644 k8s.io.api.core.v1.SecurityContext
+    m(638, 2392, 1, Plain, true), // 645 k8s.io.api.core.v1.SerializedReference
+    m(641, 2393, 3, Plain, true), // 646 k8s.io.api.core.v1.Service
+    m(642, 2396, 4, Plain, true), // 647 k8s.io.api.core.v1.ServiceAccount
+    m(643, 2400, 2, Plain, true), // 648 k8s.io.api.core.v1.ServiceAccountList
+    m(645, 2402, 4, Plain, false), // 649 k8s.io.api.core.v1.ServiceAccountTokenProjection
+    m(651, 2406, 2, Plain, true), // 650 k8s.io.api.core.v1.ServiceList
+    m(652, 2408, 6, Plain, false), // 651 k8s.io.api.core.v1.ServicePort
+    m(653, 2414, 1, Plain, true), // 652 k8s.io.api.core.v1.ServiceProxyOptions
+    m(655, 2415, 20, Plain, false), // 653 k8s.io.api.core.v1.ServiceSpec
+    m(656, 2435, 2, Plain, false), // 654 k8s.io.api.core.v1.ServiceStatus
+    m(657, 2437, 1, Plain, false), // 655 k8s.io.api.core.v1.SessionAffinityConfig
+    m(663, 2438, 1, Plain, false), // 656 k8s.io.api.core.v1.SleepAction
+    m(679, 2439, 5, Plain, false), // 657 k8s.io.api.core.v1.StorageOSPersistentVolumeSource
+    m(680, 2444, 5, Plain, false), // 658 k8s.io.api.core.v1.StorageOSVolumeSource
+    m(699, 2449, 2, Plain, false), // 659 k8s.io.api.core.v1.Sysctl
+    m(700, 2451, 2, Plain, false), // 660 k8s.io.api.core.v1.TCPSocketAction
+    m(702, 2453, 4, Plain, false), // 661 k8s.io.api.core.v1.Taint
+    m(712, 2457, 5, Plain, false), // 662 k8s.io.api.core.v1.Toleration
+    m(714, 2462, 2, Plain, false), // 663 k8s.io.api.core.v1.TopologySelectorLabelRequirement
+    m(715, 2464, 1, Plain, false), // 664 k8s.io.api.core.v1.TopologySelectorTerm
+    m(716, 2465, 8, Plain, false), // 665 k8s.io.api.core.v1.TopologySpreadConstraint
+    m(719, 2473, 3, Plain, false), // 666 k8s.io.api.core.v1.TypedLocalObjectReference
+    m(720, 2476, 4, Plain, false), // 667 k8s.io.api.core.v1.TypedObjectReference
+    m(740, 2480, 2, Plain, false), // 668 k8s.io.api.core.v1.Volume
+    m(748, 2482, 2, Plain, false), // 669 k8s.io.api.core.v1.VolumeDevice
+    m(750, 2484, 3, Plain, false), // 670 k8s.io.api.core.v1.VolumeHealthCondition
+    m(751, 2487, 2, Plain, false), // 671 k8s.io.api.core.v1.VolumeHealthStatus
+    m(752, 2489, 8, Plain, false), // 672 k8s.io.api.core.v1.VolumeMount
+    m(753, 2497, 5, Plain, false), // 673 k8s.io.api.core.v1.VolumeMountStatus
+    m(754, 2502, 1, Plain, false), // 674 k8s.io.api.core.v1.VolumeNodeAffinity
+    m(756, 2503, 6, Plain, false), // 675 k8s.io.api.core.v1.VolumeProjection
+    m(757, 2509, 2, Plain, false), // 676 k8s.io.api.core.v1.VolumeResourceRequirements
+    m(758, 2511, 30, Plain, false), // 677 k8s.io.api.core.v1.VolumeSource
+    m(759, 2541, 1, Plain, false), // 678 k8s.io.api.core.v1.VolumeStatus
+    m(760, 2542, 4, Plain, false), // 679 k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource
+    m(765, 2546, 2, Plain, false), // 680 k8s.io.api.core.v1.WeightedPodAffinityTerm
+    m(766, 2548, 4, Plain, false), // 681 k8s.io.api.core.v1.WindowsSecurityContextOptions
+    m(785, 2552, 3, Plain, false), // 682 k8s.io.api.core.v1.WorkloadReference
+    m(178, 2555, 8, Plain, false), // 683 k8s.io.api.discovery.v1.Endpoint
+    m(180, 2563, 3, Plain, false), // 684 k8s.io.api.discovery.v1.EndpointConditions
+    m(181, 2566, 2, Plain, false), // 685 k8s.io.api.discovery.v1.EndpointHints
+    m(182, 2568, 4, Plain, false), // 686 k8s.io.api.discovery.v1.EndpointPort
+    m(183, 2572, 4, Plain, true), // 687 k8s.io.api.discovery.v1.EndpointSlice
+    m(184, 2576, 2, Plain, true), // 688 k8s.io.api.discovery.v1.EndpointSliceList
+    m(234, 2578, 1, Plain, false), // 689 k8s.io.api.discovery.v1.ForNode
+    m(235, 2579, 1, Plain, false), // 690 k8s.io.api.discovery.v1.ForZone
+    m(178, 2580, 6, Plain, false), // 691 k8s.io.api.discovery.v1alpha1.Endpoint
+    m(180, 2586, 3, Plain, false), // 692 k8s.io.api.discovery.v1alpha1.EndpointConditions
+    m(182, 2589, 4, Plain, false), // 693 k8s.io.api.discovery.v1alpha1.EndpointPort
+    m(183, 2593, 4, Plain, true), // 694 k8s.io.api.discovery.v1alpha1.EndpointSlice
+    m(184, 2597, 2, Plain, true), // 695 k8s.io.api.discovery.v1alpha1.EndpointSliceList
+    m(178, 2599, 7, Plain, false), // 696 k8s.io.api.discovery.v1beta1.Endpoint
+    m(180, 2606, 3, Plain, false), // 697 k8s.io.api.discovery.v1beta1.EndpointConditions
+    m(181, 2609, 2, Plain, false), // 698 k8s.io.api.discovery.v1beta1.EndpointHints
+    m(182, 2611, 4, Plain, false), // 699 k8s.io.api.discovery.v1beta1.EndpointPort
+    m(183, 2615, 4, Plain, true), // 700 k8s.io.api.discovery.v1beta1.EndpointSlice
+    m(184, 2619, 2, Plain, true), // 701 k8s.io.api.discovery.v1beta1.EndpointSliceList
+    m(234, 2621, 1, Plain, false), // 702 k8s.io.api.discovery.v1beta1.ForNode
+    m(235, 2622, 1, Plain, false), // 703 k8s.io.api.discovery.v1beta1.ForZone
+    m(195, 2623, 15, Plain, true), // 704 k8s.io.api.events.v1.Event
+    m(196, 2638, 2, Plain, true), // 705 k8s.io.api.events.v1.EventList
+    m(197, 2640, 2, Plain, false), // 706 k8s.io.api.events.v1.EventSeries
+    m(195, 2642, 15, Plain, true), // 707 k8s.io.api.events.v1beta1.Event
+    m(196, 2657, 2, Plain, true), // 708 k8s.io.api.events.v1beta1.EventList
+    m(197, 2659, 2, Plain, false), // 709 k8s.io.api.events.v1beta1.EventSeries
+    m(22, 2661, 1, Plain, false), // 710 k8s.io.api.extensions.v1beta1.AllowedCSIDriver
+    m(23, 2662, 1, Plain, false), // 711 k8s.io.api.extensions.v1beta1.AllowedFlexVolume
+    m(24, 2663, 2, Plain, false), // 712 k8s.io.api.extensions.v1beta1.AllowedHostPath
+    m(131, 2665, 3, Plain, true), // 713 k8s.io.api.extensions.v1beta1.DaemonSet
+    m(132, 2668, 5, Plain, false), // 714 k8s.io.api.extensions.v1beta1.DaemonSetCondition
+    m(133, 2673, 2, Plain, true), // 715 k8s.io.api.extensions.v1beta1.DaemonSetList
+    m(134, 2675, 6, Plain, false), // 716 k8s.io.api.extensions.v1beta1.DaemonSetSpec
+    m(135, 2681, 10, Plain, false), // 717 k8s.io.api.extensions.v1beta1.DaemonSetStatus
+    m(136, 2691, 2, Plain, false), // 718 k8s.io.api.extensions.v1beta1.DaemonSetUpdateStrategy
+    m(138, 2693, 3, Plain, true), // 719 k8s.io.api.extensions.v1beta1.Deployment
+    m(139, 2696, 6, Plain, false), // 720 k8s.io.api.extensions.v1beta1.DeploymentCondition
+    m(140, 2702, 2, Plain, true), // 721 k8s.io.api.extensions.v1beta1.DeploymentList
+    m(141, 2704, 3, Plain, true), // 722 k8s.io.api.extensions.v1beta1.DeploymentRollback
+    m(142, 2707, 9, Plain, false), // 723 k8s.io.api.extensions.v1beta1.DeploymentSpec
+    m(143, 2716, 9, Plain, false), // 724 k8s.io.api.extensions.v1beta1.DeploymentStatus
+    m(144, 2725, 2, Plain, false), // 725 k8s.io.api.extensions.v1beta1.DeploymentStrategy
+    m(220, 2727, 2, Plain, false), // 726 k8s.io.api.extensions.v1beta1.FSGroupStrategyOptions
+    m(254, 2729, 3, Plain, false), // 727 k8s.io.api.extensions.v1beta1.HTTPIngressPath
+    m(255, 2732, 1, Plain, false), // 728 k8s.io.api.extensions.v1beta1.HTTPIngressRuleValue
+    m(266, 2733, 2, Plain, false), // 729 k8s.io.api.extensions.v1beta1.HostPortRange
+    m(267, 2735, 2, Plain, false), // 730 k8s.io.api.extensions.v1beta1.IDRange
+    m(271, 2737, 2, Plain, false), // 731 k8s.io.api.extensions.v1beta1.IPBlock
+    m(280, 2739, 3, Plain, true), // 732 k8s.io.api.extensions.v1beta1.Ingress
+    m(281, 2742, 3, Plain, false), // 733 k8s.io.api.extensions.v1beta1.IngressBackend
+    m(286, 2745, 2, Plain, true), // 734 k8s.io.api.extensions.v1beta1.IngressList
+    m(287, 2747, 3, Plain, false), // 735 k8s.io.api.extensions.v1beta1.IngressLoadBalancerIngress
+    m(288, 2750, 1, Plain, false), // 736 k8s.io.api.extensions.v1beta1.IngressLoadBalancerStatus
+    m(289, 2751, 3, Plain, false), // 737 k8s.io.api.extensions.v1beta1.IngressPortStatus
+    m(290, 2754, 2, Plain, false), // 738 k8s.io.api.extensions.v1beta1.IngressRule
+    m(291, 2756, 1, Plain, false), // 739 k8s.io.api.extensions.v1beta1.IngressRuleValue
+    m(293, 2757, 4, Plain, false), // 740 k8s.io.api.extensions.v1beta1.IngressSpec
+    m(294, 2761, 1, Plain, false), // 741 k8s.io.api.extensions.v1beta1.IngressStatus
+    m(295, 2762, 2, Plain, false), // 742 k8s.io.api.extensions.v1beta1.IngressTLS
+    m(371, 2764, 2, Plain, true), // 743 k8s.io.api.extensions.v1beta1.NetworkPolicy
+    m(372, 2766, 2, Plain, false), // 744 k8s.io.api.extensions.v1beta1.NetworkPolicyEgressRule
+    m(373, 2768, 2, Plain, false), // 745 k8s.io.api.extensions.v1beta1.NetworkPolicyIngressRule
+    m(374, 2770, 2, Plain, true), // 746 k8s.io.api.extensions.v1beta1.NetworkPolicyList
+    m(375, 2772, 3, Plain, false), // 747 k8s.io.api.extensions.v1beta1.NetworkPolicyPeer
+    m(376, 2775, 3, Plain, false), // 748 k8s.io.api.extensions.v1beta1.NetworkPolicyPort
+    m(377, 2778, 4, Plain, false), // 749 k8s.io.api.extensions.v1beta1.NetworkPolicySpec
+    m(378, 2782, 1, Plain, false), // 750 k8s.io.api.extensions.v1beta1.NetworkPolicyStatus
+    m(496, 2783, 2, Plain, true), // 751 k8s.io.api.extensions.v1beta1.PodSecurityPolicy
+    m(497, 2785, 2, Plain, true), // 752 k8s.io.api.extensions.v1beta1.PodSecurityPolicyList
+    m(498, 2787, 24, Plain, false), // 753 k8s.io.api.extensions.v1beta1.PodSecurityPolicySpec
+    m(538, 2811, 3, Plain, true), // 754 k8s.io.api.extensions.v1beta1.ReplicaSet
+    m(539, 2814, 5, Plain, false), // 755 k8s.io.api.extensions.v1beta1.ReplicaSetCondition
+    m(540, 2819, 2, Plain, true), // 756 k8s.io.api.extensions.v1beta1.ReplicaSetList
+    m(541, 2821, 4, Plain, false), // 757 k8s.io.api.extensions.v1beta1.ReplicaSetSpec
+    m(542, 2825, 7, Plain, false), // 758 k8s.io.api.extensions.v1beta1.ReplicaSetStatus
+    m(545, 2832, 0, Plain, true), // 759 k8s.io.api.extensions.v1beta1.ReplicationControllerDummy
+    m(600, 2832, 1, Plain, false), // 760 k8s.io.api.extensions.v1beta1.RollbackConfig
+    m(601, 2833, 2, Plain, false), // 761 k8s.io.api.extensions.v1beta1.RollingUpdateDaemonSet
+    m(602, 2835, 2, Plain, false), // 762 k8s.io.api.extensions.v1beta1.RollingUpdateDeployment
+    m(607, 2837, 2, Plain, false), // 763 k8s.io.api.extensions.v1beta1.RunAsGroupStrategyOptions
+    m(608, 2839, 2, Plain, false), // 764 k8s.io.api.extensions.v1beta1.RunAsUserStrategyOptions
+    m(612, 2841, 2, Plain, false), // 765 k8s.io.api.extensions.v1beta1.RuntimeClassStrategyOptions
+    m(614, 2843, 2, Plain, false), // 766 k8s.io.api.extensions.v1beta1.SELinuxStrategyOptions
+    m(615, 2845, 3, Plain, true), // 767 k8s.io.api.extensions.v1beta1.Scale
+    m(618, 2848, 1, Plain, false), // 768 k8s.io.api.extensions.v1beta1.ScaleSpec
+    m(619, 2849, 3, Plain, false), // 769 k8s.io.api.extensions.v1beta1.ScaleStatus
+    m(698, 2852, 2, Plain, false), // 770 k8s.io.api.extensions.v1beta1.SupplementalGroupsStrategyOptions
+    m(214, 2854, 2, Plain, false), // 771 k8s.io.api.flowcontrol.v1.ExemptPriorityLevelConfiguration
+    m(228, 2856, 1, Plain, false), // 772 k8s.io.api.flowcontrol.v1.FlowDistinguisherMethod
+    m(229, 2857, 3, Plain, true), // 773 k8s.io.api.flowcontrol.v1.FlowSchema
+    m(230, 2860, 5, Plain, false), // 774 k8s.io.api.flowcontrol.v1.FlowSchemaCondition
+    m(231, 2865, 2, Plain, true), // 775 k8s.io.api.flowcontrol.v1.FlowSchemaList
+    m(232, 2867, 4, Plain, false), // 776 k8s.io.api.flowcontrol.v1.FlowSchemaSpec
+    m(233, 2871, 1, Plain, false), // 777 k8s.io.api.flowcontrol.v1.FlowSchemaStatus
+    m(245, 2872, 1, Plain, false), // 778 k8s.io.api.flowcontrol.v1.GroupSubject
+    m(322, 2873, 2, Plain, false), // 779 k8s.io.api.flowcontrol.v1.LimitResponse
+    m(323, 2875, 4, Plain, false), // 780 k8s.io.api.flowcontrol.v1.LimitedPriorityLevelConfiguration
+    m(408, 2879, 2, Plain, false), // 781 k8s.io.api.flowcontrol.v1.NonResourcePolicyRule
+    m(511, 2881, 3, Plain, false), // 782 k8s.io.api.flowcontrol.v1.PolicyRulesWithSubjects
+    m(521, 2884, 3, Plain, true), // 783 k8s.io.api.flowcontrol.v1.PriorityLevelConfiguration
+    m(522, 2887, 5, Plain, false), // 784 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationCondition
+    m(523, 2892, 2, Plain, true), // 785 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationList
+    m(524, 2894, 1, Plain, false), // 786 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationReference
+    m(525, 2895, 3, Plain, false), // 787 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationSpec
+    m(526, 2898, 1, Plain, false), // 788 k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationStatus
+    m(532, 2899, 3, Plain, false), // 789 k8s.io.api.flowcontrol.v1.QueuingConfiguration
+    m(576, 2902, 5, Plain, false), // 790 k8s.io.api.flowcontrol.v1.ResourcePolicyRule
+    m(644, 2907, 2, Plain, false), // 791 k8s.io.api.flowcontrol.v1.ServiceAccountSubject
+    m(691, 2909, 4, Plain, false), // 792 k8s.io.api.flowcontrol.v1.Subject
+    m(725, 2913, 1, Plain, false), // 793 k8s.io.api.flowcontrol.v1.UserSubject
+    m(214, 2914, 2, Plain, false), // 794 k8s.io.api.flowcontrol.v1alpha1.ExemptPriorityLevelConfiguration
+    m(228, 2916, 1, Plain, false), // 795 k8s.io.api.flowcontrol.v1alpha1.FlowDistinguisherMethod
+    m(229, 2917, 3, Plain, true), // 796 k8s.io.api.flowcontrol.v1alpha1.FlowSchema
+    m(230, 2920, 5, Plain, false), // 797 k8s.io.api.flowcontrol.v1alpha1.FlowSchemaCondition
+    m(231, 2925, 2, Plain, true), // 798 k8s.io.api.flowcontrol.v1alpha1.FlowSchemaList
+    m(232, 2927, 4, Plain, false), // 799 k8s.io.api.flowcontrol.v1alpha1.FlowSchemaSpec
+    m(233, 2931, 1, Plain, false), // 800 k8s.io.api.flowcontrol.v1alpha1.FlowSchemaStatus
+    m(245, 2932, 1, Plain, false), // 801 k8s.io.api.flowcontrol.v1alpha1.GroupSubject
+    m(322, 2933, 2, Plain, false), // 802 k8s.io.api.flowcontrol.v1alpha1.LimitResponse
+    m(323, 2935, 4, Plain, false), // 803 k8s.io.api.flowcontrol.v1alpha1.LimitedPriorityLevelConfiguration
+    m(408, 2939, 2, Plain, false), // 804 k8s.io.api.flowcontrol.v1alpha1.NonResourcePolicyRule
+    m(511, 2941, 3, Plain, false), // 805 k8s.io.api.flowcontrol.v1alpha1.PolicyRulesWithSubjects
+    m(521, 2944, 3, Plain, true), // 806 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfiguration
+    m(522, 2947, 5, Plain, false), // 807 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationCondition
+    m(523, 2952, 2, Plain, true), // 808 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationList
+    m(524, 2954, 1, Plain, false), // 809 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationReference
+    m(525, 2955, 3, Plain, false), // 810 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationSpec
+    m(526, 2958, 1, Plain, false), // 811 k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationStatus
+    m(532, 2959, 3, Plain, false), // 812 k8s.io.api.flowcontrol.v1alpha1.QueuingConfiguration
+    m(576, 2962, 5, Plain, false), // 813 k8s.io.api.flowcontrol.v1alpha1.ResourcePolicyRule
+    m(644, 2967, 2, Plain, false), // 814 k8s.io.api.flowcontrol.v1alpha1.ServiceAccountSubject
+    m(691, 2969, 4, Plain, false), // 815 k8s.io.api.flowcontrol.v1alpha1.Subject
+    m(725, 2973, 1, Plain, false), // 816 k8s.io.api.flowcontrol.v1alpha1.UserSubject
+    m(214, 2974, 2, Plain, false), // 817 k8s.io.api.flowcontrol.v1beta1.ExemptPriorityLevelConfiguration
+    m(228, 2976, 1, Plain, false), // 818 k8s.io.api.flowcontrol.v1beta1.FlowDistinguisherMethod
+    m(229, 2977, 3, Plain, true), // 819 k8s.io.api.flowcontrol.v1beta1.FlowSchema
+    m(230, 2980, 5, Plain, false), // 820 k8s.io.api.flowcontrol.v1beta1.FlowSchemaCondition
+    m(231, 2985, 2, Plain, true), // 821 k8s.io.api.flowcontrol.v1beta1.FlowSchemaList
+    m(232, 2987, 4, Plain, false), // 822 k8s.io.api.flowcontrol.v1beta1.FlowSchemaSpec
+    m(233, 2991, 1, Plain, false), // 823 k8s.io.api.flowcontrol.v1beta1.FlowSchemaStatus
+    m(245, 2992, 1, Plain, false), // 824 k8s.io.api.flowcontrol.v1beta1.GroupSubject
+    m(322, 2993, 2, Plain, false), // 825 k8s.io.api.flowcontrol.v1beta1.LimitResponse
+    m(323, 2995, 4, Plain, false), // 826 k8s.io.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration
+    m(408, 2999, 2, Plain, false), // 827 k8s.io.api.flowcontrol.v1beta1.NonResourcePolicyRule
+    m(511, 3001, 3, Plain, false), // 828 k8s.io.api.flowcontrol.v1beta1.PolicyRulesWithSubjects
+    m(521, 3004, 3, Plain, true), // 829 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfiguration
+    m(522, 3007, 5, Plain, false), // 830 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationCondition
+    m(523, 3012, 2, Plain, true), // 831 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationList
+    m(524, 3014, 1, Plain, false), // 832 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationReference
+    m(525, 3015, 3, Plain, false), // 833 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationSpec
+    m(526, 3018, 1, Plain, false), // 834 k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationStatus
+    m(532, 3019, 3, Plain, false), // 835 k8s.io.api.flowcontrol.v1beta1.QueuingConfiguration
+    m(576, 3022, 5, Plain, false), // 836 k8s.io.api.flowcontrol.v1beta1.ResourcePolicyRule
+    m(644, 3027, 2, Plain, false), // 837 k8s.io.api.flowcontrol.v1beta1.ServiceAccountSubject
+    m(691, 3029, 4, Plain, false), // 838 k8s.io.api.flowcontrol.v1beta1.Subject
+    m(725, 3033, 1, Plain, false), // 839 k8s.io.api.flowcontrol.v1beta1.UserSubject
+    m(214, 3034, 2, Plain, false), // 840 k8s.io.api.flowcontrol.v1beta2.ExemptPriorityLevelConfiguration
+    m(228, 3036, 1, Plain, false), // 841 k8s.io.api.flowcontrol.v1beta2.FlowDistinguisherMethod
+    m(229, 3037, 3, Plain, true), // 842 k8s.io.api.flowcontrol.v1beta2.FlowSchema
+    m(230, 3040, 5, Plain, false), // 843 k8s.io.api.flowcontrol.v1beta2.FlowSchemaCondition
+    m(231, 3045, 2, Plain, true), // 844 k8s.io.api.flowcontrol.v1beta2.FlowSchemaList
+    m(232, 3047, 4, Plain, false), // 845 k8s.io.api.flowcontrol.v1beta2.FlowSchemaSpec
+    m(233, 3051, 1, Plain, false), // 846 k8s.io.api.flowcontrol.v1beta2.FlowSchemaStatus
+    m(245, 3052, 1, Plain, false), // 847 k8s.io.api.flowcontrol.v1beta2.GroupSubject
+    m(322, 3053, 2, Plain, false), // 848 k8s.io.api.flowcontrol.v1beta2.LimitResponse
+    m(323, 3055, 4, Plain, false), // 849 k8s.io.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration
+    m(408, 3059, 2, Plain, false), // 850 k8s.io.api.flowcontrol.v1beta2.NonResourcePolicyRule
+    m(511, 3061, 3, Plain, false), // 851 k8s.io.api.flowcontrol.v1beta2.PolicyRulesWithSubjects
+    m(521, 3064, 3, Plain, true), // 852 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfiguration
+    m(522, 3067, 5, Plain, false), // 853 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationCondition
+    m(523, 3072, 2, Plain, true), // 854 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationList
+    m(524, 3074, 1, Plain, false), // 855 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationReference
+    m(525, 3075, 3, Plain, false), // 856 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationSpec
+    m(526, 3078, 1, Plain, false), // 857 k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationStatus
+    m(532, 3079, 3, Plain, false), // 858 k8s.io.api.flowcontrol.v1beta2.QueuingConfiguration
+    m(576, 3082, 5, Plain, false), // 859 k8s.io.api.flowcontrol.v1beta2.ResourcePolicyRule
+    m(644, 3087, 2, Plain, false), // 860 k8s.io.api.flowcontrol.v1beta2.ServiceAccountSubject
+    m(691, 3089, 4, Plain, false), // 861 k8s.io.api.flowcontrol.v1beta2.Subject
+    m(725, 3093, 1, Plain, false), // 862 k8s.io.api.flowcontrol.v1beta2.UserSubject
+    m(214, 3094, 2, Plain, false), // 863 k8s.io.api.flowcontrol.v1beta3.ExemptPriorityLevelConfiguration
+    m(228, 3096, 1, Plain, false), // 864 k8s.io.api.flowcontrol.v1beta3.FlowDistinguisherMethod
+    m(229, 3097, 3, Plain, true), // 865 k8s.io.api.flowcontrol.v1beta3.FlowSchema
+    m(230, 3100, 5, Plain, false), // 866 k8s.io.api.flowcontrol.v1beta3.FlowSchemaCondition
+    m(231, 3105, 2, Plain, true), // 867 k8s.io.api.flowcontrol.v1beta3.FlowSchemaList
+    m(232, 3107, 4, Plain, false), // 868 k8s.io.api.flowcontrol.v1beta3.FlowSchemaSpec
+    m(233, 3111, 1, Plain, false), // 869 k8s.io.api.flowcontrol.v1beta3.FlowSchemaStatus
+    m(245, 3112, 1, Plain, false), // 870 k8s.io.api.flowcontrol.v1beta3.GroupSubject
+    m(322, 3113, 2, Plain, false), // 871 k8s.io.api.flowcontrol.v1beta3.LimitResponse
+    m(323, 3115, 4, Plain, false), // 872 k8s.io.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration
+    m(408, 3119, 2, Plain, false), // 873 k8s.io.api.flowcontrol.v1beta3.NonResourcePolicyRule
+    m(511, 3121, 3, Plain, false), // 874 k8s.io.api.flowcontrol.v1beta3.PolicyRulesWithSubjects
+    m(521, 3124, 3, Plain, true), // 875 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfiguration
+    m(522, 3127, 5, Plain, false), // 876 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationCondition
+    m(523, 3132, 2, Plain, true), // 877 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationList
+    m(524, 3134, 1, Plain, false), // 878 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationReference
+    m(525, 3135, 3, Plain, false), // 879 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationSpec
+    m(526, 3138, 1, Plain, false), // 880 k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationStatus
+    m(532, 3139, 3, Plain, false), // 881 k8s.io.api.flowcontrol.v1beta3.QueuingConfiguration
+    m(576, 3142, 5, Plain, false), // 882 k8s.io.api.flowcontrol.v1beta3.ResourcePolicyRule
+    m(644, 3147, 2, Plain, false), // 883 k8s.io.api.flowcontrol.v1beta3.ServiceAccountSubject
+    m(691, 3149, 4, Plain, false), // 884 k8s.io.api.flowcontrol.v1beta3.Subject
+    m(725, 3153, 1, Plain, false), // 885 k8s.io.api.flowcontrol.v1beta3.UserSubject
+    m(274, 3154, 3, Plain, true), // 886 k8s.io.api.imagepolicy.v1alpha1.ImageReview
+    m(275, 3157, 1, Plain, false), // 887 k8s.io.api.imagepolicy.v1alpha1.ImageReviewContainerSpec
+    m(276, 3158, 3, Plain, false), // 888 k8s.io.api.imagepolicy.v1alpha1.ImageReviewSpec
+    m(277, 3161, 3, Plain, false), // 889 k8s.io.api.imagepolicy.v1alpha1.ImageReviewStatus
+    m(199, 3164, 3, Plain, true), // 890 k8s.io.api.lifecycle.v1alpha1.Eviction
+    m(200, 3167, 2, Plain, true), // 891 k8s.io.api.lifecycle.v1alpha1.EvictionList
+    m(201, 3169, 2, Plain, false), // 892 k8s.io.api.lifecycle.v1alpha1.EvictionPodReference
+    m(202, 3171, 3, Plain, true), // 893 k8s.io.api.lifecycle.v1alpha1.EvictionRequest
+    m(203, 3174, 2, Plain, true), // 894 k8s.io.api.lifecycle.v1alpha1.EvictionRequestList
+    m(204, 3176, 2, Plain, false), // 895 k8s.io.api.lifecycle.v1alpha1.EvictionRequestPodReference
+    m(205, 3178, 3, Plain, false), // 896 k8s.io.api.lifecycle.v1alpha1.EvictionRequestSpec
+    m(206, 3181, 2, Plain, false), // 897 k8s.io.api.lifecycle.v1alpha1.EvictionRequestStatus
+    m(207, 3183, 1, Plain, false), // 898 k8s.io.api.lifecycle.v1alpha1.EvictionRequestTarget
+    m(209, 3184, 1, Plain, false), // 899 k8s.io.api.lifecycle.v1alpha1.EvictionSpec
+    m(210, 3185, 5, Plain, false), // 900 k8s.io.api.lifecycle.v1alpha1.EvictionStatus
+    m(211, 3190, 1, Plain, false), // 901 k8s.io.api.lifecycle.v1alpha1.EvictionTarget
+    m(549, 3191, 2, Plain, false), // 902 k8s.io.api.lifecycle.v1alpha1.Requester
+    m(594, 3193, 6, Plain, false), // 903 k8s.io.api.lifecycle.v1alpha1.ResponderStatus
+    m(703, 3199, 3, Plain, false), // 904 k8s.io.api.lifecycle.v1alpha1.TargetResponder
+    m(254, 3202, 3, Plain, false), // 905 k8s.io.api.networking.v1.HTTPIngressPath
+    m(255, 3205, 1, Plain, false), // 906 k8s.io.api.networking.v1.HTTPIngressRuleValue
+    m(268, 3206, 2, Plain, true), // 907 k8s.io.api.networking.v1.IPAddress
+    m(269, 3208, 2, Plain, true), // 908 k8s.io.api.networking.v1.IPAddressList
+    m(270, 3210, 1, Plain, false), // 909 k8s.io.api.networking.v1.IPAddressSpec
+    m(271, 3211, 2, Plain, false), // 910 k8s.io.api.networking.v1.IPBlock
+    m(280, 3213, 3, Plain, true), // 911 k8s.io.api.networking.v1.Ingress
+    m(281, 3216, 2, Plain, false), // 912 k8s.io.api.networking.v1.IngressBackend
+    m(282, 3218, 2, Plain, true), // 913 k8s.io.api.networking.v1.IngressClass
+    m(283, 3220, 2, Plain, true), // 914 k8s.io.api.networking.v1.IngressClassList
+    m(284, 3222, 5, Plain, false), // 915 k8s.io.api.networking.v1.IngressClassParametersReference
+    m(285, 3227, 2, Plain, false), // 916 k8s.io.api.networking.v1.IngressClassSpec
+    m(286, 3229, 2, Plain, true), // 917 k8s.io.api.networking.v1.IngressList
+    m(287, 3231, 3, Plain, false), // 918 k8s.io.api.networking.v1.IngressLoadBalancerIngress
+    m(288, 3234, 1, Plain, false), // 919 k8s.io.api.networking.v1.IngressLoadBalancerStatus
+    m(289, 3235, 3, Plain, false), // 920 k8s.io.api.networking.v1.IngressPortStatus
+    m(290, 3238, 2, Plain, false), // 921 k8s.io.api.networking.v1.IngressRule
+    m(291, 3240, 1, Plain, false), // 922 k8s.io.api.networking.v1.IngressRuleValue
+    m(292, 3241, 2, Plain, false), // 923 k8s.io.api.networking.v1.IngressServiceBackend
+    m(293, 3243, 4, Plain, false), // 924 k8s.io.api.networking.v1.IngressSpec
+    m(294, 3247, 1, Plain, false), // 925 k8s.io.api.networking.v1.IngressStatus
+    m(295, 3248, 2, Plain, false), // 926 k8s.io.api.networking.v1.IngressTLS
+    m(371, 3250, 2, Plain, true), // 927 k8s.io.api.networking.v1.NetworkPolicy
+    m(372, 3252, 2, Plain, false), // 928 k8s.io.api.networking.v1.NetworkPolicyEgressRule
+    m(373, 3254, 2, Plain, false), // 929 k8s.io.api.networking.v1.NetworkPolicyIngressRule
+    m(374, 3256, 2, Plain, true), // 930 k8s.io.api.networking.v1.NetworkPolicyList
+    m(375, 3258, 3, Plain, false), // 931 k8s.io.api.networking.v1.NetworkPolicyPeer
+    m(376, 3261, 3, Plain, false), // 932 k8s.io.api.networking.v1.NetworkPolicyPort
+    m(377, 3264, 4, Plain, false), // 933 k8s.io.api.networking.v1.NetworkPolicySpec
+    m(378, 3268, 1, Plain, false), // 934 k8s.io.api.networking.v1.NetworkPolicyStatus
+    m(420, 3269, 4, Plain, false), // 935 k8s.io.api.networking.v1.ParentReference
+    m(646, 3273, 2, Plain, false), // 936 k8s.io.api.networking.v1.ServiceBackendPort
+    m(647, 3275, 3, Plain, true), // 937 k8s.io.api.networking.v1.ServiceCIDR
+    m(648, 3278, 2, Plain, true), // 938 k8s.io.api.networking.v1.ServiceCIDRList
+    m(649, 3280, 1, Plain, false), // 939 k8s.io.api.networking.v1.ServiceCIDRSpec
+    m(650, 3281, 1, Plain, false), // 940 k8s.io.api.networking.v1.ServiceCIDRStatus
+    m(71, 3282, 2, Plain, true), // 941 k8s.io.api.networking.v1alpha1.ClusterCIDR
+    m(72, 3284, 2, Plain, true), // 942 k8s.io.api.networking.v1alpha1.ClusterCIDRList
+    m(73, 3286, 4, Plain, false), // 943 k8s.io.api.networking.v1alpha1.ClusterCIDRSpec
+    m(268, 3290, 2, Plain, true), // 944 k8s.io.api.networking.v1alpha1.IPAddress
+    m(269, 3292, 2, Plain, true), // 945 k8s.io.api.networking.v1alpha1.IPAddressList
+    m(270, 3294, 1, Plain, false), // 946 k8s.io.api.networking.v1alpha1.IPAddressSpec
+    m(420, 3295, 4, Plain, false), // 947 k8s.io.api.networking.v1alpha1.ParentReference
+    m(647, 3299, 3, Plain, true), // 948 k8s.io.api.networking.v1alpha1.ServiceCIDR
+    m(648, 3302, 2, Plain, true), // 949 k8s.io.api.networking.v1alpha1.ServiceCIDRList
+    m(649, 3304, 1, Plain, false), // 950 k8s.io.api.networking.v1alpha1.ServiceCIDRSpec
+    m(650, 3305, 1, Plain, false), // 951 k8s.io.api.networking.v1alpha1.ServiceCIDRStatus
+    m(254, 3306, 3, Plain, false), // 952 k8s.io.api.networking.v1beta1.HTTPIngressPath
+    m(255, 3309, 1, Plain, false), // 953 k8s.io.api.networking.v1beta1.HTTPIngressRuleValue
+    m(268, 3310, 2, Plain, true), // 954 k8s.io.api.networking.v1beta1.IPAddress
+    m(269, 3312, 2, Plain, true), // 955 k8s.io.api.networking.v1beta1.IPAddressList
+    m(270, 3314, 1, Plain, false), // 956 k8s.io.api.networking.v1beta1.IPAddressSpec
+    m(280, 3315, 3, Plain, true), // 957 k8s.io.api.networking.v1beta1.Ingress
+    m(281, 3318, 3, Plain, false), // 958 k8s.io.api.networking.v1beta1.IngressBackend
+    m(282, 3321, 2, Plain, true), // 959 k8s.io.api.networking.v1beta1.IngressClass
+    m(283, 3323, 2, Plain, true), // 960 k8s.io.api.networking.v1beta1.IngressClassList
+    m(284, 3325, 5, Plain, false), // 961 k8s.io.api.networking.v1beta1.IngressClassParametersReference
+    m(285, 3330, 2, Plain, false), // 962 k8s.io.api.networking.v1beta1.IngressClassSpec
+    m(286, 3332, 2, Plain, true), // 963 k8s.io.api.networking.v1beta1.IngressList
+    m(287, 3334, 3, Plain, false), // 964 k8s.io.api.networking.v1beta1.IngressLoadBalancerIngress
+    m(288, 3337, 1, Plain, false), // 965 k8s.io.api.networking.v1beta1.IngressLoadBalancerStatus
+    m(289, 3338, 3, Plain, false), // 966 k8s.io.api.networking.v1beta1.IngressPortStatus
+    m(290, 3341, 2, Plain, false), // 967 k8s.io.api.networking.v1beta1.IngressRule
+    m(291, 3343, 1, Plain, false), // 968 k8s.io.api.networking.v1beta1.IngressRuleValue
+    m(293, 3344, 4, Plain, false), // 969 k8s.io.api.networking.v1beta1.IngressSpec
+    m(294, 3348, 1, Plain, false), // 970 k8s.io.api.networking.v1beta1.IngressStatus
+    m(295, 3349, 2, Plain, false), // 971 k8s.io.api.networking.v1beta1.IngressTLS
+    m(420, 3351, 4, Plain, false), // 972 k8s.io.api.networking.v1beta1.ParentReference
+    m(647, 3355, 3, Plain, true), // 973 k8s.io.api.networking.v1beta1.ServiceCIDR
+    m(648, 3358, 2, Plain, true), // 974 k8s.io.api.networking.v1beta1.ServiceCIDRList
+    m(649, 3360, 1, Plain, false), // 975 k8s.io.api.networking.v1beta1.ServiceCIDRSpec
+    m(650, 3361, 1, Plain, false), // 976 k8s.io.api.networking.v1beta1.ServiceCIDRStatus
+    m(416, 3362, 1, Plain, false), // 977 k8s.io.api.node.v1.Overhead
+    m(609, 3363, 4, Plain, true), // 978 k8s.io.api.node.v1.RuntimeClass
+    m(610, 3367, 2, Plain, true), // 979 k8s.io.api.node.v1.RuntimeClassList
+    m(620, 3369, 2, Plain, false), // 980 k8s.io.api.node.v1.Scheduling
+    m(416, 3371, 1, Plain, false), // 981 k8s.io.api.node.v1alpha1.Overhead
+    m(609, 3372, 2, Plain, true), // 982 k8s.io.api.node.v1alpha1.RuntimeClass
+    m(610, 3374, 2, Plain, true), // 983 k8s.io.api.node.v1alpha1.RuntimeClassList
+    m(611, 3376, 3, Plain, false), // 984 k8s.io.api.node.v1alpha1.RuntimeClassSpec
+    m(620, 3379, 2, Plain, false), // 985 k8s.io.api.node.v1alpha1.Scheduling
+    m(416, 3381, 1, Plain, false), // 986 k8s.io.api.node.v1beta1.Overhead
+    m(609, 3382, 4, Plain, true), // 987 k8s.io.api.node.v1beta1.RuntimeClass
+    m(610, 3386, 2, Plain, true), // 988 k8s.io.api.node.v1beta1.RuntimeClassList
+    m(620, 3388, 2, Plain, false), // 989 k8s.io.api.node.v1beta1.Scheduling
+    m(199, 3390, 2, Plain, true), // 990 k8s.io.api.policy.v1.Eviction
+    m(452, 3392, 3, Plain, true), // 991 k8s.io.api.policy.v1.PodDisruptionBudget
+    m(453, 3395, 2, Plain, true), // 992 k8s.io.api.policy.v1.PodDisruptionBudgetList
+    m(454, 3397, 4, Plain, false), // 993 k8s.io.api.policy.v1.PodDisruptionBudgetSpec
+    m(455, 3401, 7, Plain, false), // 994 k8s.io.api.policy.v1.PodDisruptionBudgetStatus
+    m(22, 3408, 1, Plain, false), // 995 k8s.io.api.policy.v1beta1.AllowedCSIDriver
+    m(23, 3409, 1, Plain, false), // 996 k8s.io.api.policy.v1beta1.AllowedFlexVolume
+    m(24, 3410, 2, Plain, false), // 997 k8s.io.api.policy.v1beta1.AllowedHostPath
+    m(199, 3412, 2, Plain, true), // 998 k8s.io.api.policy.v1beta1.Eviction
+    m(220, 3414, 2, Plain, false), // 999 k8s.io.api.policy.v1beta1.FSGroupStrategyOptions
+    m(266, 3416, 2, Plain, false), // 1000 k8s.io.api.policy.v1beta1.HostPortRange
+    m(267, 3418, 2, Plain, false), // 1001 k8s.io.api.policy.v1beta1.IDRange
+    m(452, 3420, 3, Plain, true), // 1002 k8s.io.api.policy.v1beta1.PodDisruptionBudget
+    m(453, 3423, 2, Plain, true), // 1003 k8s.io.api.policy.v1beta1.PodDisruptionBudgetList
+    m(454, 3425, 4, Plain, false), // 1004 k8s.io.api.policy.v1beta1.PodDisruptionBudgetSpec
+    m(455, 3429, 7, Plain, false), // 1005 k8s.io.api.policy.v1beta1.PodDisruptionBudgetStatus
+    m(496, 3436, 2, Plain, true), // 1006 k8s.io.api.policy.v1beta1.PodSecurityPolicy
+    m(497, 3438, 2, Plain, true), // 1007 k8s.io.api.policy.v1beta1.PodSecurityPolicyList
+    m(498, 3440, 24, Plain, false), // 1008 k8s.io.api.policy.v1beta1.PodSecurityPolicySpec
+    m(607, 3464, 2, Plain, false), // 1009 k8s.io.api.policy.v1beta1.RunAsGroupStrategyOptions
+    m(608, 3466, 2, Plain, false), // 1010 k8s.io.api.policy.v1beta1.RunAsUserStrategyOptions
+    m(612, 3468, 2, Plain, false), // 1011 k8s.io.api.policy.v1beta1.RuntimeClassStrategyOptions
+    m(614, 3470, 2, Plain, false), // 1012 k8s.io.api.policy.v1beta1.SELinuxStrategyOptions
+    m(698, 3472, 2, Plain, false), // 1013 k8s.io.api.policy.v1beta1.SupplementalGroupsStrategyOptions
+    m(16, 3474, 1, Plain, false), // 1014 k8s.io.api.rbac.v1.AggregationRule
+    m(74, 3475, 3, Plain, true), // 1015 k8s.io.api.rbac.v1.ClusterRole
+    m(75, 3478, 3, Plain, true), // 1016 k8s.io.api.rbac.v1.ClusterRoleBinding
+    m(76, 3481, 2, Plain, true), // 1017 k8s.io.api.rbac.v1.ClusterRoleBindingList
+    m(77, 3483, 2, Plain, true), // 1018 k8s.io.api.rbac.v1.ClusterRoleList
+    m(510, 3485, 5, Plain, false), // 1019 k8s.io.api.rbac.v1.PolicyRule
+    m(595, 3490, 2, Plain, true), // 1020 k8s.io.api.rbac.v1.Role
+    m(596, 3492, 3, Plain, true), // 1021 k8s.io.api.rbac.v1.RoleBinding
+    m(597, 3495, 2, Plain, true), // 1022 k8s.io.api.rbac.v1.RoleBindingList
+    m(598, 3497, 2, Plain, true), // 1023 k8s.io.api.rbac.v1.RoleList
+    m(599, 3499, 3, Plain, false), // 1024 k8s.io.api.rbac.v1.RoleRef
+    m(691, 3502, 4, Plain, false), // 1025 k8s.io.api.rbac.v1.Subject
+    m(16, 3506, 1, Plain, false), // 1026 k8s.io.api.rbac.v1alpha1.AggregationRule
+    m(74, 3507, 3, Plain, true), // 1027 k8s.io.api.rbac.v1alpha1.ClusterRole
+    m(75, 3510, 3, Plain, true), // 1028 k8s.io.api.rbac.v1alpha1.ClusterRoleBinding
+    m(76, 3513, 2, Plain, true), // 1029 k8s.io.api.rbac.v1alpha1.ClusterRoleBindingList
+    m(77, 3515, 2, Plain, true), // 1030 k8s.io.api.rbac.v1alpha1.ClusterRoleList
+    m(510, 3517, 5, Plain, false), // 1031 k8s.io.api.rbac.v1alpha1.PolicyRule
+    m(595, 3522, 2, Plain, true), // 1032 k8s.io.api.rbac.v1alpha1.Role
+    m(596, 3524, 3, Plain, true), // 1033 k8s.io.api.rbac.v1alpha1.RoleBinding
+    m(597, 3527, 2, Plain, true), // 1034 k8s.io.api.rbac.v1alpha1.RoleBindingList
+    m(598, 3529, 2, Plain, true), // 1035 k8s.io.api.rbac.v1alpha1.RoleList
+    m(599, 3531, 3, Plain, false), // 1036 k8s.io.api.rbac.v1alpha1.RoleRef
+    m(691, 3534, 4, Plain, false), // 1037 k8s.io.api.rbac.v1alpha1.Subject
+    m(16, 3538, 1, Plain, false), // 1038 k8s.io.api.rbac.v1beta1.AggregationRule
+    m(74, 3539, 3, Plain, true), // 1039 k8s.io.api.rbac.v1beta1.ClusterRole
+    m(75, 3542, 3, Plain, true), // 1040 k8s.io.api.rbac.v1beta1.ClusterRoleBinding
+    m(76, 3545, 2, Plain, true), // 1041 k8s.io.api.rbac.v1beta1.ClusterRoleBindingList
+    m(77, 3547, 2, Plain, true), // 1042 k8s.io.api.rbac.v1beta1.ClusterRoleList
+    m(510, 3549, 5, Plain, false), // 1043 k8s.io.api.rbac.v1beta1.PolicyRule
+    m(595, 3554, 2, Plain, true), // 1044 k8s.io.api.rbac.v1beta1.Role
+    m(596, 3556, 3, Plain, true), // 1045 k8s.io.api.rbac.v1beta1.RoleBinding
+    m(597, 3559, 2, Plain, true), // 1046 k8s.io.api.rbac.v1beta1.RoleBindingList
+    m(598, 3561, 2, Plain, true), // 1047 k8s.io.api.rbac.v1beta1.RoleList
+    m(599, 3563, 3, Plain, false), // 1048 k8s.io.api.rbac.v1beta1.RoleRef
+    m(691, 3566, 4, Plain, false), // 1049 k8s.io.api.rbac.v1beta1.Subject
+    m(19, 3570, 7, Plain, false), // 1050 k8s.io.api.resource.v1.AllocatedDeviceStatus
+    m(20, 3577, 3, Plain, false), // 1051 k8s.io.api.resource.v1.AllocationResult
+    m(42, 3580, 1, Plain, false), // 1052 k8s.io.api.resource.v1.CELDeviceSelector
+    m(57, 3581, 3, Plain, false), // 1053 k8s.io.api.resource.v1.CapacityRequestPolicy
+    m(58, 3584, 3, Plain, false), // 1054 k8s.io.api.resource.v1.CapacityRequestPolicyRange
+    m(59, 3587, 1, Plain, false), // 1055 k8s.io.api.resource.v1.CapacityRequirements
+    m(122, 3588, 1, Plain, false), // 1056 k8s.io.api.resource.v1.Counter
+    m(123, 3589, 2, Plain, false), // 1057 k8s.io.api.resource.v1.CounterSet
+    m(145, 3591, 13, Plain, false), // 1058 k8s.io.api.resource.v1.Device
+    m(146, 3604, 3, Plain, false), // 1059 k8s.io.api.resource.v1.DeviceAllocationConfiguration
+    m(147, 3607, 2, Plain, false), // 1060 k8s.io.api.resource.v1.DeviceAllocationResult
+    m(148, 3609, 8, Plain, false), // 1061 k8s.io.api.resource.v1.DeviceAttribute
+    m(149, 3617, 2, Plain, false), // 1062 k8s.io.api.resource.v1.DeviceCapacity
+    m(150, 3619, 3, Plain, false), // 1063 k8s.io.api.resource.v1.DeviceClaim
+    m(151, 3622, 2, Plain, false), // 1064 k8s.io.api.resource.v1.DeviceClaimConfiguration
+    m(152, 3624, 2, Plain, true), // 1065 k8s.io.api.resource.v1.DeviceClass
+    m(153, 3626, 1, Plain, false), // 1066 k8s.io.api.resource.v1.DeviceClassConfiguration
+    m(154, 3627, 2, Plain, true), // 1067 k8s.io.api.resource.v1.DeviceClassList
+    m(155, 3629, 3, Plain, false), // 1068 k8s.io.api.resource.v1.DeviceClassSpec
+    m(156, 3632, 1, Plain, false), // 1069 k8s.io.api.resource.v1.DeviceConfiguration
+    m(157, 3633, 3, Plain, false), // 1070 k8s.io.api.resource.v1.DeviceConstraint
+    m(158, 3636, 2, Plain, false), // 1071 k8s.io.api.resource.v1.DeviceCounterConsumption
+    m(159, 3638, 3, Plain, false), // 1072 k8s.io.api.resource.v1.DeviceRequest
+    m(160, 3641, 11, Plain, false), // 1073 k8s.io.api.resource.v1.DeviceRequestAllocationResult
+    m(161, 3652, 1, Plain, false), // 1074 k8s.io.api.resource.v1.DeviceSelector
+    m(162, 3653, 7, Plain, false), // 1075 k8s.io.api.resource.v1.DeviceSubRequest
+    m(163, 3660, 4, Plain, false), // 1076 k8s.io.api.resource.v1.DeviceTaint
+    m(164, 3664, 3, Plain, true), // 1077 k8s.io.api.resource.v1.DeviceTaintRule
+    m(165, 3667, 2, Plain, true), // 1078 k8s.io.api.resource.v1.DeviceTaintRuleList
+    m(166, 3669, 2, Plain, false), // 1079 k8s.io.api.resource.v1.DeviceTaintRuleSpec
+    m(167, 3671, 1, Plain, false), // 1080 k8s.io.api.resource.v1.DeviceTaintRuleStatus
+    m(168, 3672, 3, Plain, false), // 1081 k8s.io.api.resource.v1.DeviceTaintSelector
+    m(169, 3675, 5, Plain, false), // 1082 k8s.io.api.resource.v1.DeviceToleration
+    m(212, 3680, 7, Plain, false), // 1083 k8s.io.api.resource.v1.ExactDeviceRequest
+    m(370, 3687, 3, Plain, false), // 1084 k8s.io.api.resource.v1.NetworkDeviceData
+    m(383, 3690, 3, Plain, false), // 1085 k8s.io.api.resource.v1.NodeAllocatableMapping
+    m(384, 3693, 2, Plain, false), // 1086 k8s.io.api.resource.v1.NodeAllocatableOverhead
+    m(386, 3695, 2, Plain, false), // 1087 k8s.io.api.resource.v1.NodeAllocatableResource
+    m(388, 3697, 2, Plain, false), // 1088 k8s.io.api.resource.v1.NodeAllocatableResourceMapping
+    m(415, 3699, 2, Plain, false), // 1089 k8s.io.api.resource.v1.OpaqueDeviceConfiguration
+    m(551, 3701, 3, Plain, true), // 1090 k8s.io.api.resource.v1.ResourceClaim
+    m(552, 3704, 4, Plain, false), // 1091 k8s.io.api.resource.v1.ResourceClaimConsumerReference
+    m(553, 3708, 2, Plain, true), // 1092 k8s.io.api.resource.v1.ResourceClaimList
+    m(558, 3710, 1, Plain, false), // 1093 k8s.io.api.resource.v1.ResourceClaimSpec
+    m(559, 3711, 3, Plain, false), // 1094 k8s.io.api.resource.v1.ResourceClaimStatus
+    m(560, 3714, 2, Plain, true), // 1095 k8s.io.api.resource.v1.ResourceClaimTemplate
+    m(561, 3716, 2, Plain, true), // 1096 k8s.io.api.resource.v1.ResourceClaimTemplateList
+    m(562, 3718, 2, Plain, false), // 1097 k8s.io.api.resource.v1.ResourceClaimTemplateSpec
+    m(577, 3720, 3, Plain, false), // 1098 k8s.io.api.resource.v1.ResourcePool
+    m(590, 3723, 2, Plain, true), // 1099 k8s.io.api.resource.v1.ResourceSlice
+    m(591, 3725, 2, Plain, true), // 1100 k8s.io.api.resource.v1.ResourceSliceList
+    m(592, 3727, 10, Plain, false), // 1101 k8s.io.api.resource.v1.ResourceSliceSpec
+    m(20, 3737, 3, Plain, false), // 1102 k8s.io.api.resource.v1alpha1.AllocationResult
+    m(485, 3740, 3, Plain, true), // 1103 k8s.io.api.resource.v1alpha1.PodScheduling
+    m(492, 3743, 2, Plain, true), // 1104 k8s.io.api.resource.v1alpha1.PodSchedulingList
+    m(493, 3745, 2, Plain, false), // 1105 k8s.io.api.resource.v1alpha1.PodSchedulingSpec
+    m(494, 3747, 1, Plain, false), // 1106 k8s.io.api.resource.v1alpha1.PodSchedulingStatus
+    m(551, 3748, 3, Plain, true), // 1107 k8s.io.api.resource.v1alpha1.ResourceClaim
+    m(552, 3751, 4, Plain, false), // 1108 k8s.io.api.resource.v1alpha1.ResourceClaimConsumerReference
+    m(553, 3755, 2, Plain, true), // 1109 k8s.io.api.resource.v1alpha1.ResourceClaimList
+    m(556, 3757, 3, Plain, false), // 1110 k8s.io.api.resource.v1alpha1.ResourceClaimParametersReference
+    m(557, 3760, 2, Plain, false), // 1111 k8s.io.api.resource.v1alpha1.ResourceClaimSchedulingStatus
+    m(558, 3762, 3, Plain, false), // 1112 k8s.io.api.resource.v1alpha1.ResourceClaimSpec
+    m(559, 3765, 4, Plain, false), // 1113 k8s.io.api.resource.v1alpha1.ResourceClaimStatus
+    m(560, 3769, 2, Plain, true), // 1114 k8s.io.api.resource.v1alpha1.ResourceClaimTemplate
+    m(561, 3771, 2, Plain, true), // 1115 k8s.io.api.resource.v1alpha1.ResourceClaimTemplateList
+    m(562, 3773, 2, Plain, false), // 1116 k8s.io.api.resource.v1alpha1.ResourceClaimTemplateSpec
+    m(563, 3775, 4, Plain, true), // 1117 k8s.io.api.resource.v1alpha1.ResourceClass
+    m(564, 3779, 2, Plain, true), // 1118 k8s.io.api.resource.v1alpha1.ResourceClassList
+    m(567, 3781, 4, Plain, false), // 1119 k8s.io.api.resource.v1alpha1.ResourceClassParametersReference
+    m(20, 3785, 3, Plain, false), // 1120 k8s.io.api.resource.v1alpha2.AllocationResult
+    m(21, 3788, 1, Plain, false), // 1121 k8s.io.api.resource.v1alpha2.AllocationResultModel
+    m(174, 3789, 2, Plain, false), // 1122 k8s.io.api.resource.v1alpha2.DriverAllocationResult
+    m(175, 3791, 3, Plain, false), // 1123 k8s.io.api.resource.v1alpha2.DriverRequests
+    m(355, 3794, 1, Plain, false), // 1124 k8s.io.api.resource.v1alpha2.NamedResourcesAllocationResult
+    m(356, 3795, 2, Plain, false), // 1125 k8s.io.api.resource.v1alpha2.NamedResourcesAttribute
+    m(357, 3797, 7, Plain, false), // 1126 k8s.io.api.resource.v1alpha2.NamedResourcesAttributeValue
+    m(358, 3804, 1, Plain, false), // 1127 k8s.io.api.resource.v1alpha2.NamedResourcesFilter
+    m(359, 3805, 2, Plain, false), // 1128 k8s.io.api.resource.v1alpha2.NamedResourcesInstance
+    m(360, 3807, 1, Plain, false), // 1129 k8s.io.api.resource.v1alpha2.NamedResourcesIntSlice
+    m(361, 3808, 1, Plain, false), // 1130 k8s.io.api.resource.v1alpha2.NamedResourcesRequest
+    m(362, 3809, 1, Plain, false), // 1131 k8s.io.api.resource.v1alpha2.NamedResourcesResources
+    m(363, 3810, 1, Plain, false), // 1132 k8s.io.api.resource.v1alpha2.NamedResourcesStringSlice
+    m(486, 3811, 3, Plain, true), // 1133 k8s.io.api.resource.v1alpha2.PodSchedulingContext
+    m(487, 3814, 2, Plain, true), // 1134 k8s.io.api.resource.v1alpha2.PodSchedulingContextList
+    m(488, 3816, 2, Plain, false), // 1135 k8s.io.api.resource.v1alpha2.PodSchedulingContextSpec
+    m(489, 3818, 1, Plain, false), // 1136 k8s.io.api.resource.v1alpha2.PodSchedulingContextStatus
+    m(551, 3819, 3, Plain, true), // 1137 k8s.io.api.resource.v1alpha2.ResourceClaim
+    m(552, 3822, 4, Plain, false), // 1138 k8s.io.api.resource.v1alpha2.ResourceClaimConsumerReference
+    m(553, 3826, 2, Plain, true), // 1139 k8s.io.api.resource.v1alpha2.ResourceClaimList
+    m(554, 3828, 4, Plain, true), // 1140 k8s.io.api.resource.v1alpha2.ResourceClaimParameters
+    m(555, 3832, 2, Plain, true), // 1141 k8s.io.api.resource.v1alpha2.ResourceClaimParametersList
+    m(556, 3834, 3, Plain, false), // 1142 k8s.io.api.resource.v1alpha2.ResourceClaimParametersReference
+    m(557, 3837, 2, Plain, false), // 1143 k8s.io.api.resource.v1alpha2.ResourceClaimSchedulingStatus
+    m(558, 3839, 3, Plain, false), // 1144 k8s.io.api.resource.v1alpha2.ResourceClaimSpec
+    m(559, 3842, 4, Plain, false), // 1145 k8s.io.api.resource.v1alpha2.ResourceClaimStatus
+    m(560, 3846, 2, Plain, true), // 1146 k8s.io.api.resource.v1alpha2.ResourceClaimTemplate
+    m(561, 3848, 2, Plain, true), // 1147 k8s.io.api.resource.v1alpha2.ResourceClaimTemplateList
+    m(562, 3850, 2, Plain, false), // 1148 k8s.io.api.resource.v1alpha2.ResourceClaimTemplateSpec
+    m(563, 3852, 5, Plain, true), // 1149 k8s.io.api.resource.v1alpha2.ResourceClass
+    m(564, 3857, 2, Plain, true), // 1150 k8s.io.api.resource.v1alpha2.ResourceClassList
+    m(565, 3859, 4, Plain, true), // 1151 k8s.io.api.resource.v1alpha2.ResourceClassParameters
+    m(566, 3863, 2, Plain, true), // 1152 k8s.io.api.resource.v1alpha2.ResourceClassParametersList
+    m(567, 3865, 4, Plain, false), // 1153 k8s.io.api.resource.v1alpha2.ResourceClassParametersReference
+    m(569, 3869, 2, Plain, false), // 1154 k8s.io.api.resource.v1alpha2.ResourceFilter
+    m(570, 3871, 1, Plain, false), // 1155 k8s.io.api.resource.v1alpha2.ResourceFilterModel
+    m(571, 3872, 3, Plain, false), // 1156 k8s.io.api.resource.v1alpha2.ResourceHandle
+    m(575, 3875, 1, Plain, false), // 1157 k8s.io.api.resource.v1alpha2.ResourceModel
+    m(586, 3876, 2, Plain, false), // 1158 k8s.io.api.resource.v1alpha2.ResourceRequest
+    m(587, 3878, 1, Plain, false), // 1159 k8s.io.api.resource.v1alpha2.ResourceRequestModel
+    m(590, 3879, 4, Plain, true), // 1160 k8s.io.api.resource.v1alpha2.ResourceSlice
+    m(591, 3883, 2, Plain, true), // 1161 k8s.io.api.resource.v1alpha2.ResourceSliceList
+    m(690, 3885, 4, Plain, false), // 1162 k8s.io.api.resource.v1alpha2.StructuredResourceHandle
+    m(738, 3889, 2, Plain, false), // 1163 k8s.io.api.resource.v1alpha2.VendorParameters
+    m(19, 3891, 6, Plain, false), // 1164 k8s.io.api.resource.v1alpha3.AllocatedDeviceStatus
+    m(20, 3897, 2, Plain, false), // 1165 k8s.io.api.resource.v1alpha3.AllocationResult
+    m(38, 3899, 7, Plain, false), // 1166 k8s.io.api.resource.v1alpha3.BasicDevice
+    m(42, 3906, 1, Plain, false), // 1167 k8s.io.api.resource.v1alpha3.CELDeviceSelector
+    m(122, 3907, 1, Plain, false), // 1168 k8s.io.api.resource.v1alpha3.Counter
+    m(123, 3908, 2, Plain, false), // 1169 k8s.io.api.resource.v1alpha3.CounterSet
+    m(145, 3910, 2, Plain, false), // 1170 k8s.io.api.resource.v1alpha3.Device
+    m(146, 3912, 3, Plain, false), // 1171 k8s.io.api.resource.v1alpha3.DeviceAllocationConfiguration
+    m(147, 3915, 2, Plain, false), // 1172 k8s.io.api.resource.v1alpha3.DeviceAllocationResult
+    m(148, 3917, 4, Plain, false), // 1173 k8s.io.api.resource.v1alpha3.DeviceAttribute
+    m(150, 3921, 3, Plain, false), // 1174 k8s.io.api.resource.v1alpha3.DeviceClaim
+    m(151, 3924, 2, Plain, false), // 1175 k8s.io.api.resource.v1alpha3.DeviceClaimConfiguration
+    m(152, 3926, 2, Plain, true), // 1176 k8s.io.api.resource.v1alpha3.DeviceClass
+    m(153, 3928, 1, Plain, false), // 1177 k8s.io.api.resource.v1alpha3.DeviceClassConfiguration
+    m(154, 3929, 2, Plain, true), // 1178 k8s.io.api.resource.v1alpha3.DeviceClassList
+    m(155, 3931, 2, Plain, false), // 1179 k8s.io.api.resource.v1alpha3.DeviceClassSpec
+    m(156, 3933, 1, Plain, false), // 1180 k8s.io.api.resource.v1alpha3.DeviceConfiguration
+    m(157, 3934, 2, Plain, false), // 1181 k8s.io.api.resource.v1alpha3.DeviceConstraint
+    m(158, 3936, 2, Plain, false), // 1182 k8s.io.api.resource.v1alpha3.DeviceCounterConsumption
+    m(159, 3938, 8, Plain, false), // 1183 k8s.io.api.resource.v1alpha3.DeviceRequest
+    m(160, 3946, 6, Plain, false), // 1184 k8s.io.api.resource.v1alpha3.DeviceRequestAllocationResult
+    m(161, 3952, 1, Plain, false), // 1185 k8s.io.api.resource.v1alpha3.DeviceSelector
+    m(162, 3953, 6, Plain, false), // 1186 k8s.io.api.resource.v1alpha3.DeviceSubRequest
+    m(163, 3959, 4, Plain, false), // 1187 k8s.io.api.resource.v1alpha3.DeviceTaint
+    m(164, 3963, 3, Plain, true), // 1188 k8s.io.api.resource.v1alpha3.DeviceTaintRule
+    m(165, 3966, 2, Plain, true), // 1189 k8s.io.api.resource.v1alpha3.DeviceTaintRuleList
+    m(166, 3968, 2, Plain, false), // 1190 k8s.io.api.resource.v1alpha3.DeviceTaintRuleSpec
+    m(167, 3970, 1, Plain, false), // 1191 k8s.io.api.resource.v1alpha3.DeviceTaintRuleStatus
+    m(168, 3971, 3, Plain, false), // 1192 k8s.io.api.resource.v1alpha3.DeviceTaintSelector
+    m(169, 3974, 5, Plain, false), // 1193 k8s.io.api.resource.v1alpha3.DeviceToleration
+    m(370, 3979, 3, Plain, false), // 1194 k8s.io.api.resource.v1alpha3.NetworkDeviceData
+    m(415, 3982, 2, Plain, false), // 1195 k8s.io.api.resource.v1alpha3.OpaqueDeviceConfiguration
+    m(423, 3984, 4, Plain, false), // 1196 k8s.io.api.resource.v1alpha3.PartitionTypeStatus
+    m(486, 3988, 3, Plain, true), // 1197 k8s.io.api.resource.v1alpha3.PodSchedulingContext
+    m(487, 3991, 2, Plain, true), // 1198 k8s.io.api.resource.v1alpha3.PodSchedulingContextList
+    m(488, 3993, 2, Plain, false), // 1199 k8s.io.api.resource.v1alpha3.PodSchedulingContextSpec
+    m(489, 3995, 1, Plain, false), // 1200 k8s.io.api.resource.v1alpha3.PodSchedulingContextStatus
+    m(512, 3996, 12, Plain, false), // 1201 k8s.io.api.resource.v1alpha3.PoolStatus
+    m(551, 4008, 3, Plain, true), // 1202 k8s.io.api.resource.v1alpha3.ResourceClaim
+    m(552, 4011, 4, Plain, false), // 1203 k8s.io.api.resource.v1alpha3.ResourceClaimConsumerReference
+    m(553, 4015, 2, Plain, true), // 1204 k8s.io.api.resource.v1alpha3.ResourceClaimList
+    m(557, 4017, 2, Plain, false), // 1205 k8s.io.api.resource.v1alpha3.ResourceClaimSchedulingStatus
+    m(558, 4019, 1, Plain, false), // 1206 k8s.io.api.resource.v1alpha3.ResourceClaimSpec
+    m(559, 4020, 3, Plain, false), // 1207 k8s.io.api.resource.v1alpha3.ResourceClaimStatus
+    m(560, 4023, 2, Plain, true), // 1208 k8s.io.api.resource.v1alpha3.ResourceClaimTemplate
+    m(561, 4025, 2, Plain, true), // 1209 k8s.io.api.resource.v1alpha3.ResourceClaimTemplateList
+    m(562, 4027, 2, Plain, false), // 1210 k8s.io.api.resource.v1alpha3.ResourceClaimTemplateSpec
+    m(577, 4029, 3, Plain, false), // 1211 k8s.io.api.resource.v1alpha3.ResourcePool
+    m(578, 4032, 3, Plain, true), // 1212 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequest
+    m(579, 4035, 2, Plain, true), // 1213 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestList
+    m(580, 4037, 4, Plain, false), // 1214 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestSpec
+    m(581, 4041, 3, Plain, false), // 1215 k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestStatus
+    m(590, 4044, 2, Plain, true), // 1216 k8s.io.api.resource.v1alpha3.ResourceSlice
+    m(591, 4046, 2, Plain, true), // 1217 k8s.io.api.resource.v1alpha3.ResourceSliceList
+    m(592, 4048, 8, Plain, false), // 1218 k8s.io.api.resource.v1alpha3.ResourceSliceSpec
+    m(659, 4056, 4, Plain, false), // 1219 k8s.io.api.resource.v1alpha3.ShareableCapacityStatus
+    m(660, 4060, 3, Plain, false), // 1220 k8s.io.api.resource.v1alpha3.ShareableSummaryStatus
+    m(19, 4063, 7, Plain, false), // 1221 k8s.io.api.resource.v1beta1.AllocatedDeviceStatus
+    m(20, 4070, 3, Plain, false), // 1222 k8s.io.api.resource.v1beta1.AllocationResult
+    m(38, 4073, 12, Plain, false), // 1223 k8s.io.api.resource.v1beta1.BasicDevice
+    m(42, 4085, 1, Plain, false), // 1224 k8s.io.api.resource.v1beta1.CELDeviceSelector
+    m(57, 4086, 3, Plain, false), // 1225 k8s.io.api.resource.v1beta1.CapacityRequestPolicy
+    m(58, 4089, 3, Plain, false), // 1226 k8s.io.api.resource.v1beta1.CapacityRequestPolicyRange
+    m(59, 4092, 1, Plain, false), // 1227 k8s.io.api.resource.v1beta1.CapacityRequirements
+    m(122, 4093, 1, Plain, false), // 1228 k8s.io.api.resource.v1beta1.Counter
+    m(123, 4094, 2, Plain, false), // 1229 k8s.io.api.resource.v1beta1.CounterSet
+    m(145, 4096, 2, Plain, false), // 1230 k8s.io.api.resource.v1beta1.Device
+    m(146, 4098, 3, Plain, false), // 1231 k8s.io.api.resource.v1beta1.DeviceAllocationConfiguration
+    m(147, 4101, 2, Plain, false), // 1232 k8s.io.api.resource.v1beta1.DeviceAllocationResult
+    m(148, 4103, 8, Plain, false), // 1233 k8s.io.api.resource.v1beta1.DeviceAttribute
+    m(149, 4111, 2, Plain, false), // 1234 k8s.io.api.resource.v1beta1.DeviceCapacity
+    m(150, 4113, 3, Plain, false), // 1235 k8s.io.api.resource.v1beta1.DeviceClaim
+    m(151, 4116, 2, Plain, false), // 1236 k8s.io.api.resource.v1beta1.DeviceClaimConfiguration
+    m(152, 4118, 2, Plain, true), // 1237 k8s.io.api.resource.v1beta1.DeviceClass
+    m(153, 4120, 1, Plain, false), // 1238 k8s.io.api.resource.v1beta1.DeviceClassConfiguration
+    m(154, 4121, 2, Plain, true), // 1239 k8s.io.api.resource.v1beta1.DeviceClassList
+    m(155, 4123, 3, Plain, false), // 1240 k8s.io.api.resource.v1beta1.DeviceClassSpec
+    m(156, 4126, 1, Plain, false), // 1241 k8s.io.api.resource.v1beta1.DeviceConfiguration
+    m(157, 4127, 3, Plain, false), // 1242 k8s.io.api.resource.v1beta1.DeviceConstraint
+    m(158, 4130, 2, Plain, false), // 1243 k8s.io.api.resource.v1beta1.DeviceCounterConsumption
+    m(159, 4132, 9, Plain, false), // 1244 k8s.io.api.resource.v1beta1.DeviceRequest
+    m(160, 4141, 11, Plain, false), // 1245 k8s.io.api.resource.v1beta1.DeviceRequestAllocationResult
+    m(161, 4152, 1, Plain, false), // 1246 k8s.io.api.resource.v1beta1.DeviceSelector
+    m(162, 4153, 7, Plain, false), // 1247 k8s.io.api.resource.v1beta1.DeviceSubRequest
+    m(163, 4160, 4, Plain, false), // 1248 k8s.io.api.resource.v1beta1.DeviceTaint
+    m(169, 4164, 5, Plain, false), // 1249 k8s.io.api.resource.v1beta1.DeviceToleration
+    m(370, 4169, 3, Plain, false), // 1250 k8s.io.api.resource.v1beta1.NetworkDeviceData
+    m(383, 4172, 3, Plain, false), // 1251 k8s.io.api.resource.v1beta1.NodeAllocatableMapping
+    m(384, 4175, 2, Plain, false), // 1252 k8s.io.api.resource.v1beta1.NodeAllocatableOverhead
+    m(386, 4177, 2, Plain, false), // 1253 k8s.io.api.resource.v1beta1.NodeAllocatableResource
+    m(388, 4179, 2, Plain, false), // 1254 k8s.io.api.resource.v1beta1.NodeAllocatableResourceMapping
+    m(415, 4181, 2, Plain, false), // 1255 k8s.io.api.resource.v1beta1.OpaqueDeviceConfiguration
+    m(551, 4183, 3, Plain, true), // 1256 k8s.io.api.resource.v1beta1.ResourceClaim
+    m(552, 4186, 4, Plain, false), // 1257 k8s.io.api.resource.v1beta1.ResourceClaimConsumerReference
+    m(553, 4190, 2, Plain, true), // 1258 k8s.io.api.resource.v1beta1.ResourceClaimList
+    m(558, 4192, 1, Plain, false), // 1259 k8s.io.api.resource.v1beta1.ResourceClaimSpec
+    m(559, 4193, 3, Plain, false), // 1260 k8s.io.api.resource.v1beta1.ResourceClaimStatus
+    m(560, 4196, 2, Plain, true), // 1261 k8s.io.api.resource.v1beta1.ResourceClaimTemplate
+    m(561, 4198, 2, Plain, true), // 1262 k8s.io.api.resource.v1beta1.ResourceClaimTemplateList
+    m(562, 4200, 2, Plain, false), // 1263 k8s.io.api.resource.v1beta1.ResourceClaimTemplateSpec
+    m(577, 4202, 3, Plain, false), // 1264 k8s.io.api.resource.v1beta1.ResourcePool
+    m(590, 4205, 2, Plain, true), // 1265 k8s.io.api.resource.v1beta1.ResourceSlice
+    m(591, 4207, 2, Plain, true), // 1266 k8s.io.api.resource.v1beta1.ResourceSliceList
+    m(592, 4209, 10, Plain, false), // 1267 k8s.io.api.resource.v1beta1.ResourceSliceSpec
+    m(19, 4219, 7, Plain, false), // 1268 k8s.io.api.resource.v1beta2.AllocatedDeviceStatus
+    m(20, 4226, 3, Plain, false), // 1269 k8s.io.api.resource.v1beta2.AllocationResult
+    m(42, 4229, 1, Plain, false), // 1270 k8s.io.api.resource.v1beta2.CELDeviceSelector
+    m(57, 4230, 3, Plain, false), // 1271 k8s.io.api.resource.v1beta2.CapacityRequestPolicy
+    m(58, 4233, 3, Plain, false), // 1272 k8s.io.api.resource.v1beta2.CapacityRequestPolicyRange
+    m(59, 4236, 1, Plain, false), // 1273 k8s.io.api.resource.v1beta2.CapacityRequirements
+    m(122, 4237, 1, Plain, false), // 1274 k8s.io.api.resource.v1beta2.Counter
+    m(123, 4238, 2, Plain, false), // 1275 k8s.io.api.resource.v1beta2.CounterSet
+    m(145, 4240, 13, Plain, false), // 1276 k8s.io.api.resource.v1beta2.Device
+    m(146, 4253, 3, Plain, false), // 1277 k8s.io.api.resource.v1beta2.DeviceAllocationConfiguration
+    m(147, 4256, 2, Plain, false), // 1278 k8s.io.api.resource.v1beta2.DeviceAllocationResult
+    m(148, 4258, 8, Plain, false), // 1279 k8s.io.api.resource.v1beta2.DeviceAttribute
+    m(149, 4266, 2, Plain, false), // 1280 k8s.io.api.resource.v1beta2.DeviceCapacity
+    m(150, 4268, 3, Plain, false), // 1281 k8s.io.api.resource.v1beta2.DeviceClaim
+    m(151, 4271, 2, Plain, false), // 1282 k8s.io.api.resource.v1beta2.DeviceClaimConfiguration
+    m(152, 4273, 2, Plain, true), // 1283 k8s.io.api.resource.v1beta2.DeviceClass
+    m(153, 4275, 1, Plain, false), // 1284 k8s.io.api.resource.v1beta2.DeviceClassConfiguration
+    m(154, 4276, 2, Plain, true), // 1285 k8s.io.api.resource.v1beta2.DeviceClassList
+    m(155, 4278, 3, Plain, false), // 1286 k8s.io.api.resource.v1beta2.DeviceClassSpec
+    m(156, 4281, 1, Plain, false), // 1287 k8s.io.api.resource.v1beta2.DeviceConfiguration
+    m(157, 4282, 3, Plain, false), // 1288 k8s.io.api.resource.v1beta2.DeviceConstraint
+    m(158, 4285, 2, Plain, false), // 1289 k8s.io.api.resource.v1beta2.DeviceCounterConsumption
+    m(159, 4287, 3, Plain, false), // 1290 k8s.io.api.resource.v1beta2.DeviceRequest
+    m(160, 4290, 11, Plain, false), // 1291 k8s.io.api.resource.v1beta2.DeviceRequestAllocationResult
+    m(161, 4301, 1, Plain, false), // 1292 k8s.io.api.resource.v1beta2.DeviceSelector
+    m(162, 4302, 7, Plain, false), // 1293 k8s.io.api.resource.v1beta2.DeviceSubRequest
+    m(163, 4309, 4, Plain, false), // 1294 k8s.io.api.resource.v1beta2.DeviceTaint
+    m(164, 4313, 3, Plain, true), // 1295 k8s.io.api.resource.v1beta2.DeviceTaintRule
+    m(165, 4316, 2, Plain, true), // 1296 k8s.io.api.resource.v1beta2.DeviceTaintRuleList
+    m(166, 4318, 2, Plain, false), // 1297 k8s.io.api.resource.v1beta2.DeviceTaintRuleSpec
+    m(167, 4320, 1, Plain, false), // 1298 k8s.io.api.resource.v1beta2.DeviceTaintRuleStatus
+    m(168, 4321, 3, Plain, false), // 1299 k8s.io.api.resource.v1beta2.DeviceTaintSelector
+    m(169, 4324, 5, Plain, false), // 1300 k8s.io.api.resource.v1beta2.DeviceToleration
+    m(212, 4329, 7, Plain, false), // 1301 k8s.io.api.resource.v1beta2.ExactDeviceRequest
+    m(370, 4336, 3, Plain, false), // 1302 k8s.io.api.resource.v1beta2.NetworkDeviceData
+    m(383, 4339, 3, Plain, false), // 1303 k8s.io.api.resource.v1beta2.NodeAllocatableMapping
+    m(384, 4342, 2, Plain, false), // 1304 k8s.io.api.resource.v1beta2.NodeAllocatableOverhead
+    m(386, 4344, 2, Plain, false), // 1305 k8s.io.api.resource.v1beta2.NodeAllocatableResource
+    m(388, 4346, 2, Plain, false), // 1306 k8s.io.api.resource.v1beta2.NodeAllocatableResourceMapping
+    m(415, 4348, 2, Plain, false), // 1307 k8s.io.api.resource.v1beta2.OpaqueDeviceConfiguration
+    m(551, 4350, 3, Plain, true), // 1308 k8s.io.api.resource.v1beta2.ResourceClaim
+    m(552, 4353, 4, Plain, false), // 1309 k8s.io.api.resource.v1beta2.ResourceClaimConsumerReference
+    m(553, 4357, 2, Plain, true), // 1310 k8s.io.api.resource.v1beta2.ResourceClaimList
+    m(558, 4359, 1, Plain, false), // 1311 k8s.io.api.resource.v1beta2.ResourceClaimSpec
+    m(559, 4360, 3, Plain, false), // 1312 k8s.io.api.resource.v1beta2.ResourceClaimStatus
+    m(560, 4363, 2, Plain, true), // 1313 k8s.io.api.resource.v1beta2.ResourceClaimTemplate
+    m(561, 4365, 2, Plain, true), // 1314 k8s.io.api.resource.v1beta2.ResourceClaimTemplateList
+    m(562, 4367, 2, Plain, false), // 1315 k8s.io.api.resource.v1beta2.ResourceClaimTemplateSpec
+    m(577, 4369, 3, Plain, false), // 1316 k8s.io.api.resource.v1beta2.ResourcePool
+    m(590, 4372, 2, Plain, true), // 1317 k8s.io.api.resource.v1beta2.ResourceSlice
+    m(591, 4374, 2, Plain, true), // 1318 k8s.io.api.resource.v1beta2.ResourceSliceList
+    m(592, 4376, 10, Plain, false), // 1319 k8s.io.api.resource.v1beta2.ResourceSliceSpec
+    m(519, 4386, 5, Plain, true), // 1320 k8s.io.api.scheduling.v1.PriorityClass
+    m(520, 4391, 2, Plain, true), // 1321 k8s.io.api.scheduling.v1.PriorityClassList
+    m(39, 4393, 0, Plain, false), // 1322 k8s.io.api.scheduling.v1alpha1.BasicSchedulingPolicy
+    m(238, 4393, 1, Plain, false), // 1323 k8s.io.api.scheduling.v1alpha1.GangSchedulingPolicy
+    m(462, 4394, 2, Plain, false), // 1324 k8s.io.api.scheduling.v1alpha1.PodGroup
+    m(464, 4396, 2, Plain, false), // 1325 k8s.io.api.scheduling.v1alpha1.PodGroupPolicy
+    m(519, 4398, 5, Plain, true), // 1326 k8s.io.api.scheduling.v1alpha1.PriorityClass
+    m(520, 4403, 2, Plain, true), // 1327 k8s.io.api.scheduling.v1alpha1.PriorityClassList
+    m(719, 4405, 3, Plain, false), // 1328 k8s.io.api.scheduling.v1alpha1.TypedLocalObjectReference
+    m(767, 4408, 2, Plain, true), // 1329 k8s.io.api.scheduling.v1alpha1.Workload
+    m(775, 4410, 2, Plain, true), // 1330 k8s.io.api.scheduling.v1alpha1.WorkloadList
+    m(786, 4412, 2, Plain, false), // 1331 k8s.io.api.scheduling.v1alpha1.WorkloadSpec
+    m(39, 4414, 0, Plain, false), // 1332 k8s.io.api.scheduling.v1alpha2.BasicSchedulingPolicy
+    m(238, 4414, 1, Plain, false), // 1333 k8s.io.api.scheduling.v1alpha2.GangSchedulingPolicy
+    m(462, 4415, 3, Plain, true), // 1334 k8s.io.api.scheduling.v1alpha2.PodGroup
+    m(463, 4418, 2, Plain, true), // 1335 k8s.io.api.scheduling.v1alpha2.PodGroupList
+    m(465, 4420, 3, Plain, false), // 1336 k8s.io.api.scheduling.v1alpha2.PodGroupResourceClaim
+    m(466, 4423, 2, Plain, false), // 1337 k8s.io.api.scheduling.v1alpha2.PodGroupResourceClaimStatus
+    m(467, 4425, 1, Plain, false), // 1338 k8s.io.api.scheduling.v1alpha2.PodGroupSchedulingConstraints
+    m(468, 4426, 2, Plain, false), // 1339 k8s.io.api.scheduling.v1alpha2.PodGroupSchedulingPolicy
+    m(469, 4428, 7, Plain, false), // 1340 k8s.io.api.scheduling.v1alpha2.PodGroupSpec
+    m(470, 4435, 2, Plain, false), // 1341 k8s.io.api.scheduling.v1alpha2.PodGroupStatus
+    m(471, 4437, 7, Plain, false), // 1342 k8s.io.api.scheduling.v1alpha2.PodGroupTemplate
+    m(472, 4444, 1, Plain, false), // 1343 k8s.io.api.scheduling.v1alpha2.PodGroupTemplateReference
+    m(713, 4445, 1, Plain, false), // 1344 k8s.io.api.scheduling.v1alpha2.TopologyConstraint
+    m(719, 4446, 3, Plain, false), // 1345 k8s.io.api.scheduling.v1alpha2.TypedLocalObjectReference
+    m(767, 4449, 2, Plain, true), // 1346 k8s.io.api.scheduling.v1alpha2.Workload
+    m(775, 4451, 2, Plain, true), // 1347 k8s.io.api.scheduling.v1alpha2.WorkloadList
+    m(784, 4453, 2, Plain, false), // 1348 k8s.io.api.scheduling.v1alpha2.WorkloadPodGroupTemplateReference
+    m(786, 4455, 2, Plain, false), // 1349 k8s.io.api.scheduling.v1alpha2.WorkloadSpec
+    m(17, 4457, 0, Plain, false), // 1350 k8s.io.api.scheduling.v1alpha3.AllCompositeDisruptionMode
+    m(18, 4457, 0, Plain, false), // 1351 k8s.io.api.scheduling.v1alpha3.AllDisruptionMode
+    m(39, 4457, 0, Plain, false), // 1352 k8s.io.api.scheduling.v1alpha3.BasicSchedulingPolicy
+    m(85, 4457, 0, Plain, false), // 1353 k8s.io.api.scheduling.v1alpha3.CompositeBasicSchedulingPolicy
+    m(86, 4457, 2, Plain, false), // 1354 k8s.io.api.scheduling.v1alpha3.CompositeDisruptionMode
+    m(87, 4459, 1, Plain, false), // 1355 k8s.io.api.scheduling.v1alpha3.CompositeGangSchedulingPolicy
+    m(88, 4460, 3, Plain, true), // 1356 k8s.io.api.scheduling.v1alpha3.CompositePodGroup
+    m(89, 4463, 2, Plain, true), // 1357 k8s.io.api.scheduling.v1alpha3.CompositePodGroupList
+    m(90, 4465, 1, Plain, false), // 1358 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingConstraints
+    m(91, 4466, 2, Plain, false), // 1359 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingPolicy
+    m(92, 4468, 8, Plain, false), // 1360 k8s.io.api.scheduling.v1alpha3.CompositePodGroupSpec
+    m(93, 4476, 1, Plain, false), // 1361 k8s.io.api.scheduling.v1alpha3.CompositePodGroupStatus
+    m(94, 4477, 9, Plain, false), // 1362 k8s.io.api.scheduling.v1alpha3.CompositePodGroupTemplate
+    m(170, 4486, 2, Plain, false), // 1363 k8s.io.api.scheduling.v1alpha3.DisruptionMode
+    m(238, 4488, 1, Plain, false), // 1364 k8s.io.api.scheduling.v1alpha3.GangSchedulingPolicy
+    m(462, 4489, 3, Plain, true), // 1365 k8s.io.api.scheduling.v1alpha3.PodGroup
+    m(463, 4492, 2, Plain, true), // 1366 k8s.io.api.scheduling.v1alpha3.PodGroupList
+    m(465, 4494, 3, Plain, false), // 1367 k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaim
+    m(466, 4497, 2, Plain, false), // 1368 k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaimStatus
+    m(467, 4499, 1, Plain, false), // 1369 k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingConstraints
+    m(468, 4500, 2, Plain, false), // 1370 k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingPolicy
+    m(469, 4502, 9, Plain, false), // 1371 k8s.io.api.scheduling.v1alpha3.PodGroupSpec
+    m(470, 4511, 2, Plain, false), // 1372 k8s.io.api.scheduling.v1alpha3.PodGroupStatus
+    m(471, 4513, 8, Plain, false), // 1373 k8s.io.api.scheduling.v1alpha3.PodGroupTemplate
+    m(661, 4521, 0, Plain, false), // 1374 k8s.io.api.scheduling.v1alpha3.SingleCompositeDisruptionMode
+    m(662, 4521, 0, Plain, false), // 1375 k8s.io.api.scheduling.v1alpha3.SingleDisruptionMode
+    m(713, 4521, 1, Plain, false), // 1376 k8s.io.api.scheduling.v1alpha3.TopologyConstraint
+    m(719, 4522, 3, Plain, false), // 1377 k8s.io.api.scheduling.v1alpha3.TypedLocalObjectReference
+    m(767, 4525, 2, Plain, true), // 1378 k8s.io.api.scheduling.v1alpha3.Workload
+    m(768, 4527, 0, Plain, false), // 1379 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode
+    m(769, 4527, 0, Plain, false), // 1380 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy
+    m(770, 4527, 2, Plain, false), // 1381 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupDisruptionMode
+    m(771, 4529, 1, Plain, false), // 1382 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy
+    m(772, 4530, 1, Plain, false), // 1383 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints
+    m(773, 4531, 2, Plain, false), // 1384 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingPolicy
+    m(774, 4533, 0, Plain, false), // 1385 k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode
+    m(775, 4533, 2, Plain, true), // 1386 k8s.io.api.scheduling.v1alpha3.WorkloadList
+    m(776, 4535, 0, Plain, false), // 1387 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode
+    m(777, 4535, 0, Plain, false), // 1388 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy
+    m(778, 4535, 2, Plain, false), // 1389 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupDisruptionMode
+    m(779, 4537, 1, Plain, false), // 1390 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy
+    m(780, 4538, 3, Plain, false), // 1391 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupResourceClaim
+    m(781, 4541, 1, Plain, false), // 1392 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints
+    m(782, 4542, 2, Plain, false), // 1393 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy
+    m(783, 4544, 0, Plain, false), // 1394 k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode
+    m(785, 4544, 2, Plain, false), // 1395 k8s.io.api.scheduling.v1alpha3.WorkloadReference
+    m(786, 4546, 3, Plain, false), // 1396 k8s.io.api.scheduling.v1alpha3.WorkloadSpec
+    m(17, 4549, 0, Plain, false), // 1397 k8s.io.api.scheduling.v1beta1.AllCompositeDisruptionMode
+    m(18, 4549, 0, Plain, false), // 1398 k8s.io.api.scheduling.v1beta1.AllDisruptionMode
+    m(39, 4549, 0, Plain, false), // 1399 k8s.io.api.scheduling.v1beta1.BasicSchedulingPolicy
+    m(85, 4549, 0, Plain, false), // 1400 k8s.io.api.scheduling.v1beta1.CompositeBasicSchedulingPolicy
+    m(86, 4549, 2, Plain, false), // 1401 k8s.io.api.scheduling.v1beta1.CompositeDisruptionMode
+    m(87, 4551, 1, Plain, false), // 1402 k8s.io.api.scheduling.v1beta1.CompositeGangSchedulingPolicy
+    m(90, 4552, 1, Plain, false), // 1403 k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingConstraints
+    m(91, 4553, 2, Plain, false), // 1404 k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingPolicy
+    m(94, 4555, 9, Plain, false), // 1405 k8s.io.api.scheduling.v1beta1.CompositePodGroupTemplate
+    m(170, 4564, 2, Plain, false), // 1406 k8s.io.api.scheduling.v1beta1.DisruptionMode
+    m(238, 4566, 1, Plain, false), // 1407 k8s.io.api.scheduling.v1beta1.GangSchedulingPolicy
+    m(462, 4567, 3, Plain, true), // 1408 k8s.io.api.scheduling.v1beta1.PodGroup
+    m(463, 4570, 2, Plain, true), // 1409 k8s.io.api.scheduling.v1beta1.PodGroupList
+    m(465, 4572, 3, Plain, false), // 1410 k8s.io.api.scheduling.v1beta1.PodGroupResourceClaim
+    m(466, 4575, 2, Plain, false), // 1411 k8s.io.api.scheduling.v1beta1.PodGroupResourceClaimStatus
+    m(467, 4577, 1, Plain, false), // 1412 k8s.io.api.scheduling.v1beta1.PodGroupSchedulingConstraints
+    m(468, 4578, 2, Plain, false), // 1413 k8s.io.api.scheduling.v1beta1.PodGroupSchedulingPolicy
+    m(469, 4580, 9, Plain, false), // 1414 k8s.io.api.scheduling.v1beta1.PodGroupSpec
+    m(470, 4589, 2, Plain, false), // 1415 k8s.io.api.scheduling.v1beta1.PodGroupStatus
+    m(471, 4591, 8, Plain, false), // 1416 k8s.io.api.scheduling.v1beta1.PodGroupTemplate
+    m(519, 4599, 5, Plain, true), // 1417 k8s.io.api.scheduling.v1beta1.PriorityClass
+    m(520, 4604, 2, Plain, true), // 1418 k8s.io.api.scheduling.v1beta1.PriorityClassList
+    m(661, 4606, 0, Plain, false), // 1419 k8s.io.api.scheduling.v1beta1.SingleCompositeDisruptionMode
+    m(662, 4606, 0, Plain, false), // 1420 k8s.io.api.scheduling.v1beta1.SingleDisruptionMode
+    m(713, 4606, 1, Plain, false), // 1421 k8s.io.api.scheduling.v1beta1.TopologyConstraint
+    m(719, 4607, 3, Plain, false), // 1422 k8s.io.api.scheduling.v1beta1.TypedLocalObjectReference
+    m(767, 4610, 2, Plain, true), // 1423 k8s.io.api.scheduling.v1beta1.Workload
+    m(775, 4612, 2, Plain, true), // 1424 k8s.io.api.scheduling.v1beta1.WorkloadList
+    m(785, 4614, 2, Plain, false), // 1425 k8s.io.api.scheduling.v1beta1.WorkloadReference
+    m(786, 4616, 3, Plain, false), // 1426 k8s.io.api.scheduling.v1beta1.WorkloadSpec
+    m(478, 4619, 2, Plain, true), // 1427 k8s.io.api.settings.v1alpha1.PodPreset
+    m(479, 4621, 2, Plain, true), // 1428 k8s.io.api.settings.v1alpha1.PodPresetList
+    m(480, 4623, 5, Plain, false), // 1429 k8s.io.api.settings.v1alpha1.PodPresetSpec
+    m(43, 4628, 2, Plain, true), // 1430 k8s.io.api.storage.v1.CSIDriver
+    m(44, 4630, 2, Plain, true), // 1431 k8s.io.api.storage.v1.CSIDriverList
+    m(45, 4632, 11, Plain, false), // 1432 k8s.io.api.storage.v1.CSIDriverSpec
+    m(46, 4643, 3, Plain, true), // 1433 k8s.io.api.storage.v1.CSINode
+    m(47, 4646, 4, Plain, false), // 1434 k8s.io.api.storage.v1.CSINodeDriver
+    m(48, 4650, 2, Plain, true), // 1435 k8s.io.api.storage.v1.CSINodeList
+    m(49, 4652, 1, Plain, false), // 1436 k8s.io.api.storage.v1.CSINodeSpec
+    m(50, 4653, 1, Plain, false), // 1437 k8s.io.api.storage.v1.CSINodeStatus
+    m(52, 4654, 5, Plain, true), // 1438 k8s.io.api.storage.v1.CSIStorageCapacity
+    m(53, 4659, 2, Plain, true), // 1439 k8s.io.api.storage.v1.CSIStorageCapacityList
+    m(675, 4661, 8, Plain, true), // 1440 k8s.io.api.storage.v1.StorageClass
+    m(676, 4669, 2, Plain, true), // 1441 k8s.io.api.storage.v1.StorageClassList
+    m(677, 4671, 2, Plain, false), // 1442 k8s.io.api.storage.v1.StorageHealth
+    m(678, 4673, 6, Plain, false), // 1443 k8s.io.api.storage.v1.StorageHealthCondition
+    m(706, 4679, 2, Plain, false), // 1444 k8s.io.api.storage.v1.TokenRequest
+    m(741, 4681, 3, Plain, true), // 1445 k8s.io.api.storage.v1.VolumeAttachment
+    m(742, 4684, 2, Plain, true), // 1446 k8s.io.api.storage.v1.VolumeAttachmentList
+    m(743, 4686, 2, Plain, false), // 1447 k8s.io.api.storage.v1.VolumeAttachmentSource
+    m(744, 4688, 3, Plain, false), // 1448 k8s.io.api.storage.v1.VolumeAttachmentSpec
+    m(745, 4691, 4, Plain, false), // 1449 k8s.io.api.storage.v1.VolumeAttachmentStatus
+    m(746, 4695, 3, Plain, true), // 1450 k8s.io.api.storage.v1.VolumeAttributesClass
+    m(747, 4698, 2, Plain, true), // 1451 k8s.io.api.storage.v1.VolumeAttributesClassList
+    m(749, 4700, 3, Plain, false), // 1452 k8s.io.api.storage.v1.VolumeError
+    m(755, 4703, 1, Plain, false), // 1453 k8s.io.api.storage.v1.VolumeNodeResources
+    m(52, 4704, 5, Plain, true), // 1454 k8s.io.api.storage.v1alpha1.CSIStorageCapacity
+    m(53, 4709, 2, Plain, true), // 1455 k8s.io.api.storage.v1alpha1.CSIStorageCapacityList
+    m(741, 4711, 3, Plain, true), // 1456 k8s.io.api.storage.v1alpha1.VolumeAttachment
+    m(742, 4714, 2, Plain, true), // 1457 k8s.io.api.storage.v1alpha1.VolumeAttachmentList
+    m(743, 4716, 2, Plain, false), // 1458 k8s.io.api.storage.v1alpha1.VolumeAttachmentSource
+    m(744, 4718, 3, Plain, false), // 1459 k8s.io.api.storage.v1alpha1.VolumeAttachmentSpec
+    m(745, 4721, 4, Plain, false), // 1460 k8s.io.api.storage.v1alpha1.VolumeAttachmentStatus
+    m(746, 4725, 3, Plain, true), // 1461 k8s.io.api.storage.v1alpha1.VolumeAttributesClass
+    m(747, 4728, 2, Plain, true), // 1462 k8s.io.api.storage.v1alpha1.VolumeAttributesClassList
+    m(749, 4730, 3, Plain, false), // 1463 k8s.io.api.storage.v1alpha1.VolumeError
+    m(43, 4733, 2, Plain, true), // 1464 k8s.io.api.storage.v1beta1.CSIDriver
+    m(44, 4735, 2, Plain, true), // 1465 k8s.io.api.storage.v1beta1.CSIDriverList
+    m(45, 4737, 11, Plain, false), // 1466 k8s.io.api.storage.v1beta1.CSIDriverSpec
+    m(46, 4748, 3, Plain, true), // 1467 k8s.io.api.storage.v1beta1.CSINode
+    m(47, 4751, 4, Plain, false), // 1468 k8s.io.api.storage.v1beta1.CSINodeDriver
+    m(48, 4755, 2, Plain, true), // 1469 k8s.io.api.storage.v1beta1.CSINodeList
+    m(49, 4757, 1, Plain, false), // 1470 k8s.io.api.storage.v1beta1.CSINodeSpec
+    m(50, 4758, 1, Plain, false), // 1471 k8s.io.api.storage.v1beta1.CSINodeStatus
+    m(52, 4759, 5, Plain, true), // 1472 k8s.io.api.storage.v1beta1.CSIStorageCapacity
+    m(53, 4764, 2, Plain, true), // 1473 k8s.io.api.storage.v1beta1.CSIStorageCapacityList
+    m(675, 4766, 8, Plain, true), // 1474 k8s.io.api.storage.v1beta1.StorageClass
+    m(676, 4774, 2, Plain, true), // 1475 k8s.io.api.storage.v1beta1.StorageClassList
+    m(677, 4776, 2, Plain, false), // 1476 k8s.io.api.storage.v1beta1.StorageHealth
+    m(678, 4778, 6, Plain, false), // 1477 k8s.io.api.storage.v1beta1.StorageHealthCondition
+    m(706, 4784, 2, Plain, false), // 1478 k8s.io.api.storage.v1beta1.TokenRequest
+    m(741, 4786, 3, Plain, true), // 1479 k8s.io.api.storage.v1beta1.VolumeAttachment
+    m(742, 4789, 2, Plain, true), // 1480 k8s.io.api.storage.v1beta1.VolumeAttachmentList
+    m(743, 4791, 2, Plain, false), // 1481 k8s.io.api.storage.v1beta1.VolumeAttachmentSource
+    m(744, 4793, 3, Plain, false), // 1482 k8s.io.api.storage.v1beta1.VolumeAttachmentSpec
+    m(745, 4796, 4, Plain, false), // 1483 k8s.io.api.storage.v1beta1.VolumeAttachmentStatus
+    m(746, 4800, 3, Plain, true), // 1484 k8s.io.api.storage.v1beta1.VolumeAttributesClass
+    m(747, 4803, 2, Plain, true), // 1485 k8s.io.api.storage.v1beta1.VolumeAttributesClassList
+    m(749, 4805, 3, Plain, false), // 1486 k8s.io.api.storage.v1beta1.VolumeError
+    m(755, 4808, 1, Plain, false), // 1487 k8s.io.api.storage.v1beta1.VolumeNodeResources
+    m(684, 4809, 3, Plain, true), // 1488 k8s.io.api.storagemigration.v1.StorageVersionMigration
+    m(685, 4812, 2, Plain, true), // 1489 k8s.io.api.storagemigration.v1.StorageVersionMigrationList
+    m(686, 4814, 1, Plain, false), // 1490 k8s.io.api.storagemigration.v1.StorageVersionMigrationSpec
+    m(687, 4815, 2, Plain, false), // 1491 k8s.io.api.storagemigration.v1.StorageVersionMigrationStatus
+    m(249, 4817, 3, Plain, false), // 1492 k8s.io.api.storagemigration.v1alpha1.GroupVersionResource
+    m(342, 4820, 5, Plain, false), // 1493 k8s.io.api.storagemigration.v1alpha1.MigrationCondition
+    m(684, 4825, 3, Plain, true), // 1494 k8s.io.api.storagemigration.v1alpha1.StorageVersionMigration
+    m(685, 4828, 2, Plain, true), // 1495 k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationList
+    m(686, 4830, 2, Plain, false), // 1496 k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationSpec
+    m(687, 4832, 2, Plain, false), // 1497 k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationStatus
+    m(684, 4834, 3, Plain, true), // 1498 k8s.io.api.storagemigration.v1beta1.StorageVersionMigration
+    m(685, 4837, 2, Plain, true), // 1499 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationList
+    m(686, 4839, 1, Plain, false), // 1500 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationSpec
+    m(687, 4840, 2, Plain, false), // 1501 k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationStatus
+    m(530, 4842, 0, Quantity, false), // 1502 k8s.io.apimachinery.pkg.api.resource.Quantity
+    m(531, 4842, 0, Quantity, false), // 1503 k8s.io.apimachinery.pkg.api.resource.QuantityValue
+    m(1, 4842, 4, Plain, true), // 1504 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup
+    m(4, 4846, 1, Plain, true), // 1505 k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList
+    m(5, 4847, 10, Plain, false), // 1506 k8s.io.apimachinery.pkg.apis.meta.v1.APIResource
+    m(7, 4857, 2, Plain, true), // 1507 k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList
+    m(10, 4859, 2, Plain, true), // 1508 k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions
+    m(27, 4861, 3, Plain, true), // 1509 k8s.io.apimachinery.pkg.apis.meta.v1.ApplyOptions
+    m(95, 4864, 6, Plain, false), // 1510 k8s.io.apimachinery.pkg.apis.meta.v1.Condition
+    m(124, 4870, 3, Plain, true), // 1511 k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions
+    m(137, 4873, 6, Plain, true), // 1512 k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
+    m(176, 4879, 0, Duration, false), // 1513 k8s.io.apimachinery.pkg.apis.meta.v1.Duration
+    m(222, 4879, 3, Plain, false), // 1514 k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
+    m(223, 4882, 0, RawJson, false), // 1515 k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1
+    m(239, 4882, 1, Plain, true), // 1516 k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions
+    m(243, 4883, 2, Plain, false), // 1517 k8s.io.apimachinery.pkg.apis.meta.v1.GroupKind
+    m(244, 4885, 2, Plain, false), // 1518 k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource
+    m(246, 4887, 2, Plain, false), // 1519 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersion
+    m(247, 4889, 2, Plain, false), // 1520 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery
+    m(248, 4891, 3, Plain, false), // 1521 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind
+    m(249, 4894, 3, Plain, false), // 1522 k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource
+    m(307, 4897, 2, Plain, false), // 1523 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
+    m(309, 4899, 3, Plain, false), // 1524 k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
+    m(325, 4902, 2, Plain, true), // 1525 k8s.io.apimachinery.pkg.apis.meta.v1.List
+    m(326, 4904, 5, Plain, false), // 1526 k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta
+    m(327, 4909, 11, Plain, true), // 1527 k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions
+    m(333, 4920, 7, Plain, false), // 1528 k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
+    m(341, 4927, 0, MicroTime, false), // 1529 k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime
+    m(411, 4927, 15, Plain, false), // 1530 k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    m(417, 4942, 6, Plain, false), // 1531 k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference
+    m(421, 4948, 1, Plain, true), // 1532 k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata
+    m(422, 4949, 2, Plain, true), // 1533 k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadataList
+    m(424, 4951, 0, Plain, false), // 1534 k8s.io.apimachinery.pkg.apis.meta.v1.Patch
+    m(425, 4951, 4, Plain, true), // 1535 k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions
+    m(516, 4955, 2, Plain, false), // 1536 k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions
+    m(604, 4957, 1, Plain, false), // 1537 k8s.io.apimachinery.pkg.apis.meta.v1.RootPaths
+    m(639, 4958, 2, Plain, false), // 1538 k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR
+    m(658, 4960, 1, Plain, false), // 1539 k8s.io.apimachinery.pkg.apis.meta.v1.ShardInfo
+    m(672, 4961, 6, Plain, true), // 1540 k8s.io.apimachinery.pkg.apis.meta.v1.Status
+    m(673, 4967, 3, Plain, false), // 1541 k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause
+    m(674, 4970, 6, Plain, false), // 1542 k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails
+    m(701, 4976, 1, Plain, true), // 1543 k8s.io.apimachinery.pkg.apis.meta.v1.TableOptions
+    m(704, 4977, 0, Time, false), // 1544 k8s.io.apimachinery.pkg.apis.meta.v1.Time
+    m(705, 4977, 2, Plain, false), // 1545 k8s.io.apimachinery.pkg.apis.meta.v1.Timestamp
+    m(718, 4979, 2, Plain, false), // 1546 k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta
+    m(723, 4981, 3, Plain, true), // 1547 k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions
+    m(739, 4984, 0, StringList, false), // 1548 k8s.io.apimachinery.pkg.apis.meta.v1.Verbs
+    m(761, 4984, 2, Plain, false), // 1549 k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent
+    m(422, 4986, 2, Plain, true), // 1550 k8s.io.apimachinery.pkg.apis.meta.v1beta1.PartialObjectMetadataList
+    m(537, 4988, 0, RawJson, false), // 1551 k8s.io.apimachinery.pkg.runtime.RawExtension
+    m(718, 4988, 2, Plain, false), // 1552 k8s.io.apimachinery.pkg.runtime.TypeMeta
+    m(722, 4990, 4, Plain, false), // 1553 k8s.io.apimachinery.pkg.runtime.Unknown
+    m(296, 4994, 0, IntOrString, false), // 1554 k8s.io.apimachinery.pkg.util.intstr.IntOrString
 ];
 
 /// f(number, json name, kind, target message, flags), in Go struct order per message.
-pub(super) static FIELDS: [Field; 4185] = [
+pub(super) static FIELDS: [Field; 4994] = [
     // k8s.io.api.admission.v1.AdmissionRequest
-    f(1, 1595, Str, 0, 0),
-    f(2, 1090, Msg, 1236, 0),
-    f(3, 1378, Msg, 1237, 0),
-    f(4, 1525, Str, 0, OMITEMPTY),
-    f(13, 1362, Msg, 1236, PTR | OMITEMPTY),
-    f(14, 1366, Msg, 1237, PTR | OMITEMPTY),
-    f(15, 1367, Str, 0, OMITEMPTY),
-    f(5, 1178, Str, 0, OMITEMPTY),
-    f(6, 1181, Str, 0, OMITEMPTY),
-    f(7, 1227, Str, 0, 0),
-    f(8, 1612, Msg, 215, 0),
-    f(9, 1219, Msg, 1266, OMITEMPTY),
-    f(10, 1222, Msg, 1266, OMITEMPTY),
-    f(11, 928, Bool, 0, PTR | OMITEMPTY),
-    f(12, 1231, Msg, 1266, OMITEMPTY),
+    f(1, 1725, Str, 0, 0),
+    f(2, 1191, Msg, 1521, 0),
+    f(3, 1494, Msg, 1522, 0),
+    f(4, 1653, Str, 0, OMITEMPTY),
+    f(13, 1477, Msg, 1521, PTR | OMITEMPTY),
+    f(14, 1481, Msg, 1522, PTR | OMITEMPTY),
+    f(15, 1482, Str, 0, OMITEMPTY),
+    f(5, 1279, Str, 0, OMITEMPTY),
+    f(6, 1283, Str, 0, OMITEMPTY),
+    f(7, 1329, Str, 0, 0),
+    f(8, 1743, Msg, 225, 0),
+    f(9, 1321, Msg, 1551, OMITEMPTY),
+    f(10, 1324, Msg, 1551, OMITEMPTY),
+    f(11, 1021, Bool, 0, PTR | OMITEMPTY),
+    f(12, 1333, Msg, 1551, OMITEMPTY),
     // k8s.io.api.admission.v1.AdmissionResponse
-    f(1, 1595, Str, 0, 0),
-    f(2, 740, Bool, 0, 0),
-    f(3, 1500, Msg, 1255, PTR | OMITEMPTY),
-    f(4, 1249, Bytes, 0, OMITEMPTY),
-    f(5, 1250, Str, 0, PTR | OMITEMPTY),
-    f(6, 765, Str, 0, MAP | OMITEMPTY),
-    f(7, 1652, Str, 0, REP | OMITEMPTY),
+    f(1, 1725, Str, 0, 0),
+    f(2, 818, Bool, 0, 0),
+    f(3, 1625, Msg, 1540, PTR | OMITEMPTY),
+    f(4, 1352, Bytes, 0, OMITEMPTY),
+    f(5, 1353, Str, 0, PTR | OMITEMPTY),
+    f(6, 850, Str, 0, MAP | OMITEMPTY),
+    f(7, 1787, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.admission.v1.AdmissionReview
-    f(1, 1361, Msg, 0, PTR | OMITEMPTY),
-    f(2, 1394, Msg, 1, PTR | OMITEMPTY),
+    f(1, 1476, Msg, 0, PTR | OMITEMPTY),
+    f(2, 1513, Msg, 1, PTR | OMITEMPTY),
     // k8s.io.api.admission.v1beta1.AdmissionRequest
-    f(1, 1595, Str, 0, 0),
-    f(2, 1090, Msg, 1236, 0),
-    f(3, 1378, Msg, 1237, 0),
-    f(4, 1525, Str, 0, OMITEMPTY),
-    f(13, 1362, Msg, 1236, PTR | OMITEMPTY),
-    f(14, 1366, Msg, 1237, PTR | OMITEMPTY),
-    f(15, 1367, Str, 0, OMITEMPTY),
-    f(5, 1178, Str, 0, OMITEMPTY),
-    f(6, 1181, Str, 0, OMITEMPTY),
-    f(7, 1227, Str, 0, 0),
-    f(8, 1612, Msg, 215, 0),
-    f(9, 1219, Msg, 1266, OMITEMPTY),
-    f(10, 1222, Msg, 1266, OMITEMPTY),
-    f(11, 928, Bool, 0, PTR | OMITEMPTY),
-    f(12, 1231, Msg, 1266, OMITEMPTY),
+    f(1, 1725, Str, 0, 0),
+    f(2, 1191, Msg, 1521, 0),
+    f(3, 1494, Msg, 1522, 0),
+    f(4, 1653, Str, 0, OMITEMPTY),
+    f(13, 1477, Msg, 1521, PTR | OMITEMPTY),
+    f(14, 1481, Msg, 1522, PTR | OMITEMPTY),
+    f(15, 1482, Str, 0, OMITEMPTY),
+    f(5, 1279, Str, 0, OMITEMPTY),
+    f(6, 1283, Str, 0, OMITEMPTY),
+    f(7, 1329, Str, 0, 0),
+    f(8, 1743, Msg, 225, 0),
+    f(9, 1321, Msg, 1551, OMITEMPTY),
+    f(10, 1324, Msg, 1551, OMITEMPTY),
+    f(11, 1021, Bool, 0, PTR | OMITEMPTY),
+    f(12, 1333, Msg, 1551, OMITEMPTY),
     // k8s.io.api.admission.v1beta1.AdmissionResponse
-    f(1, 1595, Str, 0, 0),
-    f(2, 740, Bool, 0, 0),
-    f(3, 1500, Msg, 1255, PTR | OMITEMPTY),
-    f(4, 1249, Bytes, 0, OMITEMPTY),
-    f(5, 1250, Str, 0, PTR | OMITEMPTY),
-    f(6, 765, Str, 0, MAP | OMITEMPTY),
-    f(7, 1652, Str, 0, REP | OMITEMPTY),
+    f(1, 1725, Str, 0, 0),
+    f(2, 818, Bool, 0, 0),
+    f(3, 1625, Msg, 1540, PTR | OMITEMPTY),
+    f(4, 1352, Bytes, 0, OMITEMPTY),
+    f(5, 1353, Str, 0, PTR | OMITEMPTY),
+    f(6, 850, Str, 0, MAP | OMITEMPTY),
+    f(7, 1787, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.admission.v1beta1.AdmissionReview
-    f(1, 1361, Msg, 3, PTR | OMITEMPTY),
-    f(2, 1394, Msg, 4, PTR | OMITEMPTY),
+    f(1, 1476, Msg, 3, PTR | OMITEMPTY),
+    f(2, 1513, Msg, 4, PTR | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.ApplyConfiguration
-    f(1, 960, Str, 0, OMITEMPTY),
+    f(1, 1053, Str, 0, OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.AuditAnnotation
-    f(1, 1086, Str, 0, 0),
-    f(2, 1621, Str, 0, 0),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1752, Str, 0, 0),
     // k8s.io.api.admissionregistration.v1.ExpressionWarning
-    f(2, 980, Str, 0, 0),
-    f(3, 1651, Str, 0, 0),
+    f(2, 1073, Str, 0, 0),
+    f(3, 1786, Str, 0, 0),
     // k8s.io.api.admissionregistration.v1.JSONPatch
-    f(1, 960, Str, 0, OMITEMPTY),
+    f(1, 1053, Str, 0, OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MatchCondition
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
     // k8s.io.api.admissionregistration.v1.MatchResources
-    f(1, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1388, Msg, 22, REP | OMITEMPTY),
-    f(4, 951, Msg, 22, REP | OMITEMPTY),
-    f(7, 1143, Str, 0, PTR | OMITEMPTY),
+    f(1, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1507, Msg, 22, REP | OMITEMPTY),
+    f(4, 1044, Msg, 22, REP | OMITEMPTY),
+    f(7, 1244, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 17, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 17, OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 15, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 15, OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 13, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 13, REP),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 24, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 11, PTR | OMITEMPTY),
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 24, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 11, PTR | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 12, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 12, REP),
     // k8s.io.api.admissionregistration.v1.MutatingAdmissionPolicySpec
-    f(1, 1239, Msg, 23, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 11, PTR | OMITEMPTY),
-    f(3, 1624, Msg, 40, REP | OMITEMPTY),
-    f(4, 1177, Msg, 21, REP | OMITEMPTY),
-    f(5, 973, Str, 0, PTR | OMITEMPTY),
-    f(6, 1136, Msg, 10, REP | OMITEMPTY),
-    f(7, 1352, Str, 0, OMITEMPTY),
+    f(1, 1341, Msg, 23, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 11, PTR | OMITEMPTY),
+    f(3, 1755, Msg, 40, REP | OMITEMPTY),
+    f(4, 1278, Msg, 21, REP | OMITEMPTY),
+    f(5, 1066, Str, 0, PTR | OMITEMPTY),
+    f(6, 1237, Msg, 10, REP | OMITEMPTY),
+    f(7, 1467, Str, 0, OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingWebhook
-    f(1, 1178, Str, 0, 0),
-    f(2, 816, Msg, 41, 0),
-    f(3, 1407, Msg, 26, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(9, 1143, Str, 0, PTR | OMITEMPTY),
-    f(5, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(11, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(6, 1476, Str, 0, PTR),
-    f(7, 1574, I32, 0, PTR | OMITEMPTY),
-    f(8, 722, Str, 0, REP),
-    f(10, 1352, Str, 0, PTR | OMITEMPTY),
-    f(12, 1136, Msg, 10, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 903, Msg, 41, 0),
+    f(3, 1527, Msg, 26, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(9, 1244, Str, 0, PTR | OMITEMPTY),
+    f(5, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(11, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(6, 1600, Str, 0, PTR),
+    f(7, 1704, I32, 0, PTR | OMITEMPTY),
+    f(8, 799, Str, 0, REP),
+    f(10, 1467, Str, 0, PTR | OMITEMPTY),
+    f(12, 1237, Msg, 10, REP | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1654, Msg, 18, REP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1790, Msg, 18, REP | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.MutatingWebhookConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 19, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 19, REP),
     // k8s.io.api.admissionregistration.v1.Mutation
-    f(2, 1250, Str, 0, 0),
-    f(3, 750, Msg, 6, PTR | OMITEMPTY),
-    f(4, 1084, Msg, 9, PTR | OMITEMPTY),
+    f(2, 1353, Str, 0, 0),
+    f(3, 835, Msg, 6, PTR | OMITEMPTY),
+    f(4, 1185, Msg, 9, PTR | OMITEMPTY),
     // k8s.io.api.admissionregistration.v1.NamedRuleWithOperations
-    f(1, 1387, Str, 0, REP | OMITEMPTY),
-    f(2, 539, Msg, 26, EMBED),
+    f(1, 1506, Str, 0, REP | OMITEMPTY),
+    f(2, 606, Msg, 26, EMBED),
     // k8s.io.api.admissionregistration.v1.ParamKind
-    f(1, 746, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ParamRef
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1181, Str, 0, OMITEMPTY),
-    f(3, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(4, 1241, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.Rule
-    f(1, 744, Str, 0, REP | OMITEMPTY),
-    f(2, 747, Str, 0, REP | OMITEMPTY),
-    f(3, 1392, Str, 0, REP | OMITEMPTY),
-    f(4, 1428, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.RuleWithOperations
-    f(1, 1228, Str, 0, REP | OMITEMPTY),
-    f(2, 538, Msg, 25, EMBED),
-    // k8s.io.api.admissionregistration.v1.ServiceReference
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
-    f(3, 1251, Str, 0, PTR | OMITEMPTY),
-    f(4, 1299, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.TypeChecking
-    f(1, 961, Msg, 8, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 34, OMITEMPTY),
-    f(3, 1500, Msg, 35, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 32, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 30, REP),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 24, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 11, PTR | OMITEMPTY),
-    f(4, 1617, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 29, REP),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicySpec
-    f(1, 1239, Msg, 23, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 11, PTR | OMITEMPTY),
-    f(3, 1619, Msg, 39, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(5, 765, Msg, 7, REP | OMITEMPTY),
-    f(6, 1136, Msg, 10, REP | OMITEMPTY),
-    f(7, 1624, Msg, 40, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1594, Msg, 28, PTR | OMITEMPTY),
-    f(3, 835, Msg, 1225, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingWebhook
-    f(1, 1178, Str, 0, 0),
-    f(2, 816, Msg, 41, 0),
-    f(3, 1407, Msg, 26, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(9, 1143, Str, 0, PTR | OMITEMPTY),
-    f(5, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(10, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(6, 1476, Str, 0, PTR),
-    f(7, 1574, I32, 0, PTR | OMITEMPTY),
-    f(8, 722, Str, 0, REP),
-    f(11, 1136, Msg, 10, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1654, Msg, 36, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.ValidatingWebhookConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 37, REP),
-    // k8s.io.api.admissionregistration.v1.Validation
-    f(1, 960, Str, 0, 0),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 1345, Str, 0, PTR | OMITEMPTY),
-    f(4, 1157, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1.Variable
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1.WebhookClientConfig
-    f(3, 1607, Str, 0, PTR | OMITEMPTY),
-    f(1, 1456, Msg, 27, PTR | OMITEMPTY),
-    f(2, 794, Bytes, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ApplyConfiguration
-    f(1, 960, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.AuditAnnotation
-    f(1, 1086, Str, 0, 0),
-    f(2, 1621, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1alpha1.ExpressionWarning
-    f(2, 980, Str, 0, 0),
-    f(3, 1651, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1alpha1.JSONPatch
-    f(1, 960, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.MatchCondition
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1alpha1.MatchResources
-    f(1, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1388, Msg, 55, REP | OMITEMPTY),
-    f(4, 951, Msg, 55, REP | OMITEMPTY),
-    f(7, 1143, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 53, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 51, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 49, REP),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 57, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 47, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 48, REP),
-    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec
-    f(1, 1239, Msg, 56, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 47, PTR | OMITEMPTY),
-    f(3, 1624, Msg, 67, REP | OMITEMPTY),
-    f(4, 1177, Msg, 54, REP | OMITEMPTY),
-    f(5, 973, Str, 0, PTR | OMITEMPTY),
-    f(6, 1136, Msg, 46, REP | OMITEMPTY),
-    f(7, 1352, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.Mutation
-    f(2, 1250, Str, 0, 0),
-    f(3, 750, Msg, 42, PTR | OMITEMPTY),
-    f(4, 1084, Msg, 45, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.NamedRuleWithOperations
-    f(1, 1387, Str, 0, REP | OMITEMPTY),
-    f(2, 539, Msg, 26, EMBED),
-    // k8s.io.api.admissionregistration.v1alpha1.ParamKind
-    f(1, 746, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ParamRef
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1181, Str, 0, OMITEMPTY),
-    f(3, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(4, 1241, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.TypeChecking
-    f(1, 961, Msg, 44, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 64, OMITEMPTY),
-    f(3, 1500, Msg, 65, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 62, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 60, REP),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 57, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 47, PTR | OMITEMPTY),
-    f(4, 1617, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 59, REP),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec
-    f(1, 1239, Msg, 56, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 47, PTR | OMITEMPTY),
-    f(3, 1619, Msg, 66, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(5, 765, Msg, 43, REP | OMITEMPTY),
-    f(6, 1136, Msg, 46, REP | OMITEMPTY),
-    f(7, 1624, Msg, 67, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1594, Msg, 58, PTR | OMITEMPTY),
-    f(3, 835, Msg, 1225, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.Validation
-    f(1, 960, Str, 0, 0),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 1345, Str, 0, PTR | OMITEMPTY),
-    f(4, 1157, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1alpha1.Variable
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1beta1.ApplyConfiguration
-    f(1, 960, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.AuditAnnotation
-    f(1, 1086, Str, 0, 0),
-    f(2, 1621, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1beta1.ExpressionWarning
-    f(2, 980, Str, 0, 0),
-    f(3, 1651, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1beta1.JSONPatch
-    f(1, 960, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MatchCondition
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1beta1.MatchResources
-    f(1, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1388, Msg, 84, REP | OMITEMPTY),
-    f(4, 951, Msg, 84, REP | OMITEMPTY),
-    f(7, 1143, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 79, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 77, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 75, REP),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 86, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 73, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 74, REP),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec
-    f(1, 1239, Msg, 85, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 73, PTR | OMITEMPTY),
-    f(3, 1624, Msg, 100, REP | OMITEMPTY),
-    f(4, 1177, Msg, 83, REP | OMITEMPTY),
-    f(5, 973, Str, 0, PTR | OMITEMPTY),
-    f(6, 1136, Msg, 72, REP | OMITEMPTY),
-    f(7, 1352, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhook
-    f(1, 1178, Str, 0, 0),
-    f(2, 816, Msg, 101, 0),
-    f(3, 1407, Msg, 26, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(9, 1143, Str, 0, PTR | OMITEMPTY),
-    f(5, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(11, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(6, 1476, Str, 0, PTR | OMITEMPTY),
-    f(7, 1574, I32, 0, PTR | OMITEMPTY),
-    f(8, 722, Str, 0, REP | OMITEMPTY),
-    f(10, 1352, Str, 0, PTR | OMITEMPTY),
-    f(12, 1136, Msg, 72, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1654, Msg, 80, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 81, REP),
-    // k8s.io.api.admissionregistration.v1beta1.Mutation
-    f(2, 1250, Str, 0, 0),
-    f(3, 750, Msg, 68, PTR | OMITEMPTY),
-    f(4, 1084, Msg, 71, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.NamedRuleWithOperations
-    f(1, 1387, Str, 0, REP | OMITEMPTY),
-    f(2, 539, Msg, 26, EMBED),
-    // k8s.io.api.admissionregistration.v1beta1.ParamKind
-    f(1, 746, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ParamRef
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1181, Str, 0, OMITEMPTY),
-    f(3, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(4, 1241, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ServiceReference
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
-    f(3, 1251, Str, 0, PTR | OMITEMPTY),
-    f(4, 1299, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.TypeChecking
-    f(1, 961, Msg, 70, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 94, OMITEMPTY),
-    f(3, 1500, Msg, 95, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 92, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 90, REP),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec
-    f(1, 1293, Str, 0, OMITEMPTY),
-    f(2, 1240, Msg, 86, PTR | OMITEMPTY),
-    f(3, 1144, Msg, 73, PTR | OMITEMPTY),
-    f(4, 1617, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 89, REP),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec
-    f(1, 1239, Msg, 85, PTR | OMITEMPTY),
-    f(2, 1137, Msg, 73, PTR | OMITEMPTY),
-    f(3, 1619, Msg, 99, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(5, 765, Msg, 69, REP | OMITEMPTY),
-    f(6, 1136, Msg, 72, REP | OMITEMPTY),
-    f(7, 1624, Msg, 100, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1594, Msg, 88, PTR | OMITEMPTY),
-    f(3, 835, Msg, 1225, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhook
-    f(1, 1178, Str, 0, 0),
-    f(2, 816, Msg, 101, 0),
-    f(3, 1407, Msg, 26, REP | OMITEMPTY),
-    f(4, 973, Str, 0, PTR | OMITEMPTY),
-    f(9, 1143, Str, 0, PTR | OMITEMPTY),
-    f(5, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(10, 1220, Msg, 1238, PTR | OMITEMPTY),
-    f(6, 1476, Str, 0, PTR | OMITEMPTY),
-    f(7, 1574, I32, 0, PTR | OMITEMPTY),
-    f(8, 722, Str, 0, REP | OMITEMPTY),
-    f(11, 1136, Msg, 72, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1654, Msg, 96, REP | OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 97, REP),
-    // k8s.io.api.admissionregistration.v1beta1.Validation
-    f(1, 960, Str, 0, 0),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 1345, Str, 0, PTR | OMITEMPTY),
-    f(4, 1157, Str, 0, OMITEMPTY),
-    // k8s.io.api.admissionregistration.v1beta1.Variable
-    f(1, 1178, Str, 0, 0),
-    f(2, 960, Str, 0, 0),
-    // k8s.io.api.admissionregistration.v1beta1.WebhookClientConfig
-    f(3, 1607, Str, 0, PTR | OMITEMPTY),
-    f(1, 1456, Msg, 87, PTR | OMITEMPTY),
-    f(2, 794, Bytes, 0, OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2.APIGroupDiscovery
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1628, Msg, 106, REP | OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2.APIGroupDiscoveryList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 102, REP),
-    // k8s.io.api.apidiscovery.v2.APIResourceDiscovery
-    f(1, 1378, Str, 0, 0),
-    f(2, 1395, Msg, 1236, PTR | OMITEMPTY),
-    f(3, 1428, Str, 0, 0),
-    f(4, 1483, Str, 0, 0),
-    f(5, 1626, Str, 0, REP),
-    f(6, 1475, Str, 0, REP | OMITEMPTY),
-    f(7, 800, Str, 0, REP | OMITEMPTY),
-    f(8, 1529, Msg, 105, REP | OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2.APISubresourceDiscovery
-    f(1, 1528, Str, 0, 0),
-    f(2, 1395, Msg, 1236, PTR | OMITEMPTY),
-    f(3, 710, Msg, 1236, REP | OMITEMPTY),
-    f(4, 1626, Str, 0, REP),
-    // k8s.io.api.apidiscovery.v2.APIVersionDiscovery
-    f(1, 1627, Str, 0, 0),
-    f(2, 1392, Msg, 104, REP | OMITEMPTY),
-    f(3, 996, Str, 0, OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2beta1.APIGroupDiscovery
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1628, Msg, 111, REP | OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2beta1.APIGroupDiscoveryList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 107, REP),
-    // k8s.io.api.apidiscovery.v2beta1.APIResourceDiscovery
-    f(1, 1378, Str, 0, 0),
-    f(2, 1395, Msg, 1236, PTR | OMITEMPTY),
-    f(3, 1428, Str, 0, 0),
-    f(4, 1483, Str, 0, 0),
-    f(5, 1626, Str, 0, REP),
-    f(6, 1475, Str, 0, REP | OMITEMPTY),
-    f(7, 800, Str, 0, REP | OMITEMPTY),
-    f(8, 1529, Msg, 110, REP | OMITEMPTY),
-    // k8s.io.api.apidiscovery.v2beta1.APISubresourceDiscovery
-    f(1, 1528, Str, 0, 0),
-    f(2, 1395, Msg, 1236, PTR | OMITEMPTY),
-    f(3, 710, Msg, 1236, REP | OMITEMPTY),
-    f(4, 1626, Str, 0, REP),
-    // k8s.io.api.apidiscovery.v2beta1.APIVersionDiscovery
-    f(1, 1627, Str, 0, 0),
-    f(2, 1392, Msg, 109, REP | OMITEMPTY),
-    f(3, 996, Str, 0, OMITEMPTY),
-    // k8s.io.api.apiserverinternal.v1alpha1.ServerStorageVersion
-    f(1, 745, Str, 0, OMITEMPTY),
-    f(2, 934, Str, 0, OMITEMPTY),
-    f(3, 882, Str, 0, REP | OMITEMPTY),
-    f(4, 1452, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersion
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 116, 0),
-    f(3, 1500, Msg, 117, 0),
-    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, 0),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 113, REP),
-    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionStatus
-    f(1, 1515, Msg, 112, REP | OMITEMPTY),
-    f(2, 826, Str, 0, PTR | OMITEMPTY),
-    f(3, 835, Msg, 114, REP | OMITEMPTY),
-    // k8s.io.api.apps.v1.ControllerRevision
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 876, Msg, 1266, 0),
-    f(3, 1401, I64, 0, 0),
-    // k8s.io.api.apps.v1.ControllerRevisionList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 118, REP),
-    // k8s.io.api.apps.v1.DaemonSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 123, OMITEMPTY),
-    f(3, 1500, Msg, 124, OMITEMPTY),
-    // k8s.io.api.apps.v1.DaemonSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1.DaemonSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 120, REP),
-    // k8s.io.api.apps.v1.DaemonSetSpec
-    f(1, 1447, Msg, 1238, PTR),
-    f(2, 1561, Msg, 532, 0),
-    f(3, 1603, Msg, 125, OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.DaemonSetStatus
-    f(1, 870, I32, 0, 0),
-    f(2, 1216, I32, 0, 0),
-    f(3, 901, I32, 0, 0),
-    f(4, 1217, I32, 0, 0),
-    f(5, 1221, I64, 0, OMITEMPTY),
-    f(6, 1605, I32, 0, OMITEMPTY),
-    f(7, 1215, I32, 0, OMITEMPTY),
-    f(8, 1218, I32, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 121, REP | OMITEMPTY),
-    // k8s.io.api.apps.v1.DaemonSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 137, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.Deployment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 129, OMITEMPTY),
-    f(3, 1500, Msg, 130, OMITEMPTY),
-    // k8s.io.api.apps.v1.DeploymentCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(6, 1108, Msg, 1259, OMITEMPTY),
-    f(7, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1.DeploymentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 126, REP),
-    // k8s.io.api.apps.v1.DeploymentSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1517, Msg, 131, OMITEMPTY),
-    f(5, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    f(7, 1254, Bool, 0, OMITEMPTY),
-    f(9, 1320, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.DeploymentStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, OMITEMPTY),
-    f(3, 1606, I32, 0, OMITEMPTY),
-    f(7, 1344, I32, 0, OMITEMPTY),
-    f(4, 770, I32, 0, OMITEMPTY),
-    f(5, 1597, I32, 0, OMITEMPTY),
-    f(9, 1567, I32, 0, PTR | OMITEMPTY),
-    f(6, 835, Msg, 127, REP | OMITEMPTY),
-    f(8, 824, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.DeploymentStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 138, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.ReplicaSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 135, OMITEMPTY),
-    f(3, 1500, Msg, 136, OMITEMPTY),
-    // k8s.io.api.apps.v1.ReplicaSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1.ReplicaSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 132, REP),
-    // k8s.io.api.apps.v1.ReplicaSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, OMITEMPTY),
-    // k8s.io.api.apps.v1.ReplicaSetStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1003, I32, 0, OMITEMPTY),
-    f(4, 1344, I32, 0, OMITEMPTY),
-    f(5, 770, I32, 0, OMITEMPTY),
-    f(7, 1567, I32, 0, PTR | OMITEMPTY),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(6, 835, Msg, 133, REP | OMITEMPTY),
-    // k8s.io.api.apps.v1.RollingUpdateDaemonSet
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.RollingUpdateDeployment
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy
-    f(1, 1246, I32, 0, PTR | OMITEMPTY),
-    f(2, 1153, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.StatefulSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 145, OMITEMPTY),
-    f(3, 1500, Msg, 146, OMITEMPTY),
-    // k8s.io.api.apps.v1.StatefulSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1.StatefulSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 140, REP),
-    // k8s.io.api.apps.v1.StatefulSetOrdinals
-    f(1, 1493, I32, 0, 0),
-    // k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-    f(1, 1656, Str, 0, OMITEMPTY),
-    f(2, 1657, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1.StatefulSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1634, Msg, 492, REP | OMITEMPTY),
-    f(5, 1462, Str, 0, 0),
-    f(6, 1284, Str, 0, OMITEMPTY),
-    f(7, 1603, Msg, 147, OMITEMPTY),
-    f(8, 1402, I32, 0, PTR | OMITEMPTY),
-    f(9, 1168, I32, 0, OMITEMPTY),
-    f(10, 1262, Msg, 144, PTR | OMITEMPTY),
-    f(11, 1232, Msg, 143, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1.StatefulSetStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, 0),
-    f(3, 1344, I32, 0, OMITEMPTY),
-    f(4, 871, I32, 0, OMITEMPTY),
-    f(5, 1606, I32, 0, OMITEMPTY),
-    f(6, 872, Str, 0, OMITEMPTY),
-    f(7, 1602, Str, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 141, REP | OMITEMPTY),
-    f(11, 770, I32, 0, 0),
-    // k8s.io.api.apps.v1.StatefulSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 139, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.ControllerRevision
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 876, Msg, 1266, 0),
-    f(3, 1401, I64, 0, 0),
-    // k8s.io.api.apps.v1beta1.ControllerRevisionList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 148, REP),
-    // k8s.io.api.apps.v1beta1.Deployment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 154, OMITEMPTY),
-    f(3, 1500, Msg, 155, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.DeploymentCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(6, 1108, Msg, 1259, OMITEMPTY),
-    f(7, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.DeploymentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 150, REP),
-    // k8s.io.api.apps.v1beta1.DeploymentRollback
-    f(1, 1178, Str, 0, 0),
-    f(2, 1604, Str, 0, MAP | OMITEMPTY),
-    f(3, 1405, Msg, 157, 0),
-    // k8s.io.api.apps.v1beta1.DeploymentSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1517, Msg, 156, OMITEMPTY),
-    f(5, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    f(7, 1254, Bool, 0, OMITEMPTY),
-    f(8, 1405, Msg, 157, PTR | OMITEMPTY),
-    f(9, 1320, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.DeploymentStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, OMITEMPTY),
-    f(3, 1606, I32, 0, OMITEMPTY),
-    f(7, 1344, I32, 0, OMITEMPTY),
-    f(4, 770, I32, 0, OMITEMPTY),
-    f(5, 1597, I32, 0, OMITEMPTY),
-    f(9, 1567, I32, 0, PTR | OMITEMPTY),
-    f(6, 835, Msg, 151, REP | OMITEMPTY),
-    f(8, 824, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.DeploymentStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 158, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.RollbackConfig
-    f(1, 1401, I64, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.RollingUpdateDeployment
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.RollingUpdateStatefulSetStrategy
-    f(1, 1246, I32, 0, PTR | OMITEMPTY),
-    f(2, 1153, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.Scale
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 161, OMITEMPTY),
-    f(3, 1500, Msg, 162, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.ScaleSpec
-    f(1, 1356, I32, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.ScaleStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1447, Str, 0, MAP | OMITEMPTY),
-    f(3, 1556, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.StatefulSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 168, OMITEMPTY),
-    f(3, 1500, Msg, 169, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.StatefulSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.StatefulSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 163, REP),
-    // k8s.io.api.apps.v1beta1.StatefulSetOrdinals
-    f(1, 1493, I32, 0, 0),
-    // k8s.io.api.apps.v1beta1.StatefulSetPersistentVolumeClaimRetentionPolicy
-    f(1, 1656, Str, 0, OMITEMPTY),
-    f(2, 1657, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.StatefulSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1634, Msg, 492, REP | OMITEMPTY),
-    f(5, 1462, Str, 0, 0),
-    f(6, 1284, Str, 0, OMITEMPTY),
-    f(7, 1603, Msg, 170, OMITEMPTY),
-    f(8, 1402, I32, 0, PTR | OMITEMPTY),
-    f(9, 1168, I32, 0, OMITEMPTY),
-    f(10, 1262, Msg, 167, PTR | OMITEMPTY),
-    f(11, 1232, Msg, 166, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta1.StatefulSetStatus
-    f(1, 1221, I64, 0, PTR | OMITEMPTY),
-    f(2, 1356, I32, 0, 0),
-    f(3, 1344, I32, 0, OMITEMPTY),
-    f(4, 871, I32, 0, OMITEMPTY),
-    f(5, 1606, I32, 0, OMITEMPTY),
-    f(6, 872, Str, 0, OMITEMPTY),
-    f(7, 1602, Str, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 164, REP | OMITEMPTY),
-    f(11, 770, I32, 0, 0),
-    // k8s.io.api.apps.v1beta1.StatefulSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 159, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ControllerRevision
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 876, Msg, 1266, 0),
-    f(3, 1401, I64, 0, 0),
-    // k8s.io.api.apps.v1beta2.ControllerRevisionList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 171, REP),
-    // k8s.io.api.apps.v1beta2.DaemonSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 176, OMITEMPTY),
-    f(3, 1500, Msg, 177, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DaemonSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DaemonSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 173, REP),
-    // k8s.io.api.apps.v1beta2.DaemonSetSpec
-    f(1, 1447, Msg, 1238, PTR),
-    f(2, 1561, Msg, 532, 0),
-    f(3, 1603, Msg, 178, OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DaemonSetStatus
-    f(1, 870, I32, 0, 0),
-    f(2, 1216, I32, 0, 0),
-    f(3, 901, I32, 0, 0),
-    f(4, 1217, I32, 0, 0),
-    f(5, 1221, I64, 0, OMITEMPTY),
-    f(6, 1605, I32, 0, OMITEMPTY),
-    f(7, 1215, I32, 0, OMITEMPTY),
-    f(8, 1218, I32, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 174, REP | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DaemonSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 190, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.Deployment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 182, OMITEMPTY),
-    f(3, 1500, Msg, 183, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DeploymentCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(6, 1108, Msg, 1259, OMITEMPTY),
-    f(7, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DeploymentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 179, REP),
-    // k8s.io.api.apps.v1beta2.DeploymentSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1517, Msg, 184, OMITEMPTY),
-    f(5, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    f(7, 1254, Bool, 0, OMITEMPTY),
-    f(9, 1320, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DeploymentStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, OMITEMPTY),
-    f(3, 1606, I32, 0, OMITEMPTY),
-    f(7, 1344, I32, 0, OMITEMPTY),
-    f(4, 770, I32, 0, OMITEMPTY),
-    f(5, 1597, I32, 0, OMITEMPTY),
-    f(9, 1567, I32, 0, PTR | OMITEMPTY),
-    f(6, 835, Msg, 180, REP | OMITEMPTY),
-    f(8, 824, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.DeploymentStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 191, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ReplicaSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 188, OMITEMPTY),
-    f(3, 1500, Msg, 189, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ReplicaSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ReplicaSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 185, REP),
-    // k8s.io.api.apps.v1beta2.ReplicaSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ReplicaSetStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1003, I32, 0, OMITEMPTY),
-    f(4, 1344, I32, 0, OMITEMPTY),
-    f(5, 770, I32, 0, OMITEMPTY),
-    f(7, 1567, I32, 0, PTR | OMITEMPTY),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(6, 835, Msg, 186, REP | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.RollingUpdateDaemonSet
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.RollingUpdateDeployment
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.RollingUpdateStatefulSetStrategy
-    f(1, 1246, I32, 0, PTR | OMITEMPTY),
-    f(2, 1153, Msg, 1269, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.Scale
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 194, OMITEMPTY),
-    f(3, 1500, Msg, 195, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ScaleSpec
-    f(1, 1356, I32, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.ScaleStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1447, Str, 0, MAP | OMITEMPTY),
-    f(3, 1556, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.StatefulSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 201, OMITEMPTY),
-    f(3, 1500, Msg, 202, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.StatefulSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.StatefulSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 196, REP),
-    // k8s.io.api.apps.v1beta2.StatefulSetOrdinals
-    f(1, 1493, I32, 0, 0),
-    // k8s.io.api.apps.v1beta2.StatefulSetPersistentVolumeClaimRetentionPolicy
-    f(1, 1656, Str, 0, OMITEMPTY),
-    f(2, 1657, Str, 0, OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.StatefulSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1634, Msg, 492, REP | OMITEMPTY),
-    f(5, 1462, Str, 0, 0),
-    f(6, 1284, Str, 0, OMITEMPTY),
-    f(7, 1603, Msg, 203, OMITEMPTY),
-    f(8, 1402, I32, 0, PTR | OMITEMPTY),
-    f(9, 1168, I32, 0, OMITEMPTY),
-    f(10, 1262, Msg, 200, PTR | OMITEMPTY),
-    f(11, 1232, Msg, 199, PTR | OMITEMPTY),
-    // k8s.io.api.apps.v1beta2.StatefulSetStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, 0),
-    f(3, 1344, I32, 0, OMITEMPTY),
-    f(4, 871, I32, 0, OMITEMPTY),
-    f(5, 1606, I32, 0, OMITEMPTY),
-    f(6, 872, Str, 0, OMITEMPTY),
-    f(7, 1602, Str, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 197, REP | OMITEMPTY),
-    f(11, 770, I32, 0, 0),
-    // k8s.io.api.apps.v1beta2.StatefulSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 192, PTR | OMITEMPTY),
-    // k8s.io.api.authentication.v1.BoundObjectReference
-    f(1, 1090, Str, 0, OMITEMPTY),
-    f(2, 746, Str, 0, OMITEMPTY),
-    f(3, 1178, Str, 0, OMITEMPTY),
-    f(4, 1595, Str, 0, OMITEMPTY),
-    // k8s.io.api.authentication.v1.SelfSubjectReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1500, Msg, 208, OMITEMPTY),
-    // k8s.io.api.authentication.v1.SelfSubjectReviewStatus
-    f(1, 1612, Msg, 215, OMITEMPTY),
-    // k8s.io.api.authentication.v1.TokenRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 210, 0),
-    f(3, 1500, Msg, 211, OMITEMPTY),
-    // k8s.io.api.authentication.v1.TokenRequestSpec
-    f(1, 764, Str, 0, REP),
-    f(4, 958, I64, 0, PTR),
-    f(3, 793, Msg, 205, PTR),
-    f(5, 760, Msg, 204, MAP | OMITEMPTY),
-    // k8s.io.api.authentication.v1.TokenRequestStatus
-    f(1, 1578, Str, 0, 0),
-    f(2, 959, Msg, 1259, 0),
-    // k8s.io.api.authentication.v1.TokenReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 213, 0),
-    f(3, 1500, Msg, 214, OMITEMPTY),
-    // k8s.io.api.authentication.v1.TokenReviewSpec
-    f(1, 1578, Str, 0, OMITEMPTY),
-    f(2, 764, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authentication.v1.TokenReviewStatus
-    f(1, 766, Bool, 0, OMITEMPTY),
-    f(2, 1610, Msg, 215, OMITEMPTY),
-    f(4, 764, Str, 0, REP | OMITEMPTY),
-    f(3, 943, Str, 0, OMITEMPTY),
-    // k8s.io.api.authentication.v1.UserInfo
-    f(1, 1614, Str, 0, OMITEMPTY),
-    f(2, 1595, Str, 0, OMITEMPTY),
-    f(3, 1018, Str, 0, REP | OMITEMPTY),
-    f(4, 969, Msg, 206, MAP | OMITEMPTY),
-    // k8s.io.api.authentication.v1alpha1.SelfSubjectReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1500, Msg, 217, OMITEMPTY),
-    // k8s.io.api.authentication.v1alpha1.SelfSubjectReviewStatus
-    f(1, 1612, Msg, 215, OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.SelfSubjectReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1500, Msg, 220, OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus
-    f(1, 1612, Msg, 215, OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.TokenReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 222, 0),
-    f(3, 1500, Msg, 223, OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.TokenReviewSpec
-    f(1, 1578, Str, 0, OMITEMPTY),
-    f(2, 764, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.TokenReviewStatus
-    f(1, 766, Bool, 0, OMITEMPTY),
-    f(2, 1610, Msg, 224, OMITEMPTY),
-    f(4, 764, Str, 0, REP | OMITEMPTY),
-    f(3, 943, Str, 0, OMITEMPTY),
-    // k8s.io.api.authentication.v1beta1.UserInfo
-    f(1, 1614, Str, 0, OMITEMPTY),
-    f(2, 1595, Str, 0, OMITEMPTY),
-    f(3, 1018, Str, 0, REP | OMITEMPTY),
-    f(4, 969, Msg, 218, MAP | OMITEMPTY),
-    // k8s.io.api.authorization.v1.FieldSelectorAttributes
-    f(1, 1337, Str, 0, OMITEMPTY),
-    f(2, 1373, Msg, 1229, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1.LabelSelectorAttributes
-    f(1, 1337, Str, 0, OMITEMPTY),
-    f(2, 1373, Msg, 1239, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1.LocalSubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 238, 0),
-    f(3, 1500, Msg, 239, OMITEMPTY),
-    // k8s.io.api.authorization.v1.NonResourceAttributes
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(2, 1625, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1.NonResourceRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 1209, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1.ResourceAttributes
-    f(1, 1181, Str, 0, OMITEMPTY),
-    f(2, 1625, Str, 0, OMITEMPTY),
-    f(3, 1016, Str, 0, OMITEMPTY),
-    f(4, 1627, Str, 0, OMITEMPTY),
-    f(5, 1378, Str, 0, OMITEMPTY),
-    f(6, 1528, Str, 0, OMITEMPTY),
-    f(7, 1178, Str, 0, OMITEMPTY),
-    f(8, 981, Msg, 226, PTR | OMITEMPTY),
-    f(9, 1095, Msg, 227, PTR | OMITEMPTY),
-    // k8s.io.api.authorization.v1.ResourceRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP | OMITEMPTY),
-    f(3, 1392, Str, 0, REP | OMITEMPTY),
-    f(4, 1387, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1.SelfSubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 234, 0),
-    f(3, 1500, Msg, 239, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec
-    f(1, 1379, Msg, 231, PTR | OMITEMPTY),
-    f(2, 1207, Msg, 229, PTR | OMITEMPTY),
-    // k8s.io.api.authorization.v1.SelfSubjectRulesReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 236, 0),
-    f(3, 1500, Msg, 240, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec
-    f(1, 1181, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 238, 0),
-    f(3, 1500, Msg, 239, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SubjectAccessReviewSpec
-    f(1, 1379, Msg, 231, PTR | OMITEMPTY),
-    f(2, 1207, Msg, 229, PTR | OMITEMPTY),
-    f(3, 1610, Str, 0, OMITEMPTY),
-    f(4, 1018, Str, 0, REP | OMITEMPTY),
-    f(5, 969, Msg, 225, MAP | OMITEMPTY),
-    f(6, 1595, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SubjectAccessReviewStatus
-    f(1, 740, Bool, 0, 0),
-    f(4, 892, Bool, 0, OMITEMPTY),
-    f(2, 1345, Str, 0, OMITEMPTY),
-    f(3, 945, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1.SubjectRulesReviewStatus
-    f(1, 1388, Msg, 232, REP),
-    f(2, 1208, Msg, 230, REP),
-    f(3, 1058, Bool, 0, 0),
-    f(4, 945, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.LocalSubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 252, 0),
-    f(3, 1500, Msg, 253, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.NonResourceAttributes
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(2, 1625, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.NonResourceRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 1209, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.ResourceAttributes
-    f(1, 1181, Str, 0, OMITEMPTY),
-    f(2, 1625, Str, 0, OMITEMPTY),
-    f(3, 1016, Str, 0, OMITEMPTY),
-    f(4, 1627, Str, 0, OMITEMPTY),
-    f(5, 1378, Str, 0, OMITEMPTY),
-    f(6, 1528, Str, 0, OMITEMPTY),
-    f(7, 1178, Str, 0, OMITEMPTY),
-    f(8, 981, Msg, 226, PTR | OMITEMPTY),
-    f(9, 1095, Msg, 227, PTR | OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.ResourceRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP | OMITEMPTY),
-    f(3, 1392, Str, 0, REP | OMITEMPTY),
-    f(4, 1387, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SelfSubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 248, 0),
-    f(3, 1500, Msg, 253, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SelfSubjectAccessReviewSpec
-    f(1, 1379, Msg, 245, PTR | OMITEMPTY),
-    f(2, 1207, Msg, 243, PTR | OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SelfSubjectRulesReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 250, 0),
-    f(3, 1500, Msg, 254, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SelfSubjectRulesReviewSpec
-    f(1, 1181, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SubjectAccessReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 252, 0),
-    f(3, 1500, Msg, 253, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SubjectAccessReviewSpec
-    f(1, 1379, Msg, 245, PTR | OMITEMPTY),
-    f(2, 1207, Msg, 243, PTR | OMITEMPTY),
-    f(3, 1610, Str, 0, OMITEMPTY),
-    f(4, 1016, Str, 0, REP | OMITEMPTY),
-    f(5, 969, Msg, 241, MAP | OMITEMPTY),
-    f(6, 1595, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SubjectAccessReviewStatus
-    f(1, 740, Bool, 0, 0),
-    f(4, 892, Bool, 0, OMITEMPTY),
-    f(2, 1345, Str, 0, OMITEMPTY),
-    f(3, 945, Str, 0, OMITEMPTY),
-    // k8s.io.api.authorization.v1beta1.SubjectRulesReviewStatus
-    f(1, 1388, Msg, 246, REP),
-    f(2, 1208, Msg, 244, REP),
-    f(3, 1058, Bool, 0, 0),
-    f(4, 945, Str, 0, OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ContainerResourceMetricSource
-    f(1, 1178, Str, 0, 0),
-    f(2, 1548, I32, 0, PTR | OMITEMPTY),
-    f(3, 1549, Msg, 1217, PTR | OMITEMPTY),
-    f(5, 845, Str, 0, 0),
-    // k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 865, I32, 0, PTR | OMITEMPTY),
-    f(3, 866, Msg, 1217, 0),
-    f(4, 845, Str, 0, 0),
-    // k8s.io.api.autoscaling.v1.CrossVersionObjectReference
-    f(1, 1090, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
-    f(3, 746, Str, 0, OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ExternalMetricSource
-    f(1, 1160, Str, 0, 0),
-    f(2, 1161, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1557, Msg, 1217, PTR | OMITEMPTY),
-    f(4, 1549, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ExternalMetricStatus
-    f(1, 1160, Str, 0, 0),
-    f(2, 1161, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 873, Msg, 1217, 0),
-    f(4, 866, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 263, OMITEMPTY),
-    f(3, 1500, Msg, 264, OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    f(6, 1221, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 260, REP),
-    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec
-    f(1, 1418, Msg, 257, 0),
-    f(2, 1169, I32, 0, PTR | OMITEMPTY),
-    f(3, 1150, I32, 0, 0),
-    f(4, 1550, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus
-    f(1, 1221, I64, 0, PTR | OMITEMPTY),
-    f(2, 1102, Msg, 1259, PTR | OMITEMPTY),
-    f(3, 871, I32, 0, 0),
-    f(4, 902, I32, 0, 0),
-    f(5, 867, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.MetricSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1219, Msg, 267, PTR | OMITEMPTY),
-    f(3, 1291, Msg, 269, PTR | OMITEMPTY),
-    f(4, 1378, Msg, 271, PTR | OMITEMPTY),
-    f(7, 849, Msg, 255, PTR | OMITEMPTY),
-    f(5, 964, Msg, 258, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.MetricStatus
-    f(1, 1593, Str, 0, 0),
-    f(2, 1219, Msg, 268, PTR | OMITEMPTY),
-    f(3, 1291, Msg, 270, PTR | OMITEMPTY),
-    f(4, 1378, Msg, 272, PTR | OMITEMPTY),
-    f(7, 849, Msg, 256, PTR | OMITEMPTY),
-    f(5, 964, Msg, 259, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ObjectMetricSource
-    f(1, 1547, Msg, 257, 0),
-    f(2, 1160, Str, 0, 0),
-    f(3, 1557, Msg, 1217, 0),
-    f(4, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 772, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ObjectMetricStatus
-    f(1, 1547, Msg, 257, 0),
-    f(2, 1160, Str, 0, 0),
-    f(3, 873, Msg, 1217, 0),
-    f(4, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 772, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.PodsMetricSource
-    f(1, 1160, Str, 0, 0),
-    f(2, 1549, Msg, 1217, 0),
-    f(3, 1447, Msg, 1238, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.PodsMetricStatus
-    f(1, 1160, Str, 0, 0),
-    f(2, 866, Msg, 1217, 0),
-    f(3, 1447, Msg, 1238, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ResourceMetricSource
-    f(1, 1178, Str, 0, 0),
-    f(2, 1548, I32, 0, PTR | OMITEMPTY),
-    f(3, 1549, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ResourceMetricStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 865, I32, 0, PTR | OMITEMPTY),
-    f(3, 866, Msg, 1217, 0),
-    // k8s.io.api.autoscaling.v1.Scale
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 274, OMITEMPTY),
-    f(3, 1500, Msg, 275, OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ScaleSpec
-    f(1, 1356, I32, 0, OMITEMPTY),
-    // k8s.io.api.autoscaling.v1.ScaleStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1447, Str, 0, OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.ContainerResourceMetricSource
-    f(1, 1178, Str, 0, 0),
-    f(2, 1547, Msg, 292, 0),
-    f(3, 845, Str, 0, 0),
-    // k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 864, Msg, 293, 0),
-    f(3, 845, Str, 0, 0),
-    // k8s.io.api.autoscaling.v2.CrossVersionObjectReference
-    f(1, 1090, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
-    f(3, 746, Str, 0, OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.ExternalMetricSource
-    f(1, 1159, Msg, 289, 0),
-    f(2, 1547, Msg, 292, 0),
-    // k8s.io.api.autoscaling.v2.ExternalMetricStatus
-    f(1, 1159, Msg, 289, 0),
-    f(2, 864, Msg, 293, 0),
-    // k8s.io.api.autoscaling.v2.HPAScalingPolicy
-    f(1, 1593, Str, 0, 0),
-    f(2, 1620, I32, 0, 0),
-    f(3, 1260, I32, 0, 0),
-    // k8s.io.api.autoscaling.v2.HPAScalingRules
-    f(3, 1492, I32, 0, PTR | OMITEMPTY),
-    f(1, 1446, Str, 0, PTR | OMITEMPTY),
-    f(2, 1292, Msg, 281, REP | OMITEMPTY),
-    f(4, 1580, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 287, OMITEMPTY),
-    f(3, 1500, Msg, 288, OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior
-    f(1, 1419, Msg, 282, PTR | OMITEMPTY),
-    f(2, 1416, Msg, 282, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
-    f(6, 1221, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 283, REP),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec
-    f(1, 1418, Msg, 278, 0),
-    f(2, 1169, I32, 0, PTR | OMITEMPTY),
-    f(3, 1150, I32, 0, 0),
-    f(4, 1162, Msg, 290, REP | OMITEMPTY),
-    f(5, 781, Msg, 284, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus
-    f(1, 1221, I64, 0, PTR | OMITEMPTY),
-    f(2, 1102, Msg, 1259, PTR | OMITEMPTY),
-    f(3, 871, I32, 0, OMITEMPTY),
-    f(4, 902, I32, 0, 0),
-    f(5, 869, Msg, 291, REP),
-    f(6, 835, Msg, 285, REP | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.MetricIdentifier
-    f(1, 1178, Str, 0, 0),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.MetricSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1219, Msg, 294, PTR | OMITEMPTY),
-    f(3, 1291, Msg, 296, PTR | OMITEMPTY),
-    f(4, 1378, Msg, 298, PTR | OMITEMPTY),
-    f(7, 849, Msg, 276, PTR | OMITEMPTY),
-    f(5, 964, Msg, 279, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.MetricStatus
-    f(1, 1593, Str, 0, 0),
-    f(2, 1219, Msg, 295, PTR | OMITEMPTY),
-    f(3, 1291, Msg, 297, PTR | OMITEMPTY),
-    f(4, 1378, Msg, 299, PTR | OMITEMPTY),
-    f(7, 849, Msg, 277, PTR | OMITEMPTY),
-    f(5, 964, Msg, 280, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.MetricTarget
-    f(1, 1593, Str, 0, 0),
-    f(2, 1620, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 772, Msg, 1217, PTR | OMITEMPTY),
-    f(4, 771, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.MetricValueStatus
-    f(1, 1620, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 772, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 771, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.autoscaling.v2.ObjectMetricSource
-    f(1, 898, Msg, 278, 0),
-    f(2, 1547, Msg, 292, 0),
-    f(3, 1159, Msg, 289, 0),
-    // k8s.io.api.autoscaling.v2.ObjectMetricStatus
-    f(1, 1159, Msg, 289, 0),
-    f(2, 864, Msg, 293, 0),
-    f(3, 898, Msg, 278, 0),
-    // k8s.io.api.autoscaling.v2.PodsMetricSource
-    f(1, 1159, Msg, 289, 0),
-    f(2, 1547, Msg, 292, 0),
-    // k8s.io.api.autoscaling.v2.PodsMetricStatus
-    f(1, 1159, Msg, 289, 0),
-    f(2, 864, Msg, 293, 0),
-    // k8s.io.api.autoscaling.v2.ResourceMetricSource
-    f(1, 1178, Str, 0, 0),
-    f(2, 1547, Msg, 292, 0),
-    // k8s.io.api.autoscaling.v2.ResourceMetricStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 864, Msg, 293, 0),
-    // k8s.io.api.batch.v1.CronJob
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 302, OMITEMPTY),
-    f(3, 1500, Msg, 303, OMITEMPTY),
-    // k8s.io.api.batch.v1.CronJobList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 300, REP),
-    // k8s.io.api.batch.v1.CronJobSpec
-    f(1, 1420, Str, 0, 0),
-    f(8, 1573, Str, 0, PTR | OMITEMPTY),
-    f(2, 1497, I64, 0, PTR | OMITEMPTY),
-    f(3, 833, Str, 0, OMITEMPTY),
-    f(4, 1539, Bool, 0, PTR | OMITEMPTY),
-    f(5, 1083, Msg, 310, 0),
-    f(6, 1536, I32, 0, PTR | OMITEMPTY),
-    f(7, 972, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1.CronJobStatus
-    f(1, 715, Msg, 490, REP | OMITEMPTY),
-    f(4, 1103, Msg, 1259, PTR | OMITEMPTY),
-    f(5, 1105, Msg, 1259, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1.Job
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 308, OMITEMPTY),
-    f(3, 1500, Msg, 309, OMITEMPTY),
-    // k8s.io.api.batch.v1.JobCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1101, Msg, 1259, OMITEMPTY),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.batch.v1.JobList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 304, REP),
-    // k8s.io.api.batch.v1.JobSchedulingConfiguration
-    f(1, 1426, Msg, 1117, PTR | OMITEMPTY),
-    f(2, 1423, Msg, 1116, PTR | OMITEMPTY),
-    f(3, 916, Msg, 1113, PTR | OMITEMPTY),
-    f(4, 1383, Msg, 1115, REP | OMITEMPTY),
-    // k8s.io.api.batch.v1.JobSpec
-    f(1, 1238, I32, 0, PTR | OMITEMPTY),
-    f(2, 830, I32, 0, PTR | OMITEMPTY),
-    f(3, 716, I64, 0, PTR | OMITEMPTY),
-    f(11, 1277, Msg, 311, PTR | OMITEMPTY),
-    f(16, 1534, Msg, 315, PTR | OMITEMPTY),
-    f(7, 777, I32, 0, PTR | OMITEMPTY),
-    f(12, 778, I32, 0, PTR | OMITEMPTY),
-    f(13, 1148, I32, 0, PTR | OMITEMPTY),
-    f(4, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 1133, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1561, Msg, 532, 0),
-    f(8, 1591, I32, 0, PTR | OMITEMPTY),
-    f(9, 828, Str, 0, PTR | OMITEMPTY),
-    f(10, 1539, Bool, 0, PTR | OMITEMPTY),
-    f(14, 1287, Str, 0, PTR | OMITEMPTY),
-    f(15, 1130, Str, 0, PTR | OMITEMPTY),
-    f(17, 1422, Msg, 307, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1.JobStatus
-    f(1, 835, Msg, 305, REP | OMITEMPTY),
-    f(2, 1494, Msg, 1259, PTR | OMITEMPTY),
-    f(3, 829, Msg, 1259, PTR | OMITEMPTY),
-    f(4, 715, I32, 0, OMITEMPTY),
-    f(5, 1531, I32, 0, OMITEMPTY),
-    f(6, 970, I32, 0, OMITEMPTY),
-    f(11, 1566, I32, 0, PTR | OMITEMPTY),
-    f(7, 827, Str, 0, OMITEMPTY),
-    f(10, 971, Str, 0, PTR | OMITEMPTY),
-    f(8, 1598, Msg, 317, PTR | OMITEMPTY),
-    f(9, 1343, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1.JobTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 308, OMITEMPTY),
-    // k8s.io.api.batch.v1.PodFailurePolicy
-    f(1, 1407, Msg, 314, REP),
-    // k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
-    f(1, 847, Str, 0, PTR | OMITEMPTY),
-    f(2, 1229, Str, 0, 0),
-    f(3, 1623, I32, 0, REP),
-    // k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    // k8s.io.api.batch.v1.PodFailurePolicyRule
-    f(1, 714, Str, 0, 0),
-    f(2, 1223, Msg, 312, PTR | OMITEMPTY),
-    f(3, 1224, Msg, 313, REP | OMITEMPTY),
-    // k8s.io.api.batch.v1.SuccessPolicy
-    f(1, 1407, Msg, 316, REP),
-    // k8s.io.api.batch.v1.SuccessPolicyRule
-    f(1, 1533, Str, 0, PTR | OMITEMPTY),
-    f(2, 1532, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1.UncountedTerminatedPods
-    f(1, 1531, Str, 0, REP | OMITEMPTY),
-    f(2, 970, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.batch.v1beta1.CronJob
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 320, OMITEMPTY),
-    f(3, 1500, Msg, 321, OMITEMPTY),
-    // k8s.io.api.batch.v1beta1.CronJobList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 318, REP),
-    // k8s.io.api.batch.v1beta1.CronJobSpec
-    f(1, 1420, Str, 0, 0),
-    f(8, 1573, Str, 0, PTR | OMITEMPTY),
-    f(2, 1497, I64, 0, PTR | OMITEMPTY),
-    f(3, 833, Str, 0, OMITEMPTY),
-    f(4, 1539, Bool, 0, PTR | OMITEMPTY),
-    f(5, 1083, Msg, 322, 0),
-    f(6, 1536, I32, 0, PTR | OMITEMPTY),
-    f(7, 972, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1beta1.CronJobStatus
-    f(1, 715, Msg, 490, REP | OMITEMPTY),
-    f(4, 1103, Msg, 1259, PTR | OMITEMPTY),
-    f(5, 1105, Msg, 1259, PTR | OMITEMPTY),
-    // k8s.io.api.batch.v1beta1.JobTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 308, OMITEMPTY),
-    // k8s.io.api.certificates.v1.CertificateSigningRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 326, 0),
-    f(3, 1500, Msg, 327, OMITEMPTY),
-    // k8s.io.api.certificates.v1.CertificateSigningRequestCondition
-    f(1, 1593, Str, 0, 0),
-    f(6, 1500, Str, 0, 0),
-    f(2, 1345, Str, 0, OMITEMPTY),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 1108, Msg, 1259, OMITEMPTY),
-    f(5, 1107, Msg, 1259, OMITEMPTY),
-    // k8s.io.api.certificates.v1.CertificateSigningRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 323, REP),
-    // k8s.io.api.certificates.v1.CertificateSigningRequestSpec
-    f(1, 1361, Bytes, 0, 0),
-    f(7, 1478, Str, 0, 0),
-    f(8, 958, I32, 0, PTR | OMITEMPTY),
-    f(5, 1608, Str, 0, REP | OMITEMPTY),
-    f(2, 1614, Str, 0, OMITEMPTY),
-    f(3, 1595, Str, 0, OMITEMPTY),
-    f(4, 1018, Str, 0, REP | OMITEMPTY),
-    f(6, 969, Msg, 331, MAP | OMITEMPTY),
-    // k8s.io.api.certificates.v1.CertificateSigningRequestStatus
-    f(1, 835, Msg, 324, REP | OMITEMPTY),
-    f(2, 804, Bytes, 0, OMITEMPTY),
-    // k8s.io.api.certificates.v1.ClusterTrustBundle
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 330, 0),
-    // k8s.io.api.certificates.v1.ClusterTrustBundleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 328, REP),
-    // k8s.io.api.certificates.v1.ClusterTrustBundleSpec
-    f(1, 1478, Str, 0, OMITEMPTY),
-    f(2, 1590, Str, 0, 0),
-    // k8s.io.api.certificates.v1.PodCertificateRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 334, 0),
-    f(3, 1500, Msg, 335, OMITEMPTY),
-    // k8s.io.api.certificates.v1.PodCertificateRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 332, REP),
-    // k8s.io.api.certificates.v1.PodCertificateRequestSpec
-    f(1, 1478, Str, 0, 0),
-    f(2, 1285, Str, 0, 0),
-    f(3, 1290, Str, 0, 0),
-    f(4, 1458, Str, 0, 0),
-    f(5, 1461, Str, 0, 0),
-    f(6, 1196, Str, 0, 0),
-    f(7, 1204, Str, 0, 0),
-    f(8, 1147, I32, 0, PTR | OMITEMPTY),
-    f(12, 1522, Bytes, 0, 0),
-    f(11, 1601, Str, 0, MAP | OMITEMPTY),
-    // k8s.io.api.certificates.v1.PodCertificateRequestStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 805, Str, 0, OMITEMPTY),
-    f(4, 1211, Msg, 1259, PTR | OMITEMPTY),
-    f(5, 780, Msg, 1259, PTR | OMITEMPTY),
-    f(6, 1210, Msg, 1259, PTR | OMITEMPTY),
-    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundle
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 338, 0),
-    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 336, REP),
-    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundleSpec
-    f(1, 1478, Str, 0, OMITEMPTY),
-    f(2, 1590, Str, 0, 0),
-    // k8s.io.api.certificates.v1beta1.CertificateSigningRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 342, 0),
-    f(3, 1500, Msg, 343, OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestCondition
-    f(1, 1593, Str, 0, 0),
-    f(6, 1500, Str, 0, 0),
-    f(2, 1345, Str, 0, OMITEMPTY),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 1108, Msg, 1259, OMITEMPTY),
-    f(5, 1107, Msg, 1259, OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 339, REP),
-    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestSpec
-    f(1, 1361, Bytes, 0, 0),
-    f(7, 1478, Str, 0, PTR | OMITEMPTY),
-    f(8, 958, I32, 0, PTR | OMITEMPTY),
-    f(5, 1608, Str, 0, REP | OMITEMPTY),
-    f(2, 1614, Str, 0, OMITEMPTY),
-    f(3, 1595, Str, 0, OMITEMPTY),
-    f(4, 1018, Str, 0, REP | OMITEMPTY),
-    f(6, 969, Msg, 347, MAP | OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestStatus
-    f(1, 835, Msg, 340, REP | OMITEMPTY),
-    f(2, 804, Bytes, 0, OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.ClusterTrustBundle
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 346, 0),
-    // k8s.io.api.certificates.v1beta1.ClusterTrustBundleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 344, REP),
-    // k8s.io.api.certificates.v1beta1.ClusterTrustBundleSpec
-    f(1, 1478, Str, 0, OMITEMPTY),
-    f(2, 1590, Str, 0, 0),
-    // k8s.io.api.certificates.v1beta1.PodCertificateRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 350, 0),
-    f(3, 1500, Msg, 351, OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.PodCertificateRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 348, REP),
-    // k8s.io.api.certificates.v1beta1.PodCertificateRequestSpec
-    f(1, 1478, Str, 0, 0),
-    f(2, 1285, Str, 0, 0),
-    f(3, 1290, Str, 0, 0),
-    f(4, 1458, Str, 0, 0),
-    f(5, 1461, Str, 0, 0),
-    f(6, 1196, Str, 0, 0),
-    f(7, 1204, Str, 0, 0),
-    f(8, 1147, I32, 0, PTR | OMITEMPTY),
-    f(9, 1268, Bytes, 0, 0),
-    f(10, 1322, Bytes, 0, 0),
-    f(12, 1522, Bytes, 0, 0),
-    f(11, 1601, Str, 0, MAP | OMITEMPTY),
-    // k8s.io.api.certificates.v1beta1.PodCertificateRequestStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 805, Str, 0, OMITEMPTY),
-    f(4, 1211, Msg, 1259, PTR | OMITEMPTY),
-    f(5, 780, Msg, 1259, PTR | OMITEMPTY),
-    f(6, 1210, Msg, 1259, PTR | OMITEMPTY),
-    // k8s.io.api.coordination.v1.Lease
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 354, OMITEMPTY),
-    // k8s.io.api.coordination.v1.LeaseList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 352, REP),
-    // k8s.io.api.coordination.v1.LeaseSpec
-    f(1, 1030, Str, 0, PTR | OMITEMPTY),
-    f(2, 1109, I32, 0, PTR | OMITEMPTY),
-    f(3, 713, Msg, 1244, PTR | OMITEMPTY),
-    f(4, 1355, Msg, 1244, PTR | OMITEMPTY),
-    f(5, 1111, I32, 0, PTR | OMITEMPTY),
-    f(6, 1517, Str, 0, PTR | OMITEMPTY),
-    f(7, 1310, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.coordination.v1alpha2.LeaseCandidate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 357, OMITEMPTY),
-    // k8s.io.api.coordination.v1alpha2.LeaseCandidateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 355, REP),
-    // k8s.io.api.coordination.v1alpha2.LeaseCandidateSpec
-    f(1, 1110, Str, 0, 0),
-    f(2, 1267, Msg, 1244, PTR | OMITEMPTY),
-    f(3, 1355, Msg, 1244, PTR | OMITEMPTY),
-    f(4, 783, Str, 0, 0),
-    f(5, 932, Str, 0, OMITEMPTY),
-    f(6, 1517, Str, 0, OMITEMPTY),
-    // k8s.io.api.coordination.v1beta1.Lease
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 363, OMITEMPTY),
-    // k8s.io.api.coordination.v1beta1.LeaseCandidate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 361, OMITEMPTY),
-    // k8s.io.api.coordination.v1beta1.LeaseCandidateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 359, REP),
-    // k8s.io.api.coordination.v1beta1.LeaseCandidateSpec
-    f(1, 1110, Str, 0, 0),
-    f(2, 1267, Msg, 1244, PTR | OMITEMPTY),
-    f(3, 1355, Msg, 1244, PTR | OMITEMPTY),
-    f(4, 783, Str, 0, 0),
-    f(5, 932, Str, 0, OMITEMPTY),
-    f(6, 1517, Str, 0, OMITEMPTY),
-    // k8s.io.api.coordination.v1beta1.LeaseList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 358, REP),
-    // k8s.io.api.coordination.v1beta1.LeaseSpec
-    f(1, 1030, Str, 0, PTR | OMITEMPTY),
-    f(2, 1109, I32, 0, PTR | OMITEMPTY),
-    f(3, 713, Msg, 1244, PTR | OMITEMPTY),
-    f(4, 1355, Msg, 1244, PTR | OMITEMPTY),
-    f(5, 1111, I32, 0, PTR | OMITEMPTY),
-    f(6, 1517, Str, 0, PTR | OMITEMPTY),
-    f(7, 1310, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource
-    f(1, 1638, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1246, I32, 0, OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.Affinity
-    f(1, 1188, Msg, 468, PTR | OMITEMPTY),
-    f(2, 1270, Msg, 505, PTR | OMITEMPTY),
-    f(3, 1272, Msg, 507, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.AppArmorProfile
-    f(1, 1593, Str, 0, 0),
-    f(2, 1127, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.AttachedVolume
-    f(1, 1178, Str, 0, 0),
-    f(2, 908, Str, 0, 0),
-    // k8s.io.api.core.v1.AvoidPods
-    f(1, 1307, Msg, 537, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.AzureDiskVolumeSource
-    f(1, 913, Str, 0, 0),
-    f(2, 914, Str, 0, 0),
-    f(3, 795, Str, 0, PTR | OMITEMPTY),
-    f(4, 1001, Str, 0, PTR | OMITEMPTY),
-    f(5, 1339, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1090, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.AzureFilePersistentVolumeSource
-    f(1, 1441, Str, 0, 0),
-    f(2, 1471, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1442, Str, 0, PTR),
-    // k8s.io.api.core.v1.AzureFileVolumeSource
-    f(1, 1441, Str, 0, 0),
-    f(2, 1471, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.Binding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1547, Msg, 490, 0),
-    // k8s.io.api.core.v1.CSIPersistentVolumeSource
-    f(1, 924, Str, 0, 0),
-    f(2, 1636, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1001, Str, 0, OMITEMPTY),
-    f(5, 1630, Str, 0, MAP | OMITEMPTY),
-    f(6, 856, Msg, 571, PTR | OMITEMPTY),
-    f(7, 1201, Msg, 571, PTR | OMITEMPTY),
-    f(8, 1198, Msg, 571, PTR | OMITEMPTY),
-    f(9, 855, Msg, 571, PTR | OMITEMPTY),
-    f(10, 1193, Msg, 571, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.CSIVolumeSource
-    f(1, 924, Str, 0, 0),
-    f(2, 1339, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1001, Str, 0, PTR | OMITEMPTY),
-    f(4, 1630, Str, 0, MAP | OMITEMPTY),
-    f(5, 1198, Msg, 457, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.Capabilities
-    f(1, 717, Str, 0, REP | OMITEMPTY),
-    f(2, 927, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.CephFSPersistentVolumeSource
-    f(1, 1173, Str, 0, REP),
-    f(2, 1251, Str, 0, OMITEMPTY),
-    f(3, 1610, Str, 0, OMITEMPTY),
-    f(4, 1439, Str, 0, OMITEMPTY),
-    f(5, 1443, Msg, 571, PTR | OMITEMPTY),
-    f(6, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.CephFSVolumeSource
-    f(1, 1173, Str, 0, REP),
-    f(2, 1251, Str, 0, OMITEMPTY),
-    f(3, 1610, Str, 0, OMITEMPTY),
-    f(4, 1439, Str, 0, OMITEMPTY),
-    f(5, 1443, Msg, 457, PTR | OMITEMPTY),
-    f(6, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.CinderPersistentVolumeSource
-    f(1, 1638, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1443, Msg, 571, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.CinderVolumeSource
-    f(1, 1638, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1443, Msg, 457, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ClientIPConfig
-    f(1, 1574, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ClusterTrustBundleProjection
-    f(1, 1178, Str, 0, PTR | OMITEMPTY),
-    f(2, 1478, Str, 0, PTR | OMITEMPTY),
-    f(3, 1095, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 1230, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1251, Str, 0, 0),
-    f(6, 1610, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ComponentCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 943, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ComponentStatus
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 835, Msg, 382, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.ComponentStatusList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 383, REP),
-    // k8s.io.api.core.v1.ConfigMap
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(4, 1056, Bool, 0, PTR | OMITEMPTY),
-    f(2, 876, Str, 0, MAP | OMITEMPTY),
-    f(3, 782, Bytes, 0, MAP | OMITEMPTY),
-    // k8s.io.api.core.v1.ConfigMapEnvSource
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1230, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ConfigMapKeySelector
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1086, Str, 0, 0),
-    f(3, 1230, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ConfigMapList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 385, REP),
-    // k8s.io.api.core.v1.ConfigMapNodeConfigSource
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
-    f(3, 1595, Str, 0, OMITEMPTY),
-    f(4, 1390, Str, 0, OMITEMPTY),
-    f(5, 1092, Str, 0, 0),
-    // k8s.io.api.core.v1.ConfigMapProjection
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1082, Msg, 446, REP | OMITEMPTY),
-    f(4, 1230, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ConfigMapVolumeSource
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1082, Msg, 446, REP | OMITEMPTY),
-    f(3, 885, I32, 0, PTR | OMITEMPTY),
-    f(4, 1230, Bool, 0, PTR | OMITEMPTY),
-    f(5, 888, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.Container
-    f(1, 1178, Str, 0, 0),
-    f(2, 1050, Str, 0, OMITEMPTY),
-    f(3, 825, Str, 0, REP | OMITEMPTY),
-    f(4, 752, Str, 0, REP | OMITEMPTY),
-    f(5, 1660, Str, 0, OMITEMPTY),
-    f(6, 1301, Msg, 395, REP | OMITEMPTY),
-    f(19, 939, Msg, 415, REP | OMITEMPTY),
-    f(7, 938, Msg, 416, REP | OMITEMPTY),
-    f(8, 1392, Msg, 558, OMITEMPTY),
-    f(23, 1377, Msg, 396, REP | OMITEMPTY),
-    f(24, 1397, Str, 0, PTR | OMITEMPTY),
-    f(25, 1398, Msg, 397, REP | OMITEMPTY),
-    f(9, 1641, Msg, 601, REP | OMITEMPTY),
-    f(21, 1635, Msg, 598, REP | OMITEMPTY),
-    f(10, 1121, Msg, 539, PTR | OMITEMPTY),
-    f(11, 1342, Msg, 539, PTR | OMITEMPTY),
-    f(22, 1498, Msg, 539, PTR | OMITEMPTY),
-    f(12, 1114, Msg, 447, PTR | OMITEMPTY),
-    f(13, 1569, Str, 0, OMITEMPTY),
-    f(20, 1570, Str, 0, OMITEMPTY),
-    f(14, 1052, Str, 0, OMITEMPTY),
-    f(15, 1445, Msg, 573, PTR | OMITEMPTY),
-    f(16, 1502, Bool, 0, OMITEMPTY),
-    f(17, 1503, Bool, 0, OMITEMPTY),
-    f(18, 1592, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerExtendedResourceRequest
-    f(1, 847, Str, 0, 0),
-    f(2, 1386, Str, 0, 0),
-    f(3, 1364, Str, 0, 0),
-    // k8s.io.api.core.v1.ContainerImage
-    f(1, 1179, Str, 0, REP),
-    f(2, 1484, I64, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerPort
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1039, I32, 0, OMITEMPTY),
-    f(3, 848, I32, 0, 0),
-    f(4, 1325, Str, 0, OMITEMPTY),
-    f(5, 1033, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerResizePolicy
-    f(1, 1386, Str, 0, 0),
-    f(2, 1397, Str, 0, 0),
-    // k8s.io.api.core.v1.ContainerRestartRule
-    f(1, 714, Str, 0, OMITEMPTY),
-    f(2, 955, Msg, 398, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes
-    f(1, 1229, Str, 0, OMITEMPTY),
-    f(2, 1623, I32, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerState
-    f(1, 1650, Msg, 402, PTR | OMITEMPTY),
-    f(2, 1412, Msg, 400, PTR | OMITEMPTY),
-    f(3, 1565, Msg, 401, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerStateRunning
-    f(1, 1496, Msg, 1259, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerStateTerminated
-    f(1, 954, I32, 0, 0),
-    f(2, 1477, I32, 0, OMITEMPTY),
-    f(3, 1345, Str, 0, OMITEMPTY),
-    f(4, 1156, Str, 0, OMITEMPTY),
-    f(5, 1496, Msg, 1259, OMITEMPTY),
-    f(6, 987, Msg, 1259, OMITEMPTY),
-    f(7, 846, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerStateWaiting
-    f(1, 1345, Str, 0, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1499, Msg, 399, OMITEMPTY),
-    f(3, 1104, Msg, 399, OMITEMPTY),
-    f(4, 1343, Bool, 0, 0),
-    f(5, 1396, I32, 0, 0),
-    f(6, 1050, Str, 0, 0),
-    f(7, 1051, Str, 0, 0),
-    f(8, 846, Str, 0, OMITEMPTY),
-    f(9, 1495, Bool, 0, PTR | OMITEMPTY),
-    f(10, 731, Msg, 1217, MAP | OMITEMPTY),
-    f(11, 1392, Msg, 558, PTR | OMITEMPTY),
-    f(12, 1641, Msg, 602, REP | OMITEMPTY),
-    f(13, 1610, Msg, 404, PTR | OMITEMPTY),
-    f(14, 732, Msg, 559, REP | OMITEMPTY),
-    f(15, 1506, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ContainerUser
-    f(1, 1120, Msg, 453, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.DaemonEndpoint
-    f(1, 462, I32, 0, 0),
-    // k8s.io.api.core.v1.DownwardAPIProjection
-    f(1, 1082, Msg, 407, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.DownwardAPIVolumeFile
-    f(1, 1251, Str, 0, 0),
-    f(2, 980, Msg, 489, PTR | OMITEMPTY),
-    f(3, 1384, Msg, 552, PTR | OMITEMPTY),
-    f(4, 1171, I32, 0, PTR | OMITEMPTY),
-    f(5, 1610, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.DownwardAPIVolumeSource
-    f(1, 1082, Msg, 407, REP | OMITEMPTY),
-    f(2, 885, I32, 0, PTR | OMITEMPTY),
-    f(3, 888, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EmptyDirVolumeSource
-    f(1, 1155, Str, 0, OMITEMPTY),
-    f(2, 1485, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 1171, I32, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EndpointAddress
-    f(1, 1073, Str, 0, 0),
-    f(3, 1042, Str, 0, OMITEMPTY),
-    f(4, 1196, Str, 0, PTR | OMITEMPTY),
-    f(2, 1554, Msg, 490, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EndpointPort
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1299, I32, 0, 0),
-    f(3, 1325, Str, 0, OMITEMPTY),
-    f(4, 749, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EndpointSubset
-    f(1, 720, Msg, 410, REP | OMITEMPTY),
-    f(2, 1212, Msg, 410, REP | OMITEMPTY),
-    f(3, 1301, Msg, 411, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.Endpoints
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1530, Msg, 412, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.EndpointsList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 413, REP),
-    // k8s.io.api.core.v1.EnvFromSource
-    f(1, 1312, Str, 0, OMITEMPTY),
-    f(2, 839, Msg, 386, PTR | OMITEMPTY),
-    f(3, 1443, Msg, 567, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EnvVar
-    f(1, 1178, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 1622, Msg, 417, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EnvVarSource
-    f(1, 980, Msg, 489, PTR | OMITEMPTY),
-    f(2, 1384, Msg, 552, PTR | OMITEMPTY),
-    f(3, 838, Msg, 387, PTR | OMITEMPTY),
-    f(4, 1440, Msg, 568, PTR | OMITEMPTY),
-    f(5, 985, Msg, 428, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.EphemeralContainer
-    f(1, 178, Msg, 419, EMBED),
-    f(2, 1551, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.EphemeralContainerCommon
-    f(1, 1178, Str, 0, 0),
-    f(2, 1050, Str, 0, OMITEMPTY),
-    f(3, 825, Str, 0, REP | OMITEMPTY),
-    f(4, 752, Str, 0, REP | OMITEMPTY),
-    f(5, 1660, Str, 0, OMITEMPTY),
-    f(6, 1301, Msg, 395, REP | OMITEMPTY),
-    f(19, 939, Msg, 415, REP | OMITEMPTY),
-    f(7, 938, Msg, 416, REP | OMITEMPTY),
-    f(8, 1392, Msg, 558, OMITEMPTY),
-    f(23, 1377, Msg, 396, REP | OMITEMPTY),
-    f(24, 1397, Str, 0, PTR | OMITEMPTY),
-    f(25, 1398, Msg, 397, REP | OMITEMPTY),
-    f(9, 1641, Msg, 601, REP | OMITEMPTY),
-    f(21, 1635, Msg, 598, REP | OMITEMPTY),
-    f(10, 1121, Msg, 539, PTR | OMITEMPTY),
-    f(11, 1342, Msg, 539, PTR | OMITEMPTY),
-    f(22, 1498, Msg, 539, PTR | OMITEMPTY),
-    f(12, 1114, Msg, 447, PTR | OMITEMPTY),
-    f(13, 1569, Str, 0, OMITEMPTY),
-    f(20, 1570, Str, 0, OMITEMPTY),
-    f(14, 1052, Str, 0, OMITEMPTY),
-    f(15, 1445, Msg, 573, PTR | OMITEMPTY),
-    f(16, 1502, Bool, 0, OMITEMPTY),
-    f(17, 1503, Bool, 0, OMITEMPTY),
-    f(18, 1592, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.EphemeralVolumeSource
-    f(1, 1633, Msg, 497, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.Event
-    f(1, 1158, Msg, 1245, 0),
-    f(2, 1072, Msg, 490, 0),
-    f(3, 1345, Str, 0, OMITEMPTY),
-    f(4, 1156, Str, 0, OMITEMPTY),
-    f(5, 1488, Msg, 424, OMITEMPTY),
-    f(6, 989, Msg, 1259, OMITEMPTY),
-    f(7, 1106, Msg, 1259, OMITEMPTY),
-    f(8, 858, I32, 0, OMITEMPTY),
-    f(9, 1593, Str, 0, OMITEMPTY),
-    f(10, 946, Msg, 1244, OMITEMPTY),
-    f(11, 1451, Msg, 423, PTR | OMITEMPTY),
-    f(12, 714, Str, 0, OMITEMPTY),
-    f(13, 1353, Msg, 490, PTR | OMITEMPTY),
-    f(14, 1357, Str, 0, 0),
-    f(15, 1359, Str, 0, 0),
-    // k8s.io.api.core.v1.EventList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 421, REP),
-    // k8s.io.api.core.v1.EventSeries
-    f(1, 858, I32, 0, OMITEMPTY),
-    f(2, 1099, Msg, 1244, OMITEMPTY),
-    // k8s.io.api.core.v1.EventSource
     f(1, 831, Str, 0, OMITEMPTY),
-    f(2, 1031, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.EvictionResponder
-    f(1, 1178, Str, 0, 0),
-    f(2, 1315, I32, 0, PTR),
-    // k8s.io.api.core.v1.ExecAction
-    f(1, 825, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.FCVolumeSource
-    f(1, 1559, Str, 0, REP | OMITEMPTY),
-    f(2, 1128, I32, 0, PTR | OMITEMPTY),
-    f(3, 1001, Str, 0, OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    f(5, 1663, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.FileKeySelector
-    f(1, 1642, Str, 0, 0),
-    f(2, 1251, Str, 0, 0),
-    f(3, 1086, Str, 0, 0),
-    f(4, 1230, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.FlexPersistentVolumeSource
-    f(1, 924, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1443, Msg, 571, PTR | OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    f(5, 1231, Str, 0, MAP | OMITEMPTY),
-    // k8s.io.api.core.v1.FlexVolumeSource
-    f(1, 924, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1443, Msg, 457, PTR | OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    f(5, 1231, Str, 0, MAP | OMITEMPTY),
-    // k8s.io.api.core.v1.FlockerVolumeSource
-    f(1, 879, Str, 0, OMITEMPTY),
-    f(2, 880, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.GCEPersistentDiskVolumeSource
-    f(1, 1256, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1246, I32, 0, OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.GRPCAction
-    f(1, 1299, I32, 0, 0),
-    f(2, 1456, Str, 0, PTR),
-    f(3, 1171, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.GitRepoVolumeSource
-    f(1, 1360, Str, 0, 0),
-    f(2, 1401, Str, 0, OMITEMPTY),
-    f(3, 911, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.GlusterfsPersistentVolumeSource
-    f(1, 936, Str, 0, 0),
-    f(2, 1251, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 937, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.GlusterfsVolumeSource
-    f(1, 936, Str, 0, 0),
-    f(2, 1251, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.HTTPGetAction
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(2, 1299, Msg, 1269, 0),
-    f(3, 1031, Str, 0, OMITEMPTY),
-    f(4, 1427, Str, 0, OMITEMPTY),
-    f(5, 1048, Msg, 438, REP | OMITEMPTY),
-    f(6, 1325, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.HTTPHeader
-    f(1, 1178, Str, 0, 0),
-    f(2, 1620, Str, 0, 0),
-    // k8s.io.api.core.v1.HostAlias
-    f(1, 1073, Str, 0, 0),
-    f(2, 1044, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.HostIP
-    f(1, 1073, Str, 0, 0),
-    // k8s.io.api.core.v1.HostPathVolumeSource
-    f(1, 1251, Str, 0, 0),
-    f(2, 1593, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ISCSIPersistentVolumeSource
-    f(1, 1553, Str, 0, 0),
-    f(2, 1079, Str, 0, 0),
-    f(3, 1128, I32, 0, 0),
-    f(4, 1081, Str, 0, OMITEMPTY),
-    f(5, 1001, Str, 0, OMITEMPTY),
-    f(6, 1339, Bool, 0, OMITEMPTY),
-    f(7, 1300, Str, 0, REP | OMITEMPTY),
-    f(8, 807, Bool, 0, OMITEMPTY),
-    f(11, 808, Bool, 0, OMITEMPTY),
-    f(10, 1443, Msg, 571, PTR | OMITEMPTY),
-    f(12, 1064, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ISCSIVolumeSource
-    f(1, 1553, Str, 0, 0),
-    f(2, 1079, Str, 0, 0),
-    f(3, 1128, I32, 0, 0),
-    f(4, 1081, Str, 0, OMITEMPTY),
-    f(5, 1001, Str, 0, OMITEMPTY),
-    f(6, 1339, Bool, 0, OMITEMPTY),
-    f(7, 1300, Str, 0, REP | OMITEMPTY),
-    f(8, 807, Bool, 0, OMITEMPTY),
-    f(11, 808, Bool, 0, OMITEMPTY),
-    f(10, 1443, Msg, 457, PTR | OMITEMPTY),
-    f(12, 1064, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ImageVolumeSource
-    f(1, 1349, Str, 0, OMITEMPTY),
-    f(2, 1329, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.ImageVolumeStatus
-    f(1, 1054, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.KeyToPath
-    f(1, 1086, Str, 0, 0),
-    f(2, 1251, Str, 0, 0),
-    f(3, 1171, I32, 0, PTR | OMITEMPTY),
-    f(4, 1610, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.Lifecycle
-    f(1, 1303, Msg, 448, PTR | OMITEMPTY),
-    f(2, 1304, Msg, 448, PTR | OMITEMPTY),
-    f(3, 1506, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.LifecycleHandler
-    f(1, 952, Msg, 426, PTR | OMITEMPTY),
-    f(2, 1047, Msg, 437, PTR | OMITEMPTY),
-    f(3, 1560, Msg, 589, PTR | OMITEMPTY),
-    f(4, 1487, Msg, 585, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.LimitRange
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 452, OMITEMPTY),
-    // k8s.io.api.core.v1.LimitRangeItem
-    f(1, 1593, Str, 0, 0),
-    f(2, 1146, Msg, 1217, MAP | OMITEMPTY),
-    f(3, 1163, Msg, 1217, MAP | OMITEMPTY),
-    f(4, 883, Msg, 1217, MAP | OMITEMPTY),
-    f(5, 887, Msg, 1217, MAP | OMITEMPTY),
-    f(6, 1149, Msg, 1217, MAP | OMITEMPTY),
-    // k8s.io.api.core.v1.LimitRangeList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 449, REP),
-    // k8s.io.api.core.v1.LimitRangeSpec
-    f(1, 1119, Msg, 450, REP),
-    // k8s.io.api.core.v1.LinuxContainerUser
-    f(1, 1595, I64, 0, 0),
-    f(2, 1009, I64, 0, 0),
-    f(3, 1537, I64, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.List
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1266, REP),
-    // k8s.io.api.core.v1.LoadBalancerIngress
-    f(1, 1073, Str, 0, OMITEMPTY),
-    f(2, 1042, Str, 0, OMITEMPTY),
-    f(3, 1077, Str, 0, PTR | OMITEMPTY),
-    f(4, 1301, Msg, 534, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.LoadBalancerStatus
-    f(1, 1059, Msg, 455, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.LocalObjectReference
-    f(1, 1178, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.LocalVolumeSource
-    f(1, 1251, Str, 0, 0),
-    f(2, 1001, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ModifyVolumeStatus
-    f(1, 1558, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, 0),
-    // k8s.io.api.core.v1.NFSVolumeSource
-    f(1, 1453, Str, 0, 0),
-    f(2, 1251, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.Namespace
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 464, OMITEMPTY),
-    f(3, 1500, Msg, 465, OMITEMPTY),
-    // k8s.io.api.core.v1.NamespaceCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.NamespaceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 461, REP),
-    // k8s.io.api.core.v1.NamespaceSpec
-    f(1, 986, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NamespaceStatus
-    f(1, 1265, Str, 0, OMITEMPTY),
-    f(2, 835, Msg, 462, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.Node
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 485, OMITEMPTY),
-    f(3, 1500, Msg, 486, OMITEMPTY),
-    // k8s.io.api.core.v1.NodeAddress
-    f(1, 1593, Str, 0, 0),
-    f(2, 718, Str, 0, 0),
-    // k8s.io.api.core.v1.NodeAffinity
-    f(1, 1372, Msg, 482, PTR | OMITEMPTY),
-    f(2, 1309, Msg, 538, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeAllocatableMappedResources
-    f(1, 1178, Str, 0, 0),
-    f(2, 1331, Msg, 1217, PTR),
-    // k8s.io.api.core.v1.NodeAllocatableOverheadResources
-    f(1, 1178, Str, 0, 0),
-    f(2, 1259, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 1257, Msg, 1217, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeAllocatableResourceClaimStatus
-    f(1, 1380, Str, 0, 0),
-    f(2, 852, Str, 0, REP | OMITEMPTY),
-    f(4, 1134, Msg, 469, REP | OMITEMPTY),
-    f(5, 1236, Msg, 470, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1097, Msg, 1259, OMITEMPTY),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.NodeConfigSource
-    f(2, 837, Msg, 389, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeConfigStatus
-    f(1, 753, Msg, 473, PTR | OMITEMPTY),
-    f(2, 715, Msg, 473, PTR | OMITEMPTY),
-    f(3, 1098, Msg, 473, PTR | OMITEMPTY),
-    f(4, 943, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.NodeDaemonEndpoints
-    f(1, 1093, Msg, 405, OMITEMPTY),
-    // k8s.io.api.core.v1.NodeFeatures
-    f(1, 1538, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 466, REP),
-    // k8s.io.api.core.v1.NodePodPreemptionPolicy
-    f(1, 912, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeProxyOptions
-    f(1, 1251, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.NodeRuntimeHandler
-    f(1, 1178, Str, 0, 0),
-    f(2, 976, Msg, 481, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeRuntimeHandlerFeatures
-    f(1, 1348, Bool, 0, PTR | OMITEMPTY),
-    f(2, 1613, Bool, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeSelector
-    f(1, 1200, Msg, 484, REP),
-    // k8s.io.api.core.v1.NodeSelectorRequirement
-    f(1, 1086, Str, 0, 0),
-    f(2, 1229, Str, 0, 0),
-    f(3, 1623, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeSelectorTerm
-    f(1, 1138, Msg, 483, REP | OMITEMPTY),
-    f(2, 1139, Msg, 483, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeSpec
-    f(1, 1273, Str, 0, OMITEMPTY),
-    f(7, 1274, Str, 0, REP | OMITEMPTY),
-    f(3, 1326, Str, 0, OMITEMPTY),
-    f(4, 1600, Bool, 0, OMITEMPTY),
-    f(5, 1546, Msg, 590, REP | OMITEMPTY),
-    f(6, 840, Msg, 473, PTR | OMITEMPTY),
-    f(2, 965, Str, 0, OMITEMPTY),
-    f(8, 1286, Msg, 478, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeStatus
-    f(1, 797, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 727, Msg, 1217, MAP | OMITEMPTY),
-    f(3, 1265, Str, 0, OMITEMPTY),
-    f(4, 835, Msg, 472, REP | OMITEMPTY),
-    f(5, 720, Msg, 467, REP | OMITEMPTY),
-    f(6, 875, Msg, 475, OMITEMPTY),
-    f(7, 1195, Msg, 488, OMITEMPTY),
-    f(8, 1055, Msg, 394, REP | OMITEMPTY),
-    f(9, 1648, Str, 0, REP | OMITEMPTY),
-    f(10, 1647, Msg, 367, REP | OMITEMPTY),
-    f(11, 836, Msg, 474, PTR | OMITEMPTY),
-    f(12, 1415, Msg, 480, REP | OMITEMPTY),
-    f(13, 976, Msg, 476, PTR | OMITEMPTY),
-    f(14, 881, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeSwapStatus
-    f(1, 797, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.NodeSystemInfo
-    f(1, 1129, Str, 0, 0),
-    f(2, 1543, Str, 0, 0),
-    f(3, 791, Str, 0, 0),
-    f(4, 1085, Str, 0, 0),
-    f(5, 1235, Str, 0, 0),
-    f(6, 850, Str, 0, 0),
-    f(7, 1094, Str, 0, 0),
-    f(8, 1091, Str, 0, 0),
-    f(9, 1226, Str, 0, 0),
-    f(10, 751, Str, 0, 0),
-    f(11, 1540, Msg, 487, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.ObjectFieldSelector
-    f(1, 746, Str, 0, OMITEMPTY),
-    f(2, 979, Str, 0, 0),
-    // k8s.io.api.core.v1.ObjectReference
-    f(1, 1090, Str, 0, OMITEMPTY),
-    f(2, 1181, Str, 0, OMITEMPTY),
-    f(3, 1178, Str, 0, OMITEMPTY),
-    f(4, 1595, Str, 0, OMITEMPTY),
-    f(5, 746, Str, 0, OMITEMPTY),
-    f(6, 1390, Str, 0, OMITEMPTY),
-    f(7, 979, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolume
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 501, OMITEMPTY),
-    f(3, 1500, Msg, 502, OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeClaim
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 495, OMITEMPTY),
-    f(3, 1500, Msg, 496, OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeClaimCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1101, Msg, 1259, OMITEMPTY),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeClaimList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 492, REP),
-    // k8s.io.api.core.v1.PersistentVolumeClaimSpec
-    f(1, 712, Str, 0, REP | OMITEMPTY),
-    f(4, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1392, Msg, 605, OMITEMPTY),
-    f(3, 1642, Str, 0, OMITEMPTY),
-    f(5, 1508, Str, 0, PTR | OMITEMPTY),
-    f(6, 1640, Str, 0, PTR | OMITEMPTY),
-    f(7, 877, Msg, 595, PTR | OMITEMPTY),
-    f(8, 878, Msg, 596, PTR | OMITEMPTY),
-    f(9, 1631, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeClaimStatus
-    f(1, 1265, Str, 0, OMITEMPTY),
-    f(2, 712, Str, 0, REP | OMITEMPTY),
-    f(3, 797, Msg, 1217, MAP | OMITEMPTY),
-    f(4, 835, Msg, 493, REP | OMITEMPTY),
-    f(5, 731, Msg, 1217, MAP | OMITEMPTY),
-    f(7, 730, Str, 0, MAP | OMITEMPTY),
-    f(8, 874, Str, 0, PTR | OMITEMPTY),
-    f(9, 1172, Msg, 459, PTR | OMITEMPTY),
-    f(10, 1027, Msg, 600, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeClaimTemplate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 495, 0),
-    // k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource
-    f(1, 812, Str, 0, 0),
-    f(2, 1339, Bool, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 491, REP),
-    // k8s.io.api.core.v1.PersistentVolumeSource
-    f(1, 1006, Msg, 432, PTR | OMITEMPTY),
-    f(2, 773, Msg, 364, PTR | OMITEMPTY),
-    f(3, 1038, Msg, 441, PTR | OMITEMPTY),
-    f(4, 1012, Msg, 435, PTR | OMITEMPTY),
-    f(5, 1187, Msg, 460, PTR | OMITEMPTY),
-    f(6, 1338, Msg, 543, PTR | OMITEMPTY),
-    f(7, 1080, Msg, 442, PTR | OMITEMPTY),
-    f(8, 811, Msg, 378, PTR | OMITEMPTY),
-    f(9, 803, Msg, 376, PTR | OMITEMPTY),
-    f(10, 975, Msg, 427, PTR | OMITEMPTY),
-    f(11, 991, Msg, 431, PTR | OMITEMPTY),
-    f(12, 990, Msg, 429, PTR | OMITEMPTY),
-    f(13, 775, Msg, 370, PTR | OMITEMPTY),
-    f(14, 1649, Msg, 608, PTR | OMITEMPTY),
-    f(15, 1335, Msg, 542, PTR | OMITEMPTY),
-    f(16, 774, Msg, 369, PTR | OMITEMPTY),
-    f(17, 1266, Msg, 503, PTR | OMITEMPTY),
-    f(18, 1302, Msg, 535, PTR | OMITEMPTY),
-    f(19, 1417, Msg, 561, PTR | OMITEMPTY),
-    f(20, 1126, Msg, 458, PTR | OMITEMPTY),
-    f(21, 1516, Msg, 586, PTR | OMITEMPTY),
-    f(22, 863, Msg, 373, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeSpec
-    f(1, 797, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 402, Msg, 500, EMBED),
-    f(3, 712, Str, 0, REP | OMITEMPTY),
-    f(4, 813, Msg, 490, PTR | OMITEMPTY),
-    f(5, 1264, Str, 0, OMITEMPTY),
-    f(6, 1508, Str, 0, OMITEMPTY),
-    f(7, 1174, Str, 0, REP | OMITEMPTY),
-    f(8, 1640, Str, 0, PTR | OMITEMPTY),
-    f(9, 1188, Msg, 603, PTR | OMITEMPTY),
-    f(10, 1631, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PersistentVolumeStatus
-    f(1, 1265, Str, 0, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 1345, Str, 0, OMITEMPTY),
-    f(4, 1100, Msg, 1259, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource
-    f(1, 1255, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.Pod
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 528, OMITEMPTY),
-    f(3, 1500, Msg, 529, OMITEMPTY),
-    // k8s.io.api.core.v1.PodAffinity
-    f(1, 1372, Msg, 506, REP | OMITEMPTY),
-    f(2, 1309, Msg, 609, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.PodAffinityTerm
-    f(1, 1095, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1184, Str, 0, REP | OMITEMPTY),
-    f(3, 1584, Str, 0, 0),
-    f(4, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 1141, Str, 0, REP | OMITEMPTY),
-    f(6, 1170, Str, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.PodAntiAffinity
-    f(1, 1372, Msg, 506, REP | OMITEMPTY),
-    f(2, 1309, Msg, 609, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.PodAttachOptions
-    f(1, 1502, Bool, 0, OMITEMPTY),
-    f(2, 1504, Bool, 0, OMITEMPTY),
-    f(3, 1501, Bool, 0, OMITEMPTY),
-    f(4, 1592, Bool, 0, OMITEMPTY),
-    f(5, 845, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PodCertificateProjection
-    f(1, 1478, Str, 0, OMITEMPTY),
-    f(2, 1088, Str, 0, OMITEMPTY),
-    f(3, 1147, I32, 0, PTR | OMITEMPTY),
-    f(4, 862, Str, 0, OMITEMPTY),
-    f(5, 1087, Str, 0, OMITEMPTY),
-    f(6, 806, Str, 0, OMITEMPTY),
-    f(7, 1611, Str, 0, MAP | OMITEMPTY),
-    f(8, 1610, I64, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PodCondition
-    f(1, 1593, Str, 0, 0),
-    f(7, 1221, I64, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1101, Msg, 1259, OMITEMPTY),
-    f(4, 1107, Msg, 1259, OMITEMPTY),
-    f(5, 1345, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PodDNSConfig
-    f(1, 1180, Str, 0, REP | OMITEMPTY),
-    f(2, 1435, Str, 0, REP | OMITEMPTY),
-    f(3, 1231, Msg, 512, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.PodDNSConfigOption
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1620, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PodExecOptions
-    f(1, 1502, Bool, 0, OMITEMPTY),
-    f(2, 1504, Bool, 0, OMITEMPTY),
-    f(3, 1501, Bool, 0, OMITEMPTY),
-    f(4, 1592, Bool, 0, OMITEMPTY),
-    f(5, 845, Str, 0, OMITEMPTY),
-    f(6, 825, Str, 0, REP),
-    // k8s.io.api.core.v1.PodExtendedResourceClaimStatus
-    f(1, 1363, Msg, 393, REP),
-    f(2, 1380, Str, 0, 0),
-    // k8s.io.api.core.v1.PodIP
-    f(1, 1073, Str, 0, 0),
-    // k8s.io.api.core.v1.PodList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 504, REP),
-    // k8s.io.api.core.v1.PodLogOptions
-    f(1, 845, Str, 0, OMITEMPTY),
-    f(2, 992, Bool, 0, OMITEMPTY),
-    f(3, 1314, Bool, 0, OMITEMPTY),
-    f(4, 1479, I64, 0, PTR | OMITEMPTY),
-    f(5, 1480, Msg, 1259, PTR | OMITEMPTY),
-    f(6, 1575, Bool, 0, OMITEMPTY),
-    f(7, 1544, I64, 0, PTR | OMITEMPTY),
-    f(8, 1116, I64, 0, PTR | OMITEMPTY),
-    f(9, 1066, Bool, 0, OMITEMPTY),
-    f(10, 1518, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PodOS
-    f(1, 1178, Str, 0, 0),
-    // k8s.io.api.core.v1.PodPortForwardOptions
-    f(1, 1301, I32, 0, REP | OMITEMPTY),
-    // k8s.io.api.core.v1.PodProxyOptions
-    f(1, 1251, Str, 0, OMITEMPTY),
-    // k8s.io.api.core.v1.PodReadinessGate
-    f(1, 834, Str, 0, 0),
-    // k8s.io.api.core.v1.PodResourceClaim
-    f(1, 1178, Str, 0, 0),
-    f(3, 1380, Str, 0, PTR | OMITEMPTY),
-    f(4, 1382, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PodResourceClaimStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
-    // k8s.io.api.core.v1.PodSchedulingGate
-    f(1, 1178, Str, 0, 0),
-    // k8s.io.api.core.v1.PodSchedulingGroup
+    f(2, 1191, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ParamRef
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1283, Str, 0, OMITEMPTY),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(4, 1343, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.Rule
+    f(1, 829, Str, 0, REP | OMITEMPTY),
+    f(2, 832, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1549, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.RuleWithOperations
+    f(1, 1330, Str, 0, REP | OMITEMPTY),
+    f(2, 605, Msg, 25, EMBED),
+    // k8s.io.api.admissionregistration.v1.ServiceReference
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 1354, Str, 0, PTR | OMITEMPTY),
+    f(4, 1410, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.TypeChecking
+    f(1, 1054, Msg, 8, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 34, OMITEMPTY),
+    f(3, 1625, Msg, 35, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 32, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 30, REP),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 24, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 11, PTR | OMITEMPTY),
+    f(4, 1748, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 29, REP),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicySpec
+    f(1, 1341, Msg, 23, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 11, PTR | OMITEMPTY),
+    f(3, 1750, Msg, 39, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(5, 850, Msg, 7, REP | OMITEMPTY),
+    f(6, 1237, Msg, 10, REP | OMITEMPTY),
+    f(7, 1755, Msg, 40, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingAdmissionPolicyStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1724, Msg, 28, PTR | OMITEMPTY),
+    f(3, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingWebhook
+    f(1, 1279, Str, 0, 0),
+    f(2, 903, Msg, 41, 0),
+    f(3, 1527, Msg, 26, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(9, 1244, Str, 0, PTR | OMITEMPTY),
+    f(5, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(10, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(6, 1600, Str, 0, PTR),
+    f(7, 1704, I32, 0, PTR | OMITEMPTY),
+    f(8, 799, Str, 0, REP),
+    f(11, 1237, Msg, 10, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1790, Msg, 36, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.ValidatingWebhookConfigurationList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 37, REP),
+    // k8s.io.api.admissionregistration.v1.Validation
+    f(1, 1053, Str, 0, 0),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1460, Str, 0, PTR | OMITEMPTY),
+    f(4, 1258, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1.Variable
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1.WebhookClientConfig
+    f(3, 1738, Str, 0, PTR | OMITEMPTY),
+    f(1, 1579, Msg, 27, PTR | OMITEMPTY),
+    f(2, 881, Bytes, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ApplyConfiguration
+    f(1, 1053, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.AuditAnnotation
+    f(1, 1187, Str, 0, 0),
+    f(2, 1752, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1alpha1.ExpressionWarning
+    f(2, 1073, Str, 0, 0),
+    f(3, 1786, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1alpha1.JSONPatch
+    f(1, 1053, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.MatchCondition
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1alpha1.MatchResources
+    f(1, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1507, Msg, 55, REP | OMITEMPTY),
+    f(4, 1044, Msg, 55, REP | OMITEMPTY),
+    f(7, 1244, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 53, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBinding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 51, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 49, REP),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyBindingSpec
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 57, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 47, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 48, REP),
+    // k8s.io.api.admissionregistration.v1alpha1.MutatingAdmissionPolicySpec
+    f(1, 1341, Msg, 56, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 47, PTR | OMITEMPTY),
+    f(3, 1755, Msg, 67, REP | OMITEMPTY),
+    f(4, 1278, Msg, 54, REP | OMITEMPTY),
+    f(5, 1066, Str, 0, PTR | OMITEMPTY),
+    f(6, 1237, Msg, 46, REP | OMITEMPTY),
+    f(7, 1467, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.Mutation
+    f(2, 1353, Str, 0, 0),
+    f(3, 835, Msg, 42, PTR | OMITEMPTY),
+    f(4, 1185, Msg, 45, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.NamedRuleWithOperations
+    f(1, 1506, Str, 0, REP | OMITEMPTY),
+    f(2, 606, Msg, 26, EMBED),
+    // k8s.io.api.admissionregistration.v1alpha1.ParamKind
+    f(1, 831, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ParamRef
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1283, Str, 0, OMITEMPTY),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(4, 1343, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.TypeChecking
+    f(1, 1054, Msg, 44, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 64, OMITEMPTY),
+    f(3, 1625, Msg, 65, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBinding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 62, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 60, REP),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyBindingSpec
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 57, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 47, PTR | OMITEMPTY),
+    f(4, 1748, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 59, REP),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicySpec
+    f(1, 1341, Msg, 56, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 47, PTR | OMITEMPTY),
+    f(3, 1750, Msg, 66, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(5, 850, Msg, 43, REP | OMITEMPTY),
+    f(6, 1237, Msg, 46, REP | OMITEMPTY),
+    f(7, 1755, Msg, 67, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.ValidatingAdmissionPolicyStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1724, Msg, 58, PTR | OMITEMPTY),
+    f(3, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.Validation
+    f(1, 1053, Str, 0, 0),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1460, Str, 0, PTR | OMITEMPTY),
+    f(4, 1258, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1alpha1.Variable
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1beta1.ApplyConfiguration
+    f(1, 1053, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.AuditAnnotation
+    f(1, 1187, Str, 0, 0),
+    f(2, 1752, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1beta1.ExpressionWarning
+    f(2, 1073, Str, 0, 0),
+    f(3, 1786, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1beta1.JSONPatch
+    f(1, 1053, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MatchCondition
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1beta1.MatchResources
+    f(1, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1507, Msg, 84, REP | OMITEMPTY),
+    f(4, 1044, Msg, 84, REP | OMITEMPTY),
+    f(7, 1244, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 79, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 77, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 75, REP),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyBindingSpec
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 86, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 73, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 74, REP),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingAdmissionPolicySpec
+    f(1, 1341, Msg, 85, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 73, PTR | OMITEMPTY),
+    f(3, 1755, Msg, 102, REP | OMITEMPTY),
+    f(4, 1278, Msg, 83, REP | OMITEMPTY),
+    f(5, 1066, Str, 0, PTR | OMITEMPTY),
+    f(6, 1237, Msg, 72, REP | OMITEMPTY),
+    f(7, 1467, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhook
+    f(1, 1279, Str, 0, 0),
+    f(2, 903, Msg, 103, 0),
+    f(3, 1527, Msg, 26, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(9, 1244, Str, 0, PTR | OMITEMPTY),
+    f(5, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(11, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(6, 1600, Str, 0, PTR | OMITEMPTY),
+    f(7, 1704, I32, 0, PTR | OMITEMPTY),
+    f(8, 799, Str, 0, REP | OMITEMPTY),
+    f(10, 1467, Str, 0, PTR | OMITEMPTY),
+    f(12, 1237, Msg, 72, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfiguration
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1790, Msg, 80, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.MutatingWebhookConfigurationList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 81, REP),
+    // k8s.io.api.admissionregistration.v1beta1.Mutation
+    f(2, 1353, Str, 0, 0),
+    f(3, 835, Msg, 68, PTR | OMITEMPTY),
+    f(4, 1185, Msg, 71, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.NamedRuleWithOperations
+    f(1, 1506, Str, 0, REP | OMITEMPTY),
+    f(2, 606, Msg, 26, EMBED),
+    // k8s.io.api.admissionregistration.v1beta1.ParamKind
+    f(1, 831, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ParamRef
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1283, Str, 0, OMITEMPTY),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(4, 1343, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.Rule
+    f(1, 829, Str, 0, REP | OMITEMPTY),
+    f(2, 832, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1549, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.RuleWithOperations
+    f(1, 1330, Str, 0, REP | OMITEMPTY),
+    f(2, 605, Msg, 87, EMBED),
+    // k8s.io.api.admissionregistration.v1beta1.ServiceReference
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 1354, Str, 0, PTR | OMITEMPTY),
+    f(4, 1410, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.TypeChecking
+    f(1, 1054, Msg, 70, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 96, OMITEMPTY),
+    f(3, 1625, Msg, 97, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBinding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 94, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 92, REP),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyBindingSpec
+    f(1, 1404, Str, 0, OMITEMPTY),
+    f(2, 1342, Msg, 86, PTR | OMITEMPTY),
+    f(3, 1245, Msg, 73, PTR | OMITEMPTY),
+    f(4, 1748, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 91, REP),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicySpec
+    f(1, 1341, Msg, 85, PTR | OMITEMPTY),
+    f(2, 1238, Msg, 73, PTR | OMITEMPTY),
+    f(3, 1750, Msg, 101, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(5, 850, Msg, 69, REP | OMITEMPTY),
+    f(6, 1237, Msg, 72, REP | OMITEMPTY),
+    f(7, 1755, Msg, 102, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingAdmissionPolicyStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1724, Msg, 90, PTR | OMITEMPTY),
+    f(3, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhook
+    f(1, 1279, Str, 0, 0),
+    f(2, 903, Msg, 103, 0),
+    f(3, 1527, Msg, 26, REP | OMITEMPTY),
+    f(4, 1066, Str, 0, PTR | OMITEMPTY),
+    f(9, 1244, Str, 0, PTR | OMITEMPTY),
+    f(5, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(10, 1322, Msg, 1523, PTR | OMITEMPTY),
+    f(6, 1600, Str, 0, PTR | OMITEMPTY),
+    f(7, 1704, I32, 0, PTR | OMITEMPTY),
+    f(8, 799, Str, 0, REP | OMITEMPTY),
+    f(11, 1237, Msg, 72, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfiguration
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1790, Msg, 98, REP | OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.ValidatingWebhookConfigurationList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 99, REP),
+    // k8s.io.api.admissionregistration.v1beta1.Validation
+    f(1, 1053, Str, 0, 0),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1460, Str, 0, PTR | OMITEMPTY),
+    f(4, 1258, Str, 0, OMITEMPTY),
+    // k8s.io.api.admissionregistration.v1beta1.Variable
+    f(1, 1279, Str, 0, 0),
+    f(2, 1053, Str, 0, 0),
+    // k8s.io.api.admissionregistration.v1beta1.WebhookClientConfig
+    f(3, 1738, Str, 0, PTR | OMITEMPTY),
+    f(1, 1579, Msg, 89, PTR | OMITEMPTY),
+    f(2, 881, Bytes, 0, OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2.APIGroupDiscovery
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1763, Msg, 108, REP | OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2.APIGroupDiscoveryList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 104, REP),
+    // k8s.io.api.apidiscovery.v2.APIResourceDiscovery
+    f(1, 1494, Str, 0, 0),
+    f(2, 1514, Msg, 1521, PTR | OMITEMPTY),
+    f(3, 1549, Str, 0, 0),
+    f(4, 1607, Str, 0, 0),
+    f(5, 1761, Str, 0, REP),
+    f(6, 1599, Str, 0, REP | OMITEMPTY),
+    f(7, 887, Str, 0, REP | OMITEMPTY),
+    f(8, 1657, Msg, 107, REP | OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2.APISubresourceDiscovery
+    f(1, 1656, Str, 0, 0),
+    f(2, 1514, Msg, 1521, PTR | OMITEMPTY),
+    f(3, 787, Msg, 1521, REP | OMITEMPTY),
+    f(4, 1761, Str, 0, REP),
+    // k8s.io.api.apidiscovery.v2.APIVersionDiscovery
+    f(1, 1762, Str, 0, 0),
+    f(2, 1511, Msg, 106, REP | OMITEMPTY),
+    f(3, 1091, Str, 0, OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2beta1.APIGroupDiscovery
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1763, Msg, 113, REP | OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2beta1.APIGroupDiscoveryList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 109, REP),
+    // k8s.io.api.apidiscovery.v2beta1.APIResourceDiscovery
+    f(1, 1494, Str, 0, 0),
+    f(2, 1514, Msg, 1521, PTR | OMITEMPTY),
+    f(3, 1549, Str, 0, 0),
+    f(4, 1607, Str, 0, 0),
+    f(5, 1761, Str, 0, REP),
+    f(6, 1599, Str, 0, REP | OMITEMPTY),
+    f(7, 887, Str, 0, REP | OMITEMPTY),
+    f(8, 1657, Msg, 112, REP | OMITEMPTY),
+    // k8s.io.api.apidiscovery.v2beta1.APISubresourceDiscovery
+    f(1, 1656, Str, 0, 0),
+    f(2, 1514, Msg, 1521, PTR | OMITEMPTY),
+    f(3, 787, Msg, 1521, REP | OMITEMPTY),
+    f(4, 1761, Str, 0, REP),
+    // k8s.io.api.apidiscovery.v2beta1.APIVersionDiscovery
+    f(1, 1762, Str, 0, 0),
+    f(2, 1511, Msg, 111, REP | OMITEMPTY),
+    f(3, 1091, Str, 0, OMITEMPTY),
+    // k8s.io.api.apiserverinternal.v1alpha1.ServerStorageVersion
+    f(1, 830, Str, 0, OMITEMPTY),
+    f(2, 1027, Str, 0, OMITEMPTY),
+    f(3, 971, Str, 0, REP | OMITEMPTY),
+    f(4, 1575, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersion
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 118, 0),
+    f(3, 1625, Msg, 119, 0),
+    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, 0),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 115, REP),
+    // k8s.io.api.apiserverinternal.v1alpha1.StorageVersionStatus
+    f(1, 1640, Msg, 114, REP | OMITEMPTY),
+    f(2, 913, Str, 0, PTR | OMITEMPTY),
+    f(3, 922, Msg, 116, REP | OMITEMPTY),
+    // k8s.io.api.apps.v1.ControllerRevision
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 964, Msg, 1551, 0),
+    f(3, 1520, I64, 0, 0),
+    // k8s.io.api.apps.v1.ControllerRevisionList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 120, REP),
+    // k8s.io.api.apps.v1.DaemonSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 125, OMITEMPTY),
+    f(3, 1625, Msg, 126, OMITEMPTY),
+    // k8s.io.api.apps.v1.DaemonSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1.DaemonSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 122, REP),
+    // k8s.io.api.apps.v1.DaemonSetSpec
+    f(1, 1570, Msg, 1523, PTR),
+    f(2, 1690, Msg, 603, 0),
+    f(3, 1734, Msg, 127, OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.DaemonSetStatus
+    f(1, 958, I32, 0, 0),
+    f(2, 1318, I32, 0, 0),
+    f(3, 993, I32, 0, 0),
+    f(4, 1319, I32, 0, 0),
+    f(5, 1323, I64, 0, OMITEMPTY),
+    f(6, 1736, I32, 0, OMITEMPTY),
+    f(7, 1317, I32, 0, OMITEMPTY),
+    f(8, 1320, I32, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 123, REP | OMITEMPTY),
+    // k8s.io.api.apps.v1.DaemonSetUpdateStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 139, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.Deployment
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 131, OMITEMPTY),
+    f(3, 1625, Msg, 132, OMITEMPTY),
+    // k8s.io.api.apps.v1.DeploymentCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(6, 1209, Msg, 1544, OMITEMPTY),
+    f(7, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1.DeploymentList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 128, REP),
+    // k8s.io.api.apps.v1.DeploymentSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1642, Msg, 133, OMITEMPTY),
+    f(5, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    f(7, 1358, Bool, 0, OMITEMPTY),
+    f(9, 1433, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.DeploymentStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, OMITEMPTY),
+    f(3, 1737, I32, 0, OMITEMPTY),
+    f(7, 1459, I32, 0, OMITEMPTY),
+    f(4, 856, I32, 0, OMITEMPTY),
+    f(5, 1727, I32, 0, OMITEMPTY),
+    f(9, 1696, I32, 0, PTR | OMITEMPTY),
+    f(6, 922, Msg, 129, REP | OMITEMPTY),
+    f(8, 911, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.DeploymentStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 140, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.ReplicaSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 137, OMITEMPTY),
+    f(3, 1625, Msg, 138, OMITEMPTY),
+    // k8s.io.api.apps.v1.ReplicaSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1.ReplicaSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 134, REP),
+    // k8s.io.api.apps.v1.ReplicaSetSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, OMITEMPTY),
+    // k8s.io.api.apps.v1.ReplicaSetStatus
+    f(1, 1471, I32, 0, 0),
+    f(2, 1098, I32, 0, OMITEMPTY),
+    f(4, 1459, I32, 0, OMITEMPTY),
+    f(5, 856, I32, 0, OMITEMPTY),
+    f(7, 1696, I32, 0, PTR | OMITEMPTY),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(6, 922, Msg, 135, REP | OMITEMPTY),
+    // k8s.io.api.apps.v1.RollingUpdateDaemonSet
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.RollingUpdateDeployment
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy
+    f(1, 1349, I32, 0, PTR | OMITEMPTY),
+    f(2, 1254, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.StatefulSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 147, OMITEMPTY),
+    f(3, 1625, Msg, 148, OMITEMPTY),
+    // k8s.io.api.apps.v1.StatefulSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1.StatefulSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 142, REP),
+    // k8s.io.api.apps.v1.StatefulSetOrdinals
+    f(1, 1618, I32, 0, 0),
+    // k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+    f(1, 1792, Str, 0, OMITEMPTY),
+    f(2, 1793, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1.StatefulSetSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1769, Msg, 562, REP | OMITEMPTY),
+    f(5, 1585, Str, 0, 0),
+    f(6, 1394, Str, 0, OMITEMPTY),
+    f(7, 1734, Msg, 149, OMITEMPTY),
+    f(8, 1521, I32, 0, PTR | OMITEMPTY),
+    f(9, 1269, I32, 0, OMITEMPTY),
+    f(10, 1367, Msg, 146, PTR | OMITEMPTY),
+    f(11, 1334, Msg, 145, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1.StatefulSetStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, 0),
+    f(3, 1459, I32, 0, OMITEMPTY),
+    f(4, 959, I32, 0, OMITEMPTY),
+    f(5, 1737, I32, 0, OMITEMPTY),
+    f(6, 960, Str, 0, OMITEMPTY),
+    f(7, 1733, Str, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 143, REP | OMITEMPTY),
+    f(11, 856, I32, 0, 0),
+    // k8s.io.api.apps.v1.StatefulSetUpdateStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 141, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.ControllerRevision
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 964, Msg, 1551, 0),
+    f(3, 1520, I64, 0, 0),
+    // k8s.io.api.apps.v1beta1.ControllerRevisionList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 150, REP),
+    // k8s.io.api.apps.v1beta1.Deployment
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 156, OMITEMPTY),
+    f(3, 1625, Msg, 157, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.DeploymentCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(6, 1209, Msg, 1544, OMITEMPTY),
+    f(7, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.DeploymentList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 152, REP),
+    // k8s.io.api.apps.v1beta1.DeploymentRollback
+    f(1, 1279, Str, 0, 0),
+    f(2, 1735, Str, 0, MAP | OMITEMPTY),
+    f(3, 1524, Msg, 159, 0),
+    // k8s.io.api.apps.v1beta1.DeploymentSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1642, Msg, 158, OMITEMPTY),
+    f(5, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    f(7, 1358, Bool, 0, OMITEMPTY),
+    f(8, 1524, Msg, 159, PTR | OMITEMPTY),
+    f(9, 1433, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.DeploymentStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, OMITEMPTY),
+    f(3, 1737, I32, 0, OMITEMPTY),
+    f(7, 1459, I32, 0, OMITEMPTY),
+    f(4, 856, I32, 0, OMITEMPTY),
+    f(5, 1727, I32, 0, OMITEMPTY),
+    f(9, 1696, I32, 0, PTR | OMITEMPTY),
+    f(6, 922, Msg, 153, REP | OMITEMPTY),
+    f(8, 911, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.DeploymentStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 160, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.RollbackConfig
+    f(1, 1520, I64, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.RollingUpdateDeployment
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.RollingUpdateStatefulSetStrategy
+    f(1, 1349, I32, 0, PTR | OMITEMPTY),
+    f(2, 1254, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.Scale
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 163, OMITEMPTY),
+    f(3, 1625, Msg, 164, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.ScaleSpec
+    f(1, 1471, I32, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.ScaleStatus
+    f(1, 1471, I32, 0, 0),
+    f(2, 1570, Str, 0, MAP | OMITEMPTY),
+    f(3, 1685, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.StatefulSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 170, OMITEMPTY),
+    f(3, 1625, Msg, 171, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.StatefulSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.StatefulSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 165, REP),
+    // k8s.io.api.apps.v1beta1.StatefulSetOrdinals
+    f(1, 1618, I32, 0, 0),
+    // k8s.io.api.apps.v1beta1.StatefulSetPersistentVolumeClaimRetentionPolicy
+    f(1, 1792, Str, 0, OMITEMPTY),
+    f(2, 1793, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.StatefulSetSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1769, Msg, 562, REP | OMITEMPTY),
+    f(5, 1585, Str, 0, 0),
+    f(6, 1394, Str, 0, OMITEMPTY),
+    f(7, 1734, Msg, 172, OMITEMPTY),
+    f(8, 1521, I32, 0, PTR | OMITEMPTY),
+    f(9, 1269, I32, 0, OMITEMPTY),
+    f(10, 1367, Msg, 169, PTR | OMITEMPTY),
+    f(11, 1334, Msg, 168, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta1.StatefulSetStatus
+    f(1, 1323, I64, 0, PTR | OMITEMPTY),
+    f(2, 1471, I32, 0, 0),
+    f(3, 1459, I32, 0, OMITEMPTY),
+    f(4, 959, I32, 0, OMITEMPTY),
+    f(5, 1737, I32, 0, OMITEMPTY),
+    f(6, 960, Str, 0, OMITEMPTY),
+    f(7, 1733, Str, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 166, REP | OMITEMPTY),
+    f(11, 856, I32, 0, 0),
+    // k8s.io.api.apps.v1beta1.StatefulSetUpdateStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 161, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ControllerRevision
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 964, Msg, 1551, 0),
+    f(3, 1520, I64, 0, 0),
+    // k8s.io.api.apps.v1beta2.ControllerRevisionList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 173, REP),
+    // k8s.io.api.apps.v1beta2.DaemonSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 178, OMITEMPTY),
+    f(3, 1625, Msg, 179, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DaemonSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DaemonSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 175, REP),
+    // k8s.io.api.apps.v1beta2.DaemonSetSpec
+    f(1, 1570, Msg, 1523, PTR),
+    f(2, 1690, Msg, 603, 0),
+    f(3, 1734, Msg, 180, OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DaemonSetStatus
+    f(1, 958, I32, 0, 0),
+    f(2, 1318, I32, 0, 0),
+    f(3, 993, I32, 0, 0),
+    f(4, 1319, I32, 0, 0),
+    f(5, 1323, I64, 0, OMITEMPTY),
+    f(6, 1736, I32, 0, OMITEMPTY),
+    f(7, 1317, I32, 0, OMITEMPTY),
+    f(8, 1320, I32, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 176, REP | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DaemonSetUpdateStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 192, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.Deployment
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 184, OMITEMPTY),
+    f(3, 1625, Msg, 185, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DeploymentCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(6, 1209, Msg, 1544, OMITEMPTY),
+    f(7, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DeploymentList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 181, REP),
+    // k8s.io.api.apps.v1beta2.DeploymentSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1642, Msg, 186, OMITEMPTY),
+    f(5, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    f(7, 1358, Bool, 0, OMITEMPTY),
+    f(9, 1433, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DeploymentStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, OMITEMPTY),
+    f(3, 1737, I32, 0, OMITEMPTY),
+    f(7, 1459, I32, 0, OMITEMPTY),
+    f(4, 856, I32, 0, OMITEMPTY),
+    f(5, 1727, I32, 0, OMITEMPTY),
+    f(9, 1696, I32, 0, PTR | OMITEMPTY),
+    f(6, 922, Msg, 182, REP | OMITEMPTY),
+    f(8, 911, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.DeploymentStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 193, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ReplicaSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 190, OMITEMPTY),
+    f(3, 1625, Msg, 191, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ReplicaSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ReplicaSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 187, REP),
+    // k8s.io.api.apps.v1beta2.ReplicaSetSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ReplicaSetStatus
+    f(1, 1471, I32, 0, 0),
+    f(2, 1098, I32, 0, OMITEMPTY),
+    f(4, 1459, I32, 0, OMITEMPTY),
+    f(5, 856, I32, 0, OMITEMPTY),
+    f(7, 1696, I32, 0, PTR | OMITEMPTY),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(6, 922, Msg, 188, REP | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.RollingUpdateDaemonSet
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.RollingUpdateDeployment
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.RollingUpdateStatefulSetStrategy
+    f(1, 1349, I32, 0, PTR | OMITEMPTY),
+    f(2, 1254, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.Scale
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 196, OMITEMPTY),
+    f(3, 1625, Msg, 197, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ScaleSpec
+    f(1, 1471, I32, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.ScaleStatus
+    f(1, 1471, I32, 0, 0),
+    f(2, 1570, Str, 0, MAP | OMITEMPTY),
+    f(3, 1685, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.StatefulSet
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 203, OMITEMPTY),
+    f(3, 1625, Msg, 204, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.StatefulSetCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.StatefulSetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 198, REP),
+    // k8s.io.api.apps.v1beta2.StatefulSetOrdinals
+    f(1, 1618, I32, 0, 0),
+    // k8s.io.api.apps.v1beta2.StatefulSetPersistentVolumeClaimRetentionPolicy
+    f(1, 1792, Str, 0, OMITEMPTY),
+    f(2, 1793, Str, 0, OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.StatefulSetSpec
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1769, Msg, 562, REP | OMITEMPTY),
+    f(5, 1585, Str, 0, 0),
+    f(6, 1394, Str, 0, OMITEMPTY),
+    f(7, 1734, Msg, 205, OMITEMPTY),
+    f(8, 1521, I32, 0, PTR | OMITEMPTY),
+    f(9, 1269, I32, 0, OMITEMPTY),
+    f(10, 1367, Msg, 202, PTR | OMITEMPTY),
+    f(11, 1334, Msg, 201, PTR | OMITEMPTY),
+    // k8s.io.api.apps.v1beta2.StatefulSetStatus
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, 0),
+    f(3, 1459, I32, 0, OMITEMPTY),
+    f(4, 959, I32, 0, OMITEMPTY),
+    f(5, 1737, I32, 0, OMITEMPTY),
+    f(6, 960, Str, 0, OMITEMPTY),
+    f(7, 1733, Str, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 199, REP | OMITEMPTY),
+    f(11, 856, I32, 0, 0),
+    // k8s.io.api.apps.v1beta2.StatefulSetUpdateStrategy
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 194, PTR | OMITEMPTY),
+    // k8s.io.api.auditregistration.v1alpha1.AuditSink
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 208, OMITEMPTY),
+    // k8s.io.api.auditregistration.v1alpha1.AuditSinkList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 206, REP),
+    // k8s.io.api.auditregistration.v1alpha1.AuditSinkSpec
+    f(1, 1403, Msg, 209, 0),
+    f(2, 1789, Msg, 211, 0),
+    // k8s.io.api.auditregistration.v1alpha1.Policy
+    f(1, 1214, Str, 0, 0),
+    f(2, 1617, Str, 0, REP),
+    // k8s.io.api.auditregistration.v1alpha1.ServiceReference
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 1354, Str, 0, PTR | OMITEMPTY),
+    f(4, 1410, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.auditregistration.v1alpha1.Webhook
+    f(1, 1700, Msg, 213, PTR | OMITEMPTY),
+    f(2, 903, Msg, 212, 0),
+    // k8s.io.api.auditregistration.v1alpha1.WebhookClientConfig
+    f(1, 1738, Str, 0, PTR | OMITEMPTY),
+    f(2, 1579, Msg, 210, PTR | OMITEMPTY),
+    f(3, 881, Bytes, 0, OMITEMPTY),
+    // k8s.io.api.auditregistration.v1alpha1.WebhookThrottleConfig
+    f(1, 1444, I64, 0, PTR | OMITEMPTY),
+    f(2, 880, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.authentication.v1.BoundObjectReference
+    f(1, 1191, Str, 0, OMITEMPTY),
+    f(2, 831, Str, 0, OMITEMPTY),
+    f(3, 1279, Str, 0, OMITEMPTY),
+    f(4, 1725, Str, 0, OMITEMPTY),
+    // k8s.io.api.authentication.v1.SelfSubjectReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1625, Msg, 218, OMITEMPTY),
+    // k8s.io.api.authentication.v1.SelfSubjectReviewStatus
+    f(1, 1743, Msg, 225, OMITEMPTY),
+    // k8s.io.api.authentication.v1.TokenRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 220, 0),
+    f(3, 1625, Msg, 221, OMITEMPTY),
+    // k8s.io.api.authentication.v1.TokenRequestSpec
+    f(1, 849, Str, 0, REP),
+    f(4, 1051, I64, 0, PTR),
+    f(3, 879, Msg, 215, PTR),
+    f(5, 845, Msg, 214, MAP | OMITEMPTY),
+    // k8s.io.api.authentication.v1.TokenRequestStatus
+    f(1, 1708, Str, 0, 0),
+    f(2, 1052, Msg, 1544, 0),
+    // k8s.io.api.authentication.v1.TokenReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 223, 0),
+    f(3, 1625, Msg, 224, OMITEMPTY),
+    // k8s.io.api.authentication.v1.TokenReviewSpec
+    f(1, 1708, Str, 0, OMITEMPTY),
+    f(2, 849, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authentication.v1.TokenReviewStatus
+    f(1, 851, Bool, 0, OMITEMPTY),
+    f(2, 1741, Msg, 225, OMITEMPTY),
+    f(4, 849, Str, 0, REP | OMITEMPTY),
+    f(3, 1036, Str, 0, OMITEMPTY),
+    // k8s.io.api.authentication.v1.UserInfo
+    f(1, 1745, Str, 0, OMITEMPTY),
+    f(2, 1725, Str, 0, OMITEMPTY),
+    f(3, 1114, Str, 0, REP | OMITEMPTY),
+    f(4, 1062, Msg, 216, MAP | OMITEMPTY),
+    // k8s.io.api.authentication.v1alpha1.SelfSubjectReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1625, Msg, 227, OMITEMPTY),
+    // k8s.io.api.authentication.v1alpha1.SelfSubjectReviewStatus
+    f(1, 1743, Msg, 225, OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.SelfSubjectReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1625, Msg, 230, OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.SelfSubjectReviewStatus
+    f(1, 1743, Msg, 225, OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.TokenReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 232, 0),
+    f(3, 1625, Msg, 233, OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.TokenReviewSpec
+    f(1, 1708, Str, 0, OMITEMPTY),
+    f(2, 849, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.TokenReviewStatus
+    f(1, 851, Bool, 0, OMITEMPTY),
+    f(2, 1741, Msg, 234, OMITEMPTY),
+    f(4, 849, Str, 0, REP | OMITEMPTY),
+    f(3, 1036, Str, 0, OMITEMPTY),
+    // k8s.io.api.authentication.v1beta1.UserInfo
+    f(1, 1745, Str, 0, OMITEMPTY),
+    f(2, 1725, Str, 0, OMITEMPTY),
+    f(3, 1114, Str, 0, REP | OMITEMPTY),
+    f(4, 1062, Msg, 228, MAP | OMITEMPTY),
+    // k8s.io.api.authorization.v1.FieldSelectorAttributes
+    f(1, 1452, Str, 0, OMITEMPTY),
+    f(2, 1489, Msg, 1514, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1.LabelSelectorAttributes
+    f(1, 1452, Str, 0, OMITEMPTY),
+    f(2, 1489, Msg, 1524, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1.LocalSubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 248, 0),
+    f(3, 1625, Msg, 249, OMITEMPTY),
+    // k8s.io.api.authorization.v1.NonResourceAttributes
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(2, 1760, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1.NonResourceRule
+    f(1, 1761, Str, 0, REP),
+    f(2, 1311, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1.ResourceAttributes
+    f(1, 1283, Str, 0, OMITEMPTY),
+    f(2, 1760, Str, 0, OMITEMPTY),
+    f(3, 1112, Str, 0, OMITEMPTY),
+    f(4, 1762, Str, 0, OMITEMPTY),
+    f(5, 1494, Str, 0, OMITEMPTY),
+    f(6, 1656, Str, 0, OMITEMPTY),
+    f(7, 1279, Str, 0, OMITEMPTY),
+    f(8, 1074, Msg, 236, PTR | OMITEMPTY),
+    f(9, 1196, Msg, 237, PTR | OMITEMPTY),
+    // k8s.io.api.authorization.v1.ResourceRule
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1506, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1.SelfSubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 244, 0),
+    f(3, 1625, Msg, 249, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec
+    f(1, 1495, Msg, 241, PTR | OMITEMPTY),
+    f(2, 1309, Msg, 239, PTR | OMITEMPTY),
+    // k8s.io.api.authorization.v1.SelfSubjectRulesReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 246, 0),
+    f(3, 1625, Msg, 250, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec
+    f(1, 1283, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 248, 0),
+    f(3, 1625, Msg, 249, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SubjectAccessReviewSpec
+    f(1, 1495, Msg, 241, PTR | OMITEMPTY),
+    f(2, 1309, Msg, 239, PTR | OMITEMPTY),
+    f(3, 1741, Str, 0, OMITEMPTY),
+    f(4, 1114, Str, 0, REP | OMITEMPTY),
+    f(5, 1062, Msg, 235, MAP | OMITEMPTY),
+    f(6, 1725, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SubjectAccessReviewStatus
+    f(1, 818, Bool, 0, 0),
+    f(4, 984, Bool, 0, OMITEMPTY),
+    f(2, 1460, Str, 0, OMITEMPTY),
+    f(3, 1038, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1.SubjectRulesReviewStatus
+    f(1, 1507, Msg, 242, REP),
+    f(2, 1310, Msg, 240, REP),
+    f(3, 1155, Bool, 0, 0),
+    f(4, 1038, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.LocalSubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 262, 0),
+    f(3, 1625, Msg, 263, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.NonResourceAttributes
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(2, 1760, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.NonResourceRule
+    f(1, 1761, Str, 0, REP),
+    f(2, 1311, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.ResourceAttributes
+    f(1, 1283, Str, 0, OMITEMPTY),
+    f(2, 1760, Str, 0, OMITEMPTY),
+    f(3, 1112, Str, 0, OMITEMPTY),
+    f(4, 1762, Str, 0, OMITEMPTY),
+    f(5, 1494, Str, 0, OMITEMPTY),
+    f(6, 1656, Str, 0, OMITEMPTY),
+    f(7, 1279, Str, 0, OMITEMPTY),
+    f(8, 1074, Msg, 236, PTR | OMITEMPTY),
+    f(9, 1196, Msg, 237, PTR | OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.ResourceRule
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1506, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SelfSubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 258, 0),
+    f(3, 1625, Msg, 263, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SelfSubjectAccessReviewSpec
+    f(1, 1495, Msg, 255, PTR | OMITEMPTY),
+    f(2, 1309, Msg, 253, PTR | OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SelfSubjectRulesReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 260, 0),
+    f(3, 1625, Msg, 264, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SelfSubjectRulesReviewSpec
+    f(1, 1283, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SubjectAccessReview
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 262, 0),
+    f(3, 1625, Msg, 263, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SubjectAccessReviewSpec
+    f(1, 1495, Msg, 255, PTR | OMITEMPTY),
+    f(2, 1309, Msg, 253, PTR | OMITEMPTY),
+    f(3, 1741, Str, 0, OMITEMPTY),
+    f(4, 1112, Str, 0, REP | OMITEMPTY),
+    f(5, 1062, Msg, 251, MAP | OMITEMPTY),
+    f(6, 1725, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SubjectAccessReviewStatus
+    f(1, 818, Bool, 0, 0),
+    f(4, 984, Bool, 0, OMITEMPTY),
+    f(2, 1460, Str, 0, OMITEMPTY),
+    f(3, 1038, Str, 0, OMITEMPTY),
+    // k8s.io.api.authorization.v1beta1.SubjectRulesReviewStatus
+    f(1, 1507, Msg, 256, REP),
+    f(2, 1310, Msg, 254, REP),
+    f(3, 1155, Bool, 0, 0),
+    f(4, 1038, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ContainerResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1677, I32, 0, PTR | OMITEMPTY),
+    f(3, 1678, Msg, 1502, PTR | OMITEMPTY),
+    f(5, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 953, I32, 0, PTR | OMITEMPTY),
+    f(3, 954, Msg, 1502, 0),
+    f(4, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v1.CrossVersionObjectReference
+    f(1, 1191, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 831, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ExternalMetricSource
+    f(1, 1261, Str, 0, 0),
+    f(2, 1262, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1686, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 1678, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ExternalMetricStatus
+    f(1, 1261, Str, 0, 0),
+    f(2, 1262, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 961, Msg, 1502, 0),
+    f(4, 954, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 273, OMITEMPTY),
+    f(3, 1625, Msg, 274, OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    f(6, 1323, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 270, REP),
+    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec
+    f(1, 1539, Msg, 267, 0),
+    f(2, 1270, I32, 0, PTR | OMITEMPTY),
+    f(3, 1251, I32, 0, 0),
+    f(4, 1679, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus
+    f(1, 1323, I64, 0, PTR | OMITEMPTY),
+    f(2, 1203, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 959, I32, 0, 0),
+    f(4, 994, I32, 0, 0),
+    f(5, 955, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.MetricSpec
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 277, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 279, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 281, PTR | OMITEMPTY),
+    f(7, 936, Msg, 265, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 268, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.MetricStatus
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 278, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 280, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 282, PTR | OMITEMPTY),
+    f(7, 936, Msg, 266, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 269, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ObjectMetricSource
+    f(1, 1676, Msg, 267, 0),
+    f(2, 1261, Str, 0, 0),
+    f(3, 1686, Msg, 1502, 0),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 858, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ObjectMetricStatus
+    f(1, 1676, Msg, 267, 0),
+    f(2, 1261, Str, 0, 0),
+    f(3, 961, Msg, 1502, 0),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 858, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.PodsMetricSource
+    f(1, 1261, Str, 0, 0),
+    f(2, 1678, Msg, 1502, 0),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.PodsMetricStatus
+    f(1, 1261, Str, 0, 0),
+    f(2, 954, Msg, 1502, 0),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1677, I32, 0, PTR | OMITEMPTY),
+    f(3, 1678, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 953, I32, 0, PTR | OMITEMPTY),
+    f(3, 954, Msg, 1502, 0),
+    // k8s.io.api.autoscaling.v1.Scale
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 284, OMITEMPTY),
+    f(3, 1625, Msg, 285, OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ScaleSpec
+    f(1, 1471, I32, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v1.ScaleStatus
+    f(1, 1471, I32, 0, 0),
+    f(2, 1570, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.ContainerResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1676, Msg, 302, 0),
+    f(3, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2.ContainerResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 952, Msg, 303, 0),
+    f(3, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2.CrossVersionObjectReference
+    f(1, 1191, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 831, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.ExternalMetricSource
+    f(1, 1260, Msg, 299, 0),
+    f(2, 1676, Msg, 302, 0),
+    // k8s.io.api.autoscaling.v2.ExternalMetricStatus
+    f(1, 1260, Msg, 299, 0),
+    f(2, 952, Msg, 303, 0),
+    // k8s.io.api.autoscaling.v2.HPAScalingPolicy
+    f(1, 1723, Str, 0, 0),
+    f(2, 1751, I32, 0, 0),
+    f(3, 1365, I32, 0, 0),
+    // k8s.io.api.autoscaling.v2.HPAScalingRules
+    f(3, 1616, I32, 0, PTR | OMITEMPTY),
+    f(1, 1568, Str, 0, PTR | OMITEMPTY),
+    f(2, 1402, Msg, 291, REP | OMITEMPTY),
+    f(4, 1710, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 297, OMITEMPTY),
+    f(3, 1625, Msg, 298, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior
+    f(1, 1540, Msg, 292, PTR | OMITEMPTY),
+    f(2, 1537, Msg, 292, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    f(6, 1323, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 293, REP),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec
+    f(1, 1539, Msg, 288, 0),
+    f(2, 1270, I32, 0, PTR | OMITEMPTY),
+    f(3, 1251, I32, 0, 0),
+    f(4, 1263, Msg, 300, REP | OMITEMPTY),
+    f(5, 867, Msg, 294, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerStatus
+    f(1, 1323, I64, 0, PTR | OMITEMPTY),
+    f(2, 1203, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 959, I32, 0, OMITEMPTY),
+    f(4, 994, I32, 0, 0),
+    f(5, 957, Msg, 301, REP),
+    f(6, 922, Msg, 295, REP | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.MetricIdentifier
+    f(1, 1279, Str, 0, 0),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.MetricSpec
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 304, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 306, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 308, PTR | OMITEMPTY),
+    f(7, 936, Msg, 286, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 289, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.MetricStatus
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 305, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 307, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 309, PTR | OMITEMPTY),
+    f(7, 936, Msg, 287, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 290, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.MetricTarget
+    f(1, 1723, Str, 0, 0),
+    f(2, 1751, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 858, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 857, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.MetricValueStatus
+    f(1, 1751, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 858, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 857, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2.ObjectMetricSource
+    f(1, 990, Msg, 288, 0),
+    f(2, 1676, Msg, 302, 0),
+    f(3, 1260, Msg, 299, 0),
+    // k8s.io.api.autoscaling.v2.ObjectMetricStatus
+    f(1, 1260, Msg, 299, 0),
+    f(2, 952, Msg, 303, 0),
+    f(3, 990, Msg, 288, 0),
+    // k8s.io.api.autoscaling.v2.PodsMetricSource
+    f(1, 1260, Msg, 299, 0),
+    f(2, 1676, Msg, 302, 0),
+    // k8s.io.api.autoscaling.v2.PodsMetricStatus
+    f(1, 1260, Msg, 299, 0),
+    f(2, 952, Msg, 303, 0),
+    // k8s.io.api.autoscaling.v2.ResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1676, Msg, 302, 0),
+    // k8s.io.api.autoscaling.v2.ResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 952, Msg, 303, 0),
+    // k8s.io.api.autoscaling.v2beta1.ContainerResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1677, I32, 0, PTR | OMITEMPTY),
+    f(3, 1678, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2beta1.ContainerResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 953, I32, 0, PTR | OMITEMPTY),
+    f(3, 954, Msg, 1502, 0),
+    f(4, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2beta1.CrossVersionObjectReference
+    f(1, 1191, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 831, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ExternalMetricSource
+    f(1, 1261, Str, 0, 0),
+    f(2, 1262, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1686, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 1678, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ExternalMetricStatus
+    f(1, 1261, Str, 0, 0),
+    f(2, 1262, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 961, Msg, 1502, 0),
+    f(4, 954, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscaler
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 318, OMITEMPTY),
+    f(3, 1625, Msg, 319, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 315, REP),
+    // k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerSpec
+    f(1, 1539, Msg, 312, 0),
+    f(2, 1270, I32, 0, PTR | OMITEMPTY),
+    f(3, 1251, I32, 0, 0),
+    f(4, 1263, Msg, 320, REP | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.HorizontalPodAutoscalerStatus
+    f(1, 1323, I64, 0, PTR | OMITEMPTY),
+    f(2, 1203, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 959, I32, 0, 0),
+    f(4, 994, I32, 0, 0),
+    f(5, 957, Msg, 321, REP),
+    f(6, 922, Msg, 316, REP),
+    // k8s.io.api.autoscaling.v2beta1.MetricSpec
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 322, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 324, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 326, PTR | OMITEMPTY),
+    f(7, 936, Msg, 310, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 313, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.MetricStatus
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 323, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 325, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 327, PTR | OMITEMPTY),
+    f(7, 936, Msg, 311, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 314, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ObjectMetricSource
+    f(1, 1676, Msg, 312, 0),
+    f(2, 1261, Str, 0, 0),
+    f(3, 1686, Msg, 1502, 0),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 858, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ObjectMetricStatus
+    f(1, 1676, Msg, 312, 0),
+    f(2, 1261, Str, 0, 0),
+    f(3, 961, Msg, 1502, 0),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 858, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.PodsMetricSource
+    f(1, 1261, Str, 0, 0),
+    f(2, 1678, Msg, 1502, 0),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.PodsMetricStatus
+    f(1, 1261, Str, 0, 0),
+    f(2, 954, Msg, 1502, 0),
+    f(3, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1677, I32, 0, PTR | OMITEMPTY),
+    f(3, 1678, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta1.ResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 953, I32, 0, PTR | OMITEMPTY),
+    f(3, 954, Msg, 1502, 0),
+    // k8s.io.api.autoscaling.v2beta2.ContainerResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1676, Msg, 344, 0),
+    f(3, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2beta2.ContainerResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 952, Msg, 345, 0),
+    f(3, 932, Str, 0, 0),
+    // k8s.io.api.autoscaling.v2beta2.CrossVersionObjectReference
+    f(1, 1191, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 831, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.ExternalMetricSource
+    f(1, 1260, Msg, 341, 0),
+    f(2, 1676, Msg, 344, 0),
+    // k8s.io.api.autoscaling.v2beta2.ExternalMetricStatus
+    f(1, 1260, Msg, 341, 0),
+    f(2, 952, Msg, 345, 0),
+    // k8s.io.api.autoscaling.v2beta2.HPAScalingPolicy
+    f(1, 1723, Str, 0, 0),
+    f(2, 1751, I32, 0, 0),
+    f(3, 1365, I32, 0, 0),
+    // k8s.io.api.autoscaling.v2beta2.HPAScalingRules
+    f(3, 1616, I32, 0, PTR | OMITEMPTY),
+    f(1, 1568, Str, 0, PTR | OMITEMPTY),
+    f(2, 1402, Msg, 333, REP | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscaler
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 339, OMITEMPTY),
+    f(3, 1625, Msg, 340, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerBehavior
+    f(1, 1540, Msg, 334, PTR | OMITEMPTY),
+    f(2, 1537, Msg, 334, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 335, REP),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerSpec
+    f(1, 1539, Msg, 330, 0),
+    f(2, 1270, I32, 0, PTR | OMITEMPTY),
+    f(3, 1251, I32, 0, 0),
+    f(4, 1263, Msg, 342, REP | OMITEMPTY),
+    f(5, 867, Msg, 336, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.HorizontalPodAutoscalerStatus
+    f(1, 1323, I64, 0, PTR | OMITEMPTY),
+    f(2, 1203, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 959, I32, 0, 0),
+    f(4, 994, I32, 0, 0),
+    f(5, 957, Msg, 343, REP),
+    f(6, 922, Msg, 337, REP),
+    // k8s.io.api.autoscaling.v2beta2.MetricIdentifier
+    f(1, 1279, Str, 0, 0),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.MetricSpec
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 346, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 348, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 350, PTR | OMITEMPTY),
+    f(7, 936, Msg, 328, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 331, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.MetricStatus
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 347, PTR | OMITEMPTY),
+    f(3, 1401, Msg, 349, PTR | OMITEMPTY),
+    f(4, 1494, Msg, 351, PTR | OMITEMPTY),
+    f(7, 936, Msg, 329, PTR | OMITEMPTY),
+    f(5, 1057, Msg, 332, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.MetricTarget
+    f(1, 1723, Str, 0, 0),
+    f(2, 1751, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 858, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 857, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.MetricValueStatus
+    f(1, 1751, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 858, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 857, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.autoscaling.v2beta2.ObjectMetricSource
+    f(1, 990, Msg, 330, 0),
+    f(2, 1676, Msg, 344, 0),
+    f(3, 1260, Msg, 341, 0),
+    // k8s.io.api.autoscaling.v2beta2.ObjectMetricStatus
+    f(1, 1260, Msg, 341, 0),
+    f(2, 952, Msg, 345, 0),
+    f(3, 990, Msg, 330, 0),
+    // k8s.io.api.autoscaling.v2beta2.PodsMetricSource
+    f(1, 1260, Msg, 341, 0),
+    f(2, 1676, Msg, 344, 0),
+    // k8s.io.api.autoscaling.v2beta2.PodsMetricStatus
+    f(1, 1260, Msg, 341, 0),
+    f(2, 952, Msg, 345, 0),
+    // k8s.io.api.autoscaling.v2beta2.ResourceMetricSource
+    f(1, 1279, Str, 0, 0),
+    f(2, 1676, Msg, 344, 0),
+    // k8s.io.api.autoscaling.v2beta2.ResourceMetricStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 952, Msg, 345, 0),
+    // k8s.io.api.batch.v1.CronJob
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 354, OMITEMPTY),
+    f(3, 1625, Msg, 355, OMITEMPTY),
+    // k8s.io.api.batch.v1.CronJobList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 352, REP),
+    // k8s.io.api.batch.v1.CronJobSpec
+    f(1, 1541, Str, 0, 0),
+    f(8, 1703, Str, 0, PTR | OMITEMPTY),
+    f(2, 1622, I64, 0, PTR | OMITEMPTY),
+    f(3, 920, Str, 0, OMITEMPTY),
+    f(4, 1668, Bool, 0, PTR | OMITEMPTY),
+    f(5, 1184, Msg, 362, 0),
+    f(6, 1664, I32, 0, PTR | OMITEMPTY),
+    f(7, 1065, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1.CronJobStatus
+    f(1, 792, Msg, 560, REP | OMITEMPTY),
+    f(4, 1204, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 1206, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1.Job
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 360, OMITEMPTY),
+    f(3, 1625, Msg, 361, OMITEMPTY),
+    // k8s.io.api.batch.v1.JobCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1202, Msg, 1544, OMITEMPTY),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.batch.v1.JobList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 356, REP),
+    // k8s.io.api.batch.v1.JobSchedulingConfiguration
+    f(1, 1547, Msg, 1393, PTR | OMITEMPTY),
+    f(2, 1544, Msg, 1392, PTR | OMITEMPTY),
+    f(3, 1008, Msg, 1389, PTR | OMITEMPTY),
+    f(4, 1499, Msg, 1391, REP | OMITEMPTY),
+    // k8s.io.api.batch.v1.JobSpec
+    f(1, 1340, I32, 0, PTR | OMITEMPTY),
+    f(2, 917, I32, 0, PTR | OMITEMPTY),
+    f(3, 793, I64, 0, PTR | OMITEMPTY),
+    f(11, 1382, Msg, 363, PTR | OMITEMPTY),
+    f(16, 1662, Msg, 367, PTR | OMITEMPTY),
+    f(7, 863, I32, 0, PTR | OMITEMPTY),
+    f(12, 864, I32, 0, PTR | OMITEMPTY),
+    f(13, 1249, I32, 0, PTR | OMITEMPTY),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 1234, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1690, Msg, 603, 0),
+    f(8, 1721, I32, 0, PTR | OMITEMPTY),
+    f(9, 915, Str, 0, PTR | OMITEMPTY),
+    f(10, 1668, Bool, 0, PTR | OMITEMPTY),
+    f(14, 1397, Str, 0, PTR | OMITEMPTY),
+    f(15, 1231, Str, 0, PTR | OMITEMPTY),
+    f(17, 1543, Msg, 359, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1.JobStatus
+    f(1, 922, Msg, 357, REP | OMITEMPTY),
+    f(2, 1619, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 916, Msg, 1544, PTR | OMITEMPTY),
+    f(4, 792, I32, 0, OMITEMPTY),
+    f(5, 1659, I32, 0, OMITEMPTY),
+    f(6, 1063, I32, 0, OMITEMPTY),
+    f(11, 1695, I32, 0, PTR | OMITEMPTY),
+    f(7, 914, Str, 0, OMITEMPTY),
+    f(10, 1064, Str, 0, PTR | OMITEMPTY),
+    f(8, 1728, Msg, 369, PTR | OMITEMPTY),
+    f(9, 1458, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1.JobTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 360, OMITEMPTY),
+    // k8s.io.api.batch.v1.PodFailurePolicy
+    f(1, 1527, Msg, 366, REP),
+    // k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+    f(1, 934, Str, 0, PTR | OMITEMPTY),
+    f(2, 1331, Str, 0, 0),
+    f(3, 1754, I32, 0, REP),
+    // k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    // k8s.io.api.batch.v1.PodFailurePolicyRule
+    f(1, 791, Str, 0, 0),
+    f(2, 1325, Msg, 364, PTR | OMITEMPTY),
+    f(3, 1326, Msg, 365, REP | OMITEMPTY),
+    // k8s.io.api.batch.v1.SuccessPolicy
+    f(1, 1527, Msg, 368, REP),
+    // k8s.io.api.batch.v1.SuccessPolicyRule
+    f(1, 1661, Str, 0, PTR | OMITEMPTY),
+    f(2, 1660, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1.UncountedTerminatedPods
+    f(1, 1659, Str, 0, REP | OMITEMPTY),
+    f(2, 1063, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.batch.v1beta1.CronJob
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 372, OMITEMPTY),
+    f(3, 1625, Msg, 373, OMITEMPTY),
+    // k8s.io.api.batch.v1beta1.CronJobList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 370, REP),
+    // k8s.io.api.batch.v1beta1.CronJobSpec
+    f(1, 1541, Str, 0, 0),
+    f(8, 1703, Str, 0, PTR | OMITEMPTY),
+    f(2, 1622, I64, 0, PTR | OMITEMPTY),
+    f(3, 920, Str, 0, OMITEMPTY),
+    f(4, 1668, Bool, 0, PTR | OMITEMPTY),
+    f(5, 1184, Msg, 375, 0),
+    f(6, 1664, I32, 0, PTR | OMITEMPTY),
+    f(7, 1065, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1beta1.CronJobStatus
+    f(1, 792, Msg, 560, REP | OMITEMPTY),
+    f(4, 1204, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 1206, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v1beta1.JobTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1690, Msg, 375, OMITEMPTY),
+    // k8s.io.api.batch.v1beta1.JobTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 360, OMITEMPTY),
+    // k8s.io.api.batch.v2alpha1.CronJob
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 378, OMITEMPTY),
+    f(3, 1625, Msg, 379, OMITEMPTY),
+    // k8s.io.api.batch.v2alpha1.CronJobList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 376, REP),
+    // k8s.io.api.batch.v2alpha1.CronJobSpec
+    f(1, 1541, Str, 0, 0),
+    f(2, 1622, I64, 0, PTR | OMITEMPTY),
+    f(3, 920, Str, 0, OMITEMPTY),
+    f(4, 1668, Bool, 0, PTR | OMITEMPTY),
+    f(5, 1184, Msg, 381, 0),
+    f(6, 1664, I32, 0, PTR | OMITEMPTY),
+    f(7, 1065, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v2alpha1.CronJobStatus
+    f(1, 792, Msg, 560, REP | OMITEMPTY),
+    f(4, 1204, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.batch.v2alpha1.JobTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1690, Msg, 381, OMITEMPTY),
+    // k8s.io.api.batch.v2alpha1.JobTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 360, OMITEMPTY),
+    // k8s.io.api.certificates.v1.CertificateSigningRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 385, 0),
+    f(3, 1625, Msg, 386, OMITEMPTY),
+    // k8s.io.api.certificates.v1.CertificateSigningRequestCondition
+    f(1, 1723, Str, 0, 0),
+    f(6, 1625, Str, 0, 0),
+    f(2, 1460, Str, 0, OMITEMPTY),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 1209, Msg, 1544, OMITEMPTY),
+    f(5, 1208, Msg, 1544, OMITEMPTY),
+    // k8s.io.api.certificates.v1.CertificateSigningRequestList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 382, REP),
+    // k8s.io.api.certificates.v1.CertificateSigningRequestSpec
+    f(1, 1476, Bytes, 0, 0),
+    f(7, 1602, Str, 0, 0),
+    f(8, 1051, I32, 0, PTR | OMITEMPTY),
+    f(5, 1739, Str, 0, REP | OMITEMPTY),
+    f(2, 1745, Str, 0, OMITEMPTY),
+    f(3, 1725, Str, 0, OMITEMPTY),
+    f(4, 1114, Str, 0, REP | OMITEMPTY),
+    f(6, 1062, Msg, 390, MAP | OMITEMPTY),
+    // k8s.io.api.certificates.v1.CertificateSigningRequestStatus
+    f(1, 922, Msg, 383, REP | OMITEMPTY),
+    f(2, 891, Bytes, 0, OMITEMPTY),
+    // k8s.io.api.certificates.v1.ClusterTrustBundle
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 389, 0),
+    // k8s.io.api.certificates.v1.ClusterTrustBundleList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 387, REP),
+    // k8s.io.api.certificates.v1.ClusterTrustBundleSpec
+    f(1, 1602, Str, 0, OMITEMPTY),
+    f(2, 1720, Str, 0, 0),
+    // k8s.io.api.certificates.v1.PodCertificateRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 393, 0),
+    f(3, 1625, Msg, 394, OMITEMPTY),
+    // k8s.io.api.certificates.v1.PodCertificateRequestList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 391, REP),
+    // k8s.io.api.certificates.v1.PodCertificateRequestSpec
+    f(1, 1602, Str, 0, 0),
+    f(2, 1395, Str, 0, 0),
+    f(3, 1400, Str, 0, 0),
+    f(4, 1581, Str, 0, 0),
+    f(5, 1584, Str, 0, 0),
+    f(6, 1298, Str, 0, 0),
+    f(7, 1306, Str, 0, 0),
+    f(8, 1248, I32, 0, PTR | OMITEMPTY),
+    f(12, 1650, Bytes, 0, 0),
+    f(11, 1732, Str, 0, MAP | OMITEMPTY),
+    // k8s.io.api.certificates.v1.PodCertificateRequestStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 892, Str, 0, OMITEMPTY),
+    f(4, 1313, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 866, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1312, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundle
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 397, 0),
+    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundleList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 395, REP),
+    // k8s.io.api.certificates.v1alpha1.ClusterTrustBundleSpec
+    f(1, 1602, Str, 0, OMITEMPTY),
+    f(2, 1720, Str, 0, 0),
+    // k8s.io.api.certificates.v1alpha1.PodCertificateRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 400, 0),
+    f(3, 1625, Msg, 401, OMITEMPTY),
+    // k8s.io.api.certificates.v1alpha1.PodCertificateRequestList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 398, REP),
+    // k8s.io.api.certificates.v1alpha1.PodCertificateRequestSpec
+    f(1, 1602, Str, 0, 0),
+    f(2, 1395, Str, 0, 0),
+    f(3, 1400, Str, 0, 0),
+    f(4, 1581, Str, 0, 0),
+    f(5, 1584, Str, 0, 0),
+    f(6, 1298, Str, 0, 0),
+    f(7, 1306, Str, 0, 0),
+    f(8, 1248, I32, 0, PTR | OMITEMPTY),
+    f(9, 1373, Bytes, 0, 0),
+    f(10, 1435, Bytes, 0, 0),
+    // k8s.io.api.certificates.v1alpha1.PodCertificateRequestStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 892, Str, 0, OMITEMPTY),
+    f(4, 1313, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 866, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1312, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.CertificateSigningRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 405, 0),
+    f(3, 1625, Msg, 406, OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestCondition
+    f(1, 1723, Str, 0, 0),
+    f(6, 1625, Str, 0, 0),
+    f(2, 1460, Str, 0, OMITEMPTY),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 1209, Msg, 1544, OMITEMPTY),
+    f(5, 1208, Msg, 1544, OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 402, REP),
+    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestSpec
+    f(1, 1476, Bytes, 0, 0),
+    f(7, 1602, Str, 0, PTR | OMITEMPTY),
+    f(8, 1051, I32, 0, PTR | OMITEMPTY),
+    f(5, 1739, Str, 0, REP | OMITEMPTY),
+    f(2, 1745, Str, 0, OMITEMPTY),
+    f(3, 1725, Str, 0, OMITEMPTY),
+    f(4, 1114, Str, 0, REP | OMITEMPTY),
+    f(6, 1062, Msg, 410, MAP | OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.CertificateSigningRequestStatus
+    f(1, 922, Msg, 403, REP | OMITEMPTY),
+    f(2, 891, Bytes, 0, OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.ClusterTrustBundle
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 409, 0),
+    // k8s.io.api.certificates.v1beta1.ClusterTrustBundleList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 407, REP),
+    // k8s.io.api.certificates.v1beta1.ClusterTrustBundleSpec
+    f(1, 1602, Str, 0, OMITEMPTY),
+    f(2, 1720, Str, 0, 0),
+    // k8s.io.api.certificates.v1beta1.PodCertificateRequest
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 413, 0),
+    f(3, 1625, Msg, 414, OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.PodCertificateRequestList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 411, REP),
+    // k8s.io.api.certificates.v1beta1.PodCertificateRequestSpec
+    f(1, 1602, Str, 0, 0),
+    f(2, 1395, Str, 0, 0),
+    f(3, 1400, Str, 0, 0),
+    f(4, 1581, Str, 0, 0),
+    f(5, 1584, Str, 0, 0),
+    f(6, 1298, Str, 0, 0),
+    f(7, 1306, Str, 0, 0),
+    f(8, 1248, I32, 0, PTR | OMITEMPTY),
+    f(9, 1373, Bytes, 0, 0),
+    f(10, 1435, Bytes, 0, 0),
+    f(12, 1650, Bytes, 0, 0),
+    f(11, 1732, Str, 0, MAP | OMITEMPTY),
+    // k8s.io.api.certificates.v1beta1.PodCertificateRequestStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 892, Str, 0, OMITEMPTY),
+    f(4, 1313, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 866, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1312, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.coordination.v1.Lease
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 417, OMITEMPTY),
+    // k8s.io.api.coordination.v1.LeaseList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 415, REP),
+    // k8s.io.api.coordination.v1.LeaseSpec
+    f(1, 1126, Str, 0, PTR | OMITEMPTY),
+    f(2, 1210, I32, 0, PTR | OMITEMPTY),
+    f(3, 790, Msg, 1529, PTR | OMITEMPTY),
+    f(4, 1470, Msg, 1529, PTR | OMITEMPTY),
+    f(5, 1212, I32, 0, PTR | OMITEMPTY),
+    f(6, 1642, Str, 0, PTR | OMITEMPTY),
+    f(7, 1422, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.coordination.v1alpha1.LeaseCandidate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 420, OMITEMPTY),
+    // k8s.io.api.coordination.v1alpha1.LeaseCandidateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 418, REP),
+    // k8s.io.api.coordination.v1alpha1.LeaseCandidateSpec
+    f(1, 1211, Str, 0, 0),
+    f(2, 1372, Msg, 1529, PTR | OMITEMPTY),
+    f(3, 1470, Msg, 1529, PTR | OMITEMPTY),
+    f(4, 869, Str, 0, OMITEMPTY),
+    f(5, 1025, Str, 0, OMITEMPTY),
+    f(6, 1423, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.coordination.v1alpha2.LeaseCandidate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 423, OMITEMPTY),
+    // k8s.io.api.coordination.v1alpha2.LeaseCandidateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 421, REP),
+    // k8s.io.api.coordination.v1alpha2.LeaseCandidateSpec
+    f(1, 1211, Str, 0, 0),
+    f(2, 1372, Msg, 1529, PTR | OMITEMPTY),
+    f(3, 1470, Msg, 1529, PTR | OMITEMPTY),
+    f(4, 869, Str, 0, 0),
+    f(5, 1025, Str, 0, OMITEMPTY),
+    f(6, 1642, Str, 0, OMITEMPTY),
+    // k8s.io.api.coordination.v1beta1.Lease
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 429, OMITEMPTY),
+    // k8s.io.api.coordination.v1beta1.LeaseCandidate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 427, OMITEMPTY),
+    // k8s.io.api.coordination.v1beta1.LeaseCandidateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 425, REP),
+    // k8s.io.api.coordination.v1beta1.LeaseCandidateSpec
+    f(1, 1211, Str, 0, 0),
+    f(2, 1372, Msg, 1529, PTR | OMITEMPTY),
+    f(3, 1470, Msg, 1529, PTR | OMITEMPTY),
+    f(4, 869, Str, 0, 0),
+    f(5, 1025, Str, 0, OMITEMPTY),
+    f(6, 1642, Str, 0, OMITEMPTY),
+    // k8s.io.api.coordination.v1beta1.LeaseList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 424, REP),
+    // k8s.io.api.coordination.v1beta1.LeaseSpec
+    f(1, 1126, Str, 0, PTR | OMITEMPTY),
+    f(2, 1210, I32, 0, PTR | OMITEMPTY),
+    f(3, 790, Msg, 1529, PTR | OMITEMPTY),
+    f(4, 1470, Msg, 1529, PTR | OMITEMPTY),
+    f(5, 1212, I32, 0, PTR | OMITEMPTY),
+    f(6, 1642, Str, 0, PTR | OMITEMPTY),
+    f(7, 1422, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource
+    f(1, 1773, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1349, I32, 0, OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.Affinity
+    f(1, 1290, Msg, 537, PTR | OMITEMPTY),
+    f(2, 1375, Msg, 575, PTR | OMITEMPTY),
+    f(3, 1377, Msg, 577, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.AppArmorProfile
+    f(1, 1723, Str, 0, 0),
+    f(2, 1228, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.AttachedVolume
+    f(1, 1279, Str, 0, 0),
+    f(2, 1000, Str, 0, 0),
+    // k8s.io.api.core.v1.AvoidPods
+    f(1, 1419, Msg, 608, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.AzureDiskVolumeSource
+    f(1, 1005, Str, 0, 0),
+    f(2, 1006, Str, 0, 0),
+    f(3, 882, Str, 0, PTR | OMITEMPTY),
+    f(4, 1096, Str, 0, PTR | OMITEMPTY),
+    f(5, 1454, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1191, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.AzureFilePersistentVolumeSource
+    f(1, 1563, Str, 0, 0),
+    f(2, 1594, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1564, Str, 0, PTR),
+    // k8s.io.api.core.v1.AzureFileVolumeSource
+    f(1, 1563, Str, 0, 0),
+    f(2, 1594, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.Binding
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1676, Msg, 560, 0),
+    // k8s.io.api.core.v1.CSIPersistentVolumeSource
+    f(1, 1016, Str, 0, 0),
+    f(2, 1771, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1096, Str, 0, OMITEMPTY),
+    f(5, 1765, Str, 0, MAP | OMITEMPTY),
+    f(6, 944, Msg, 642, PTR | OMITEMPTY),
+    f(7, 1303, Msg, 642, PTR | OMITEMPTY),
+    f(8, 1300, Msg, 642, PTR | OMITEMPTY),
+    f(9, 943, Msg, 642, PTR | OMITEMPTY),
+    f(10, 1295, Msg, 642, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.CSIVolumeSource
+    f(1, 1016, Str, 0, 0),
+    f(2, 1454, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1096, Str, 0, PTR | OMITEMPTY),
+    f(4, 1765, Str, 0, MAP | OMITEMPTY),
+    f(5, 1300, Msg, 526, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.Capabilities
+    f(1, 794, Str, 0, REP | OMITEMPTY),
+    f(2, 1020, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.CephFSPersistentVolumeSource
+    f(1, 1274, Str, 0, REP),
+    f(2, 1354, Str, 0, OMITEMPTY),
+    f(3, 1741, Str, 0, OMITEMPTY),
+    f(4, 1561, Str, 0, OMITEMPTY),
+    f(5, 1565, Msg, 642, PTR | OMITEMPTY),
+    f(6, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.CephFSVolumeSource
+    f(1, 1274, Str, 0, REP),
+    f(2, 1354, Str, 0, OMITEMPTY),
+    f(3, 1741, Str, 0, OMITEMPTY),
+    f(4, 1561, Str, 0, OMITEMPTY),
+    f(5, 1565, Msg, 526, PTR | OMITEMPTY),
+    f(6, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.CinderPersistentVolumeSource
+    f(1, 1773, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1565, Msg, 642, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.CinderVolumeSource
+    f(1, 1773, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1565, Msg, 526, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ClaimSource
+    f(1, 1496, Str, 0, PTR | OMITEMPTY),
+    f(2, 1498, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ClientIPConfig
+    f(1, 1704, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ClusterTrustBundleProjection
     f(1, 1279, Str, 0, PTR | OMITEMPTY),
+    f(2, 1602, Str, 0, PTR | OMITEMPTY),
+    f(3, 1196, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 1332, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1354, Str, 0, 0),
+    f(6, 1741, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ComponentCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 1036, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ComponentStatus
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 922, Msg, 449, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.ComponentStatusList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 450, REP),
+    // k8s.io.api.core.v1.ConfigMap
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(4, 1153, Bool, 0, PTR | OMITEMPTY),
+    f(2, 964, Str, 0, MAP | OMITEMPTY),
+    f(3, 868, Bytes, 0, MAP | OMITEMPTY),
+    // k8s.io.api.core.v1.ConfigMapEnvSource
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1332, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ConfigMapKeySelector
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1187, Str, 0, 0),
+    f(3, 1332, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ConfigMapList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 452, REP),
+    // k8s.io.api.core.v1.ConfigMapNodeConfigSource
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    f(3, 1725, Str, 0, OMITEMPTY),
+    f(4, 1509, Str, 0, OMITEMPTY),
+    f(5, 1193, Str, 0, 0),
+    // k8s.io.api.core.v1.ConfigMapProjection
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1183, Msg, 515, REP | OMITEMPTY),
+    f(4, 1332, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ConfigMapVolumeSource
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1183, Msg, 515, REP | OMITEMPTY),
+    f(3, 976, I32, 0, PTR | OMITEMPTY),
+    f(4, 1332, Bool, 0, PTR | OMITEMPTY),
+    f(5, 980, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.Container
+    f(1, 1279, Str, 0, 0),
+    f(2, 1147, Str, 0, OMITEMPTY),
+    f(3, 912, Str, 0, REP | OMITEMPTY),
+    f(4, 837, Str, 0, REP | OMITEMPTY),
+    f(5, 1796, Str, 0, OMITEMPTY),
+    f(6, 1412, Msg, 462, REP | OMITEMPTY),
+    f(19, 1032, Msg, 482, REP | OMITEMPTY),
+    f(7, 1031, Msg, 483, REP | OMITEMPTY),
+    f(8, 1511, Msg, 629, OMITEMPTY),
+    f(23, 1493, Msg, 463, REP | OMITEMPTY),
+    f(24, 1516, Str, 0, PTR | OMITEMPTY),
+    f(25, 1517, Msg, 464, REP | OMITEMPTY),
+    f(9, 1776, Msg, 672, REP | OMITEMPTY),
+    f(21, 1770, Msg, 669, REP | OMITEMPTY),
+    f(10, 1222, Msg, 610, PTR | OMITEMPTY),
+    f(11, 1457, Msg, 610, PTR | OMITEMPTY),
+    f(22, 1623, Msg, 610, PTR | OMITEMPTY),
+    f(12, 1215, Msg, 516, PTR | OMITEMPTY),
+    f(13, 1698, Str, 0, OMITEMPTY),
+    f(20, 1699, Str, 0, OMITEMPTY),
+    f(14, 1149, Str, 0, OMITEMPTY),
+    f(15, 1567, Msg, 644, PTR | OMITEMPTY),
+    f(16, 1627, Bool, 0, OMITEMPTY),
+    f(17, 1628, Bool, 0, OMITEMPTY),
+    f(18, 1722, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerExtendedResourceRequest
+    f(1, 934, Str, 0, 0),
+    f(2, 1505, Str, 0, 0),
+    f(3, 1479, Str, 0, 0),
+    // k8s.io.api.core.v1.ContainerImage
+    f(1, 1281, Str, 0, REP),
+    f(2, 1608, I64, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerPort
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1135, I32, 0, OMITEMPTY),
+    f(3, 935, I32, 0, 0),
+    f(4, 1438, Str, 0, OMITEMPTY),
+    f(5, 1129, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerResizePolicy
+    f(1, 1505, Str, 0, 0),
+    f(2, 1516, Str, 0, 0),
+    // k8s.io.api.core.v1.ContainerRestartRule
+    f(1, 791, Str, 0, OMITEMPTY),
+    f(2, 1048, Msg, 465, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes
+    f(1, 1331, Str, 0, OMITEMPTY),
+    f(2, 1754, I32, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerState
+    f(1, 1785, Msg, 469, PTR | OMITEMPTY),
+    f(2, 1532, Msg, 467, PTR | OMITEMPTY),
+    f(3, 1694, Msg, 468, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerStateRunning
+    f(1, 1621, Msg, 1544, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerStateTerminated
+    f(1, 1047, I32, 0, 0),
+    f(2, 1601, I32, 0, OMITEMPTY),
+    f(3, 1460, Str, 0, OMITEMPTY),
+    f(4, 1257, Str, 0, OMITEMPTY),
+    f(5, 1621, Msg, 1544, OMITEMPTY),
+    f(6, 1081, Msg, 1544, OMITEMPTY),
+    f(7, 933, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerStateWaiting
+    f(1, 1460, Str, 0, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 1624, Msg, 466, OMITEMPTY),
+    f(3, 1205, Msg, 466, OMITEMPTY),
+    f(4, 1458, Bool, 0, 0),
+    f(5, 1515, I32, 0, 0),
+    f(6, 1147, Str, 0, 0),
+    f(7, 1148, Str, 0, 0),
+    f(8, 933, Str, 0, OMITEMPTY),
+    f(9, 1620, Bool, 0, PTR | OMITEMPTY),
+    f(10, 808, Msg, 1502, MAP | OMITEMPTY),
+    f(11, 1511, Msg, 629, PTR | OMITEMPTY),
+    f(12, 1776, Msg, 673, REP | OMITEMPTY),
+    f(13, 1741, Msg, 471, PTR | OMITEMPTY),
+    f(14, 809, Msg, 630, REP | OMITEMPTY),
+    f(15, 1631, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ContainerUser
+    f(1, 1221, Msg, 522, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.DaemonEndpoint
+    f(1, 513, I32, 0, 0),
+    // k8s.io.api.core.v1.DownwardAPIProjection
+    f(1, 1183, Msg, 474, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.DownwardAPIVolumeFile
+    f(1, 1354, Str, 0, 0),
+    f(2, 1073, Msg, 559, PTR | OMITEMPTY),
+    f(3, 1501, Msg, 623, PTR | OMITEMPTY),
+    f(4, 1272, I32, 0, PTR | OMITEMPTY),
+    f(5, 1741, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.DownwardAPIVolumeSource
+    f(1, 1183, Msg, 474, REP | OMITEMPTY),
+    f(2, 976, I32, 0, PTR | OMITEMPTY),
+    f(3, 980, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EmptyDirVolumeSource
+    f(1, 1256, Str, 0, OMITEMPTY),
+    f(2, 1609, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 1272, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EndpointAddress
+    f(1, 1172, Str, 0, 0),
+    f(3, 1139, Str, 0, OMITEMPTY),
+    f(4, 1298, Str, 0, PTR | OMITEMPTY),
+    f(2, 1683, Msg, 560, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EndpointPort
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1410, I32, 0, 0),
+    f(3, 1438, Str, 0, OMITEMPTY),
+    f(4, 834, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EndpointSubset
+    f(1, 797, Msg, 477, REP | OMITEMPTY),
+    f(2, 1314, Msg, 477, REP | OMITEMPTY),
+    f(3, 1412, Msg, 478, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.Endpoints
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1658, Msg, 479, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.EndpointsList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 480, REP),
+    // k8s.io.api.core.v1.EnvFromSource
+    f(1, 1425, Str, 0, OMITEMPTY),
+    f(2, 926, Msg, 453, PTR | OMITEMPTY),
+    f(3, 1565, Msg, 638, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EnvVar
+    f(1, 1279, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1753, Msg, 484, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EnvVarSource
+    f(1, 1073, Msg, 559, PTR | OMITEMPTY),
+    f(2, 1501, Msg, 623, PTR | OMITEMPTY),
+    f(3, 925, Msg, 454, PTR | OMITEMPTY),
+    f(4, 1562, Msg, 639, PTR | OMITEMPTY),
+    f(5, 1078, Msg, 496, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.EphemeralContainer
+    f(1, 192, Msg, 486, EMBED),
+    f(2, 1680, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.EphemeralContainerCommon
+    f(1, 1279, Str, 0, 0),
+    f(2, 1147, Str, 0, OMITEMPTY),
+    f(3, 912, Str, 0, REP | OMITEMPTY),
+    f(4, 837, Str, 0, REP | OMITEMPTY),
+    f(5, 1796, Str, 0, OMITEMPTY),
+    f(6, 1412, Msg, 462, REP | OMITEMPTY),
+    f(19, 1032, Msg, 482, REP | OMITEMPTY),
+    f(7, 1031, Msg, 483, REP | OMITEMPTY),
+    f(8, 1511, Msg, 629, OMITEMPTY),
+    f(23, 1493, Msg, 463, REP | OMITEMPTY),
+    f(24, 1516, Str, 0, PTR | OMITEMPTY),
+    f(25, 1517, Msg, 464, REP | OMITEMPTY),
+    f(9, 1776, Msg, 672, REP | OMITEMPTY),
+    f(21, 1770, Msg, 669, REP | OMITEMPTY),
+    f(10, 1222, Msg, 610, PTR | OMITEMPTY),
+    f(11, 1457, Msg, 610, PTR | OMITEMPTY),
+    f(22, 1623, Msg, 610, PTR | OMITEMPTY),
+    f(12, 1215, Msg, 516, PTR | OMITEMPTY),
+    f(13, 1698, Str, 0, OMITEMPTY),
+    f(20, 1699, Str, 0, OMITEMPTY),
+    f(14, 1149, Str, 0, OMITEMPTY),
+    f(15, 1567, Msg, 644, PTR | OMITEMPTY),
+    f(16, 1627, Bool, 0, OMITEMPTY),
+    f(17, 1628, Bool, 0, OMITEMPTY),
+    f(18, 1722, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.EphemeralContainers
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1035, Msg, 485, REP),
+    // k8s.io.api.core.v1.EphemeralVolumeSource
+    f(1, 1768, Msg, 567, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.Event
+    f(1, 1259, Msg, 1530, 0),
+    f(2, 1171, Msg, 560, 0),
+    f(3, 1460, Str, 0, OMITEMPTY),
+    f(4, 1257, Str, 0, OMITEMPTY),
+    f(5, 1612, Msg, 492, OMITEMPTY),
+    f(6, 1083, Msg, 1544, OMITEMPTY),
+    f(7, 1207, Msg, 1544, OMITEMPTY),
+    f(8, 946, I32, 0, OMITEMPTY),
+    f(9, 1723, Str, 0, OMITEMPTY),
+    f(10, 1039, Msg, 1529, OMITEMPTY),
+    f(11, 1574, Msg, 491, PTR | OMITEMPTY),
+    f(12, 791, Str, 0, OMITEMPTY),
+    f(13, 1468, Msg, 560, PTR | OMITEMPTY),
+    f(14, 1472, Str, 0, 0),
+    f(15, 1474, Str, 0, 0),
+    // k8s.io.api.core.v1.EventList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 489, REP),
+    // k8s.io.api.core.v1.EventSeries
+    f(1, 946, I32, 0, OMITEMPTY),
+    f(2, 1200, Msg, 1529, OMITEMPTY),
+    // k8s.io.api.core.v1.EventSource
+    f(1, 918, Str, 0, OMITEMPTY),
+    f(2, 1127, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.EvictionResponder
+    f(1, 1279, Str, 0, 0),
+    f(2, 1428, I32, 0, PTR),
+    // k8s.io.api.core.v1.ExecAction
+    f(1, 912, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.FCVolumeSource
+    f(1, 1688, Str, 0, REP | OMITEMPTY),
+    f(2, 1229, I32, 0, PTR | OMITEMPTY),
+    f(3, 1096, Str, 0, OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    f(5, 1800, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.FileKeySelector
+    f(1, 1777, Str, 0, 0),
+    f(2, 1354, Str, 0, 0),
+    f(3, 1187, Str, 0, 0),
+    f(4, 1332, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.FlexPersistentVolumeSource
+    f(1, 1016, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1565, Msg, 642, PTR | OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    f(5, 1333, Str, 0, MAP | OMITEMPTY),
+    // k8s.io.api.core.v1.FlexVolumeSource
+    f(1, 1016, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1565, Msg, 526, PTR | OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    f(5, 1333, Str, 0, MAP | OMITEMPTY),
+    // k8s.io.api.core.v1.FlockerVolumeSource
+    f(1, 967, Str, 0, OMITEMPTY),
+    f(2, 968, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.GCEPersistentDiskVolumeSource
+    f(1, 1360, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1349, I32, 0, OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.GRPCAction
+    f(1, 1410, I32, 0, 0),
+    f(2, 1579, Str, 0, PTR),
+    f(3, 1272, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.GitRepoVolumeSource
+    f(1, 1475, Str, 0, 0),
+    f(2, 1520, Str, 0, OMITEMPTY),
+    f(3, 1003, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.GlusterfsPersistentVolumeSource
+    f(1, 1029, Str, 0, 0),
+    f(2, 1354, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1030, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.GlusterfsVolumeSource
+    f(1, 1029, Str, 0, 0),
+    f(2, 1354, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.HTTPGetAction
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(2, 1410, Msg, 1554, 0),
+    f(3, 1127, Str, 0, OMITEMPTY),
+    f(4, 1548, Str, 0, OMITEMPTY),
+    f(5, 1145, Msg, 506, REP | OMITEMPTY),
+    f(6, 1438, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.HTTPHeader
+    f(1, 1279, Str, 0, 0),
+    f(2, 1751, Str, 0, 0),
+    // k8s.io.api.core.v1.Handler
+    f(1, 1045, Msg, 494, PTR | OMITEMPTY),
+    f(2, 1144, Msg, 505, PTR | OMITEMPTY),
+    f(3, 1689, Msg, 660, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.HostAlias
+    f(1, 1172, Str, 0, 0),
+    f(2, 1141, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.HostIP
+    f(1, 1172, Str, 0, 0),
+    // k8s.io.api.core.v1.HostPathVolumeSource
+    f(1, 1354, Str, 0, 0),
+    f(2, 1723, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ISCSIPersistentVolumeSource
+    f(1, 1682, Str, 0, 0),
+    f(2, 1180, Str, 0, 0),
+    f(3, 1229, I32, 0, 0),
+    f(4, 1182, Str, 0, OMITEMPTY),
+    f(5, 1096, Str, 0, OMITEMPTY),
+    f(6, 1454, Bool, 0, OMITEMPTY),
+    f(7, 1411, Str, 0, REP | OMITEMPTY),
+    f(8, 894, Bool, 0, OMITEMPTY),
+    f(11, 895, Bool, 0, OMITEMPTY),
+    f(10, 1565, Msg, 642, PTR | OMITEMPTY),
+    f(12, 1161, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ISCSIVolumeSource
+    f(1, 1682, Str, 0, 0),
+    f(2, 1180, Str, 0, 0),
+    f(3, 1229, I32, 0, 0),
+    f(4, 1182, Str, 0, OMITEMPTY),
+    f(5, 1096, Str, 0, OMITEMPTY),
+    f(6, 1454, Bool, 0, OMITEMPTY),
+    f(7, 1411, Str, 0, REP | OMITEMPTY),
+    f(8, 894, Bool, 0, OMITEMPTY),
+    f(11, 895, Bool, 0, OMITEMPTY),
+    f(10, 1565, Msg, 526, PTR | OMITEMPTY),
+    f(12, 1161, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ImageVolumeSource
+    f(1, 1464, Str, 0, OMITEMPTY),
+    f(2, 1442, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.ImageVolumeStatus
+    f(1, 1151, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.KeyToPath
+    f(1, 1187, Str, 0, 0),
+    f(2, 1354, Str, 0, 0),
+    f(3, 1272, I32, 0, PTR | OMITEMPTY),
+    f(4, 1741, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.Lifecycle
+    f(1, 1414, Msg, 517, PTR | OMITEMPTY),
+    f(2, 1416, Msg, 517, PTR | OMITEMPTY),
+    f(3, 1631, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.LifecycleHandler
+    f(1, 1045, Msg, 494, PTR | OMITEMPTY),
+    f(2, 1144, Msg, 505, PTR | OMITEMPTY),
+    f(3, 1689, Msg, 660, PTR | OMITEMPTY),
+    f(4, 1611, Msg, 656, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.LimitRange
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 521, OMITEMPTY),
+    // k8s.io.api.core.v1.LimitRangeItem
+    f(1, 1723, Str, 0, 0),
+    f(2, 1247, Msg, 1502, MAP | OMITEMPTY),
+    f(3, 1264, Msg, 1502, MAP | OMITEMPTY),
+    f(4, 972, Msg, 1502, MAP | OMITEMPTY),
+    f(5, 978, Msg, 1502, MAP | OMITEMPTY),
+    f(6, 1250, Msg, 1502, MAP | OMITEMPTY),
+    // k8s.io.api.core.v1.LimitRangeList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 518, REP),
+    // k8s.io.api.core.v1.LimitRangeSpec
+    f(1, 1220, Msg, 519, REP),
+    // k8s.io.api.core.v1.LinuxContainerUser
+    f(1, 1725, I64, 0, 0),
+    f(2, 1105, I64, 0, 0),
+    f(3, 1666, I64, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.List
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1551, REP),
+    // k8s.io.api.core.v1.LoadBalancerIngress
+    f(1, 1172, Str, 0, OMITEMPTY),
+    f(2, 1139, Str, 0, OMITEMPTY),
+    f(3, 1176, Str, 0, PTR | OMITEMPTY),
+    f(4, 1412, Msg, 605, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.LoadBalancerStatus
+    f(1, 1156, Msg, 524, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.LocalObjectReference
+    f(1, 1279, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.LocalVolumeSource
+    f(1, 1354, Str, 0, 0),
+    f(2, 1096, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ModifyVolumeStatus
+    f(1, 1687, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, 0),
+    // k8s.io.api.core.v1.NFSVolumeSource
+    f(1, 1576, Str, 0, 0),
+    f(2, 1354, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.Namespace
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 533, OMITEMPTY),
+    f(3, 1625, Msg, 534, OMITEMPTY),
+    // k8s.io.api.core.v1.NamespaceCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.NamespaceList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 530, REP),
+    // k8s.io.api.core.v1.NamespaceSpec
+    f(1, 1080, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NamespaceStatus
+    f(1, 1370, Str, 0, OMITEMPTY),
+    f(2, 922, Msg, 531, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.Node
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 555, OMITEMPTY),
+    f(3, 1625, Msg, 556, OMITEMPTY),
+    // k8s.io.api.core.v1.NodeAddress
+    f(1, 1723, Str, 0, 0),
+    f(2, 795, Str, 0, 0),
+    // k8s.io.api.core.v1.NodeAffinity
+    f(1, 1488, Msg, 552, PTR | OMITEMPTY),
+    f(2, 1421, Msg, 609, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeAllocatableMappedResources
+    f(1, 1279, Str, 0, 0),
+    f(2, 1445, Msg, 1502, PTR),
+    // k8s.io.api.core.v1.NodeAllocatableOverheadResources
+    f(1, 1279, Str, 0, 0),
+    f(2, 1364, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 1361, Msg, 1502, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeAllocatableResourceClaimStatus
+    f(1, 1496, Str, 0, 0),
+    f(2, 939, Str, 0, REP | OMITEMPTY),
+    f(4, 1235, Msg, 538, REP | OMITEMPTY),
+    f(5, 1338, Msg, 539, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1198, Msg, 1544, OMITEMPTY),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.NodeConfigSource
+    f(2, 924, Msg, 456, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeConfigStatus
+    f(1, 838, Msg, 542, PTR | OMITEMPTY),
+    f(2, 792, Msg, 542, PTR | OMITEMPTY),
+    f(3, 1199, Msg, 542, PTR | OMITEMPTY),
+    f(4, 1036, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.NodeDaemonEndpoints
+    f(1, 1194, Msg, 472, OMITEMPTY),
+    // k8s.io.api.core.v1.NodeFeatures
+    f(1, 1667, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 535, REP),
+    // k8s.io.api.core.v1.NodePodPreemptionPolicy
+    f(1, 1004, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeProxyOptions
+    f(1, 1354, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.NodeResources
+    f(1, 56, Msg, 1502, MAP),
+    // k8s.io.api.core.v1.NodeRuntimeHandler
+    f(1, 1279, Str, 0, 0),
+    f(2, 1069, Msg, 551, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeRuntimeHandlerFeatures
+    f(1, 1463, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1744, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeSelector
+    f(1, 1302, Msg, 554, REP),
+    // k8s.io.api.core.v1.NodeSelectorRequirement
+    f(1, 1187, Str, 0, 0),
+    f(2, 1331, Str, 0, 0),
+    f(3, 1754, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeSelectorTerm
+    f(1, 1239, Msg, 553, REP | OMITEMPTY),
+    f(2, 1240, Msg, 553, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeSpec
+    f(1, 1378, Str, 0, OMITEMPTY),
+    f(7, 1379, Str, 0, REP | OMITEMPTY),
+    f(3, 1439, Str, 0, OMITEMPTY),
+    f(4, 1730, Bool, 0, OMITEMPTY),
+    f(5, 1675, Msg, 661, REP | OMITEMPTY),
+    f(6, 927, Msg, 542, PTR | OMITEMPTY),
+    f(2, 1058, Str, 0, OMITEMPTY),
+    f(8, 1396, Msg, 547, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeStatus
+    f(1, 884, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 804, Msg, 1502, MAP | OMITEMPTY),
+    f(3, 1370, Str, 0, OMITEMPTY),
+    f(4, 922, Msg, 541, REP | OMITEMPTY),
+    f(5, 797, Msg, 536, REP | OMITEMPTY),
+    f(6, 963, Msg, 544, OMITEMPTY),
+    f(7, 1297, Msg, 558, OMITEMPTY),
+    f(8, 1152, Msg, 461, REP | OMITEMPTY),
+    f(9, 1783, Str, 0, REP | OMITEMPTY),
+    f(10, 1782, Msg, 433, REP | OMITEMPTY),
+    f(11, 923, Msg, 543, PTR | OMITEMPTY),
+    f(12, 1536, Msg, 550, REP | OMITEMPTY),
+    f(13, 1069, Msg, 545, PTR | OMITEMPTY),
+    f(14, 970, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeSwapStatus
+    f(1, 884, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.NodeSystemInfo
+    f(1, 1230, Str, 0, 0),
+    f(2, 1672, Str, 0, 0),
+    f(3, 877, Str, 0, 0),
+    f(4, 1186, Str, 0, 0),
+    f(5, 1337, Str, 0, 0),
+    f(6, 937, Str, 0, 0),
+    f(7, 1195, Str, 0, 0),
+    f(8, 1192, Str, 0, 0),
+    f(9, 1328, Str, 0, 0),
+    f(10, 836, Str, 0, 0),
+    f(11, 1669, Msg, 557, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.ObjectFieldSelector
+    f(1, 831, Str, 0, OMITEMPTY),
+    f(2, 1072, Str, 0, 0),
+    // k8s.io.api.core.v1.ObjectReference
+    f(1, 1191, Str, 0, OMITEMPTY),
+    f(2, 1283, Str, 0, OMITEMPTY),
+    f(3, 1279, Str, 0, OMITEMPTY),
+    f(4, 1725, Str, 0, OMITEMPTY),
+    f(5, 831, Str, 0, OMITEMPTY),
+    f(6, 1509, Str, 0, OMITEMPTY),
+    f(7, 1072, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolume
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 571, OMITEMPTY),
+    f(3, 1625, Msg, 572, OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeClaim
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 565, OMITEMPTY),
+    f(3, 1625, Msg, 566, OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeClaimCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1202, Msg, 1544, OMITEMPTY),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeClaimList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 562, REP),
+    // k8s.io.api.core.v1.PersistentVolumeClaimSpec
+    f(1, 789, Str, 0, REP | OMITEMPTY),
+    f(4, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1511, Msg, 676, OMITEMPTY),
+    f(3, 1777, Str, 0, OMITEMPTY),
+    f(5, 1633, Str, 0, PTR | OMITEMPTY),
+    f(6, 1775, Str, 0, PTR | OMITEMPTY),
+    f(7, 965, Msg, 666, PTR | OMITEMPTY),
+    f(8, 966, Msg, 667, PTR | OMITEMPTY),
+    f(9, 1766, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeClaimStatus
+    f(1, 1370, Str, 0, OMITEMPTY),
+    f(2, 789, Str, 0, REP | OMITEMPTY),
+    f(3, 884, Msg, 1502, MAP | OMITEMPTY),
+    f(4, 922, Msg, 563, REP | OMITEMPTY),
+    f(5, 808, Msg, 1502, MAP | OMITEMPTY),
+    f(7, 807, Str, 0, MAP | OMITEMPTY),
+    f(8, 962, Str, 0, PTR | OMITEMPTY),
+    f(9, 1273, Msg, 528, PTR | OMITEMPTY),
+    f(10, 1123, Msg, 671, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeClaimTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 565, 0),
+    // k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource
+    f(1, 899, Str, 0, 0),
+    f(2, 1454, Bool, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 561, REP),
+    // k8s.io.api.core.v1.PersistentVolumeSource
+    f(1, 1101, Msg, 500, PTR | OMITEMPTY),
+    f(2, 859, Msg, 430, PTR | OMITEMPTY),
+    f(3, 1134, Msg, 510, PTR | OMITEMPTY),
+    f(4, 1108, Msg, 503, PTR | OMITEMPTY),
+    f(5, 1289, Msg, 529, PTR | OMITEMPTY),
+    f(6, 1453, Msg, 614, PTR | OMITEMPTY),
+    f(7, 1181, Msg, 511, PTR | OMITEMPTY),
+    f(8, 898, Msg, 444, PTR | OMITEMPTY),
+    f(9, 890, Msg, 442, PTR | OMITEMPTY),
+    f(10, 1068, Msg, 495, PTR | OMITEMPTY),
+    f(11, 1085, Msg, 499, PTR | OMITEMPTY),
+    f(12, 1084, Msg, 497, PTR | OMITEMPTY),
+    f(13, 861, Msg, 436, PTR | OMITEMPTY),
+    f(14, 1784, Msg, 679, PTR | OMITEMPTY),
+    f(15, 1449, Msg, 613, PTR | OMITEMPTY),
+    f(16, 860, Msg, 435, PTR | OMITEMPTY),
+    f(17, 1371, Msg, 573, PTR | OMITEMPTY),
+    f(18, 1413, Msg, 606, PTR | OMITEMPTY),
+    f(19, 1538, Msg, 632, PTR | OMITEMPTY),
+    f(20, 1227, Msg, 527, PTR | OMITEMPTY),
+    f(21, 1641, Msg, 657, PTR | OMITEMPTY),
+    f(22, 951, Msg, 439, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeSpec
+    f(1, 884, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 435, Msg, 570, EMBED),
+    f(3, 789, Str, 0, REP | OMITEMPTY),
+    f(4, 900, Msg, 560, PTR | OMITEMPTY),
+    f(5, 1369, Str, 0, OMITEMPTY),
+    f(6, 1633, Str, 0, OMITEMPTY),
+    f(7, 1275, Str, 0, REP | OMITEMPTY),
+    f(8, 1775, Str, 0, PTR | OMITEMPTY),
+    f(9, 1290, Msg, 674, PTR | OMITEMPTY),
+    f(10, 1766, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PersistentVolumeStatus
+    f(1, 1370, Str, 0, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1460, Str, 0, OMITEMPTY),
+    f(4, 1201, Msg, 1544, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource
+    f(1, 1359, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.Pod
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 598, OMITEMPTY),
+    f(3, 1625, Msg, 599, OMITEMPTY),
+    // k8s.io.api.core.v1.PodAffinity
+    f(1, 1488, Msg, 576, REP | OMITEMPTY),
+    f(2, 1421, Msg, 680, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodAffinityTerm
+    f(1, 1196, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1286, Str, 0, REP | OMITEMPTY),
+    f(3, 1714, Str, 0, 0),
+    f(4, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 1242, Str, 0, REP | OMITEMPTY),
+    f(6, 1271, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodAntiAffinity
+    f(1, 1488, Msg, 576, REP | OMITEMPTY),
+    f(2, 1421, Msg, 680, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodAttachOptions
+    f(1, 1627, Bool, 0, OMITEMPTY),
+    f(2, 1629, Bool, 0, OMITEMPTY),
+    f(3, 1626, Bool, 0, OMITEMPTY),
+    f(4, 1722, Bool, 0, OMITEMPTY),
+    f(5, 932, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PodCertificateProjection
+    f(1, 1602, Str, 0, OMITEMPTY),
+    f(2, 1189, Str, 0, OMITEMPTY),
+    f(3, 1248, I32, 0, PTR | OMITEMPTY),
+    f(4, 950, Str, 0, OMITEMPTY),
+    f(5, 1188, Str, 0, OMITEMPTY),
+    f(6, 893, Str, 0, OMITEMPTY),
+    f(7, 1742, Str, 0, MAP | OMITEMPTY),
+    f(8, 1741, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PodCondition
+    f(1, 1723, Str, 0, 0),
+    f(7, 1323, I64, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1202, Msg, 1544, OMITEMPTY),
+    f(4, 1208, Msg, 1544, OMITEMPTY),
+    f(5, 1460, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PodDNSConfig
+    f(1, 1282, Str, 0, REP | OMITEMPTY),
+    f(2, 1557, Str, 0, REP | OMITEMPTY),
+    f(3, 1333, Msg, 582, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodDNSConfigOption
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1751, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PodExecOptions
+    f(1, 1627, Bool, 0, OMITEMPTY),
+    f(2, 1629, Bool, 0, OMITEMPTY),
+    f(3, 1626, Bool, 0, OMITEMPTY),
+    f(4, 1722, Bool, 0, OMITEMPTY),
+    f(5, 932, Str, 0, OMITEMPTY),
+    f(6, 912, Str, 0, REP),
+    // k8s.io.api.core.v1.PodExtendedResourceClaimStatus
+    f(1, 1478, Msg, 460, REP),
+    f(2, 1496, Str, 0, 0),
+    // k8s.io.api.core.v1.PodIP
+    f(1, 1172, Str, 0, 0),
+    // k8s.io.api.core.v1.PodList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 574, REP),
+    // k8s.io.api.core.v1.PodLogOptions
+    f(1, 932, Str, 0, OMITEMPTY),
+    f(2, 1086, Bool, 0, OMITEMPTY),
+    f(3, 1427, Bool, 0, OMITEMPTY),
+    f(4, 1603, I64, 0, PTR | OMITEMPTY),
+    f(5, 1604, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1705, Bool, 0, OMITEMPTY),
+    f(7, 1673, I64, 0, PTR | OMITEMPTY),
+    f(8, 1217, I64, 0, PTR | OMITEMPTY),
+    f(9, 1163, Bool, 0, OMITEMPTY),
+    f(10, 1643, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PodOS
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.core.v1.PodPortForwardOptions
+    f(1, 1412, I32, 0, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodProxyOptions
+    f(1, 1354, Str, 0, OMITEMPTY),
+    // k8s.io.api.core.v1.PodReadinessGate
+    f(1, 921, Str, 0, 0),
+    // k8s.io.api.core.v1.PodResourceClaim
+    f(1, 1279, Str, 0, 0),
+    f(3, 1496, Str, 0, PTR | OMITEMPTY),
+    f(4, 1498, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PodResourceClaimStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.PodSchedulingGate
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.core.v1.PodSchedulingGroup
+    f(1, 1385, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.PodSecurityContext
-    f(1, 1434, Msg, 560, PTR | OMITEMPTY),
-    f(8, 1659, Msg, 610, PTR | OMITEMPTY),
-    f(2, 1410, I64, 0, PTR | OMITEMPTY),
-    f(6, 1408, I64, 0, PTR | OMITEMPTY),
-    f(3, 1409, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1537, I64, 0, REP | OMITEMPTY),
-    f(12, 1538, Str, 0, PTR | OMITEMPTY),
-    f(5, 998, I64, 0, PTR | OMITEMPTY),
-    f(7, 1541, Msg, 588, REP | OMITEMPTY),
-    f(9, 999, Str, 0, PTR | OMITEMPTY),
-    f(10, 1436, Msg, 565, PTR | OMITEMPTY),
-    f(11, 748, Msg, 366, PTR | OMITEMPTY),
-    f(13, 1432, Str, 0, PTR | OMITEMPTY),
+    f(1, 1556, Msg, 631, PTR | OMITEMPTY),
+    f(8, 1795, Msg, 681, PTR | OMITEMPTY),
+    f(2, 1530, I64, 0, PTR | OMITEMPTY),
+    f(6, 1528, I64, 0, PTR | OMITEMPTY),
+    f(3, 1529, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1666, I64, 0, REP | OMITEMPTY),
+    f(12, 1667, Str, 0, PTR | OMITEMPTY),
+    f(5, 1093, I64, 0, PTR | OMITEMPTY),
+    f(7, 1670, Msg, 659, REP | OMITEMPTY),
+    f(9, 1094, Str, 0, PTR | OMITEMPTY),
+    f(10, 1558, Msg, 636, PTR | OMITEMPTY),
+    f(11, 833, Msg, 432, PTR | OMITEMPTY),
+    f(13, 1554, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.PodSignature
-    f(1, 1276, Msg, 1246, PTR | OMITEMPTY),
+    f(1, 1381, Msg, 1531, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.PodSpec
-    f(1, 1646, Msg, 597, REP | OMITEMPTY),
-    f(20, 1062, Msg, 392, REP | OMITEMPTY),
-    f(2, 852, Msg, 392, REP),
-    f(34, 942, Msg, 418, REP | OMITEMPTY),
-    f(3, 1397, Str, 0, OMITEMPTY),
-    f(4, 1568, I64, 0, PTR | OMITEMPTY),
-    f(5, 716, I64, 0, PTR | OMITEMPTY),
-    f(6, 922, Str, 0, OMITEMPTY),
-    f(7, 1199, Str, 0, MAP | OMITEMPTY),
-    f(8, 1458, Str, 0, OMITEMPTY),
-    f(9, 1457, Str, 0, OMITEMPTY),
-    f(21, 767, Bool, 0, PTR | OMITEMPTY),
-    f(10, 1196, Str, 0, OMITEMPTY),
-    f(11, 1036, Bool, 0, OMITEMPTY),
-    f(12, 1037, Bool, 0, OMITEMPTY),
-    f(13, 1034, Bool, 0, OMITEMPTY),
-    f(27, 1472, Bool, 0, PTR | OMITEMPTY),
-    f(14, 1445, Msg, 526, PTR | OMITEMPTY),
-    f(15, 1053, Msg, 457, REP | OMITEMPTY),
-    f(16, 1042, Str, 0, OMITEMPTY),
-    f(17, 1526, Str, 0, OMITEMPTY),
-    f(18, 723, Msg, 365, PTR | OMITEMPTY),
-    f(19, 1421, Str, 0, OMITEMPTY),
-    f(22, 1582, Msg, 591, REP | OMITEMPTY),
-    f(23, 1032, Msg, 439, REP | OMITEMPTY),
-    f(24, 1316, Str, 0, OMITEMPTY),
-    f(25, 1315, I32, 0, PTR | OMITEMPTY),
-    f(26, 921, Msg, 511, PTR | OMITEMPTY),
-    f(28, 1341, Msg, 521, REP | OMITEMPTY),
-    f(29, 1413, Str, 0, PTR | OMITEMPTY),
-    f(30, 933, Bool, 0, PTR | OMITEMPTY),
-    f(31, 1306, Str, 0, PTR | OMITEMPTY),
-    f(32, 1236, Msg, 1217, MAP | OMITEMPTY),
-    f(33, 1586, Msg, 594, REP | OMITEMPTY),
-    f(35, 1467, Bool, 0, PTR | OMITEMPTY),
-    f(36, 1234, Msg, 518, PTR | OMITEMPTY),
-    f(37, 1041, Bool, 0, PTR | OMITEMPTY),
-    f(38, 1424, Msg, 524, REP | OMITEMPTY),
-    f(39, 1383, Msg, 522, REP | OMITEMPTY),
-    f(40, 1392, Msg, 558, PTR | OMITEMPTY),
-    f(41, 1043, Str, 0, PTR | OMITEMPTY),
-    f(43, 1425, Msg, 525, PTR | OMITEMPTY),
-    f(44, 947, Msg, 425, REP | OMITEMPTY),
+    f(1, 1781, Msg, 668, REP | OMITEMPTY),
+    f(20, 1159, Msg, 459, REP | OMITEMPTY),
+    f(2, 939, Msg, 459, REP),
+    f(34, 1035, Msg, 485, REP | OMITEMPTY),
+    f(3, 1516, Str, 0, OMITEMPTY),
+    f(4, 1697, I64, 0, PTR | OMITEMPTY),
+    f(5, 793, I64, 0, PTR | OMITEMPTY),
+    f(6, 1014, Str, 0, OMITEMPTY),
+    f(7, 1301, Str, 0, MAP | OMITEMPTY),
+    f(8, 1581, Str, 0, OMITEMPTY),
+    f(9, 1580, Str, 0, OMITEMPTY),
+    f(21, 852, Bool, 0, PTR | OMITEMPTY),
+    f(10, 1298, Str, 0, OMITEMPTY),
+    f(11, 1132, Bool, 0, OMITEMPTY),
+    f(12, 1133, Bool, 0, OMITEMPTY),
+    f(13, 1130, Bool, 0, OMITEMPTY),
+    f(27, 1595, Bool, 0, PTR | OMITEMPTY),
+    f(14, 1567, Msg, 596, PTR | OMITEMPTY),
+    f(15, 1150, Msg, 526, REP | OMITEMPTY),
+    f(16, 1139, Str, 0, OMITEMPTY),
+    f(17, 1654, Str, 0, OMITEMPTY),
+    f(18, 800, Msg, 431, PTR | OMITEMPTY),
+    f(19, 1542, Str, 0, OMITEMPTY),
+    f(22, 1712, Msg, 662, REP | OMITEMPTY),
+    f(23, 1128, Msg, 508, REP | OMITEMPTY),
+    f(24, 1429, Str, 0, OMITEMPTY),
+    f(25, 1428, I32, 0, PTR | OMITEMPTY),
+    f(26, 1013, Msg, 581, PTR | OMITEMPTY),
+    f(28, 1456, Msg, 591, REP | OMITEMPTY),
+    f(29, 1534, Str, 0, PTR | OMITEMPTY),
+    f(30, 1026, Bool, 0, PTR | OMITEMPTY),
+    f(31, 1418, Str, 0, PTR | OMITEMPTY),
+    f(32, 1338, Msg, 1502, MAP | OMITEMPTY),
+    f(33, 1716, Msg, 665, REP | OMITEMPTY),
+    f(35, 1590, Bool, 0, PTR | OMITEMPTY),
+    f(36, 1336, Msg, 588, PTR | OMITEMPTY),
+    f(37, 1138, Bool, 0, PTR | OMITEMPTY),
+    f(38, 1545, Msg, 594, REP | OMITEMPTY),
+    f(39, 1499, Msg, 592, REP | OMITEMPTY),
+    f(40, 1511, Msg, 629, PTR | OMITEMPTY),
+    f(41, 1140, Str, 0, PTR | OMITEMPTY),
+    f(43, 1546, Msg, 595, PTR | OMITEMPTY),
+    f(44, 1040, Msg, 493, REP | OMITEMPTY),
     // k8s.io.api.core.v1.PodStatus
-    f(17, 1221, I64, 0, OMITEMPTY),
-    f(1, 1265, Str, 0, OMITEMPTY),
-    f(2, 835, Msg, 510, REP | OMITEMPTY),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(11, 1206, Str, 0, OMITEMPTY),
-    f(5, 1033, Str, 0, OMITEMPTY),
-    f(16, 1035, Msg, 440, REP | OMITEMPTY),
-    f(6, 1281, Str, 0, OMITEMPTY),
-    f(12, 1282, Msg, 515, REP | OMITEMPTY),
-    f(7, 1494, Msg, 1259, PTR | OMITEMPTY),
-    f(10, 1061, Msg, 403, REP | OMITEMPTY),
-    f(8, 851, Msg, 403, REP | OMITEMPTY),
-    f(9, 1330, Str, 0, OMITEMPTY),
-    f(13, 941, Msg, 403, REP | OMITEMPTY),
-    f(14, 1376, Str, 0, OMITEMPTY),
-    f(15, 1381, Msg, 523, REP | OMITEMPTY),
-    f(18, 962, Msg, 514, PTR | OMITEMPTY),
-    f(19, 731, Msg, 1217, MAP | OMITEMPTY),
-    f(20, 1392, Msg, 558, PTR | OMITEMPTY),
-    f(21, 1190, Msg, 471, REP | OMITEMPTY),
-    f(22, 1637, Msg, 533, REP | OMITEMPTY),
+    f(17, 1323, I64, 0, OMITEMPTY),
+    f(1, 1370, Str, 0, OMITEMPTY),
+    f(2, 922, Msg, 580, REP | OMITEMPTY),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(11, 1308, Str, 0, OMITEMPTY),
+    f(5, 1129, Str, 0, OMITEMPTY),
+    f(16, 1131, Msg, 509, REP | OMITEMPTY),
+    f(6, 1391, Str, 0, OMITEMPTY),
+    f(12, 1392, Msg, 585, REP | OMITEMPTY),
+    f(7, 1619, Msg, 1544, PTR | OMITEMPTY),
+    f(10, 1158, Msg, 470, REP | OMITEMPTY),
+    f(8, 938, Msg, 470, REP | OMITEMPTY),
+    f(9, 1443, Str, 0, OMITEMPTY),
+    f(13, 1034, Msg, 470, REP | OMITEMPTY),
+    f(14, 1492, Str, 0, OMITEMPTY),
+    f(15, 1497, Msg, 593, REP | OMITEMPTY),
+    f(18, 1055, Msg, 584, PTR | OMITEMPTY),
+    f(19, 808, Msg, 1502, MAP | OMITEMPTY),
+    f(20, 1511, Msg, 629, PTR | OMITEMPTY),
+    f(21, 1292, Msg, 540, REP | OMITEMPTY),
+    f(22, 1772, Msg, 604, REP | OMITEMPTY),
+    // k8s.io.api.core.v1.PodStatusResult
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1625, Msg, 599, OMITEMPTY),
     // k8s.io.api.core.v1.PodTemplate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1561, Msg, 532, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1690, Msg, 603, OMITEMPTY),
     // k8s.io.api.core.v1.PodTemplateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 530, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 601, REP),
     // k8s.io.api.core.v1.PodTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 528, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 598, OMITEMPTY),
     // k8s.io.api.core.v1.PodVolumeHealth
-    f(1, 1178, Str, 0, 0),
-    f(2, 1026, Msg, 599, REP | OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1122, Msg, 670, REP | OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
     // k8s.io.api.core.v1.PortStatus
-    f(1, 1299, I32, 0, 0),
-    f(2, 1325, Str, 0, 0),
-    f(3, 943, Str, 0, PTR | OMITEMPTY),
+    f(1, 1410, I32, 0, 0),
+    f(2, 1438, Str, 0, 0),
+    f(3, 1036, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.PortworxVolumeSource
-    f(1, 1638, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1339, Bool, 0, OMITEMPTY),
+    f(1, 1773, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.core.v1.Preconditions
-    f(1, 1595, Str, 0, PTR | OMITEMPTY),
+    f(1, 1725, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.PreferAvoidPodsEntry
-    f(1, 1289, Msg, 527, 0),
-    f(2, 948, Msg, 1259, OMITEMPTY),
-    f(3, 1345, Str, 0, OMITEMPTY),
-    f(4, 1156, Str, 0, OMITEMPTY),
+    f(1, 1399, Msg, 597, 0),
+    f(2, 1041, Msg, 1544, OMITEMPTY),
+    f(3, 1460, Str, 0, OMITEMPTY),
+    f(4, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.PreferredSchedulingTerm
-    f(1, 1655, I32, 0, 0),
-    f(2, 1308, Msg, 484, 0),
+    f(1, 1791, I32, 0, 0),
+    f(2, 1420, Msg, 554, 0),
     // k8s.io.api.core.v1.Probe
-    f(1, 477, Msg, 540, EMBED),
-    f(2, 1063, I32, 0, OMITEMPTY),
-    f(3, 1574, I32, 0, OMITEMPTY),
-    f(4, 1260, I32, 0, OMITEMPTY),
-    f(5, 1535, I32, 0, OMITEMPTY),
-    f(6, 974, I32, 0, OMITEMPTY),
-    f(7, 1568, I64, 0, PTR | OMITEMPTY),
+    f(1, 528, Msg, 611, EMBED),
+    f(2, 1160, I32, 0, OMITEMPTY),
+    f(3, 1704, I32, 0, OMITEMPTY),
+    f(4, 1365, I32, 0, OMITEMPTY),
+    f(5, 1663, I32, 0, OMITEMPTY),
+    f(6, 1067, I32, 0, OMITEMPTY),
+    f(7, 1697, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ProbeHandler
-    f(1, 952, Msg, 426, PTR | OMITEMPTY),
-    f(2, 1047, Msg, 437, PTR | OMITEMPTY),
-    f(3, 1560, Msg, 589, PTR | OMITEMPTY),
-    f(4, 1019, Msg, 433, PTR | OMITEMPTY),
+    f(1, 1045, Msg, 494, PTR | OMITEMPTY),
+    f(2, 1144, Msg, 505, PTR | OMITEMPTY),
+    f(3, 1689, Msg, 660, PTR | OMITEMPTY),
+    f(4, 1115, Msg, 501, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ProjectedVolumeSource
-    f(1, 1489, Msg, 604, REP),
-    f(2, 885, I32, 0, PTR | OMITEMPTY),
-    f(3, 888, I64, 0, PTR | OMITEMPTY),
+    f(1, 1613, Msg, 675, REP),
+    f(2, 976, I32, 0, PTR | OMITEMPTY),
+    f(3, 980, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.QuobyteVolumeSource
-    f(1, 1351, Str, 0, 0),
-    f(2, 1629, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1610, Str, 0, OMITEMPTY),
-    f(5, 1016, Str, 0, OMITEMPTY),
-    f(6, 1564, Str, 0, OMITEMPTY),
+    f(1, 1466, Str, 0, 0),
+    f(2, 1764, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1741, Str, 0, OMITEMPTY),
+    f(5, 1112, Str, 0, OMITEMPTY),
+    f(6, 1693, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.RBDPersistentVolumeSource
-    f(1, 1173, Str, 0, REP),
-    f(2, 1050, Str, 0, 0),
-    f(3, 1001, Str, 0, OMITEMPTY),
-    f(4, 1295, Str, 0, OMITEMPTY),
-    f(5, 1610, Str, 0, OMITEMPTY),
-    f(6, 1089, Str, 0, OMITEMPTY),
-    f(7, 1443, Msg, 571, PTR | OMITEMPTY),
-    f(8, 1339, Bool, 0, OMITEMPTY),
+    f(1, 1274, Str, 0, REP),
+    f(2, 1147, Str, 0, 0),
+    f(3, 1096, Str, 0, OMITEMPTY),
+    f(4, 1406, Str, 0, OMITEMPTY),
+    f(5, 1741, Str, 0, OMITEMPTY),
+    f(6, 1190, Str, 0, OMITEMPTY),
+    f(7, 1565, Msg, 642, PTR | OMITEMPTY),
+    f(8, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.core.v1.RBDVolumeSource
-    f(1, 1173, Str, 0, REP),
-    f(2, 1050, Str, 0, 0),
-    f(3, 1001, Str, 0, OMITEMPTY),
-    f(4, 1295, Str, 0, OMITEMPTY),
-    f(5, 1610, Str, 0, OMITEMPTY),
-    f(6, 1089, Str, 0, OMITEMPTY),
-    f(7, 1443, Msg, 457, PTR | OMITEMPTY),
-    f(8, 1339, Bool, 0, OMITEMPTY),
+    f(1, 1274, Str, 0, REP),
+    f(2, 1147, Str, 0, 0),
+    f(3, 1096, Str, 0, OMITEMPTY),
+    f(4, 1406, Str, 0, OMITEMPTY),
+    f(5, 1741, Str, 0, OMITEMPTY),
+    f(6, 1190, Str, 0, OMITEMPTY),
+    f(7, 1565, Msg, 526, PTR | OMITEMPTY),
+    f(8, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.core.v1.RangeAllocation
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1336, Str, 0, 0),
-    f(3, 876, Bytes, 0, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1450, Str, 0, 0),
+    f(3, 964, Bytes, 0, 0),
     // k8s.io.api.core.v1.ReplicationController
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 549, OMITEMPTY),
-    f(3, 1500, Msg, 550, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 620, OMITEMPTY),
+    f(3, 1625, Msg, 621, OMITEMPTY),
     // k8s.io.api.core.v1.ReplicationControllerCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ReplicationControllerList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 546, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 617, REP),
     // k8s.io.api.core.v1.ReplicationControllerSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(2, 1447, Str, 0, MAP | OMITEMPTY),
-    f(3, 1561, Msg, 532, PTR | OMITEMPTY),
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(2, 1570, Str, 0, MAP | OMITEMPTY),
+    f(3, 1690, Msg, 603, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ReplicationControllerStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1003, I32, 0, OMITEMPTY),
-    f(4, 1344, I32, 0, OMITEMPTY),
-    f(5, 770, I32, 0, OMITEMPTY),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(6, 835, Msg, 547, REP | OMITEMPTY),
+    f(1, 1471, I32, 0, 0),
+    f(2, 1098, I32, 0, OMITEMPTY),
+    f(4, 1459, I32, 0, OMITEMPTY),
+    f(5, 856, I32, 0, OMITEMPTY),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(6, 922, Msg, 618, REP | OMITEMPTY),
     // k8s.io.api.core.v1.ResourceClaim
-    f(1, 1178, Str, 0, 0),
-    f(2, 1361, Str, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1476, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ResourceFieldSelector
-    f(1, 847, Str, 0, OMITEMPTY),
-    f(2, 1378, Str, 0, 0),
-    f(3, 920, Msg, 1217, OMITEMPTY),
+    f(1, 934, Str, 0, OMITEMPTY),
+    f(2, 1494, Str, 0, 0),
+    f(3, 1012, Msg, 1502, OMITEMPTY),
     // k8s.io.api.core.v1.ResourceHealth
-    f(1, 1385, Str, 0, 0),
-    f(2, 1024, Str, 0, OMITEMPTY),
-    f(6, 1156, Str, 0, PTR | OMITEMPTY),
+    f(1, 1504, Str, 0, 0),
+    f(2, 1120, Str, 0, OMITEMPTY),
+    f(6, 1257, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ResourceQuota
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 556, OMITEMPTY),
-    f(3, 1500, Msg, 557, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 627, OMITEMPTY),
+    f(3, 1625, Msg, 628, OMITEMPTY),
     // k8s.io.api.core.v1.ResourceQuotaList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 554, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 625, REP),
     // k8s.io.api.core.v1.ResourceQuotaSpec
-    f(1, 1022, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 1431, Str, 0, REP | OMITEMPTY),
-    f(3, 1430, Msg, 563, PTR | OMITEMPTY),
+    f(1, 1118, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 1552, Str, 0, REP | OMITEMPTY),
+    f(3, 1551, Msg, 634, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ResourceQuotaStatus
-    f(1, 1022, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 1609, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1118, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 1740, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.core.v1.ResourceRequirements
-    f(1, 1119, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 1370, Msg, 1217, MAP | OMITEMPTY),
-    f(3, 814, Msg, 551, REP | OMITEMPTY),
+    f(1, 1220, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 1485, Msg, 1502, MAP | OMITEMPTY),
+    f(3, 901, Msg, 622, REP | OMITEMPTY),
     // k8s.io.api.core.v1.ResourceStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1392, Msg, 553, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1511, Msg, 624, REP | OMITEMPTY),
     // k8s.io.api.core.v1.SELinuxOptions
-    f(1, 1610, Str, 0, OMITEMPTY),
-    f(2, 1403, Str, 0, OMITEMPTY),
-    f(3, 1593, Str, 0, OMITEMPTY),
-    f(4, 1113, Str, 0, OMITEMPTY),
+    f(1, 1741, Str, 0, OMITEMPTY),
+    f(2, 1522, Str, 0, OMITEMPTY),
+    f(3, 1723, Str, 0, OMITEMPTY),
+    f(4, 1214, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ScaleIOPersistentVolumeSource
-    f(1, 1005, Str, 0, 0),
-    f(2, 1542, Str, 0, 0),
-    f(3, 1443, Msg, 571, PTR),
-    f(4, 1491, Bool, 0, OMITEMPTY),
-    f(5, 1324, Str, 0, OMITEMPTY),
-    f(6, 1513, Str, 0, OMITEMPTY),
-    f(7, 1510, Str, 0, OMITEMPTY),
-    f(8, 1642, Str, 0, OMITEMPTY),
-    f(9, 1001, Str, 0, OMITEMPTY),
-    f(10, 1339, Bool, 0, OMITEMPTY),
+    f(1, 1100, Str, 0, 0),
+    f(2, 1671, Str, 0, 0),
+    f(3, 1565, Msg, 642, PTR),
+    f(4, 1615, Bool, 0, OMITEMPTY),
+    f(5, 1437, Str, 0, OMITEMPTY),
+    f(6, 1638, Str, 0, OMITEMPTY),
+    f(7, 1635, Str, 0, OMITEMPTY),
+    f(8, 1777, Str, 0, OMITEMPTY),
+    f(9, 1096, Str, 0, OMITEMPTY),
+    f(10, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ScaleIOVolumeSource
-    f(1, 1005, Str, 0, 0),
-    f(2, 1542, Str, 0, 0),
-    f(3, 1443, Msg, 457, PTR),
-    f(4, 1491, Bool, 0, OMITEMPTY),
-    f(5, 1324, Str, 0, OMITEMPTY),
-    f(6, 1513, Str, 0, OMITEMPTY),
-    f(7, 1510, Str, 0, OMITEMPTY),
-    f(8, 1642, Str, 0, OMITEMPTY),
-    f(9, 1001, Str, 0, OMITEMPTY),
-    f(10, 1339, Bool, 0, OMITEMPTY),
+    f(1, 1100, Str, 0, 0),
+    f(2, 1671, Str, 0, 0),
+    f(3, 1565, Msg, 526, PTR),
+    f(4, 1615, Bool, 0, OMITEMPTY),
+    f(5, 1437, Str, 0, OMITEMPTY),
+    f(6, 1638, Str, 0, OMITEMPTY),
+    f(7, 1635, Str, 0, OMITEMPTY),
+    f(8, 1777, Str, 0, OMITEMPTY),
+    f(9, 1096, Str, 0, OMITEMPTY),
+    f(10, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ScopeSelector
-    f(1, 1138, Msg, 564, REP | OMITEMPTY),
+    f(1, 1239, Msg, 635, REP | OMITEMPTY),
     // k8s.io.api.core.v1.ScopedResourceSelectorRequirement
-    f(1, 1429, Str, 0, 0),
-    f(2, 1229, Str, 0, 0),
-    f(3, 1623, Str, 0, REP | OMITEMPTY),
+    f(1, 1550, Str, 0, 0),
+    f(2, 1331, Str, 0, 0),
+    f(3, 1754, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.core.v1.SeccompProfile
-    f(1, 1593, Str, 0, 0),
-    f(2, 1127, Str, 0, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1228, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.Secret
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(5, 1056, Bool, 0, PTR | OMITEMPTY),
-    f(2, 876, Bytes, 0, MAP | OMITEMPTY),
-    f(4, 1520, Str, 0, MAP | OMITEMPTY),
-    f(3, 1593, Str, 0, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(5, 1153, Bool, 0, PTR | OMITEMPTY),
+    f(2, 964, Bytes, 0, MAP | OMITEMPTY),
+    f(4, 1645, Str, 0, MAP | OMITEMPTY),
+    f(3, 1723, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.SecretEnvSource
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1230, Bool, 0, PTR | OMITEMPTY),
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1332, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SecretKeySelector
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1086, Str, 0, 0),
-    f(3, 1230, Bool, 0, PTR | OMITEMPTY),
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1187, Str, 0, 0),
+    f(3, 1332, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SecretList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 566, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 637, REP),
     // k8s.io.api.core.v1.SecretProjection
-    f(1, 310, Msg, 457, EMBED),
-    f(2, 1082, Msg, 446, REP | OMITEMPTY),
-    f(4, 1230, Bool, 0, PTR | OMITEMPTY),
+    f(1, 330, Msg, 526, EMBED),
+    f(2, 1183, Msg, 515, REP | OMITEMPTY),
+    f(4, 1332, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SecretReference
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1181, Str, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1283, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.SecretVolumeSource
-    f(1, 1441, Str, 0, OMITEMPTY),
-    f(2, 1082, Msg, 446, REP | OMITEMPTY),
-    f(3, 885, I32, 0, PTR | OMITEMPTY),
-    f(4, 1230, Bool, 0, PTR | OMITEMPTY),
-    f(5, 888, I64, 0, PTR | OMITEMPTY),
+    f(1, 1563, Str, 0, OMITEMPTY),
+    f(2, 1183, Msg, 515, REP | OMITEMPTY),
+    f(3, 976, I32, 0, PTR | OMITEMPTY),
+    f(4, 1332, Bool, 0, PTR | OMITEMPTY),
+    f(5, 980, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SecurityContext
-    f(1, 796, Msg, 375, PTR | OMITEMPTY),
-    f(2, 1318, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1434, Msg, 560, PTR | OMITEMPTY),
-    f(10, 1659, Msg, 610, PTR | OMITEMPTY),
-    f(4, 1410, I64, 0, PTR | OMITEMPTY),
-    f(8, 1408, I64, 0, PTR | OMITEMPTY),
-    f(5, 1409, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1340, Bool, 0, PTR | OMITEMPTY),
-    f(7, 737, Bool, 0, PTR | OMITEMPTY),
-    f(9, 1319, Str, 0, PTR | OMITEMPTY),
-    f(11, 1436, Msg, 565, PTR | OMITEMPTY),
-    f(12, 748, Msg, 366, PTR | OMITEMPTY),
+    f(1, 883, Msg, 441, PTR | OMITEMPTY),
+    f(2, 1431, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1556, Msg, 631, PTR | OMITEMPTY),
+    f(10, 1795, Msg, 681, PTR | OMITEMPTY),
+    f(4, 1530, I64, 0, PTR | OMITEMPTY),
+    f(8, 1528, I64, 0, PTR | OMITEMPTY),
+    f(5, 1529, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1455, Bool, 0, PTR | OMITEMPTY),
+    f(7, 815, Bool, 0, PTR | OMITEMPTY),
+    f(9, 1432, Str, 0, PTR | OMITEMPTY),
+    f(11, 1558, Msg, 636, PTR | OMITEMPTY),
+    f(12, 833, Msg, 432, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SerializedReference
-    f(1, 1349, Msg, 490, OMITEMPTY),
+    f(1, 1464, Msg, 560, OMITEMPTY),
     // k8s.io.api.core.v1.Service
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 582, OMITEMPTY),
-    f(3, 1500, Msg, 583, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 653, OMITEMPTY),
+    f(3, 1625, Msg, 654, OMITEMPTY),
     // k8s.io.api.core.v1.ServiceAccount
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1444, Msg, 490, REP | OMITEMPTY),
-    f(3, 1053, Msg, 457, REP | OMITEMPTY),
-    f(4, 767, Bool, 0, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1566, Msg, 560, REP | OMITEMPTY),
+    f(3, 1150, Msg, 526, REP | OMITEMPTY),
+    f(4, 852, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ServiceAccountList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 576, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 647, REP),
     // k8s.io.api.core.v1.ServiceAccountTokenProjection
-    f(1, 763, Str, 0, OMITEMPTY),
-    f(2, 958, I64, 0, PTR | OMITEMPTY),
-    f(3, 1251, Str, 0, 0),
-    f(4, 1610, I64, 0, PTR | OMITEMPTY),
+    f(1, 848, Str, 0, OMITEMPTY),
+    f(2, 1051, I64, 0, PTR | OMITEMPTY),
+    f(3, 1354, Str, 0, 0),
+    f(4, 1741, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ServiceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 575, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 646, REP),
     // k8s.io.api.core.v1.ServicePort
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1325, Str, 0, OMITEMPTY),
-    f(6, 749, Str, 0, PTR | OMITEMPTY),
-    f(3, 1299, I32, 0, 0),
-    f(4, 1552, Msg, 1269, OMITEMPTY),
-    f(5, 1197, I32, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1438, Str, 0, OMITEMPTY),
+    f(6, 834, Str, 0, PTR | OMITEMPTY),
+    f(3, 1410, I32, 0, 0),
+    f(4, 1681, Msg, 1554, OMITEMPTY),
+    f(5, 1299, I32, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ServiceProxyOptions
-    f(1, 1251, Str, 0, OMITEMPTY),
+    f(1, 1354, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.ServiceSpec
-    f(1, 1301, Msg, 580, REP | OMITEMPTY),
-    f(2, 1447, Str, 0, MAP | OMITEMPTY),
-    f(3, 818, Str, 0, OMITEMPTY),
-    f(18, 819, Str, 0, REP | OMITEMPTY),
-    f(4, 1593, Str, 0, OMITEMPTY),
-    f(5, 966, Str, 0, REP | OMITEMPTY),
-    f(7, 1465, Str, 0, OMITEMPTY),
-    f(8, 1124, Str, 0, OMITEMPTY),
-    f(9, 1125, Str, 0, REP | OMITEMPTY),
-    f(10, 967, Str, 0, OMITEMPTY),
-    f(11, 968, Str, 0, OMITEMPTY),
-    f(12, 1025, I32, 0, OMITEMPTY),
-    f(13, 1328, Bool, 0, OMITEMPTY),
-    f(14, 1466, Msg, 584, PTR | OMITEMPTY),
-    f(19, 1075, Str, 0, REP | OMITEMPTY),
-    f(17, 1076, Str, 0, PTR | OMITEMPTY),
-    f(20, 728, Bool, 0, PTR | OMITEMPTY),
-    f(21, 1123, Str, 0, PTR | OMITEMPTY),
-    f(22, 1070, Str, 0, PTR | OMITEMPTY),
-    f(23, 1589, Str, 0, PTR | OMITEMPTY),
+    f(1, 1412, Msg, 651, REP | OMITEMPTY),
+    f(2, 1570, Str, 0, MAP | OMITEMPTY),
+    f(3, 905, Str, 0, OMITEMPTY),
+    f(18, 906, Str, 0, REP | OMITEMPTY),
+    f(4, 1723, Str, 0, OMITEMPTY),
+    f(5, 1059, Str, 0, REP | OMITEMPTY),
+    f(7, 1588, Str, 0, OMITEMPTY),
+    f(8, 1225, Str, 0, OMITEMPTY),
+    f(9, 1226, Str, 0, REP | OMITEMPTY),
+    f(10, 1060, Str, 0, OMITEMPTY),
+    f(11, 1061, Str, 0, OMITEMPTY),
+    f(12, 1121, I32, 0, OMITEMPTY),
+    f(13, 1441, Bool, 0, OMITEMPTY),
+    f(14, 1589, Msg, 655, PTR | OMITEMPTY),
+    f(19, 1174, Str, 0, REP | OMITEMPTY),
+    f(17, 1175, Str, 0, PTR | OMITEMPTY),
+    f(20, 805, Bool, 0, PTR | OMITEMPTY),
+    f(21, 1224, Str, 0, PTR | OMITEMPTY),
+    f(22, 1169, Str, 0, PTR | OMITEMPTY),
+    f(23, 1719, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.ServiceStatus
-    f(1, 1122, Msg, 456, OMITEMPTY),
-    f(2, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 1223, Msg, 525, OMITEMPTY),
+    f(2, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.core.v1.SessionAffinityConfig
-    f(1, 817, Msg, 380, PTR | OMITEMPTY),
+    f(1, 904, Msg, 447, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.SleepAction
-    f(1, 1437, I64, 0, 0),
+    f(1, 1559, I64, 0, 0),
     // k8s.io.api.core.v1.StorageOSPersistentVolumeSource
-    f(1, 1642, Str, 0, OMITEMPTY),
-    f(2, 1643, Str, 0, OMITEMPTY),
-    f(3, 1001, Str, 0, OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    f(5, 1443, Msg, 490, PTR | OMITEMPTY),
+    f(1, 1777, Str, 0, OMITEMPTY),
+    f(2, 1778, Str, 0, OMITEMPTY),
+    f(3, 1096, Str, 0, OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    f(5, 1565, Msg, 560, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.StorageOSVolumeSource
-    f(1, 1642, Str, 0, OMITEMPTY),
-    f(2, 1643, Str, 0, OMITEMPTY),
-    f(3, 1001, Str, 0, OMITEMPTY),
-    f(4, 1339, Bool, 0, OMITEMPTY),
-    f(5, 1443, Msg, 457, PTR | OMITEMPTY),
+    f(1, 1777, Str, 0, OMITEMPTY),
+    f(2, 1778, Str, 0, OMITEMPTY),
+    f(3, 1096, Str, 0, OMITEMPTY),
+    f(4, 1454, Bool, 0, OMITEMPTY),
+    f(5, 1565, Msg, 526, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.Sysctl
-    f(1, 1178, Str, 0, 0),
-    f(2, 1620, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1751, Str, 0, 0),
     // k8s.io.api.core.v1.TCPSocketAction
-    f(1, 1299, Msg, 1269, 0),
-    f(2, 1031, Str, 0, OMITEMPTY),
+    f(1, 1410, Msg, 1554, 0),
+    f(2, 1127, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.Taint
-    f(1, 1086, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 929, Str, 0, 0),
-    f(4, 1572, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1022, Str, 0, 0),
+    f(4, 1702, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.Toleration
-    f(1, 1086, Str, 0, OMITEMPTY),
-    f(2, 1229, Str, 0, OMITEMPTY),
-    f(3, 1620, Str, 0, OMITEMPTY),
-    f(4, 929, Str, 0, OMITEMPTY),
-    f(5, 1581, I64, 0, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, OMITEMPTY),
+    f(2, 1331, Str, 0, OMITEMPTY),
+    f(3, 1751, Str, 0, OMITEMPTY),
+    f(4, 1022, Str, 0, OMITEMPTY),
+    f(5, 1711, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.TopologySelectorLabelRequirement
-    f(1, 1086, Str, 0, 0),
-    f(2, 1623, Str, 0, REP),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1754, Str, 0, REP),
     // k8s.io.api.core.v1.TopologySelectorTerm
-    f(1, 1140, Msg, 592, REP | OMITEMPTY),
+    f(1, 1241, Msg, 663, REP | OMITEMPTY),
     // k8s.io.api.core.v1.TopologySpreadConstraint
-    f(1, 1151, I32, 0, 0),
-    f(2, 1584, Str, 0, 0),
-    f(3, 1658, Str, 0, 0),
-    f(4, 1095, Msg, 1238, PTR | OMITEMPTY),
-    f(5, 1166, I32, 0, PTR | OMITEMPTY),
-    f(6, 1189, Str, 0, PTR | OMITEMPTY),
-    f(7, 1202, Str, 0, PTR | OMITEMPTY),
-    f(8, 1141, Str, 0, REP | OMITEMPTY),
+    f(1, 1252, I32, 0, 0),
+    f(2, 1714, Str, 0, 0),
+    f(3, 1794, Str, 0, 0),
+    f(4, 1196, Msg, 1523, PTR | OMITEMPTY),
+    f(5, 1267, I32, 0, PTR | OMITEMPTY),
+    f(6, 1291, Str, 0, PTR | OMITEMPTY),
+    f(7, 1304, Str, 0, PTR | OMITEMPTY),
+    f(8, 1242, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.core.v1.TypedLocalObjectReference
-    f(1, 743, Str, 0, PTR),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, PTR),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.core.v1.TypedObjectReference
-    f(1, 743, Str, 0, PTR),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1181, Str, 0, PTR | OMITEMPTY),
+    f(1, 828, Str, 0, PTR),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.Volume
-    f(1, 1178, Str, 0, 0),
-    f(2, 684, Msg, 606, EMBED),
+    f(1, 1279, Str, 0, 0),
+    f(2, 758, Msg, 677, EMBED),
     // k8s.io.api.core.v1.VolumeDevice
-    f(1, 1178, Str, 0, 0),
-    f(2, 908, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1000, Str, 0, 0),
     // k8s.io.api.core.v1.VolumeHealthCondition
-    f(1, 1500, Str, 0, 0),
-    f(2, 1345, Str, 0, 0),
-    f(3, 1156, Str, 0, OMITEMPTY),
+    f(1, 1625, Str, 0, 0),
+    f(2, 1460, Str, 0, 0),
+    f(3, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.VolumeHealthStatus
-    f(1, 1026, Msg, 599, REP | OMITEMPTY),
-    f(2, 1107, Msg, 1259, OMITEMPTY),
+    f(1, 1122, Msg, 670, REP | OMITEMPTY),
+    f(2, 1208, Msg, 1544, OMITEMPTY),
     // k8s.io.api.core.v1.VolumeMount
-    f(1, 1178, Str, 0, 0),
-    f(2, 1339, Bool, 0, OMITEMPTY),
-    f(7, 1347, Str, 0, PTR | OMITEMPTY),
-    f(3, 1175, Str, 0, 0),
-    f(4, 1523, Str, 0, OMITEMPTY),
-    f(5, 1176, Str, 0, PTR | OMITEMPTY),
-    f(6, 1524, Str, 0, OMITEMPTY),
-    f(8, 784, Str, 0, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1454, Bool, 0, OMITEMPTY),
+    f(7, 1462, Str, 0, PTR | OMITEMPTY),
+    f(3, 1276, Str, 0, 0),
+    f(4, 1651, Str, 0, OMITEMPTY),
+    f(5, 1277, Str, 0, PTR | OMITEMPTY),
+    f(6, 1652, Str, 0, OMITEMPTY),
+    f(8, 870, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeMountStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1175, Str, 0, 0),
-    f(3, 1339, Bool, 0, OMITEMPTY),
-    f(4, 1347, Str, 0, PTR | OMITEMPTY),
-    f(5, 1645, Msg, 607, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1276, Str, 0, 0),
+    f(3, 1454, Bool, 0, OMITEMPTY),
+    f(4, 1462, Str, 0, PTR | OMITEMPTY),
+    f(5, 1780, Msg, 678, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeNodeAffinity
-    f(1, 1371, Msg, 482, PTR | OMITEMPTY),
+    f(1, 1486, Msg, 552, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeProjection
-    f(1, 1438, Msg, 570, PTR | OMITEMPTY),
-    f(2, 923, Msg, 406, PTR | OMITEMPTY),
-    f(3, 837, Msg, 390, PTR | OMITEMPTY),
-    f(4, 1459, Msg, 578, PTR | OMITEMPTY),
-    f(5, 822, Msg, 381, PTR | OMITEMPTY),
-    f(6, 1275, Msg, 509, PTR | OMITEMPTY),
+    f(1, 1560, Msg, 641, PTR | OMITEMPTY),
+    f(2, 1015, Msg, 473, PTR | OMITEMPTY),
+    f(3, 924, Msg, 457, PTR | OMITEMPTY),
+    f(4, 1582, Msg, 649, PTR | OMITEMPTY),
+    f(5, 909, Msg, 448, PTR | OMITEMPTY),
+    f(6, 1380, Msg, 579, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeResourceRequirements
-    f(1, 1119, Msg, 1217, MAP | OMITEMPTY),
-    f(2, 1370, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1220, Msg, 1502, MAP | OMITEMPTY),
+    f(2, 1485, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeSource
-    f(1, 1038, Msg, 441, PTR | OMITEMPTY),
-    f(2, 931, Msg, 409, PTR | OMITEMPTY),
-    f(3, 1006, Msg, 432, PTR | OMITEMPTY),
-    f(4, 773, Msg, 364, PTR | OMITEMPTY),
-    f(5, 1010, Msg, 434, PTR | OMITEMPTY),
-    f(6, 1438, Msg, 572, PTR | OMITEMPTY),
-    f(7, 1187, Msg, 460, PTR | OMITEMPTY),
-    f(8, 1080, Msg, 443, PTR | OMITEMPTY),
-    f(9, 1012, Msg, 436, PTR | OMITEMPTY),
-    f(10, 1261, Msg, 498, PTR | OMITEMPTY),
-    f(11, 1338, Msg, 544, PTR | OMITEMPTY),
-    f(12, 990, Msg, 430, PTR | OMITEMPTY),
-    f(13, 811, Msg, 379, PTR | OMITEMPTY),
-    f(14, 803, Msg, 377, PTR | OMITEMPTY),
-    f(15, 991, Msg, 431, PTR | OMITEMPTY),
-    f(16, 923, Msg, 408, PTR | OMITEMPTY),
-    f(17, 975, Msg, 427, PTR | OMITEMPTY),
-    f(18, 775, Msg, 371, PTR | OMITEMPTY),
-    f(19, 837, Msg, 391, PTR | OMITEMPTY),
-    f(20, 1649, Msg, 608, PTR | OMITEMPTY),
-    f(21, 1335, Msg, 542, PTR | OMITEMPTY),
-    f(22, 774, Msg, 369, PTR | OMITEMPTY),
-    f(23, 1266, Msg, 503, PTR | OMITEMPTY),
-    f(26, 1321, Msg, 541, PTR | OMITEMPTY),
-    f(24, 1302, Msg, 535, PTR | OMITEMPTY),
-    f(25, 1417, Msg, 562, PTR | OMITEMPTY),
-    f(27, 1516, Msg, 587, PTR | OMITEMPTY),
-    f(28, 863, Msg, 374, PTR | OMITEMPTY),
-    f(29, 940, Msg, 420, PTR | OMITEMPTY),
-    f(30, 1050, Msg, 444, PTR | OMITEMPTY),
+    f(1, 1134, Msg, 510, PTR | OMITEMPTY),
+    f(2, 1024, Msg, 476, PTR | OMITEMPTY),
+    f(3, 1101, Msg, 500, PTR | OMITEMPTY),
+    f(4, 859, Msg, 430, PTR | OMITEMPTY),
+    f(5, 1106, Msg, 502, PTR | OMITEMPTY),
+    f(6, 1560, Msg, 643, PTR | OMITEMPTY),
+    f(7, 1289, Msg, 529, PTR | OMITEMPTY),
+    f(8, 1181, Msg, 512, PTR | OMITEMPTY),
+    f(9, 1108, Msg, 504, PTR | OMITEMPTY),
+    f(10, 1366, Msg, 568, PTR | OMITEMPTY),
+    f(11, 1453, Msg, 615, PTR | OMITEMPTY),
+    f(12, 1084, Msg, 498, PTR | OMITEMPTY),
+    f(13, 898, Msg, 445, PTR | OMITEMPTY),
+    f(14, 890, Msg, 443, PTR | OMITEMPTY),
+    f(15, 1085, Msg, 499, PTR | OMITEMPTY),
+    f(16, 1015, Msg, 475, PTR | OMITEMPTY),
+    f(17, 1068, Msg, 495, PTR | OMITEMPTY),
+    f(18, 861, Msg, 437, PTR | OMITEMPTY),
+    f(19, 924, Msg, 458, PTR | OMITEMPTY),
+    f(20, 1784, Msg, 679, PTR | OMITEMPTY),
+    f(21, 1449, Msg, 613, PTR | OMITEMPTY),
+    f(22, 860, Msg, 435, PTR | OMITEMPTY),
+    f(23, 1371, Msg, 573, PTR | OMITEMPTY),
+    f(26, 1434, Msg, 612, PTR | OMITEMPTY),
+    f(24, 1413, Msg, 606, PTR | OMITEMPTY),
+    f(25, 1538, Msg, 633, PTR | OMITEMPTY),
+    f(27, 1641, Msg, 658, PTR | OMITEMPTY),
+    f(28, 951, Msg, 440, PTR | OMITEMPTY),
+    f(29, 1033, Msg, 488, PTR | OMITEMPTY),
+    f(30, 1147, Msg, 513, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.VolumeStatus
-    f(1, 1050, Msg, 445, PTR | OMITEMPTY),
+    f(1, 1147, Msg, 514, PTR | OMITEMPTY),
     // k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource
-    f(1, 1644, Str, 0, 0),
-    f(2, 1001, Str, 0, OMITEMPTY),
-    f(3, 1512, Str, 0, OMITEMPTY),
-    f(4, 1511, Str, 0, OMITEMPTY),
+    f(1, 1779, Str, 0, 0),
+    f(2, 1096, Str, 0, OMITEMPTY),
+    f(3, 1637, Str, 0, OMITEMPTY),
+    f(4, 1636, Str, 0, OMITEMPTY),
     // k8s.io.api.core.v1.WeightedPodAffinityTerm
-    f(1, 1655, I32, 0, 0),
-    f(2, 1271, Msg, 506, 0),
+    f(1, 1791, I32, 0, 0),
+    f(2, 1376, Msg, 576, 0),
     // k8s.io.api.core.v1.WindowsSecurityContextOptions
-    f(1, 1014, Str, 0, PTR | OMITEMPTY),
-    f(2, 1013, Str, 0, PTR | OMITEMPTY),
-    f(3, 1411, Str, 0, PTR | OMITEMPTY),
-    f(4, 1040, Bool, 0, PTR | OMITEMPTY),
+    f(1, 1110, Str, 0, PTR | OMITEMPTY),
+    f(2, 1109, Str, 0, PTR | OMITEMPTY),
+    f(3, 1531, Str, 0, PTR | OMITEMPTY),
+    f(4, 1137, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.core.v1.WorkloadReference
+    f(1, 1279, Str, 0, 0),
+    f(2, 1384, Str, 0, 0),
+    f(3, 1386, Str, 0, OMITEMPTY),
     // k8s.io.api.discovery.v1.Endpoint
-    f(1, 720, Str, 0, REP),
-    f(2, 835, Msg, 612, OMITEMPTY),
-    f(3, 1042, Str, 0, PTR | OMITEMPTY),
-    f(4, 1554, Msg, 490, PTR | OMITEMPTY),
-    f(5, 897, Str, 0, MAP | OMITEMPTY),
-    f(6, 1196, Str, 0, PTR | OMITEMPTY),
-    f(7, 1664, Str, 0, PTR | OMITEMPTY),
-    f(8, 1029, Msg, 613, PTR | OMITEMPTY),
+    f(1, 797, Str, 0, REP),
+    f(2, 922, Msg, 684, OMITEMPTY),
+    f(3, 1139, Str, 0, PTR | OMITEMPTY),
+    f(4, 1683, Msg, 560, PTR | OMITEMPTY),
+    f(5, 989, Str, 0, MAP | OMITEMPTY),
+    f(6, 1298, Str, 0, PTR | OMITEMPTY),
+    f(7, 1801, Str, 0, PTR | OMITEMPTY),
+    f(8, 1125, Msg, 685, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1.EndpointConditions
-    f(1, 1343, Bool, 0, PTR | OMITEMPTY),
-    f(2, 1464, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1566, Bool, 0, PTR | OMITEMPTY),
+    f(1, 1458, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1587, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1695, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1.EndpointHints
-    f(1, 994, Msg, 618, REP | OMITEMPTY),
-    f(2, 993, Msg, 617, REP | OMITEMPTY),
+    f(1, 1088, Msg, 690, REP | OMITEMPTY),
+    f(2, 1087, Msg, 689, REP | OMITEMPTY),
     // k8s.io.api.discovery.v1.EndpointPort
-    f(1, 1178, Str, 0, PTR | OMITEMPTY),
-    f(2, 1325, Str, 0, PTR | OMITEMPTY),
-    f(3, 1299, I32, 0, PTR | OMITEMPTY),
-    f(4, 749, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, PTR | OMITEMPTY),
+    f(2, 1438, Str, 0, PTR | OMITEMPTY),
+    f(3, 1410, I32, 0, PTR | OMITEMPTY),
+    f(4, 834, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1.EndpointSlice
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(4, 719, Str, 0, 0),
-    f(2, 936, Msg, 611, REP),
-    f(3, 1301, Msg, 614, REP),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(4, 796, Str, 0, 0),
+    f(2, 1029, Msg, 683, REP),
+    f(3, 1412, Msg, 686, REP),
     // k8s.io.api.discovery.v1.EndpointSliceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 615, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 687, REP),
     // k8s.io.api.discovery.v1.ForNode
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.discovery.v1.ForZone
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.discovery.v1alpha1.Endpoint
+    f(1, 797, Str, 0, REP),
+    f(2, 922, Msg, 692, OMITEMPTY),
+    f(3, 1139, Str, 0, PTR | OMITEMPTY),
+    f(4, 1683, Msg, 560, PTR | OMITEMPTY),
+    f(5, 1713, Str, 0, MAP | OMITEMPTY),
+    f(6, 1298, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.discovery.v1alpha1.EndpointConditions
+    f(1, 1458, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1587, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1695, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.discovery.v1alpha1.EndpointPort
+    f(1, 1279, Str, 0, PTR | OMITEMPTY),
+    f(2, 1438, Str, 0, PTR | OMITEMPTY),
+    f(3, 1410, I32, 0, PTR | OMITEMPTY),
+    f(4, 834, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.discovery.v1alpha1.EndpointSlice
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(4, 796, Str, 0, 0),
+    f(2, 1029, Msg, 691, REP),
+    f(3, 1412, Msg, 693, REP),
+    // k8s.io.api.discovery.v1alpha1.EndpointSliceList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 694, REP),
     // k8s.io.api.discovery.v1beta1.Endpoint
-    f(1, 720, Str, 0, REP),
-    f(2, 835, Msg, 620, OMITEMPTY),
-    f(3, 1042, Str, 0, PTR | OMITEMPTY),
-    f(4, 1554, Msg, 490, PTR | OMITEMPTY),
-    f(5, 1583, Str, 0, MAP | OMITEMPTY),
-    f(6, 1196, Str, 0, PTR | OMITEMPTY),
-    f(7, 1029, Msg, 621, PTR | OMITEMPTY),
+    f(1, 797, Str, 0, REP),
+    f(2, 922, Msg, 697, OMITEMPTY),
+    f(3, 1139, Str, 0, PTR | OMITEMPTY),
+    f(4, 1683, Msg, 560, PTR | OMITEMPTY),
+    f(5, 1713, Str, 0, MAP | OMITEMPTY),
+    f(6, 1298, Str, 0, PTR | OMITEMPTY),
+    f(7, 1125, Msg, 698, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1beta1.EndpointConditions
-    f(1, 1343, Bool, 0, PTR | OMITEMPTY),
-    f(2, 1464, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1566, Bool, 0, PTR | OMITEMPTY),
+    f(1, 1458, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1587, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1695, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1beta1.EndpointHints
-    f(1, 994, Msg, 626, REP | OMITEMPTY),
-    f(2, 993, Msg, 625, REP | OMITEMPTY),
+    f(1, 1088, Msg, 703, REP | OMITEMPTY),
+    f(2, 1087, Msg, 702, REP | OMITEMPTY),
     // k8s.io.api.discovery.v1beta1.EndpointPort
-    f(1, 1178, Str, 0, PTR | OMITEMPTY),
-    f(2, 1325, Str, 0, PTR | OMITEMPTY),
-    f(3, 1299, I32, 0, PTR | OMITEMPTY),
-    f(4, 749, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, PTR | OMITEMPTY),
+    f(2, 1438, Str, 0, PTR | OMITEMPTY),
+    f(3, 1410, I32, 0, PTR | OMITEMPTY),
+    f(4, 834, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.discovery.v1beta1.EndpointSlice
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(4, 719, Str, 0, 0),
-    f(2, 936, Msg, 619, REP),
-    f(3, 1301, Msg, 622, REP),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(4, 796, Str, 0, 0),
+    f(2, 1029, Msg, 696, REP),
+    f(3, 1412, Msg, 699, REP),
     // k8s.io.api.discovery.v1beta1.EndpointSliceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 623, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 700, REP),
     // k8s.io.api.discovery.v1beta1.ForNode
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.discovery.v1beta1.ForZone
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.events.v1.Event
-    f(1, 1158, Msg, 1245, 0),
-    f(2, 946, Msg, 1244, 0),
-    f(3, 1451, Msg, 629, PTR | OMITEMPTY),
-    f(4, 1358, Str, 0, OMITEMPTY),
-    f(5, 1359, Str, 0, OMITEMPTY),
-    f(6, 714, Str, 0, OMITEMPTY),
-    f(7, 1345, Str, 0, OMITEMPTY),
-    f(8, 1350, Msg, 490, OMITEMPTY),
-    f(9, 1353, Msg, 490, PTR | OMITEMPTY),
-    f(10, 1213, Str, 0, OMITEMPTY),
-    f(11, 1593, Str, 0, OMITEMPTY),
-    f(12, 896, Msg, 424, OMITEMPTY),
-    f(13, 894, Msg, 1259, OMITEMPTY),
-    f(14, 895, Msg, 1259, OMITEMPTY),
-    f(15, 893, I32, 0, OMITEMPTY),
+    f(1, 1259, Msg, 1530, 0),
+    f(2, 1039, Msg, 1529, 0),
+    f(3, 1574, Msg, 706, PTR | OMITEMPTY),
+    f(4, 1473, Str, 0, OMITEMPTY),
+    f(5, 1474, Str, 0, OMITEMPTY),
+    f(6, 791, Str, 0, OMITEMPTY),
+    f(7, 1460, Str, 0, OMITEMPTY),
+    f(8, 1465, Msg, 560, OMITEMPTY),
+    f(9, 1468, Msg, 560, PTR | OMITEMPTY),
+    f(10, 1315, Str, 0, OMITEMPTY),
+    f(11, 1723, Str, 0, OMITEMPTY),
+    f(12, 988, Msg, 492, OMITEMPTY),
+    f(13, 986, Msg, 1544, OMITEMPTY),
+    f(14, 987, Msg, 1544, OMITEMPTY),
+    f(15, 985, I32, 0, OMITEMPTY),
     // k8s.io.api.events.v1.EventList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 627, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 704, REP),
     // k8s.io.api.events.v1.EventSeries
-    f(1, 858, I32, 0, 0),
-    f(2, 1099, Msg, 1244, 0),
+    f(1, 946, I32, 0, 0),
+    f(2, 1200, Msg, 1529, 0),
     // k8s.io.api.events.v1beta1.Event
-    f(1, 1158, Msg, 1245, 0),
-    f(2, 946, Msg, 1244, 0),
-    f(3, 1451, Msg, 632, PTR | OMITEMPTY),
-    f(4, 1358, Str, 0, OMITEMPTY),
-    f(5, 1359, Str, 0, OMITEMPTY),
-    f(6, 714, Str, 0, OMITEMPTY),
-    f(7, 1345, Str, 0, OMITEMPTY),
-    f(8, 1350, Msg, 490, OMITEMPTY),
-    f(9, 1353, Msg, 490, PTR | OMITEMPTY),
-    f(10, 1213, Str, 0, OMITEMPTY),
-    f(11, 1593, Str, 0, OMITEMPTY),
-    f(12, 896, Msg, 424, OMITEMPTY),
-    f(13, 894, Msg, 1259, OMITEMPTY),
-    f(14, 895, Msg, 1259, OMITEMPTY),
-    f(15, 893, I32, 0, OMITEMPTY),
+    f(1, 1259, Msg, 1530, 0),
+    f(2, 1039, Msg, 1529, 0),
+    f(3, 1574, Msg, 709, PTR | OMITEMPTY),
+    f(4, 1473, Str, 0, OMITEMPTY),
+    f(5, 1474, Str, 0, OMITEMPTY),
+    f(6, 791, Str, 0, OMITEMPTY),
+    f(7, 1460, Str, 0, OMITEMPTY),
+    f(8, 1465, Msg, 560, OMITEMPTY),
+    f(9, 1468, Msg, 560, PTR | OMITEMPTY),
+    f(10, 1315, Str, 0, OMITEMPTY),
+    f(11, 1723, Str, 0, OMITEMPTY),
+    f(12, 988, Msg, 492, OMITEMPTY),
+    f(13, 986, Msg, 1544, OMITEMPTY),
+    f(14, 987, Msg, 1544, OMITEMPTY),
+    f(15, 985, I32, 0, OMITEMPTY),
     // k8s.io.api.events.v1beta1.EventList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 630, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 707, REP),
     // k8s.io.api.events.v1beta1.EventSeries
-    f(1, 858, I32, 0, 0),
-    f(2, 1099, Msg, 1244, 0),
+    f(1, 946, I32, 0, 0),
+    f(2, 1200, Msg, 1529, 0),
+    // k8s.io.api.extensions.v1beta1.AllowedCSIDriver
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.extensions.v1beta1.AllowedFlexVolume
+    f(1, 1016, Str, 0, 0),
+    // k8s.io.api.extensions.v1beta1.AllowedHostPath
+    f(1, 1355, Str, 0, OMITEMPTY),
+    f(2, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DaemonSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 636, OMITEMPTY),
-    f(3, 1500, Msg, 637, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 716, OMITEMPTY),
+    f(3, 1625, Msg, 717, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DaemonSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DaemonSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 633, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 713, REP),
     // k8s.io.api.extensions.v1beta1.DaemonSetSpec
-    f(1, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1561, Msg, 532, 0),
-    f(3, 1603, Msg, 638, OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(5, 1562, I64, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
+    f(1, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1690, Msg, 603, 0),
+    f(3, 1734, Msg, 718, OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(5, 1691, I64, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DaemonSetStatus
-    f(1, 870, I32, 0, 0),
-    f(2, 1216, I32, 0, 0),
-    f(3, 901, I32, 0, 0),
-    f(4, 1217, I32, 0, 0),
-    f(5, 1221, I64, 0, OMITEMPTY),
-    f(6, 1605, I32, 0, OMITEMPTY),
-    f(7, 1215, I32, 0, OMITEMPTY),
-    f(8, 1218, I32, 0, OMITEMPTY),
-    f(9, 824, I32, 0, PTR | OMITEMPTY),
-    f(10, 835, Msg, 634, REP | OMITEMPTY),
+    f(1, 958, I32, 0, 0),
+    f(2, 1318, I32, 0, 0),
+    f(3, 993, I32, 0, 0),
+    f(4, 1319, I32, 0, 0),
+    f(5, 1323, I64, 0, OMITEMPTY),
+    f(6, 1736, I32, 0, OMITEMPTY),
+    f(7, 1317, I32, 0, OMITEMPTY),
+    f(8, 1320, I32, 0, OMITEMPTY),
+    f(9, 911, I32, 0, PTR | OMITEMPTY),
+    f(10, 922, Msg, 714, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DaemonSetUpdateStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 673, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 761, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.Deployment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 643, OMITEMPTY),
-    f(3, 1500, Msg, 644, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 723, OMITEMPTY),
+    f(3, 1625, Msg, 724, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DeploymentCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(6, 1108, Msg, 1259, OMITEMPTY),
-    f(7, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(6, 1209, Msg, 1544, OMITEMPTY),
+    f(7, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DeploymentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 639, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 719, REP),
     // k8s.io.api.extensions.v1beta1.DeploymentRollback
-    f(1, 1178, Str, 0, 0),
-    f(2, 1604, Str, 0, MAP | OMITEMPTY),
-    f(3, 1405, Msg, 672, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1735, Str, 0, MAP | OMITEMPTY),
+    f(3, 1524, Msg, 760, 0),
     // k8s.io.api.extensions.v1beta1.DeploymentSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1561, Msg, 532, 0),
-    f(4, 1517, Msg, 645, OMITEMPTY),
-    f(5, 1168, I32, 0, OMITEMPTY),
-    f(6, 1402, I32, 0, PTR | OMITEMPTY),
-    f(7, 1254, Bool, 0, OMITEMPTY),
-    f(8, 1405, Msg, 672, PTR | OMITEMPTY),
-    f(9, 1320, I32, 0, PTR | OMITEMPTY),
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1690, Msg, 603, 0),
+    f(4, 1642, Msg, 725, OMITEMPTY),
+    f(5, 1269, I32, 0, OMITEMPTY),
+    f(6, 1521, I32, 0, PTR | OMITEMPTY),
+    f(7, 1358, Bool, 0, OMITEMPTY),
+    f(8, 1524, Msg, 760, PTR | OMITEMPTY),
+    f(9, 1433, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DeploymentStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 1356, I32, 0, OMITEMPTY),
-    f(3, 1606, I32, 0, OMITEMPTY),
-    f(7, 1344, I32, 0, OMITEMPTY),
-    f(4, 770, I32, 0, OMITEMPTY),
-    f(5, 1597, I32, 0, OMITEMPTY),
-    f(9, 1567, I32, 0, PTR | OMITEMPTY),
-    f(6, 835, Msg, 640, REP | OMITEMPTY),
-    f(8, 824, I32, 0, PTR | OMITEMPTY),
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1471, I32, 0, OMITEMPTY),
+    f(3, 1737, I32, 0, OMITEMPTY),
+    f(7, 1459, I32, 0, OMITEMPTY),
+    f(4, 856, I32, 0, OMITEMPTY),
+    f(5, 1727, I32, 0, OMITEMPTY),
+    f(9, 1696, I32, 0, PTR | OMITEMPTY),
+    f(6, 922, Msg, 720, REP | OMITEMPTY),
+    f(8, 911, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.DeploymentStrategy
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1406, Msg, 674, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1525, Msg, 762, PTR | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.FSGroupStrategyOptions
+    f(1, 1526, Str, 0, OMITEMPTY),
+    f(2, 1451, Msg, 730, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.HTTPIngressPath
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(3, 1252, Str, 0, PTR | OMITEMPTY),
-    f(2, 776, Msg, 650, 0),
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(3, 1356, Str, 0, PTR | OMITEMPTY),
+    f(2, 862, Msg, 733, 0),
     // k8s.io.api.extensions.v1beta1.HTTPIngressRuleValue
-    f(1, 1253, Msg, 646, REP),
+    f(1, 1357, Msg, 727, REP),
+    // k8s.io.api.extensions.v1beta1.HostPortRange
+    f(1, 1264, I32, 0, 0),
+    f(2, 1247, I32, 0, 0),
+    // k8s.io.api.extensions.v1beta1.IDRange
+    f(1, 1264, I64, 0, 0),
+    f(2, 1247, I64, 0, 0),
     // k8s.io.api.extensions.v1beta1.IPBlock
-    f(1, 809, Str, 0, 0),
-    f(2, 950, Str, 0, REP | OMITEMPTY),
+    f(1, 896, Str, 0, 0),
+    f(2, 1043, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.Ingress
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 657, OMITEMPTY),
-    f(3, 1500, Msg, 658, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 740, OMITEMPTY),
+    f(3, 1625, Msg, 741, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressBackend
-    f(1, 1462, Str, 0, OMITEMPTY),
-    f(2, 1463, Msg, 1269, OMITEMPTY),
-    f(3, 1378, Msg, 595, PTR | OMITEMPTY),
+    f(1, 1585, Str, 0, OMITEMPTY),
+    f(2, 1586, Msg, 1554, OMITEMPTY),
+    f(3, 1494, Msg, 666, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 649, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 732, REP),
     // k8s.io.api.extensions.v1beta1.IngressLoadBalancerIngress
-    f(1, 1073, Str, 0, OMITEMPTY),
-    f(2, 1042, Str, 0, OMITEMPTY),
-    f(4, 1301, Msg, 654, REP | OMITEMPTY),
+    f(1, 1172, Str, 0, OMITEMPTY),
+    f(2, 1139, Str, 0, OMITEMPTY),
+    f(4, 1412, Msg, 737, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressLoadBalancerStatus
-    f(1, 1059, Msg, 652, REP | OMITEMPTY),
+    f(1, 1156, Msg, 735, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressPortStatus
-    f(1, 1299, I32, 0, 0),
-    f(2, 1325, Str, 0, 0),
-    f(3, 943, Str, 0, PTR | OMITEMPTY),
+    f(1, 1410, I32, 0, 0),
+    f(2, 1438, Str, 0, 0),
+    f(3, 1036, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressRule
-    f(1, 1031, Str, 0, OMITEMPTY),
-    f(2, 272, Msg, 656, EMBED),
+    f(1, 1127, Str, 0, OMITEMPTY),
+    f(2, 291, Msg, 739, EMBED),
     // k8s.io.api.extensions.v1beta1.IngressRuleValue
-    f(1, 1046, Msg, 647, PTR | OMITEMPTY),
+    f(1, 1143, Msg, 728, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressSpec
-    f(4, 1060, Str, 0, PTR | OMITEMPTY),
-    f(1, 776, Msg, 650, PTR | OMITEMPTY),
-    f(2, 1576, Msg, 659, REP | OMITEMPTY),
-    f(3, 1407, Msg, 655, REP | OMITEMPTY),
+    f(4, 1157, Str, 0, PTR | OMITEMPTY),
+    f(1, 862, Msg, 733, PTR | OMITEMPTY),
+    f(2, 1706, Msg, 742, REP | OMITEMPTY),
+    f(3, 1527, Msg, 738, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressStatus
-    f(1, 1122, Msg, 653, OMITEMPTY),
+    f(1, 1223, Msg, 736, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.IngressTLS
-    f(1, 1045, Str, 0, REP | OMITEMPTY),
-    f(2, 1441, Str, 0, OMITEMPTY),
+    f(1, 1142, Str, 0, REP | OMITEMPTY),
+    f(2, 1563, Str, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 666, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 749, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicyEgressRule
-    f(1, 1301, Msg, 665, REP | OMITEMPTY),
-    f(2, 1577, Msg, 664, REP | OMITEMPTY),
+    f(1, 1412, Msg, 748, REP | OMITEMPTY),
+    f(2, 1707, Msg, 747, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicyIngressRule
-    f(1, 1301, Msg, 665, REP | OMITEMPTY),
-    f(2, 997, Msg, 664, REP | OMITEMPTY),
+    f(1, 1412, Msg, 748, REP | OMITEMPTY),
+    f(2, 1092, Msg, 747, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 660, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 743, REP),
     // k8s.io.api.extensions.v1beta1.NetworkPolicyPeer
-    f(1, 1288, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1074, Msg, 648, PTR | OMITEMPTY),
+    f(1, 1398, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1173, Msg, 731, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicyPort
-    f(1, 1325, Str, 0, PTR | OMITEMPTY),
-    f(2, 1299, Msg, 1269, PTR | OMITEMPTY),
-    f(3, 935, I32, 0, PTR | OMITEMPTY),
+    f(1, 1438, Str, 0, PTR | OMITEMPTY),
+    f(2, 1410, Msg, 1554, PTR | OMITEMPTY),
+    f(3, 1028, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.NetworkPolicySpec
-    f(1, 1288, Msg, 1238, 0),
-    f(2, 1059, Msg, 662, REP | OMITEMPTY),
-    f(3, 930, Msg, 661, REP | OMITEMPTY),
-    f(4, 1294, Str, 0, REP | OMITEMPTY),
+    f(1, 1398, Msg, 1523, 0),
+    f(2, 1156, Msg, 745, REP | OMITEMPTY),
+    f(3, 1023, Msg, 744, REP | OMITEMPTY),
+    f(4, 1405, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.NetworkPolicyStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.PodSecurityPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 753, OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.PodSecurityPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 751, REP),
+    // k8s.io.api.extensions.v1beta1.PodSecurityPolicySpec
+    f(1, 1431, Bool, 0, OMITEMPTY),
+    f(2, 973, Str, 0, REP | OMITEMPTY),
+    f(3, 1487, Str, 0, REP | OMITEMPTY),
+    f(4, 820, Str, 0, REP | OMITEMPTY),
+    f(5, 1781, Str, 0, REP | OMITEMPTY),
+    f(6, 1132, Bool, 0, OMITEMPTY),
+    f(7, 1136, Msg, 729, REP | OMITEMPTY),
+    f(8, 1133, Bool, 0, OMITEMPTY),
+    f(9, 1130, Bool, 0, OMITEMPTY),
+    f(10, 1553, Msg, 766, 0),
+    f(11, 1530, Msg, 764, 0),
+    f(22, 1528, Msg, 763, PTR | OMITEMPTY),
+    f(12, 1666, Msg, 770, 0),
+    f(13, 1093, Msg, 726, 0),
+    f(14, 1455, Bool, 0, OMITEMPTY),
+    f(15, 974, Bool, 0, PTR | OMITEMPTY),
+    f(16, 815, Bool, 0, PTR | OMITEMPTY),
+    f(17, 822, Msg, 712, REP | OMITEMPTY),
+    f(18, 821, Msg, 711, REP | OMITEMPTY),
+    f(23, 819, Msg, 710, REP | OMITEMPTY),
+    f(19, 826, Str, 0, REP | OMITEMPTY),
+    f(20, 1089, Str, 0, REP | OMITEMPTY),
+    f(21, 823, Str, 0, REP | OMITEMPTY),
+    f(24, 1533, Msg, 765, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ReplicaSet
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 670, OMITEMPTY),
-    f(3, 1500, Msg, 671, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 757, OMITEMPTY),
+    f(3, 1625, Msg, 758, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ReplicaSetCondition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ReplicaSetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 667, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 754, REP),
     // k8s.io.api.extensions.v1beta1.ReplicaSetSpec
-    f(1, 1356, I32, 0, PTR | OMITEMPTY),
-    f(4, 1168, I32, 0, OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1561, Msg, 532, OMITEMPTY),
+    f(1, 1471, I32, 0, PTR | OMITEMPTY),
+    f(4, 1269, I32, 0, OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1690, Msg, 603, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ReplicaSetStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1003, I32, 0, OMITEMPTY),
-    f(4, 1344, I32, 0, OMITEMPTY),
-    f(5, 770, I32, 0, OMITEMPTY),
-    f(7, 1567, I32, 0, PTR | OMITEMPTY),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(6, 835, Msg, 668, REP | OMITEMPTY),
+    f(1, 1471, I32, 0, 0),
+    f(2, 1098, I32, 0, OMITEMPTY),
+    f(4, 1459, I32, 0, OMITEMPTY),
+    f(5, 856, I32, 0, OMITEMPTY),
+    f(7, 1696, I32, 0, PTR | OMITEMPTY),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(6, 922, Msg, 755, REP | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.RollbackConfig
-    f(1, 1401, I64, 0, OMITEMPTY),
+    f(1, 1520, I64, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.RollingUpdateDaemonSet
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.RollingUpdateDeployment
-    f(1, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1152, Msg, 1269, PTR | OMITEMPTY),
+    f(1, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1253, Msg, 1554, PTR | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.RunAsGroupStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1451, Msg, 730, REP | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.RunAsUserStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1451, Msg, 730, REP | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.RuntimeClassStrategyOptions
+    f(1, 824, Str, 0, REP),
+    f(2, 979, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.SELinuxStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1556, Msg, 631, PTR | OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.Scale
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 676, OMITEMPTY),
-    f(3, 1500, Msg, 677, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 768, OMITEMPTY),
+    f(3, 1625, Msg, 769, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ScaleSpec
-    f(1, 1356, I32, 0, OMITEMPTY),
+    f(1, 1471, I32, 0, OMITEMPTY),
     // k8s.io.api.extensions.v1beta1.ScaleStatus
-    f(1, 1356, I32, 0, 0),
-    f(2, 1447, Str, 0, MAP | OMITEMPTY),
-    f(3, 1556, Str, 0, OMITEMPTY),
+    f(1, 1471, I32, 0, 0),
+    f(2, 1570, Str, 0, MAP | OMITEMPTY),
+    f(3, 1685, Str, 0, OMITEMPTY),
+    // k8s.io.api.extensions.v1beta1.SupplementalGroupsStrategyOptions
+    f(1, 1526, Str, 0, OMITEMPTY),
+    f(2, 1451, Msg, 730, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.ExemptPriorityLevelConfiguration
-    f(1, 1205, I32, 0, PTR | OMITEMPTY),
-    f(2, 1112, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, PTR | OMITEMPTY),
+    f(2, 1213, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.FlowDistinguisherMethod
-    f(1, 1593, Str, 0, 0),
+    f(1, 1723, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1.FlowSchema
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 683, OMITEMPTY),
-    f(3, 1500, Msg, 684, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 776, OMITEMPTY),
+    f(3, 1625, Msg, 777, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.FlowSchemaCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.FlowSchemaList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 680, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 773, REP),
     // k8s.io.api.flowcontrol.v1.FlowSchemaSpec
-    f(1, 1317, Msg, 693, 0),
-    f(2, 1145, I32, 0, 0),
-    f(3, 919, Msg, 679, PTR | OMITEMPTY),
-    f(4, 1407, Msg, 689, REP | OMITEMPTY),
+    f(1, 1430, Msg, 786, 0),
+    f(2, 1246, I32, 0, 0),
+    f(3, 1011, Msg, 772, PTR | OMITEMPTY),
+    f(4, 1527, Msg, 782, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.FlowSchemaStatus
-    f(1, 835, Msg, 681, REP | OMITEMPTY),
+    f(1, 922, Msg, 774, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.GroupSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1.LimitResponse
-    f(1, 1593, Str, 0, 0),
-    f(2, 1334, Msg, 696, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1448, Msg, 789, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.LimitedPriorityLevelConfiguration
-    f(1, 1205, I32, 0, PTR),
-    f(2, 1117, Msg, 686, OMITEMPTY),
-    f(3, 1112, I32, 0, PTR | OMITEMPTY),
-    f(4, 792, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, PTR),
+    f(2, 1218, Msg, 779, OMITEMPTY),
+    f(3, 1213, I32, 0, PTR | OMITEMPTY),
+    f(4, 878, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.NonResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(6, 1209, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(6, 1311, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1.PolicyRulesWithSubjects
-    f(1, 1527, Msg, 699, REP),
-    f(2, 1388, Msg, 697, REP | OMITEMPTY),
-    f(3, 1208, Msg, 688, REP | OMITEMPTY),
+    f(1, 1655, Msg, 792, REP),
+    f(2, 1507, Msg, 790, REP | OMITEMPTY),
+    f(3, 1310, Msg, 781, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 694, OMITEMPTY),
-    f(3, 1500, Msg, 695, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 787, OMITEMPTY),
+    f(3, 1625, Msg, 788, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 690, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 783, REP),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationReference
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1118, Msg, 687, PTR | OMITEMPTY),
-    f(3, 953, Msg, 678, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1219, Msg, 780, PTR | OMITEMPTY),
+    f(3, 1046, Msg, 771, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.PriorityLevelConfigurationStatus
-    f(1, 835, Msg, 691, REP | OMITEMPTY),
+    f(1, 922, Msg, 784, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.QueuingConfiguration
-    f(1, 1333, I32, 0, 0),
-    f(2, 1020, I32, 0, 0),
-    f(3, 1332, I32, 0, 0),
+    f(1, 1447, I32, 0, 0),
+    f(2, 1116, I32, 0, 0),
+    f(3, 1446, I32, 0, 0),
     // k8s.io.api.flowcontrol.v1.ResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP),
-    f(3, 1392, Str, 0, REP),
-    f(4, 821, Bool, 0, OMITEMPTY),
-    f(5, 1184, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP),
+    f(3, 1511, Str, 0, REP),
+    f(4, 908, Bool, 0, OMITEMPTY),
+    f(5, 1286, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1.ServiceAccountSubject
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 1610, Msg, 700, PTR | OMITEMPTY),
-    f(3, 1016, Msg, 685, PTR | OMITEMPTY),
-    f(4, 1457, Msg, 698, PTR | OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 1741, Msg, 793, PTR | OMITEMPTY),
+    f(3, 1112, Msg, 778, PTR | OMITEMPTY),
+    f(4, 1580, Msg, 791, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1.UserSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.ExemptPriorityLevelConfiguration
+    f(1, 1307, I32, 0, PTR | OMITEMPTY),
+    f(2, 1213, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowDistinguisherMethod
+    f(1, 1723, Str, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowSchema
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 799, OMITEMPTY),
+    f(3, 1625, Msg, 800, OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowSchemaCondition
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowSchemaList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 796, REP),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowSchemaSpec
+    f(1, 1430, Msg, 809, 0),
+    f(2, 1246, I32, 0, 0),
+    f(3, 1011, Msg, 795, PTR | OMITEMPTY),
+    f(4, 1527, Msg, 805, REP | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.FlowSchemaStatus
+    f(1, 922, Msg, 797, REP | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.GroupSubject
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.LimitResponse
+    f(1, 1723, Str, 0, 0),
+    f(2, 1448, Msg, 812, PTR | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.LimitedPriorityLevelConfiguration
+    f(1, 839, I32, 0, 0),
+    f(2, 1218, Msg, 802, OMITEMPTY),
+    f(3, 1213, I32, 0, PTR | OMITEMPTY),
+    f(4, 878, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.NonResourcePolicyRule
+    f(1, 1761, Str, 0, REP),
+    f(6, 1311, Str, 0, REP),
+    // k8s.io.api.flowcontrol.v1alpha1.PolicyRulesWithSubjects
+    f(1, 1655, Msg, 815, REP),
+    f(2, 1507, Msg, 813, REP | OMITEMPTY),
+    f(3, 1310, Msg, 804, REP | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfiguration
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 810, OMITEMPTY),
+    f(3, 1625, Msg, 811, OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationCondition
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 806, REP),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationReference
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationSpec
+    f(1, 1723, Str, 0, 0),
+    f(2, 1219, Msg, 803, PTR | OMITEMPTY),
+    f(3, 1046, Msg, 794, PTR | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.PriorityLevelConfigurationStatus
+    f(1, 922, Msg, 807, REP | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.QueuingConfiguration
+    f(1, 1447, I32, 0, 0),
+    f(2, 1116, I32, 0, 0),
+    f(3, 1446, I32, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.ResourcePolicyRule
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP),
+    f(3, 1511, Str, 0, REP),
+    f(4, 908, Bool, 0, OMITEMPTY),
+    f(5, 1286, Str, 0, REP),
+    // k8s.io.api.flowcontrol.v1alpha1.ServiceAccountSubject
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
+    // k8s.io.api.flowcontrol.v1alpha1.Subject
+    f(1, 1191, Str, 0, 0),
+    f(2, 1741, Msg, 816, PTR | OMITEMPTY),
+    f(3, 1112, Msg, 801, PTR | OMITEMPTY),
+    f(4, 1580, Msg, 814, PTR | OMITEMPTY),
+    // k8s.io.api.flowcontrol.v1alpha1.UserSubject
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.ExemptPriorityLevelConfiguration
-    f(1, 1205, I32, 0, PTR | OMITEMPTY),
-    f(2, 1112, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, PTR | OMITEMPTY),
+    f(2, 1213, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.FlowDistinguisherMethod
-    f(1, 1593, Str, 0, 0),
+    f(1, 1723, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.FlowSchema
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 706, OMITEMPTY),
-    f(3, 1500, Msg, 707, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 822, OMITEMPTY),
+    f(3, 1625, Msg, 823, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.FlowSchemaCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.FlowSchemaList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 703, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 819, REP),
     // k8s.io.api.flowcontrol.v1beta1.FlowSchemaSpec
-    f(1, 1317, Msg, 716, 0),
-    f(2, 1145, I32, 0, 0),
-    f(3, 919, Msg, 702, PTR | OMITEMPTY),
-    f(4, 1407, Msg, 712, REP | OMITEMPTY),
+    f(1, 1430, Msg, 832, 0),
+    f(2, 1246, I32, 0, 0),
+    f(3, 1011, Msg, 818, PTR | OMITEMPTY),
+    f(4, 1527, Msg, 828, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.FlowSchemaStatus
-    f(1, 835, Msg, 704, REP | OMITEMPTY),
+    f(1, 922, Msg, 820, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.GroupSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.LimitResponse
-    f(1, 1593, Str, 0, 0),
-    f(2, 1334, Msg, 719, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1448, Msg, 835, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.LimitedPriorityLevelConfiguration
-    f(1, 754, I32, 0, 0),
-    f(2, 1117, Msg, 709, OMITEMPTY),
-    f(3, 1112, I32, 0, PTR | OMITEMPTY),
-    f(4, 792, I32, 0, PTR | OMITEMPTY),
+    f(1, 839, I32, 0, 0),
+    f(2, 1218, Msg, 825, OMITEMPTY),
+    f(3, 1213, I32, 0, PTR | OMITEMPTY),
+    f(4, 878, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.NonResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(6, 1209, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(6, 1311, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta1.PolicyRulesWithSubjects
-    f(1, 1527, Msg, 722, REP),
-    f(2, 1388, Msg, 720, REP | OMITEMPTY),
-    f(3, 1208, Msg, 711, REP | OMITEMPTY),
+    f(1, 1655, Msg, 838, REP),
+    f(2, 1507, Msg, 836, REP | OMITEMPTY),
+    f(3, 1310, Msg, 827, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 717, OMITEMPTY),
-    f(3, 1500, Msg, 718, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 833, OMITEMPTY),
+    f(3, 1625, Msg, 834, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 713, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 829, REP),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationReference
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1118, Msg, 710, PTR | OMITEMPTY),
-    f(3, 953, Msg, 701, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1219, Msg, 826, PTR | OMITEMPTY),
+    f(3, 1046, Msg, 817, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.PriorityLevelConfigurationStatus
-    f(1, 835, Msg, 714, REP | OMITEMPTY),
+    f(1, 922, Msg, 830, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.QueuingConfiguration
-    f(1, 1333, I32, 0, 0),
-    f(2, 1020, I32, 0, 0),
-    f(3, 1332, I32, 0, 0),
+    f(1, 1447, I32, 0, 0),
+    f(2, 1116, I32, 0, 0),
+    f(3, 1446, I32, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.ResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP),
-    f(3, 1392, Str, 0, REP),
-    f(4, 821, Bool, 0, OMITEMPTY),
-    f(5, 1184, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP),
+    f(3, 1511, Str, 0, REP),
+    f(4, 908, Bool, 0, OMITEMPTY),
+    f(5, 1286, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta1.ServiceAccountSubject
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta1.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 1610, Msg, 723, PTR | OMITEMPTY),
-    f(3, 1016, Msg, 708, PTR | OMITEMPTY),
-    f(4, 1457, Msg, 721, PTR | OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 1741, Msg, 839, PTR | OMITEMPTY),
+    f(3, 1112, Msg, 824, PTR | OMITEMPTY),
+    f(4, 1580, Msg, 837, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta1.UserSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.ExemptPriorityLevelConfiguration
-    f(1, 1205, I32, 0, PTR | OMITEMPTY),
-    f(2, 1112, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, PTR | OMITEMPTY),
+    f(2, 1213, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.FlowDistinguisherMethod
-    f(1, 1593, Str, 0, 0),
+    f(1, 1723, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.FlowSchema
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 729, OMITEMPTY),
-    f(3, 1500, Msg, 730, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 845, OMITEMPTY),
+    f(3, 1625, Msg, 846, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.FlowSchemaCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.FlowSchemaList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 726, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 842, REP),
     // k8s.io.api.flowcontrol.v1beta2.FlowSchemaSpec
-    f(1, 1317, Msg, 739, 0),
-    f(2, 1145, I32, 0, 0),
-    f(3, 919, Msg, 725, PTR | OMITEMPTY),
-    f(4, 1407, Msg, 735, REP | OMITEMPTY),
+    f(1, 1430, Msg, 855, 0),
+    f(2, 1246, I32, 0, 0),
+    f(3, 1011, Msg, 841, PTR | OMITEMPTY),
+    f(4, 1527, Msg, 851, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.FlowSchemaStatus
-    f(1, 835, Msg, 727, REP | OMITEMPTY),
+    f(1, 922, Msg, 843, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.GroupSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.LimitResponse
-    f(1, 1593, Str, 0, 0),
-    f(2, 1334, Msg, 742, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1448, Msg, 858, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.LimitedPriorityLevelConfiguration
-    f(1, 754, I32, 0, 0),
-    f(2, 1117, Msg, 732, OMITEMPTY),
-    f(3, 1112, I32, 0, PTR | OMITEMPTY),
-    f(4, 792, I32, 0, PTR | OMITEMPTY),
+    f(1, 839, I32, 0, 0),
+    f(2, 1218, Msg, 848, OMITEMPTY),
+    f(3, 1213, I32, 0, PTR | OMITEMPTY),
+    f(4, 878, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.NonResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(6, 1209, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(6, 1311, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta2.PolicyRulesWithSubjects
-    f(1, 1527, Msg, 745, REP),
-    f(2, 1388, Msg, 743, REP | OMITEMPTY),
-    f(3, 1208, Msg, 734, REP | OMITEMPTY),
+    f(1, 1655, Msg, 861, REP),
+    f(2, 1507, Msg, 859, REP | OMITEMPTY),
+    f(3, 1310, Msg, 850, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 740, OMITEMPTY),
-    f(3, 1500, Msg, 741, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 856, OMITEMPTY),
+    f(3, 1625, Msg, 857, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 736, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 852, REP),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationReference
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1118, Msg, 733, PTR | OMITEMPTY),
-    f(3, 953, Msg, 724, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1219, Msg, 849, PTR | OMITEMPTY),
+    f(3, 1046, Msg, 840, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.PriorityLevelConfigurationStatus
-    f(1, 835, Msg, 737, REP | OMITEMPTY),
+    f(1, 922, Msg, 853, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.QueuingConfiguration
-    f(1, 1333, I32, 0, 0),
-    f(2, 1020, I32, 0, 0),
-    f(3, 1332, I32, 0, 0),
+    f(1, 1447, I32, 0, 0),
+    f(2, 1116, I32, 0, 0),
+    f(3, 1446, I32, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.ResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP),
-    f(3, 1392, Str, 0, REP),
-    f(4, 821, Bool, 0, OMITEMPTY),
-    f(5, 1184, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP),
+    f(3, 1511, Str, 0, REP),
+    f(4, 908, Bool, 0, OMITEMPTY),
+    f(5, 1286, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta2.ServiceAccountSubject
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta2.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 1610, Msg, 746, PTR | OMITEMPTY),
-    f(3, 1016, Msg, 731, PTR | OMITEMPTY),
-    f(4, 1457, Msg, 744, PTR | OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 1741, Msg, 862, PTR | OMITEMPTY),
+    f(3, 1112, Msg, 847, PTR | OMITEMPTY),
+    f(4, 1580, Msg, 860, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta2.UserSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.ExemptPriorityLevelConfiguration
-    f(1, 1205, I32, 0, PTR | OMITEMPTY),
-    f(2, 1112, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, PTR | OMITEMPTY),
+    f(2, 1213, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.FlowDistinguisherMethod
-    f(1, 1593, Str, 0, 0),
+    f(1, 1723, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.FlowSchema
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 752, OMITEMPTY),
-    f(3, 1500, Msg, 753, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 868, OMITEMPTY),
+    f(3, 1625, Msg, 869, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.FlowSchemaCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.FlowSchemaList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 749, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 865, REP),
     // k8s.io.api.flowcontrol.v1beta3.FlowSchemaSpec
-    f(1, 1317, Msg, 762, 0),
-    f(2, 1145, I32, 0, 0),
-    f(3, 919, Msg, 748, PTR | OMITEMPTY),
-    f(4, 1407, Msg, 758, REP | OMITEMPTY),
+    f(1, 1430, Msg, 878, 0),
+    f(2, 1246, I32, 0, 0),
+    f(3, 1011, Msg, 864, PTR | OMITEMPTY),
+    f(4, 1527, Msg, 874, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.FlowSchemaStatus
-    f(1, 835, Msg, 750, REP | OMITEMPTY),
+    f(1, 922, Msg, 866, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.GroupSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.LimitResponse
-    f(1, 1593, Str, 0, 0),
-    f(2, 1334, Msg, 765, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1448, Msg, 881, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.LimitedPriorityLevelConfiguration
-    f(1, 1205, I32, 0, 0),
-    f(2, 1117, Msg, 755, OMITEMPTY),
-    f(3, 1112, I32, 0, PTR | OMITEMPTY),
-    f(4, 792, I32, 0, PTR | OMITEMPTY),
+    f(1, 1307, I32, 0, 0),
+    f(2, 1218, Msg, 871, OMITEMPTY),
+    f(3, 1213, I32, 0, PTR | OMITEMPTY),
+    f(4, 878, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.NonResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(6, 1209, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(6, 1311, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta3.PolicyRulesWithSubjects
-    f(1, 1527, Msg, 768, REP),
-    f(2, 1388, Msg, 766, REP | OMITEMPTY),
-    f(3, 1208, Msg, 757, REP | OMITEMPTY),
+    f(1, 1655, Msg, 884, REP),
+    f(2, 1507, Msg, 882, REP | OMITEMPTY),
+    f(3, 1310, Msg, 873, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfiguration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 763, OMITEMPTY),
-    f(3, 1500, Msg, 764, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 879, OMITEMPTY),
+    f(3, 1625, Msg, 880, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationCondition
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1107, Msg, 1259, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 1156, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1208, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 759, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 875, REP),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationReference
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationSpec
-    f(1, 1593, Str, 0, 0),
-    f(2, 1118, Msg, 756, PTR | OMITEMPTY),
-    f(3, 953, Msg, 747, PTR | OMITEMPTY),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1219, Msg, 872, PTR | OMITEMPTY),
+    f(3, 1046, Msg, 863, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.PriorityLevelConfigurationStatus
-    f(1, 835, Msg, 760, REP | OMITEMPTY),
+    f(1, 922, Msg, 876, REP | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.QueuingConfiguration
-    f(1, 1333, I32, 0, 0),
-    f(2, 1020, I32, 0, 0),
-    f(3, 1332, I32, 0, 0),
+    f(1, 1447, I32, 0, 0),
+    f(2, 1116, I32, 0, 0),
+    f(3, 1446, I32, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.ResourcePolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP),
-    f(3, 1392, Str, 0, REP),
-    f(4, 821, Bool, 0, OMITEMPTY),
-    f(5, 1184, Str, 0, REP),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP),
+    f(3, 1511, Str, 0, REP),
+    f(4, 908, Bool, 0, OMITEMPTY),
+    f(5, 1286, Str, 0, REP),
     // k8s.io.api.flowcontrol.v1beta3.ServiceAccountSubject
-    f(1, 1181, Str, 0, 0),
-    f(2, 1178, Str, 0, 0),
+    f(1, 1283, Str, 0, 0),
+    f(2, 1279, Str, 0, 0),
     // k8s.io.api.flowcontrol.v1beta3.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 1610, Msg, 769, PTR | OMITEMPTY),
-    f(3, 1016, Msg, 754, PTR | OMITEMPTY),
-    f(4, 1457, Msg, 767, PTR | OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 1741, Msg, 885, PTR | OMITEMPTY),
+    f(3, 1112, Msg, 870, PTR | OMITEMPTY),
+    f(4, 1580, Msg, 883, PTR | OMITEMPTY),
     // k8s.io.api.flowcontrol.v1beta3.UserSubject
-    f(1, 1178, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
     // k8s.io.api.imagepolicy.v1alpha1.ImageReview
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 772, 0),
-    f(3, 1500, Msg, 773, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 888, 0),
+    f(3, 1625, Msg, 889, OMITEMPTY),
     // k8s.io.api.imagepolicy.v1alpha1.ImageReviewContainerSpec
-    f(1, 1050, Str, 0, OMITEMPTY),
+    f(1, 1147, Str, 0, OMITEMPTY),
     // k8s.io.api.imagepolicy.v1alpha1.ImageReviewSpec
-    f(1, 852, Msg, 771, REP | OMITEMPTY),
-    f(2, 742, Str, 0, MAP | OMITEMPTY),
-    f(3, 1181, Str, 0, OMITEMPTY),
+    f(1, 939, Msg, 887, REP | OMITEMPTY),
+    f(2, 827, Str, 0, MAP | OMITEMPTY),
+    f(3, 1283, Str, 0, OMITEMPTY),
     // k8s.io.api.imagepolicy.v1alpha1.ImageReviewStatus
-    f(1, 740, Bool, 0, 0),
-    f(2, 1345, Str, 0, OMITEMPTY),
-    f(3, 765, Str, 0, MAP | OMITEMPTY),
+    f(1, 818, Bool, 0, 0),
+    f(2, 1460, Str, 0, OMITEMPTY),
+    f(3, 850, Str, 0, MAP | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.Eviction
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 783, 0),
-    f(3, 1500, Msg, 784, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 899, 0),
+    f(3, 1625, Msg, 900, OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.EvictionList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 774, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 890, REP),
     // k8s.io.api.lifecycle.v1alpha1.EvictionPodReference
-    f(1, 1178, Str, 0, 0),
-    f(2, 1595, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1725, Str, 0, 0),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 780, 0),
-    f(3, 1500, Msg, 781, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 896, 0),
+    f(3, 1625, Msg, 897, OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 777, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 893, REP),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequestPodReference
-    f(1, 1178, Str, 0, 0),
-    f(2, 1595, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1725, Str, 0, 0),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequestSpec
-    f(1, 1547, Msg, 782, 0),
-    f(2, 1368, Str, 0, 0),
-    f(3, 1068, Str, 0, 0),
+    f(1, 1676, Msg, 898, 0),
+    f(2, 1483, Str, 0, 0),
+    f(3, 1167, Str, 0, 0),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequestStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1221, I64, 0, PTR | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1323, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.EvictionRequestTarget
-    f(1, 1269, Msg, 779, PTR | OMITEMPTY),
+    f(1, 1374, Msg, 895, PTR | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.EvictionSpec
-    f(1, 1547, Msg, 785, 0),
+    f(1, 1676, Msg, 901, 0),
     // k8s.io.api.lifecycle.v1alpha1.EvictionStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1221, I64, 0, PTR | OMITEMPTY),
-    f(3, 1369, Msg, 786, REP | OMITEMPTY),
-    f(4, 1555, Msg, 788, REP | OMITEMPTY),
-    f(5, 1393, Msg, 787, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1323, I64, 0, PTR | OMITEMPTY),
+    f(3, 1484, Msg, 902, REP | OMITEMPTY),
+    f(4, 1684, Msg, 904, REP | OMITEMPTY),
+    f(5, 1512, Msg, 903, REP | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.EvictionTarget
-    f(1, 1269, Msg, 776, PTR | OMITEMPTY),
+    f(1, 1374, Msg, 892, PTR | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.Requester
-    f(1, 1178, Str, 0, 0),
-    f(2, 1068, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1167, Str, 0, 0),
     // k8s.io.api.lifecycle.v1alpha1.ResponderStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1494, Msg, 1259, PTR | OMITEMPTY),
-    f(3, 1028, Msg, 1259, PTR | OMITEMPTY),
-    f(4, 956, Msg, 1259, PTR | OMITEMPTY),
-    f(5, 829, Msg, 1259, PTR | OMITEMPTY),
-    f(6, 1156, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1619, Msg, 1544, PTR | OMITEMPTY),
+    f(3, 1124, Msg, 1544, PTR | OMITEMPTY),
+    f(4, 1049, Msg, 1544, PTR | OMITEMPTY),
+    f(5, 916, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1257, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.lifecycle.v1alpha1.TargetResponder
-    f(1, 1178, Str, 0, 0),
-    f(2, 1315, I32, 0, PTR),
-    f(3, 1499, Str, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1428, I32, 0, PTR),
+    f(3, 1624, Str, 0, 0),
     // k8s.io.api.networking.v1.HTTPIngressPath
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(3, 1252, Str, 0, PTR),
-    f(2, 776, Msg, 796, 0),
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(3, 1356, Str, 0, PTR),
+    f(2, 862, Msg, 912, 0),
     // k8s.io.api.networking.v1.HTTPIngressRuleValue
-    f(1, 1253, Msg, 789, REP),
+    f(1, 1357, Msg, 905, REP),
     // k8s.io.api.networking.v1.IPAddress
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 793, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 909, OMITEMPTY),
     // k8s.io.api.networking.v1.IPAddressList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 791, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 907, REP),
     // k8s.io.api.networking.v1.IPAddressSpec
-    f(1, 1244, Msg, 818, PTR | OMITEMPTY),
+    f(1, 1347, Msg, 935, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IPBlock
-    f(1, 809, Str, 0, 0),
-    f(2, 950, Str, 0, REP | OMITEMPTY),
+    f(1, 896, Str, 0, 0),
+    f(2, 1043, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.Ingress
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 808, OMITEMPTY),
-    f(3, 1500, Msg, 809, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 924, OMITEMPTY),
+    f(3, 1625, Msg, 925, OMITEMPTY),
     // k8s.io.api.networking.v1.IngressBackend
-    f(4, 1456, Msg, 807, PTR | OMITEMPTY),
-    f(3, 1378, Msg, 595, PTR | OMITEMPTY),
+    f(4, 1579, Msg, 923, PTR | OMITEMPTY),
+    f(3, 1494, Msg, 666, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 800, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 916, OMITEMPTY),
     // k8s.io.api.networking.v1.IngressClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 797, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 913, REP),
     // k8s.io.api.networking.v1.IngressClassParametersReference
-    f(1, 743, Str, 0, PTR | OMITEMPTY),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1428, Str, 0, PTR),
-    f(5, 1181, Str, 0, PTR | OMITEMPTY),
+    f(1, 828, Str, 0, PTR | OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1549, Str, 0, PTR),
+    f(5, 1283, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressClassSpec
-    f(1, 854, Str, 0, OMITEMPTY),
-    f(2, 1242, Msg, 799, PTR | OMITEMPTY),
+    f(1, 942, Str, 0, OMITEMPTY),
+    f(2, 1344, Msg, 915, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 795, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 911, REP),
     // k8s.io.api.networking.v1.IngressLoadBalancerIngress
-    f(1, 1073, Str, 0, OMITEMPTY),
-    f(2, 1042, Str, 0, OMITEMPTY),
-    f(4, 1301, Msg, 804, REP | OMITEMPTY),
+    f(1, 1172, Str, 0, OMITEMPTY),
+    f(2, 1139, Str, 0, OMITEMPTY),
+    f(4, 1412, Msg, 920, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressLoadBalancerStatus
-    f(1, 1059, Msg, 802, REP | OMITEMPTY),
+    f(1, 1156, Msg, 918, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressPortStatus
-    f(1, 1299, I32, 0, 0),
-    f(2, 1325, Str, 0, 0),
-    f(3, 943, Str, 0, PTR | OMITEMPTY),
+    f(1, 1410, I32, 0, 0),
+    f(2, 1438, Str, 0, 0),
+    f(3, 1036, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressRule
-    f(1, 1031, Str, 0, OMITEMPTY),
-    f(2, 272, Msg, 806, EMBED),
+    f(1, 1127, Str, 0, OMITEMPTY),
+    f(2, 291, Msg, 922, EMBED),
     // k8s.io.api.networking.v1.IngressRuleValue
-    f(1, 1046, Msg, 790, PTR | OMITEMPTY),
+    f(1, 1143, Msg, 906, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressServiceBackend
-    f(1, 1178, Str, 0, 0),
-    f(2, 1299, Msg, 819, OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1410, Msg, 936, OMITEMPTY),
     // k8s.io.api.networking.v1.IngressSpec
-    f(4, 1060, Str, 0, PTR | OMITEMPTY),
-    f(1, 884, Msg, 796, PTR | OMITEMPTY),
-    f(2, 1576, Msg, 810, REP | OMITEMPTY),
-    f(3, 1407, Msg, 805, REP | OMITEMPTY),
+    f(4, 1157, Str, 0, PTR | OMITEMPTY),
+    f(1, 975, Msg, 912, PTR | OMITEMPTY),
+    f(2, 1706, Msg, 926, REP | OMITEMPTY),
+    f(3, 1527, Msg, 921, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.IngressStatus
-    f(1, 1122, Msg, 803, OMITEMPTY),
+    f(1, 1223, Msg, 919, OMITEMPTY),
     // k8s.io.api.networking.v1.IngressTLS
-    f(1, 1045, Str, 0, REP | OMITEMPTY),
-    f(2, 1441, Str, 0, OMITEMPTY),
+    f(1, 1142, Str, 0, REP | OMITEMPTY),
+    f(2, 1563, Str, 0, OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicy
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 817, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 933, OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicyEgressRule
-    f(1, 1301, Msg, 816, REP | OMITEMPTY),
-    f(2, 1577, Msg, 815, REP | OMITEMPTY),
+    f(1, 1412, Msg, 932, REP | OMITEMPTY),
+    f(2, 1707, Msg, 931, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicyIngressRule
-    f(1, 1301, Msg, 816, REP | OMITEMPTY),
-    f(2, 997, Msg, 815, REP | OMITEMPTY),
+    f(1, 1412, Msg, 932, REP | OMITEMPTY),
+    f(2, 1092, Msg, 931, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicyList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 811, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 927, REP),
     // k8s.io.api.networking.v1.NetworkPolicyPeer
-    f(1, 1288, Msg, 1238, PTR | OMITEMPTY),
-    f(2, 1182, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1074, Msg, 794, PTR | OMITEMPTY),
+    f(1, 1398, Msg, 1523, PTR | OMITEMPTY),
+    f(2, 1284, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1173, Msg, 910, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicyPort
-    f(1, 1325, Str, 0, PTR | OMITEMPTY),
-    f(2, 1299, Msg, 1269, PTR | OMITEMPTY),
-    f(3, 935, I32, 0, PTR | OMITEMPTY),
+    f(1, 1438, Str, 0, PTR | OMITEMPTY),
+    f(2, 1410, Msg, 1554, PTR | OMITEMPTY),
+    f(3, 1028, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1.NetworkPolicySpec
-    f(1, 1288, Msg, 1238, 0),
-    f(2, 1059, Msg, 813, REP | OMITEMPTY),
-    f(3, 930, Msg, 812, REP | OMITEMPTY),
-    f(4, 1294, Str, 0, REP | OMITEMPTY),
+    f(1, 1398, Msg, 1523, 0),
+    f(2, 1156, Msg, 929, REP | OMITEMPTY),
+    f(3, 1023, Msg, 928, REP | OMITEMPTY),
+    f(4, 1405, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.networking.v1.NetworkPolicyStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.ParentReference
-    f(1, 1016, Str, 0, OMITEMPTY),
-    f(2, 1378, Str, 0, OMITEMPTY),
-    f(3, 1181, Str, 0, OMITEMPTY),
-    f(4, 1178, Str, 0, OMITEMPTY),
+    f(1, 1112, Str, 0, OMITEMPTY),
+    f(2, 1494, Str, 0, OMITEMPTY),
+    f(3, 1283, Str, 0, OMITEMPTY),
+    f(4, 1279, Str, 0, OMITEMPTY),
     // k8s.io.api.networking.v1.ServiceBackendPort
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1214, I32, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1316, I32, 0, OMITEMPTY),
     // k8s.io.api.networking.v1.ServiceCIDR
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 822, OMITEMPTY),
-    f(3, 1500, Msg, 823, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 939, OMITEMPTY),
+    f(3, 1625, Msg, 940, OMITEMPTY),
     // k8s.io.api.networking.v1.ServiceCIDRList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 820, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 937, REP),
     // k8s.io.api.networking.v1.ServiceCIDRSpec
-    f(1, 810, Str, 0, REP | OMITEMPTY),
+    f(1, 897, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.networking.v1.ServiceCIDRStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ClusterCIDR
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 943, OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ClusterCIDRList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 941, REP),
+    // k8s.io.api.networking.v1alpha1.ClusterCIDRSpec
+    f(1, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(2, 1363, I32, 0, 0),
+    f(3, 1178, Str, 0, 0),
+    f(4, 1179, Str, 0, 0),
+    // k8s.io.api.networking.v1alpha1.IPAddress
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 946, OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.IPAddressList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 944, REP),
+    // k8s.io.api.networking.v1alpha1.IPAddressSpec
+    f(1, 1347, Msg, 947, PTR | OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ParentReference
+    f(1, 1112, Str, 0, OMITEMPTY),
+    f(2, 1494, Str, 0, OMITEMPTY),
+    f(3, 1283, Str, 0, OMITEMPTY),
+    f(4, 1279, Str, 0, OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ServiceCIDR
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 950, OMITEMPTY),
+    f(3, 1625, Msg, 951, OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ServiceCIDRList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 948, REP),
+    // k8s.io.api.networking.v1alpha1.ServiceCIDRSpec
+    f(1, 897, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.networking.v1alpha1.ServiceCIDRStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.HTTPIngressPath
-    f(1, 1251, Str, 0, OMITEMPTY),
-    f(3, 1252, Str, 0, PTR | OMITEMPTY),
-    f(2, 776, Msg, 830, 0),
+    f(1, 1354, Str, 0, OMITEMPTY),
+    f(3, 1356, Str, 0, PTR | OMITEMPTY),
+    f(2, 862, Msg, 958, 0),
     // k8s.io.api.networking.v1beta1.HTTPIngressRuleValue
-    f(1, 1253, Msg, 824, REP),
+    f(1, 1357, Msg, 952, REP),
     // k8s.io.api.networking.v1beta1.IPAddress
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 828, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 956, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IPAddressList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 826, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 954, REP),
     // k8s.io.api.networking.v1beta1.IPAddressSpec
-    f(1, 1244, Msg, 844, PTR | OMITEMPTY),
+    f(1, 1347, Msg, 972, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.Ingress
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 841, OMITEMPTY),
-    f(3, 1500, Msg, 842, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 969, OMITEMPTY),
+    f(3, 1625, Msg, 970, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressBackend
-    f(1, 1462, Str, 0, OMITEMPTY),
-    f(2, 1463, Msg, 1269, OMITEMPTY),
-    f(3, 1378, Msg, 595, PTR | OMITEMPTY),
+    f(1, 1585, Str, 0, OMITEMPTY),
+    f(2, 1586, Msg, 1554, OMITEMPTY),
+    f(3, 1494, Msg, 666, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 834, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 962, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 831, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 959, REP),
     // k8s.io.api.networking.v1beta1.IngressClassParametersReference
-    f(1, 743, Str, 0, PTR | OMITEMPTY),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1428, Str, 0, PTR),
-    f(5, 1181, Str, 0, PTR | OMITEMPTY),
+    f(1, 828, Str, 0, PTR | OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1549, Str, 0, PTR),
+    f(5, 1283, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressClassSpec
-    f(1, 854, Str, 0, OMITEMPTY),
-    f(2, 1242, Msg, 833, PTR | OMITEMPTY),
+    f(1, 942, Str, 0, OMITEMPTY),
+    f(2, 1344, Msg, 961, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 829, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 957, REP),
     // k8s.io.api.networking.v1beta1.IngressLoadBalancerIngress
-    f(1, 1073, Str, 0, OMITEMPTY),
-    f(2, 1042, Str, 0, OMITEMPTY),
-    f(4, 1301, Msg, 838, REP | OMITEMPTY),
+    f(1, 1172, Str, 0, OMITEMPTY),
+    f(2, 1139, Str, 0, OMITEMPTY),
+    f(4, 1412, Msg, 966, REP | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressLoadBalancerStatus
-    f(1, 1059, Msg, 836, REP | OMITEMPTY),
+    f(1, 1156, Msg, 964, REP | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressPortStatus
-    f(1, 1299, I32, 0, 0),
-    f(2, 1325, Str, 0, 0),
-    f(3, 943, Str, 0, PTR | OMITEMPTY),
+    f(1, 1410, I32, 0, 0),
+    f(2, 1438, Str, 0, 0),
+    f(3, 1036, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressRule
-    f(1, 1031, Str, 0, OMITEMPTY),
-    f(2, 272, Msg, 840, EMBED),
+    f(1, 1127, Str, 0, OMITEMPTY),
+    f(2, 291, Msg, 968, EMBED),
     // k8s.io.api.networking.v1beta1.IngressRuleValue
-    f(1, 1046, Msg, 825, PTR | OMITEMPTY),
+    f(1, 1143, Msg, 953, PTR | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressSpec
-    f(4, 1060, Str, 0, PTR | OMITEMPTY),
-    f(1, 776, Msg, 830, PTR | OMITEMPTY),
-    f(2, 1576, Msg, 843, REP | OMITEMPTY),
-    f(3, 1407, Msg, 839, REP | OMITEMPTY),
+    f(4, 1157, Str, 0, PTR | OMITEMPTY),
+    f(1, 862, Msg, 958, PTR | OMITEMPTY),
+    f(2, 1706, Msg, 971, REP | OMITEMPTY),
+    f(3, 1527, Msg, 967, REP | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressStatus
-    f(1, 1122, Msg, 837, OMITEMPTY),
+    f(1, 1223, Msg, 965, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.IngressTLS
-    f(1, 1045, Str, 0, REP | OMITEMPTY),
-    f(2, 1441, Str, 0, OMITEMPTY),
+    f(1, 1142, Str, 0, REP | OMITEMPTY),
+    f(2, 1563, Str, 0, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.ParentReference
-    f(1, 1016, Str, 0, OMITEMPTY),
-    f(2, 1378, Str, 0, OMITEMPTY),
-    f(3, 1181, Str, 0, OMITEMPTY),
-    f(4, 1178, Str, 0, OMITEMPTY),
+    f(1, 1112, Str, 0, OMITEMPTY),
+    f(2, 1494, Str, 0, OMITEMPTY),
+    f(3, 1283, Str, 0, OMITEMPTY),
+    f(4, 1279, Str, 0, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.ServiceCIDR
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 847, OMITEMPTY),
-    f(3, 1500, Msg, 848, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 975, OMITEMPTY),
+    f(3, 1625, Msg, 976, OMITEMPTY),
     // k8s.io.api.networking.v1beta1.ServiceCIDRList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 845, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 973, REP),
     // k8s.io.api.networking.v1beta1.ServiceCIDRSpec
-    f(1, 810, Str, 0, REP | OMITEMPTY),
+    f(1, 897, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.networking.v1beta1.ServiceCIDRStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.node.v1.Overhead
-    f(1, 1278, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1383, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.node.v1.RuntimeClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1021, Str, 0, 0),
-    f(3, 1236, Msg, 849, PTR | OMITEMPTY),
-    f(4, 1422, Msg, 852, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1117, Str, 0, 0),
+    f(3, 1338, Msg, 977, PTR | OMITEMPTY),
+    f(4, 1543, Msg, 980, PTR | OMITEMPTY),
     // k8s.io.api.node.v1.RuntimeClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 850, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 978, REP),
     // k8s.io.api.node.v1.Scheduling
-    f(1, 1199, Str, 0, MAP | OMITEMPTY),
-    f(2, 1582, Msg, 591, REP | OMITEMPTY),
+    f(1, 1301, Str, 0, MAP | OMITEMPTY),
+    f(2, 1712, Msg, 662, REP | OMITEMPTY),
     // k8s.io.api.node.v1alpha1.Overhead
-    f(1, 1278, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1383, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.node.v1alpha1.RuntimeClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 856, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 984, 0),
     // k8s.io.api.node.v1alpha1.RuntimeClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 854, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 982, REP),
     // k8s.io.api.node.v1alpha1.RuntimeClassSpec
-    f(1, 1414, Str, 0, 0),
-    f(2, 1236, Msg, 853, PTR | OMITEMPTY),
-    f(3, 1422, Msg, 857, PTR | OMITEMPTY),
+    f(1, 1535, Str, 0, 0),
+    f(2, 1338, Msg, 981, PTR | OMITEMPTY),
+    f(3, 1543, Msg, 985, PTR | OMITEMPTY),
     // k8s.io.api.node.v1alpha1.Scheduling
-    f(1, 1199, Str, 0, MAP | OMITEMPTY),
-    f(2, 1582, Msg, 591, REP | OMITEMPTY),
+    f(1, 1301, Str, 0, MAP | OMITEMPTY),
+    f(2, 1712, Msg, 662, REP | OMITEMPTY),
     // k8s.io.api.node.v1beta1.Overhead
-    f(1, 1278, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1383, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.node.v1beta1.RuntimeClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1021, Str, 0, 0),
-    f(3, 1236, Msg, 858, PTR | OMITEMPTY),
-    f(4, 1422, Msg, 861, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1117, Str, 0, 0),
+    f(3, 1338, Msg, 986, PTR | OMITEMPTY),
+    f(4, 1543, Msg, 989, PTR | OMITEMPTY),
     // k8s.io.api.node.v1beta1.RuntimeClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 859, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 987, REP),
     // k8s.io.api.node.v1beta1.Scheduling
-    f(1, 1199, Str, 0, MAP | OMITEMPTY),
-    f(2, 1582, Msg, 591, REP | OMITEMPTY),
+    f(1, 1301, Str, 0, MAP | OMITEMPTY),
+    f(2, 1712, Msg, 662, REP | OMITEMPTY),
     // k8s.io.api.policy.v1.Eviction
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 889, Msg, 1227, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 981, Msg, 1512, PTR | OMITEMPTY),
     // k8s.io.api.policy.v1.PodDisruptionBudget
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 865, OMITEMPTY),
-    f(3, 1500, Msg, 866, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 993, OMITEMPTY),
+    f(3, 1625, Msg, 994, OMITEMPTY),
     // k8s.io.api.policy.v1.PodDisruptionBudgetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 863, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 991, REP),
     // k8s.io.api.policy.v1.PodDisruptionBudgetSpec
-    f(1, 1164, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(4, 1599, Str, 0, PTR | OMITEMPTY),
+    f(1, 1265, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(4, 1729, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.policy.v1.PodDisruptionBudgetStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 915, Msg, 1259, MAP | OMITEMPTY),
-    f(3, 917, I32, 0, 0),
-    f(4, 868, I32, 0, 0),
-    f(5, 900, I32, 0, 0),
-    f(6, 957, I32, 0, 0),
-    f(7, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1007, Msg, 1544, MAP | OMITEMPTY),
+    f(3, 1009, I32, 0, 0),
+    f(4, 956, I32, 0, 0),
+    f(5, 992, I32, 0, 0),
+    f(6, 1050, I32, 0, 0),
+    f(7, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.AllowedCSIDriver
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.policy.v1beta1.AllowedFlexVolume
+    f(1, 1016, Str, 0, 0),
+    // k8s.io.api.policy.v1beta1.AllowedHostPath
+    f(1, 1355, Str, 0, OMITEMPTY),
+    f(2, 1454, Bool, 0, OMITEMPTY),
     // k8s.io.api.policy.v1beta1.Eviction
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 889, Msg, 1227, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 981, Msg, 1512, PTR | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.FSGroupStrategyOptions
+    f(1, 1526, Str, 0, OMITEMPTY),
+    f(2, 1451, Msg, 1001, REP | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.HostPortRange
+    f(1, 1264, I32, 0, 0),
+    f(2, 1247, I32, 0, 0),
+    // k8s.io.api.policy.v1beta1.IDRange
+    f(1, 1264, I64, 0, 0),
+    f(2, 1247, I64, 0, 0),
     // k8s.io.api.policy.v1beta1.PodDisruptionBudget
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 870, OMITEMPTY),
-    f(3, 1500, Msg, 871, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1004, OMITEMPTY),
+    f(3, 1625, Msg, 1005, OMITEMPTY),
     // k8s.io.api.policy.v1beta1.PodDisruptionBudgetList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 868, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1002, REP),
     // k8s.io.api.policy.v1beta1.PodDisruptionBudgetSpec
-    f(1, 1164, Msg, 1269, PTR | OMITEMPTY),
-    f(2, 1447, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1153, Msg, 1269, PTR | OMITEMPTY),
-    f(4, 1599, Str, 0, PTR | OMITEMPTY),
+    f(1, 1265, Msg, 1554, PTR | OMITEMPTY),
+    f(2, 1570, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1254, Msg, 1554, PTR | OMITEMPTY),
+    f(4, 1729, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.policy.v1beta1.PodDisruptionBudgetStatus
-    f(1, 1221, I64, 0, OMITEMPTY),
-    f(2, 915, Msg, 1259, MAP | OMITEMPTY),
-    f(3, 917, I32, 0, 0),
-    f(4, 868, I32, 0, 0),
-    f(5, 900, I32, 0, 0),
-    f(6, 957, I32, 0, 0),
-    f(7, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 1323, I64, 0, OMITEMPTY),
+    f(2, 1007, Msg, 1544, MAP | OMITEMPTY),
+    f(3, 1009, I32, 0, 0),
+    f(4, 956, I32, 0, 0),
+    f(5, 992, I32, 0, 0),
+    f(6, 1050, I32, 0, 0),
+    f(7, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.PodSecurityPolicy
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1008, OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.PodSecurityPolicyList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1006, REP),
+    // k8s.io.api.policy.v1beta1.PodSecurityPolicySpec
+    f(1, 1431, Bool, 0, OMITEMPTY),
+    f(2, 973, Str, 0, REP | OMITEMPTY),
+    f(3, 1487, Str, 0, REP | OMITEMPTY),
+    f(4, 820, Str, 0, REP | OMITEMPTY),
+    f(5, 1781, Str, 0, REP | OMITEMPTY),
+    f(6, 1132, Bool, 0, OMITEMPTY),
+    f(7, 1136, Msg, 1000, REP | OMITEMPTY),
+    f(8, 1133, Bool, 0, OMITEMPTY),
+    f(9, 1130, Bool, 0, OMITEMPTY),
+    f(10, 1553, Msg, 1012, 0),
+    f(11, 1530, Msg, 1010, 0),
+    f(22, 1528, Msg, 1009, PTR | OMITEMPTY),
+    f(12, 1666, Msg, 1013, 0),
+    f(13, 1093, Msg, 999, 0),
+    f(14, 1455, Bool, 0, OMITEMPTY),
+    f(15, 974, Bool, 0, PTR | OMITEMPTY),
+    f(16, 815, Bool, 0, PTR | OMITEMPTY),
+    f(17, 822, Msg, 997, REP | OMITEMPTY),
+    f(18, 821, Msg, 996, REP | OMITEMPTY),
+    f(23, 819, Msg, 995, REP | OMITEMPTY),
+    f(19, 826, Str, 0, REP | OMITEMPTY),
+    f(20, 1089, Str, 0, REP | OMITEMPTY),
+    f(21, 823, Str, 0, REP | OMITEMPTY),
+    f(24, 1533, Msg, 1011, PTR | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.RunAsGroupStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1451, Msg, 1001, REP | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.RunAsUserStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1451, Msg, 1001, REP | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.RuntimeClassStrategyOptions
+    f(1, 824, Str, 0, REP),
+    f(2, 979, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.SELinuxStrategyOptions
+    f(1, 1526, Str, 0, 0),
+    f(2, 1556, Msg, 631, PTR | OMITEMPTY),
+    // k8s.io.api.policy.v1beta1.SupplementalGroupsStrategyOptions
+    f(1, 1526, Str, 0, OMITEMPTY),
+    f(2, 1451, Msg, 1001, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1.AggregationRule
-    f(1, 820, Msg, 1238, REP | OMITEMPTY),
+    f(1, 907, Msg, 1523, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1.ClusterRole
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 877, REP),
-    f(3, 724, Msg, 872, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1019, REP),
+    f(3, 801, Msg, 1014, PTR | OMITEMPTY),
     // k8s.io.api.rbac.v1.ClusterRoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 883, REP | OMITEMPTY),
-    f(3, 1404, Msg, 882, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1025, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1024, 0),
     // k8s.io.api.rbac.v1.ClusterRoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 874, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1016, REP),
     // k8s.io.api.rbac.v1.ClusterRoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 873, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1015, REP),
     // k8s.io.api.rbac.v1.PolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP | OMITEMPTY),
-    f(3, 1392, Str, 0, REP | OMITEMPTY),
-    f(4, 1387, Str, 0, REP | OMITEMPTY),
-    f(5, 1209, Str, 0, REP | OMITEMPTY),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1506, Str, 0, REP | OMITEMPTY),
+    f(5, 1311, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1.Role
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 877, REP),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1019, REP),
     // k8s.io.api.rbac.v1.RoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 883, REP | OMITEMPTY),
-    f(3, 1404, Msg, 882, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1025, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1024, 0),
     // k8s.io.api.rbac.v1.RoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 879, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1021, REP),
     // k8s.io.api.rbac.v1.RoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 878, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1020, REP),
     // k8s.io.api.rbac.v1.RoleRef
-    f(1, 743, Str, 0, 0),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, 0),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.rbac.v1.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 743, Str, 0, OMITEMPTY),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1181, Str, 0, OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 828, Str, 0, OMITEMPTY),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, OMITEMPTY),
     // k8s.io.api.rbac.v1alpha1.AggregationRule
-    f(1, 820, Msg, 1238, REP | OMITEMPTY),
+    f(1, 907, Msg, 1523, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1alpha1.ClusterRole
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 889, REP),
-    f(3, 724, Msg, 884, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1031, REP),
+    f(3, 801, Msg, 1026, PTR | OMITEMPTY),
     // k8s.io.api.rbac.v1alpha1.ClusterRoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 895, REP | OMITEMPTY),
-    f(3, 1404, Msg, 894, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1037, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1036, 0),
     // k8s.io.api.rbac.v1alpha1.ClusterRoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 886, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1028, REP),
     // k8s.io.api.rbac.v1alpha1.ClusterRoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 885, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1027, REP),
     // k8s.io.api.rbac.v1alpha1.PolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(3, 744, Str, 0, REP | OMITEMPTY),
-    f(4, 1392, Str, 0, REP | OMITEMPTY),
-    f(5, 1387, Str, 0, REP | OMITEMPTY),
-    f(6, 1209, Str, 0, REP | OMITEMPTY),
+    f(1, 1761, Str, 0, REP),
+    f(3, 829, Str, 0, REP | OMITEMPTY),
+    f(4, 1511, Str, 0, REP | OMITEMPTY),
+    f(5, 1506, Str, 0, REP | OMITEMPTY),
+    f(6, 1311, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1alpha1.Role
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 889, REP),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1031, REP),
     // k8s.io.api.rbac.v1alpha1.RoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 895, REP | OMITEMPTY),
-    f(3, 1404, Msg, 894, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1037, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1036, 0),
     // k8s.io.api.rbac.v1alpha1.RoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 891, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1033, REP),
     // k8s.io.api.rbac.v1alpha1.RoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 890, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1032, REP),
     // k8s.io.api.rbac.v1alpha1.RoleRef
-    f(1, 743, Str, 0, 0),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, 0),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.rbac.v1alpha1.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 746, Str, 0, OMITEMPTY),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1181, Str, 0, OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 831, Str, 0, OMITEMPTY),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, OMITEMPTY),
     // k8s.io.api.rbac.v1beta1.AggregationRule
-    f(1, 820, Msg, 1238, REP | OMITEMPTY),
+    f(1, 907, Msg, 1523, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1beta1.ClusterRole
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 901, REP),
-    f(3, 724, Msg, 896, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1043, REP),
+    f(3, 801, Msg, 1038, PTR | OMITEMPTY),
     // k8s.io.api.rbac.v1beta1.ClusterRoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 907, REP | OMITEMPTY),
-    f(3, 1404, Msg, 906, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1049, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1048, 0),
     // k8s.io.api.rbac.v1beta1.ClusterRoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 898, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1040, REP),
     // k8s.io.api.rbac.v1beta1.ClusterRoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 897, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1039, REP),
     // k8s.io.api.rbac.v1beta1.PolicyRule
-    f(1, 1626, Str, 0, REP),
-    f(2, 744, Str, 0, REP | OMITEMPTY),
-    f(3, 1392, Str, 0, REP | OMITEMPTY),
-    f(4, 1387, Str, 0, REP | OMITEMPTY),
-    f(5, 1209, Str, 0, REP | OMITEMPTY),
+    f(1, 1761, Str, 0, REP),
+    f(2, 829, Str, 0, REP | OMITEMPTY),
+    f(3, 1511, Str, 0, REP | OMITEMPTY),
+    f(4, 1506, Str, 0, REP | OMITEMPTY),
+    f(5, 1311, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.rbac.v1beta1.Role
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1407, Msg, 901, REP),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1527, Msg, 1043, REP),
     // k8s.io.api.rbac.v1beta1.RoleBinding
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1527, Msg, 907, REP | OMITEMPTY),
-    f(3, 1404, Msg, 906, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1655, Msg, 1049, REP | OMITEMPTY),
+    f(3, 1523, Msg, 1048, 0),
     // k8s.io.api.rbac.v1beta1.RoleBindingList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 903, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1045, REP),
     // k8s.io.api.rbac.v1beta1.RoleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 902, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1044, REP),
     // k8s.io.api.rbac.v1beta1.RoleRef
-    f(1, 743, Str, 0, 0),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, 0),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.rbac.v1beta1.Subject
-    f(1, 1090, Str, 0, 0),
-    f(2, 743, Str, 0, OMITEMPTY),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1181, Str, 0, OMITEMPTY),
+    f(1, 1191, Str, 0, 0),
+    f(2, 828, Str, 0, OMITEMPTY),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, OMITEMPTY),
     // k8s.io.api.resource.v1.AllocatedDeviceStatus
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Str, 0, 0),
-    f(3, 905, Str, 0, 0),
-    f(7, 1470, Str, 0, PTR | OMITEMPTY),
-    f(4, 835, Msg, 1225, REP),
-    f(5, 876, Msg, 1266, PTR | OMITEMPTY),
-    f(6, 1186, Msg, 942, PTR | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Str, 0, 0),
+    f(3, 997, Str, 0, 0),
+    f(7, 1593, Str, 0, PTR | OMITEMPTY),
+    f(4, 922, Msg, 1510, REP),
+    f(5, 964, Msg, 1551, PTR | OMITEMPTY),
+    f(6, 1288, Msg, 1084, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.AllocationResult
-    f(1, 910, Msg, 918, OMITEMPTY),
-    f(3, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 735, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1002, Msg, 1060, OMITEMPTY),
+    f(3, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 813, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.CELDeviceSelector
-    f(1, 960, Str, 0, 0),
+    f(1, 1053, Str, 0, 0),
     // k8s.io.api.resource.v1.CapacityRequestPolicy
-    f(1, 883, Msg, 1217, PTR),
-    f(3, 1616, Msg, 1217, REP | OMITEMPTY),
-    f(4, 1615, Msg, 912, PTR | OMITEMPTY),
+    f(1, 972, Msg, 1502, PTR),
+    f(3, 1747, Msg, 1502, REP | OMITEMPTY),
+    f(4, 1746, Msg, 1054, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.CapacityRequestPolicyRange
-    f(1, 1163, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1146, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 1505, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1264, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1247, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 1630, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.CapacityRequirements
-    f(1, 1370, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1485, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1.Counter
-    f(1, 1620, Msg, 1217, 0),
+    f(1, 1751, Msg, 1502, 0),
     // k8s.io.api.resource.v1.CounterSet
-    f(1, 1178, Str, 0, 0),
-    f(2, 860, Msg, 914, MAP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 948, Msg, 1056, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1.Device
-    f(1, 1178, Str, 0, 0),
-    f(2, 762, Msg, 919, MAP | OMITEMPTY),
-    f(3, 797, Msg, 920, MAP | OMITEMPTY),
-    f(4, 844, Msg, 929, REP | OMITEMPTY),
-    f(5, 1196, Str, 0, PTR | OMITEMPTY),
-    f(6, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(7, 726, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1546, Msg, 934, REP | OMITEMPTY),
-    f(9, 787, Bool, 0, PTR | OMITEMPTY),
-    f(10, 785, Str, 0, REP | OMITEMPTY),
-    f(11, 786, Str, 0, REP | OMITEMPTY),
-    f(12, 736, Bool, 0, PTR | OMITEMPTY),
-    f(14, 1191, Msg, 945, MAP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 847, Msg, 1061, MAP | OMITEMPTY),
+    f(3, 884, Msg, 1062, MAP | OMITEMPTY),
+    f(4, 931, Msg, 1071, REP | OMITEMPTY),
+    f(5, 1298, Str, 0, PTR | OMITEMPTY),
+    f(6, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(7, 803, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1675, Msg, 1076, REP | OMITEMPTY),
+    f(9, 873, Bool, 0, PTR | OMITEMPTY),
+    f(10, 871, Str, 0, REP | OMITEMPTY),
+    f(11, 872, Str, 0, REP | OMITEMPTY),
+    f(12, 814, Bool, 0, PTR | OMITEMPTY),
+    f(14, 1293, Msg, 1087, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceAllocationConfiguration
-    f(1, 1488, Str, 0, 0),
-    f(2, 1370, Str, 0, REP | OMITEMPTY),
-    f(3, 144, Msg, 927, EMBED),
+    f(1, 1612, Str, 0, 0),
+    f(2, 1485, Str, 0, REP | OMITEMPTY),
+    f(3, 156, Msg, 1069, EMBED),
     // k8s.io.api.resource.v1.DeviceAllocationResult
-    f(1, 1399, Msg, 931, REP | OMITEMPTY),
-    f(2, 836, Msg, 917, REP | OMITEMPTY),
+    f(1, 1518, Msg, 1073, REP | OMITEMPTY),
+    f(2, 923, Msg, 1059, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceAttribute
-    f(2, 1067, I64, 0, PTR | OMITEMPTY),
-    f(3, 789, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1519, Str, 0, PTR | OMITEMPTY),
-    f(5, 1627, Str, 0, PTR | OMITEMPTY),
-    f(6, 1071, I64, 0, REP | OMITEMPTY),
-    f(7, 790, Bool, 0, REP | OMITEMPTY),
-    f(8, 1521, Str, 0, REP | OMITEMPTY),
-    f(9, 1628, Str, 0, REP | OMITEMPTY),
+    f(2, 1165, I64, 0, PTR | OMITEMPTY),
+    f(3, 875, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1644, Str, 0, PTR | OMITEMPTY),
+    f(5, 1762, Str, 0, PTR | OMITEMPTY),
+    f(6, 1170, I64, 0, REP | OMITEMPTY),
+    f(7, 876, Bool, 0, REP | OMITEMPTY),
+    f(8, 1647, Str, 0, REP | OMITEMPTY),
+    f(9, 1763, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceCapacity
-    f(1, 1620, Msg, 1217, 0),
-    f(2, 1365, Msg, 911, PTR | OMITEMPTY),
+    f(1, 1751, Msg, 1502, 0),
+    f(2, 1480, Msg, 1053, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceClaim
-    f(1, 1370, Msg, 930, REP),
-    f(2, 841, Msg, 928, REP | OMITEMPTY),
-    f(3, 836, Msg, 922, REP | OMITEMPTY),
+    f(1, 1485, Msg, 1072, REP),
+    f(2, 928, Msg, 1070, REP | OMITEMPTY),
+    f(3, 923, Msg, 1064, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceClaimConfiguration
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 144, Msg, 927, EMBED),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 156, Msg, 1069, EMBED),
     // k8s.io.api.resource.v1.DeviceClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 926, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1068, 0),
     // k8s.io.api.resource.v1.DeviceClassConfiguration
-    f(1, 144, Msg, 927, EMBED),
+    f(1, 156, Msg, 1069, EMBED),
     // k8s.io.api.resource.v1.DeviceClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 923, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1065, REP),
     // k8s.io.api.resource.v1.DeviceClassSpec
-    f(1, 1448, Msg, 932, REP | OMITEMPTY),
-    f(2, 836, Msg, 924, REP | OMITEMPTY),
-    f(4, 963, Str, 0, PTR | OMITEMPTY),
+    f(1, 1571, Msg, 1074, REP | OMITEMPTY),
+    f(2, 923, Msg, 1066, REP | OMITEMPTY),
+    f(4, 1056, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceConfiguration
-    f(1, 1225, Msg, 946, PTR | OMITEMPTY),
+    f(1, 1327, Msg, 1089, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceConstraint
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 1135, Str, 0, PTR | OMITEMPTY),
-    f(3, 918, Str, 0, PTR | OMITEMPTY),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 1236, Str, 0, PTR | OMITEMPTY),
+    f(3, 1010, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceCounterConsumption
-    f(1, 859, Str, 0, 0),
-    f(2, 860, Msg, 914, MAP | OMITEMPTY),
+    f(1, 947, Str, 0, 0),
+    f(2, 948, Msg, 1056, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 949, Msg, 941, PTR | OMITEMPTY),
-    f(3, 988, Msg, 933, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1042, Msg, 1083, PTR | OMITEMPTY),
+    f(3, 1082, Msg, 1075, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceRequestAllocationResult
-    f(1, 1361, Str, 0, 0),
-    f(2, 924, Str, 0, 0),
-    f(3, 1295, Str, 0, 0),
-    f(4, 905, Str, 0, 0),
-    f(5, 721, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1582, Msg, 940, REP | OMITEMPTY),
-    f(7, 785, Str, 0, REP | OMITEMPTY),
-    f(8, 786, Str, 0, REP | OMITEMPTY),
-    f(9, 1470, Str, 0, PTR | OMITEMPTY),
-    f(10, 843, Msg, 1217, MAP | OMITEMPTY),
-    f(11, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1476, Str, 0, 0),
+    f(2, 1016, Str, 0, 0),
+    f(3, 1406, Str, 0, 0),
+    f(4, 997, Str, 0, 0),
+    f(5, 798, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1712, Msg, 1082, REP | OMITEMPTY),
+    f(7, 871, Str, 0, REP | OMITEMPTY),
+    f(8, 872, Str, 0, REP | OMITEMPTY),
+    f(9, 1593, Str, 0, PTR | OMITEMPTY),
+    f(10, 930, Msg, 1502, MAP | OMITEMPTY),
+    f(11, 1610, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceSelector
-    f(1, 802, Msg, 910, PTR | OMITEMPTY),
+    f(1, 889, Msg, 1052, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceSubRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 906, Str, 0, 0),
-    f(3, 1448, Msg, 932, REP | OMITEMPTY),
-    f(4, 734, Str, 0, OMITEMPTY),
-    f(5, 858, I64, 0, OMITEMPTY),
-    f(6, 1582, Msg, 940, REP | OMITEMPTY),
-    f(7, 797, Msg, 913, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1074, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(6, 1712, Msg, 1082, REP | OMITEMPTY),
+    f(7, 884, Msg, 1055, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceTaint
-    f(1, 1086, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 929, Str, 0, 0),
-    f(4, 1572, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1022, Str, 0, 0),
+    f(4, 1702, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceTaintRule
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 937, 0),
-    f(3, 1500, Msg, 938, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1079, 0),
+    f(3, 1625, Msg, 1080, OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceTaintRuleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 935, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1077, REP),
     // k8s.io.api.resource.v1.DeviceTaintRuleSpec
-    f(1, 909, Msg, 939, PTR | OMITEMPTY),
-    f(2, 1545, Msg, 934, OMITEMPTY),
+    f(1, 1001, Msg, 1081, PTR | OMITEMPTY),
+    f(2, 1674, Msg, 1076, OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceTaintRuleStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceTaintSelector
-    f(2, 924, Str, 0, PTR | OMITEMPTY),
-    f(3, 1295, Str, 0, PTR | OMITEMPTY),
-    f(4, 905, Str, 0, PTR | OMITEMPTY),
+    f(2, 1016, Str, 0, PTR | OMITEMPTY),
+    f(3, 1406, Str, 0, PTR | OMITEMPTY),
+    f(4, 997, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.DeviceToleration
-    f(1, 1086, Str, 0, OMITEMPTY),
-    f(2, 1229, Str, 0, OMITEMPTY),
-    f(3, 1620, Str, 0, OMITEMPTY),
-    f(4, 929, Str, 0, OMITEMPTY),
-    f(5, 1581, I64, 0, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, OMITEMPTY),
+    f(2, 1331, Str, 0, OMITEMPTY),
+    f(3, 1751, Str, 0, OMITEMPTY),
+    f(4, 1022, Str, 0, OMITEMPTY),
+    f(5, 1711, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.ExactDeviceRequest
-    f(1, 906, Str, 0, 0),
-    f(2, 1448, Msg, 932, REP | OMITEMPTY),
-    f(3, 734, Str, 0, OMITEMPTY),
-    f(4, 858, I64, 0, OMITEMPTY),
-    f(5, 721, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1582, Msg, 940, REP | OMITEMPTY),
-    f(7, 797, Msg, 913, PTR | OMITEMPTY),
+    f(1, 998, Str, 0, 0),
+    f(2, 1571, Msg, 1074, REP | OMITEMPTY),
+    f(3, 811, Str, 0, OMITEMPTY),
+    f(4, 946, I64, 0, OMITEMPTY),
+    f(5, 798, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1712, Msg, 1082, REP | OMITEMPTY),
+    f(7, 884, Msg, 1055, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.NetworkDeviceData
-    f(1, 1069, Str, 0, OMITEMPTY),
-    f(2, 1078, Str, 0, REP | OMITEMPTY),
-    f(3, 1023, Str, 0, OMITEMPTY),
+    f(1, 1168, Str, 0, OMITEMPTY),
+    f(2, 1177, Str, 0, REP | OMITEMPTY),
+    f(3, 1119, Str, 0, OMITEMPTY),
     // k8s.io.api.resource.v1.NodeAllocatableMapping
-    f(1, 798, Str, 0, PTR | OMITEMPTY),
-    f(2, 799, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 907, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 886, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 999, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.NodeAllocatableOverhead
-    f(1, 1259, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1257, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1364, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1361, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.NodeAllocatableResource
-    f(3, 1134, Msg, 943, PTR | OMITEMPTY),
-    f(4, 1236, Msg, 944, PTR | OMITEMPTY),
+    f(3, 1235, Msg, 1085, PTR | OMITEMPTY),
+    f(4, 1338, Msg, 1086, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1.NodeAllocatableResourceMapping
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 812, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1.OpaqueDeviceConfiguration
-    f(1, 924, Str, 0, 0),
-    f(2, 1242, Msg, 1266, 0),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1344, Msg, 1551, 0),
     // k8s.io.api.resource.v1.ResourceClaim
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 950, 0),
-    f(3, 1500, Msg, 951, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1093, 0),
+    f(3, 1625, Msg, 1094, OMITEMPTY),
     // k8s.io.api.resource.v1.ResourceClaimConsumerReference
-    f(1, 743, Str, 0, OMITEMPTY),
-    f(3, 1378, Str, 0, 0),
-    f(4, 1178, Str, 0, 0),
-    f(5, 1595, Str, 0, 0),
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
     // k8s.io.api.resource.v1.ResourceClaimList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 947, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1090, REP),
     // k8s.io.api.resource.v1.ResourceClaimSpec
-    f(1, 910, Msg, 921, 0),
+    f(1, 1002, Msg, 1063, 0),
     // k8s.io.api.resource.v1.ResourceClaimStatus
-    f(1, 733, Msg, 909, PTR | OMITEMPTY),
-    f(2, 1375, Msg, 948, REP | OMITEMPTY),
-    f(4, 910, Msg, 908, REP | OMITEMPTY),
+    f(1, 810, Msg, 1051, PTR | OMITEMPTY),
+    f(2, 1491, Msg, 1091, REP | OMITEMPTY),
+    f(4, 1002, Msg, 1050, REP | OMITEMPTY),
     // k8s.io.api.resource.v1.ResourceClaimTemplate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 954, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1097, 0),
     // k8s.io.api.resource.v1.ResourceClaimTemplateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 952, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1095, REP),
     // k8s.io.api.resource.v1.ResourceClaimTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 950, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1093, 0),
     // k8s.io.api.resource.v1.ResourcePool
-    f(1, 1178, Str, 0, 0),
-    f(2, 1008, I64, 0, 0),
-    f(3, 1389, I64, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1104, I64, 0, 0),
+    f(3, 1508, I64, 0, 0),
     // k8s.io.api.resource.v1.ResourceSlice
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 958, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1101, 0),
     // k8s.io.api.resource.v1.ResourceSliceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 956, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1099, REP),
     // k8s.io.api.resource.v1.ResourceSliceSpec
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Msg, 955, 0),
-    f(3, 1196, Str, 0, PTR | OMITEMPTY),
-    f(4, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 726, Bool, 0, PTR | OMITEMPTY),
-    f(6, 910, Msg, 916, REP | OMITEMPTY),
-    f(7, 1258, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1474, Msg, 915, REP | OMITEMPTY),
-    f(9, 1248, Str, 0, PTR | OMITEMPTY),
-    f(10, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Msg, 1098, 0),
+    f(3, 1298, Str, 0, PTR | OMITEMPTY),
+    f(4, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 803, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1002, Msg, 1058, REP | OMITEMPTY),
+    f(7, 1362, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1598, Msg, 1057, REP | OMITEMPTY),
+    f(9, 1351, Str, 0, PTR | OMITEMPTY),
+    f(10, 1610, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.AllocationResult
+    f(1, 1502, Str, 0, OMITEMPTY),
+    f(2, 855, Msg, 552, PTR | OMITEMPTY),
+    f(3, 1596, Bool, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.PodScheduling
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1105, 0),
+    f(3, 1625, Msg, 1106, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.PodSchedulingList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1103, REP),
+    // k8s.io.api.resource.v1alpha1.PodSchedulingSpec
+    f(1, 1569, Str, 0, OMITEMPTY),
+    f(2, 1415, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.PodSchedulingStatus
+    f(1, 1499, Msg, 1111, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClaim
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1112, 0),
+    f(3, 1625, Msg, 1113, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimConsumerReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1107, REP),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimParametersReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimSchedulingStatus
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1731, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimSpec
+    f(1, 1500, Str, 0, 0),
+    f(2, 1345, Msg, 1110, PTR | OMITEMPTY),
+    f(3, 811, Str, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimStatus
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 810, Msg, 1102, PTR | OMITEMPTY),
+    f(3, 1491, Msg, 1108, REP | OMITEMPTY),
+    f(4, 969, Bool, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1116, 0),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimTemplateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1114, REP),
+    // k8s.io.api.resource.v1alpha1.ResourceClaimTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1112, 0),
+    // k8s.io.api.resource.v1alpha1.ResourceClass
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1017, Str, 0, 0),
+    f(3, 1345, Msg, 1119, PTR | OMITEMPTY),
+    f(4, 1665, Msg, 552, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha1.ResourceClassList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1117, REP),
+    // k8s.io.api.resource.v1alpha1.ResourceClassParametersReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.AllocationResult
+    f(1, 1503, Msg, 1156, REP | OMITEMPTY),
+    f(2, 855, Msg, 552, PTR | OMITEMPTY),
+    f(3, 1596, Bool, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.AllocationResultModel
+    f(1, 1280, Msg, 1124, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.DriverAllocationResult
+    f(1, 1759, Msg, 1551, OMITEMPTY),
+    f(2, 21, Msg, 1121, EMBED),
+    // k8s.io.api.resource.v1alpha2.DriverRequests
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 1758, Msg, 1551, OMITEMPTY),
+    f(3, 1485, Msg, 1158, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesAllocationResult
+    f(1, 1279, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesAttribute
+    f(1, 1279, Str, 0, 0),
+    f(2, 357, Msg, 1126, EMBED),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesAttributeValue
+    f(6, 1445, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 875, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1165, I64, 0, PTR | OMITEMPTY),
+    f(8, 1166, Msg, 1129, PTR | OMITEMPTY),
+    f(5, 1644, Str, 0, PTR | OMITEMPTY),
+    f(9, 1646, Msg, 1132, PTR | OMITEMPTY),
+    f(10, 1762, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesFilter
+    f(1, 1570, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesInstance
+    f(1, 1279, Str, 0, 0),
+    f(2, 847, Msg, 1125, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesIntSlice
+    f(1, 1170, I64, 0, REP),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesRequest
+    f(1, 1570, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesResources
+    f(1, 1164, Msg, 1128, REP),
+    // k8s.io.api.resource.v1alpha2.NamedResourcesStringSlice
+    f(1, 1647, Str, 0, REP),
+    // k8s.io.api.resource.v1alpha2.PodSchedulingContext
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1135, 0),
+    f(3, 1625, Msg, 1136, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.PodSchedulingContextList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1133, REP),
+    // k8s.io.api.resource.v1alpha2.PodSchedulingContextSpec
+    f(1, 1569, Str, 0, OMITEMPTY),
+    f(2, 1415, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.PodSchedulingContextStatus
+    f(1, 1499, Msg, 1143, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaim
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1144, 0),
+    f(3, 1625, Msg, 1145, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimConsumerReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1137, REP),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimParameters
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1103, Msg, 1142, PTR | OMITEMPTY),
+    f(3, 1596, Bool, 0, OMITEMPTY),
+    f(4, 1018, Msg, 1123, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimParametersList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1140, REP),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimParametersReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimSchedulingStatus
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1731, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimSpec
+    f(1, 1500, Str, 0, 0),
+    f(2, 1345, Msg, 1142, PTR | OMITEMPTY),
+    f(3, 811, Str, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimStatus
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 810, Msg, 1120, PTR | OMITEMPTY),
+    f(3, 1491, Msg, 1138, REP | OMITEMPTY),
+    f(4, 969, Bool, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1148, 0),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimTemplateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1146, REP),
+    // k8s.io.api.resource.v1alpha2.ResourceClaimTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1144, 0),
+    // k8s.io.api.resource.v1alpha2.ResourceClass
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1017, Str, 0, 0),
+    f(3, 1345, Msg, 1153, PTR | OMITEMPTY),
+    f(4, 1665, Msg, 552, PTR | OMITEMPTY),
+    f(5, 1649, Bool, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClassList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1149, REP),
+    // k8s.io.api.resource.v1alpha2.ResourceClassParameters
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1103, Msg, 1153, PTR | OMITEMPTY),
+    f(3, 1758, Msg, 1163, REP | OMITEMPTY),
+    f(4, 1079, Msg, 1154, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceClassParametersList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1151, REP),
+    // k8s.io.api.resource.v1alpha2.ResourceClassParametersReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1283, Str, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceFilter
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 570, Msg, 1155, EMBED),
+    // k8s.io.api.resource.v1alpha2.ResourceFilterModel
+    f(1, 1280, Msg, 1127, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceHandle
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 964, Str, 0, OMITEMPTY),
+    f(5, 1648, Msg, 1162, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceModel
+    f(1, 1280, Msg, 1131, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceRequest
+    f(1, 1758, Msg, 1551, OMITEMPTY),
+    f(2, 587, Msg, 1159, EMBED),
+    // k8s.io.api.resource.v1alpha2.ResourceRequestModel
+    f(1, 1280, Msg, 1130, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha2.ResourceSlice
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1298, Str, 0, OMITEMPTY),
+    f(3, 1017, Str, 0, 0),
+    f(4, 575, Msg, 1157, EMBED),
+    // k8s.io.api.resource.v1alpha2.ResourceSliceList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1160, REP),
+    // k8s.io.api.resource.v1alpha2.StructuredResourceHandle
+    f(1, 1757, Msg, 1551, OMITEMPTY),
+    f(2, 1756, Msg, 1551, OMITEMPTY),
+    f(4, 1298, Str, 0, OMITEMPTY),
+    f(5, 1518, Msg, 1122, REP),
+    // k8s.io.api.resource.v1alpha2.VendorParameters
+    f(1, 1017, Str, 0, OMITEMPTY),
+    f(2, 1344, Msg, 1551, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.AllocatedDeviceStatus
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Str, 0, 0),
+    f(3, 997, Str, 0, 0),
+    f(4, 922, Msg, 1510, REP),
+    f(5, 964, Msg, 1551, PTR | OMITEMPTY),
+    f(6, 1288, Msg, 1194, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.AllocationResult
+    f(1, 1002, Msg, 1172, OMITEMPTY),
+    f(3, 1301, Msg, 552, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.BasicDevice
+    f(1, 847, Msg, 1173, MAP | OMITEMPTY),
+    f(2, 884, Msg, 1502, MAP | OMITEMPTY),
+    f(3, 931, Msg, 1182, REP | OMITEMPTY),
+    f(4, 1298, Str, 0, PTR | OMITEMPTY),
+    f(5, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(6, 803, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1675, Msg, 1187, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.CELDeviceSelector
-    f(1, 960, Str, 0, 0),
+    f(1, 1053, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha3.Counter
+    f(1, 1751, Msg, 1502, 0),
+    // k8s.io.api.resource.v1alpha3.CounterSet
+    f(1, 1279, Str, 0, 0),
+    f(2, 948, Msg, 1168, MAP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.Device
+    f(1, 1279, Str, 0, 0),
+    f(2, 865, Msg, 1166, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceAllocationConfiguration
+    f(1, 1612, Str, 0, 0),
+    f(2, 1485, Str, 0, REP | OMITEMPTY),
+    f(3, 156, Msg, 1180, EMBED),
+    // k8s.io.api.resource.v1alpha3.DeviceAllocationResult
+    f(1, 1518, Msg, 1184, REP | OMITEMPTY),
+    f(2, 923, Msg, 1171, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceAttribute
+    f(2, 1165, I64, 0, PTR | OMITEMPTY),
+    f(3, 875, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1644, Str, 0, PTR | OMITEMPTY),
+    f(5, 1762, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceClaim
+    f(1, 1485, Msg, 1183, REP),
+    f(2, 928, Msg, 1181, REP | OMITEMPTY),
+    f(3, 923, Msg, 1175, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceClaimConfiguration
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 156, Msg, 1180, EMBED),
+    // k8s.io.api.resource.v1alpha3.DeviceClass
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1179, 0),
+    // k8s.io.api.resource.v1alpha3.DeviceClassConfiguration
+    f(1, 156, Msg, 1180, EMBED),
+    // k8s.io.api.resource.v1alpha3.DeviceClassList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1176, REP),
+    // k8s.io.api.resource.v1alpha3.DeviceClassSpec
+    f(1, 1571, Msg, 1185, REP | OMITEMPTY),
+    f(2, 923, Msg, 1177, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceConfiguration
+    f(1, 1327, Msg, 1195, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceConstraint
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 1236, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceCounterConsumption
+    f(1, 947, Str, 0, 0),
+    f(2, 948, Msg, 1168, MAP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceRequest
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1185, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(6, 798, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1082, Msg, 1186, REP | OMITEMPTY),
+    f(8, 1712, Msg, 1193, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceRequestAllocationResult
+    f(1, 1476, Str, 0, 0),
+    f(2, 1016, Str, 0, 0),
+    f(3, 1406, Str, 0, 0),
+    f(4, 997, Str, 0, 0),
+    f(5, 798, Bool, 0, PTR),
+    f(6, 1712, Msg, 1193, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceSelector
-    f(1, 802, Msg, 959, PTR | OMITEMPTY),
+    f(1, 889, Msg, 1167, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceSubRequest
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1185, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(7, 1712, Msg, 1193, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceTaint
-    f(1, 1086, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 929, Str, 0, 0),
-    f(4, 1572, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1022, Str, 0, 0),
+    f(4, 1702, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceTaintRule
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 964, 0),
-    f(3, 1500, Msg, 965, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1190, 0),
+    f(3, 1625, Msg, 1191, OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceTaintRuleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 962, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1188, REP),
     // k8s.io.api.resource.v1alpha3.DeviceTaintRuleSpec
-    f(1, 909, Msg, 966, PTR | OMITEMPTY),
-    f(2, 1545, Msg, 961, OMITEMPTY),
+    f(1, 1001, Msg, 1192, PTR | OMITEMPTY),
+    f(2, 1674, Msg, 1187, OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceTaintRuleStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.DeviceTaintSelector
-    f(2, 924, Str, 0, PTR | OMITEMPTY),
-    f(3, 1295, Str, 0, PTR | OMITEMPTY),
-    f(4, 905, Str, 0, PTR | OMITEMPTY),
+    f(2, 1016, Str, 0, PTR | OMITEMPTY),
+    f(3, 1406, Str, 0, PTR | OMITEMPTY),
+    f(4, 997, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.DeviceToleration
+    f(1, 1187, Str, 0, OMITEMPTY),
+    f(2, 1331, Str, 0, OMITEMPTY),
+    f(3, 1751, Str, 0, OMITEMPTY),
+    f(4, 1022, Str, 0, OMITEMPTY),
+    f(5, 1711, I64, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.NetworkDeviceData
+    f(1, 1168, Str, 0, OMITEMPTY),
+    f(2, 1177, Str, 0, REP | OMITEMPTY),
+    f(3, 1119, Str, 0, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.OpaqueDeviceConfiguration
+    f(1, 1016, Str, 0, 0),
+    f(2, 1344, Msg, 1551, 0),
     // k8s.io.api.resource.v1alpha3.PartitionTypeStatus
-    f(4, 761, Str, 0, OMITEMPTY),
-    f(1, 1593, Str, 0, OMITEMPTY),
-    f(2, 1587, I32, 0, PTR | OMITEMPTY),
-    f(3, 727, I32, 0, PTR | OMITEMPTY),
+    f(4, 846, Str, 0, OMITEMPTY),
+    f(1, 1723, Str, 0, OMITEMPTY),
+    f(2, 1717, I32, 0, PTR | OMITEMPTY),
+    f(3, 804, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.PodSchedulingContext
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1199, 0),
+    f(3, 1625, Msg, 1200, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.PodSchedulingContextList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1197, REP),
+    // k8s.io.api.resource.v1alpha3.PodSchedulingContextSpec
+    f(1, 1569, Str, 0, OMITEMPTY),
+    f(2, 1415, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.PodSchedulingContextStatus
+    f(1, 1499, Msg, 1205, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.PoolStatus
-    f(1, 924, Str, 0, OMITEMPTY),
-    f(2, 1297, Str, 0, OMITEMPTY),
-    f(9, 1008, I64, 0, 0),
-    f(8, 1389, I32, 0, PTR | OMITEMPTY),
-    f(4, 1588, I32, 0, PTR | OMITEMPTY),
-    f(5, 729, I32, 0, PTR | OMITEMPTY),
-    f(6, 769, I32, 0, PTR | OMITEMPTY),
-    f(7, 1596, I32, 0, PTR | OMITEMPTY),
-    f(3, 1196, Str, 0, PTR | OMITEMPTY),
-    f(10, 1618, Str, 0, PTR | OMITEMPTY),
-    f(11, 1247, Msg, 967, REP | OMITEMPTY),
-    f(13, 1473, Msg, 974, PTR | OMITEMPTY),
+    f(1, 1016, Str, 0, OMITEMPTY),
+    f(2, 1408, Str, 0, OMITEMPTY),
+    f(9, 1104, I64, 0, 0),
+    f(8, 1508, I32, 0, PTR | OMITEMPTY),
+    f(4, 1718, I32, 0, PTR | OMITEMPTY),
+    f(5, 806, I32, 0, PTR | OMITEMPTY),
+    f(6, 854, I32, 0, PTR | OMITEMPTY),
+    f(7, 1726, I32, 0, PTR | OMITEMPTY),
+    f(3, 1298, Str, 0, PTR | OMITEMPTY),
+    f(10, 1749, Str, 0, PTR | OMITEMPTY),
+    f(11, 1350, Msg, 1196, REP | OMITEMPTY),
+    f(13, 1597, Msg, 1220, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.ResourceClaim
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1206, 0),
+    f(3, 1625, Msg, 1207, OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimConsumerReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1202, REP),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimSchedulingStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 1731, Str, 0, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimSpec
+    f(1, 1002, Msg, 1174, 0),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimStatus
+    f(1, 810, Msg, 1165, PTR | OMITEMPTY),
+    f(2, 1491, Msg, 1203, REP | OMITEMPTY),
+    f(4, 1002, Msg, 1164, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimTemplate
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1210, 0),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimTemplateList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1208, REP),
+    // k8s.io.api.resource.v1alpha3.ResourceClaimTemplateSpec
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1206, 0),
+    // k8s.io.api.resource.v1alpha3.ResourcePool
+    f(1, 1279, Str, 0, 0),
+    f(2, 1104, I64, 0, 0),
+    f(3, 1508, I64, 0, 0),
     // k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequest
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 971, 0),
-    f(3, 1500, Msg, 972, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1214, 0),
+    f(3, 1625, Msg, 1215, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 969, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1212, REP),
     // k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestSpec
-    f(1, 924, Str, 0, 0),
-    f(2, 1297, Str, 0, PTR | OMITEMPTY),
-    f(3, 1115, I32, 0, PTR | OMITEMPTY),
-    f(4, 886, Str, 0, PTR | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1408, Str, 0, PTR | OMITEMPTY),
+    f(3, 1216, I32, 0, PTR | OMITEMPTY),
+    f(4, 977, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.ResourcePoolStatusRequestStatus
-    f(6, 1296, I32, 0, PTR | OMITEMPTY),
-    f(2, 1298, Msg, 968, REP | OMITEMPTY),
-    f(3, 835, Msg, 1225, REP | OMITEMPTY),
+    f(6, 1407, I32, 0, PTR | OMITEMPTY),
+    f(2, 1409, Msg, 1201, REP | OMITEMPTY),
+    f(3, 922, Msg, 1510, REP | OMITEMPTY),
+    // k8s.io.api.resource.v1alpha3.ResourceSlice
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1218, 0),
+    // k8s.io.api.resource.v1alpha3.ResourceSliceList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1216, REP),
+    // k8s.io.api.resource.v1alpha3.ResourceSliceSpec
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Msg, 1211, 0),
+    f(3, 1298, Str, 0, OMITEMPTY),
+    f(4, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 803, Bool, 0, OMITEMPTY),
+    f(6, 1002, Msg, 1170, REP),
+    f(7, 1362, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1598, Msg, 1169, REP | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.ShareableCapacityStatus
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1587, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 842, Msg, 1217, PTR | OMITEMPTY),
-    f(4, 768, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1717, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 929, Msg, 1502, PTR | OMITEMPTY),
+    f(4, 853, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1alpha3.ShareableSummaryStatus
-    f(1, 1002, I32, 0, PTR | OMITEMPTY),
-    f(2, 1245, I32, 0, PTR | OMITEMPTY),
-    f(3, 797, Msg, 973, REP | OMITEMPTY),
+    f(1, 1097, I32, 0, PTR | OMITEMPTY),
+    f(2, 1348, I32, 0, PTR | OMITEMPTY),
+    f(3, 884, Msg, 1219, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.AllocatedDeviceStatus
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Str, 0, 0),
-    f(3, 905, Str, 0, 0),
-    f(7, 1470, Str, 0, PTR | OMITEMPTY),
-    f(4, 835, Msg, 1225, REP),
-    f(5, 876, Msg, 1266, PTR | OMITEMPTY),
-    f(6, 1186, Msg, 1004, PTR | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Str, 0, 0),
+    f(3, 997, Str, 0, 0),
+    f(7, 1593, Str, 0, PTR | OMITEMPTY),
+    f(4, 922, Msg, 1510, REP),
+    f(5, 964, Msg, 1551, PTR | OMITEMPTY),
+    f(6, 1288, Msg, 1250, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.AllocationResult
-    f(1, 910, Msg, 986, OMITEMPTY),
-    f(3, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 735, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1002, Msg, 1232, OMITEMPTY),
+    f(3, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 813, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.BasicDevice
-    f(1, 762, Msg, 987, MAP | OMITEMPTY),
-    f(2, 797, Msg, 988, MAP | OMITEMPTY),
-    f(3, 844, Msg, 997, REP | OMITEMPTY),
-    f(4, 1196, Str, 0, PTR | OMITEMPTY),
-    f(5, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(6, 726, Bool, 0, PTR | OMITEMPTY),
-    f(7, 1546, Msg, 1002, REP | OMITEMPTY),
-    f(8, 787, Bool, 0, PTR | OMITEMPTY),
-    f(9, 785, Str, 0, REP | OMITEMPTY),
-    f(10, 786, Str, 0, REP | OMITEMPTY),
-    f(11, 736, Bool, 0, PTR | OMITEMPTY),
-    f(14, 1191, Msg, 1007, MAP | OMITEMPTY),
+    f(1, 847, Msg, 1233, MAP | OMITEMPTY),
+    f(2, 884, Msg, 1234, MAP | OMITEMPTY),
+    f(3, 931, Msg, 1243, REP | OMITEMPTY),
+    f(4, 1298, Str, 0, PTR | OMITEMPTY),
+    f(5, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(6, 803, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1675, Msg, 1248, REP | OMITEMPTY),
+    f(8, 873, Bool, 0, PTR | OMITEMPTY),
+    f(9, 871, Str, 0, REP | OMITEMPTY),
+    f(10, 872, Str, 0, REP | OMITEMPTY),
+    f(11, 814, Bool, 0, PTR | OMITEMPTY),
+    f(14, 1293, Msg, 1253, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.CELDeviceSelector
-    f(1, 960, Str, 0, 0),
+    f(1, 1053, Str, 0, 0),
     // k8s.io.api.resource.v1beta1.CapacityRequestPolicy
-    f(1, 883, Msg, 1217, PTR),
-    f(3, 1616, Msg, 1217, REP | OMITEMPTY),
-    f(4, 1615, Msg, 980, PTR | OMITEMPTY),
+    f(1, 972, Msg, 1502, PTR),
+    f(3, 1747, Msg, 1502, REP | OMITEMPTY),
+    f(4, 1746, Msg, 1226, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.CapacityRequestPolicyRange
-    f(1, 1163, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1146, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 1505, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1264, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1247, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 1630, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.CapacityRequirements
-    f(1, 1370, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1485, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.Counter
-    f(1, 1620, Msg, 1217, 0),
+    f(1, 1751, Msg, 1502, 0),
     // k8s.io.api.resource.v1beta1.CounterSet
-    f(1, 1178, Str, 0, 0),
-    f(2, 860, Msg, 982, MAP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 948, Msg, 1228, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.Device
-    f(1, 1178, Str, 0, 0),
-    f(2, 779, Msg, 977, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 865, Msg, 1223, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceAllocationConfiguration
-    f(1, 1488, Str, 0, 0),
-    f(2, 1370, Str, 0, REP | OMITEMPTY),
-    f(3, 144, Msg, 995, EMBED),
+    f(1, 1612, Str, 0, 0),
+    f(2, 1485, Str, 0, REP | OMITEMPTY),
+    f(3, 156, Msg, 1241, EMBED),
     // k8s.io.api.resource.v1beta1.DeviceAllocationResult
-    f(1, 1399, Msg, 999, REP | OMITEMPTY),
-    f(2, 836, Msg, 985, REP | OMITEMPTY),
+    f(1, 1518, Msg, 1245, REP | OMITEMPTY),
+    f(2, 923, Msg, 1231, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceAttribute
-    f(2, 1067, I64, 0, PTR | OMITEMPTY),
-    f(3, 789, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1519, Str, 0, PTR | OMITEMPTY),
-    f(5, 1627, Str, 0, PTR | OMITEMPTY),
-    f(6, 1071, I64, 0, REP | OMITEMPTY),
-    f(7, 790, Bool, 0, REP | OMITEMPTY),
-    f(8, 1521, Str, 0, REP | OMITEMPTY),
-    f(9, 1628, Str, 0, REP | OMITEMPTY),
+    f(2, 1165, I64, 0, PTR | OMITEMPTY),
+    f(3, 875, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1644, Str, 0, PTR | OMITEMPTY),
+    f(5, 1762, Str, 0, PTR | OMITEMPTY),
+    f(6, 1170, I64, 0, REP | OMITEMPTY),
+    f(7, 876, Bool, 0, REP | OMITEMPTY),
+    f(8, 1647, Str, 0, REP | OMITEMPTY),
+    f(9, 1763, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceCapacity
-    f(1, 1620, Msg, 1217, 0),
-    f(2, 1365, Msg, 979, PTR | OMITEMPTY),
+    f(1, 1751, Msg, 1502, 0),
+    f(2, 1480, Msg, 1225, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceClaim
-    f(1, 1370, Msg, 998, REP),
-    f(2, 841, Msg, 996, REP | OMITEMPTY),
-    f(3, 836, Msg, 990, REP | OMITEMPTY),
+    f(1, 1485, Msg, 1244, REP),
+    f(2, 928, Msg, 1242, REP | OMITEMPTY),
+    f(3, 923, Msg, 1236, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceClaimConfiguration
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 144, Msg, 995, EMBED),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 156, Msg, 1241, EMBED),
     // k8s.io.api.resource.v1beta1.DeviceClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 994, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1240, 0),
     // k8s.io.api.resource.v1beta1.DeviceClassConfiguration
-    f(1, 144, Msg, 995, EMBED),
+    f(1, 156, Msg, 1241, EMBED),
     // k8s.io.api.resource.v1beta1.DeviceClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 991, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1237, REP),
     // k8s.io.api.resource.v1beta1.DeviceClassSpec
-    f(1, 1448, Msg, 1000, REP | OMITEMPTY),
-    f(2, 836, Msg, 992, REP | OMITEMPTY),
-    f(4, 963, Str, 0, PTR | OMITEMPTY),
+    f(1, 1571, Msg, 1246, REP | OMITEMPTY),
+    f(2, 923, Msg, 1238, REP | OMITEMPTY),
+    f(4, 1056, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceConfiguration
-    f(1, 1225, Msg, 1008, PTR | OMITEMPTY),
+    f(1, 1327, Msg, 1255, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceConstraint
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 1135, Str, 0, PTR | OMITEMPTY),
-    f(3, 918, Str, 0, PTR | OMITEMPTY),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 1236, Str, 0, PTR | OMITEMPTY),
+    f(3, 1010, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceCounterConsumption
-    f(1, 859, Str, 0, 0),
-    f(2, 860, Msg, 982, MAP | OMITEMPTY),
+    f(1, 947, Str, 0, 0),
+    f(2, 948, Msg, 1228, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 906, Str, 0, 0),
-    f(3, 1448, Msg, 1000, REP | OMITEMPTY),
-    f(4, 734, Str, 0, OMITEMPTY),
-    f(5, 858, I64, 0, OMITEMPTY),
-    f(6, 721, Bool, 0, PTR | OMITEMPTY),
-    f(7, 988, Msg, 1001, REP | OMITEMPTY),
-    f(8, 1582, Msg, 1003, REP | OMITEMPTY),
-    f(9, 797, Msg, 981, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1246, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(6, 798, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1082, Msg, 1247, REP | OMITEMPTY),
+    f(8, 1712, Msg, 1249, REP | OMITEMPTY),
+    f(9, 884, Msg, 1227, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceRequestAllocationResult
-    f(1, 1361, Str, 0, 0),
-    f(2, 924, Str, 0, 0),
-    f(3, 1295, Str, 0, 0),
-    f(4, 905, Str, 0, 0),
-    f(5, 721, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1582, Msg, 1003, REP | OMITEMPTY),
-    f(7, 785, Str, 0, REP | OMITEMPTY),
-    f(8, 786, Str, 0, REP | OMITEMPTY),
-    f(9, 1470, Str, 0, PTR | OMITEMPTY),
-    f(10, 843, Msg, 1217, MAP | OMITEMPTY),
-    f(11, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1476, Str, 0, 0),
+    f(2, 1016, Str, 0, 0),
+    f(3, 1406, Str, 0, 0),
+    f(4, 997, Str, 0, 0),
+    f(5, 798, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1712, Msg, 1249, REP | OMITEMPTY),
+    f(7, 871, Str, 0, REP | OMITEMPTY),
+    f(8, 872, Str, 0, REP | OMITEMPTY),
+    f(9, 1593, Str, 0, PTR | OMITEMPTY),
+    f(10, 930, Msg, 1502, MAP | OMITEMPTY),
+    f(11, 1610, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceSelector
-    f(1, 802, Msg, 978, PTR | OMITEMPTY),
+    f(1, 889, Msg, 1224, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceSubRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 906, Str, 0, 0),
-    f(3, 1448, Msg, 1000, REP | OMITEMPTY),
-    f(4, 734, Str, 0, OMITEMPTY),
-    f(5, 858, I64, 0, OMITEMPTY),
-    f(7, 1582, Msg, 1003, REP | OMITEMPTY),
-    f(8, 797, Msg, 981, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1246, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(7, 1712, Msg, 1249, REP | OMITEMPTY),
+    f(8, 884, Msg, 1227, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceTaint
-    f(1, 1086, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 929, Str, 0, 0),
-    f(4, 1572, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1022, Str, 0, 0),
+    f(4, 1702, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.DeviceToleration
-    f(1, 1086, Str, 0, OMITEMPTY),
-    f(2, 1229, Str, 0, OMITEMPTY),
-    f(3, 1620, Str, 0, OMITEMPTY),
-    f(4, 929, Str, 0, OMITEMPTY),
-    f(5, 1581, I64, 0, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, OMITEMPTY),
+    f(2, 1331, Str, 0, OMITEMPTY),
+    f(3, 1751, Str, 0, OMITEMPTY),
+    f(4, 1022, Str, 0, OMITEMPTY),
+    f(5, 1711, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.NetworkDeviceData
-    f(1, 1069, Str, 0, OMITEMPTY),
-    f(2, 1078, Str, 0, REP | OMITEMPTY),
-    f(3, 1023, Str, 0, OMITEMPTY),
+    f(1, 1168, Str, 0, OMITEMPTY),
+    f(2, 1177, Str, 0, REP | OMITEMPTY),
+    f(3, 1119, Str, 0, OMITEMPTY),
     // k8s.io.api.resource.v1beta1.NodeAllocatableMapping
-    f(1, 798, Str, 0, PTR | OMITEMPTY),
-    f(2, 799, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 907, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 886, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 999, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.NodeAllocatableOverhead
-    f(1, 1259, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1257, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1364, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1361, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.NodeAllocatableResource
-    f(3, 1134, Msg, 1005, PTR | OMITEMPTY),
-    f(4, 1236, Msg, 1006, PTR | OMITEMPTY),
+    f(3, 1235, Msg, 1251, PTR | OMITEMPTY),
+    f(4, 1338, Msg, 1252, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1beta1.NodeAllocatableResourceMapping
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 812, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.OpaqueDeviceConfiguration
-    f(1, 924, Str, 0, 0),
-    f(2, 1242, Msg, 1266, 0),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1344, Msg, 1551, 0),
     // k8s.io.api.resource.v1beta1.ResourceClaim
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1012, 0),
-    f(3, 1500, Msg, 1013, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1259, 0),
+    f(3, 1625, Msg, 1260, OMITEMPTY),
     // k8s.io.api.resource.v1beta1.ResourceClaimConsumerReference
-    f(1, 743, Str, 0, OMITEMPTY),
-    f(3, 1378, Str, 0, 0),
-    f(4, 1178, Str, 0, 0),
-    f(5, 1595, Str, 0, 0),
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
     // k8s.io.api.resource.v1beta1.ResourceClaimList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1009, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1256, REP),
     // k8s.io.api.resource.v1beta1.ResourceClaimSpec
-    f(1, 910, Msg, 989, 0),
+    f(1, 1002, Msg, 1235, 0),
     // k8s.io.api.resource.v1beta1.ResourceClaimStatus
-    f(1, 733, Msg, 976, PTR | OMITEMPTY),
-    f(2, 1375, Msg, 1010, REP | OMITEMPTY),
-    f(4, 910, Msg, 975, REP | OMITEMPTY),
+    f(1, 810, Msg, 1222, PTR | OMITEMPTY),
+    f(2, 1491, Msg, 1257, REP | OMITEMPTY),
+    f(4, 1002, Msg, 1221, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta1.ResourceClaimTemplate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1016, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1263, 0),
     // k8s.io.api.resource.v1beta1.ResourceClaimTemplateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1014, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1261, REP),
     // k8s.io.api.resource.v1beta1.ResourceClaimTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1012, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1259, 0),
     // k8s.io.api.resource.v1beta1.ResourcePool
-    f(1, 1178, Str, 0, 0),
-    f(2, 1008, I64, 0, 0),
-    f(3, 1389, I64, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1104, I64, 0, 0),
+    f(3, 1508, I64, 0, 0),
     // k8s.io.api.resource.v1beta1.ResourceSlice
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1020, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1267, 0),
     // k8s.io.api.resource.v1beta1.ResourceSliceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1018, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1265, REP),
     // k8s.io.api.resource.v1beta1.ResourceSliceSpec
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Msg, 1017, 0),
-    f(3, 1196, Str, 0, OMITEMPTY),
-    f(4, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 726, Bool, 0, OMITEMPTY),
-    f(6, 910, Msg, 984, REP | OMITEMPTY),
-    f(7, 1258, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1474, Msg, 983, REP | OMITEMPTY),
-    f(9, 1248, Str, 0, PTR | OMITEMPTY),
-    f(10, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Msg, 1264, 0),
+    f(3, 1298, Str, 0, OMITEMPTY),
+    f(4, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 803, Bool, 0, OMITEMPTY),
+    f(6, 1002, Msg, 1230, REP | OMITEMPTY),
+    f(7, 1362, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1598, Msg, 1229, REP | OMITEMPTY),
+    f(9, 1351, Str, 0, PTR | OMITEMPTY),
+    f(10, 1610, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.AllocatedDeviceStatus
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Str, 0, 0),
-    f(3, 905, Str, 0, 0),
-    f(7, 1470, Str, 0, PTR | OMITEMPTY),
-    f(4, 835, Msg, 1225, REP),
-    f(5, 876, Msg, 1266, PTR | OMITEMPTY),
-    f(6, 1186, Msg, 1055, PTR | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Str, 0, 0),
+    f(3, 997, Str, 0, 0),
+    f(7, 1593, Str, 0, PTR | OMITEMPTY),
+    f(4, 922, Msg, 1510, REP),
+    f(5, 964, Msg, 1551, PTR | OMITEMPTY),
+    f(6, 1288, Msg, 1302, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.AllocationResult
-    f(1, 910, Msg, 1031, OMITEMPTY),
-    f(3, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 735, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1002, Msg, 1278, OMITEMPTY),
+    f(3, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 813, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.CELDeviceSelector
-    f(1, 960, Str, 0, 0),
+    f(1, 1053, Str, 0, 0),
     // k8s.io.api.resource.v1beta2.CapacityRequestPolicy
-    f(1, 883, Msg, 1217, PTR),
-    f(3, 1616, Msg, 1217, REP | OMITEMPTY),
-    f(4, 1615, Msg, 1025, PTR | OMITEMPTY),
+    f(1, 972, Msg, 1502, PTR),
+    f(3, 1747, Msg, 1502, REP | OMITEMPTY),
+    f(4, 1746, Msg, 1272, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.CapacityRequestPolicyRange
-    f(1, 1163, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1146, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 1505, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1264, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1247, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 1630, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.CapacityRequirements
-    f(1, 1370, Msg, 1217, MAP | OMITEMPTY),
+    f(1, 1485, Msg, 1502, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.Counter
-    f(1, 1620, Msg, 1217, 0),
+    f(1, 1751, Msg, 1502, 0),
     // k8s.io.api.resource.v1beta2.CounterSet
-    f(1, 1178, Str, 0, 0),
-    f(2, 860, Msg, 1027, MAP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 948, Msg, 1274, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.Device
-    f(1, 1178, Str, 0, 0),
-    f(2, 762, Msg, 1032, MAP | OMITEMPTY),
-    f(3, 797, Msg, 1033, MAP | OMITEMPTY),
-    f(4, 844, Msg, 1042, REP | OMITEMPTY),
-    f(5, 1196, Str, 0, PTR | OMITEMPTY),
-    f(6, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(7, 726, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1546, Msg, 1047, REP | OMITEMPTY),
-    f(9, 787, Bool, 0, PTR | OMITEMPTY),
-    f(10, 785, Str, 0, REP | OMITEMPTY),
-    f(11, 786, Str, 0, REP | OMITEMPTY),
-    f(12, 736, Bool, 0, PTR | OMITEMPTY),
-    f(14, 1191, Msg, 1058, MAP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 847, Msg, 1279, MAP | OMITEMPTY),
+    f(3, 884, Msg, 1280, MAP | OMITEMPTY),
+    f(4, 931, Msg, 1289, REP | OMITEMPTY),
+    f(5, 1298, Str, 0, PTR | OMITEMPTY),
+    f(6, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(7, 803, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1675, Msg, 1294, REP | OMITEMPTY),
+    f(9, 873, Bool, 0, PTR | OMITEMPTY),
+    f(10, 871, Str, 0, REP | OMITEMPTY),
+    f(11, 872, Str, 0, REP | OMITEMPTY),
+    f(12, 814, Bool, 0, PTR | OMITEMPTY),
+    f(14, 1293, Msg, 1305, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceAllocationConfiguration
-    f(1, 1488, Str, 0, 0),
-    f(2, 1370, Str, 0, REP | OMITEMPTY),
-    f(3, 144, Msg, 1040, EMBED),
+    f(1, 1612, Str, 0, 0),
+    f(2, 1485, Str, 0, REP | OMITEMPTY),
+    f(3, 156, Msg, 1287, EMBED),
     // k8s.io.api.resource.v1beta2.DeviceAllocationResult
-    f(1, 1399, Msg, 1044, REP | OMITEMPTY),
-    f(2, 836, Msg, 1030, REP | OMITEMPTY),
+    f(1, 1518, Msg, 1291, REP | OMITEMPTY),
+    f(2, 923, Msg, 1277, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceAttribute
-    f(2, 1067, I64, 0, PTR | OMITEMPTY),
-    f(3, 789, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1519, Str, 0, PTR | OMITEMPTY),
-    f(5, 1627, Str, 0, PTR | OMITEMPTY),
-    f(6, 1071, I64, 0, REP | OMITEMPTY),
-    f(7, 790, Bool, 0, REP | OMITEMPTY),
-    f(8, 1521, Str, 0, REP | OMITEMPTY),
-    f(9, 1628, Str, 0, REP | OMITEMPTY),
+    f(2, 1165, I64, 0, PTR | OMITEMPTY),
+    f(3, 875, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1644, Str, 0, PTR | OMITEMPTY),
+    f(5, 1762, Str, 0, PTR | OMITEMPTY),
+    f(6, 1170, I64, 0, REP | OMITEMPTY),
+    f(7, 876, Bool, 0, REP | OMITEMPTY),
+    f(8, 1647, Str, 0, REP | OMITEMPTY),
+    f(9, 1763, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceCapacity
-    f(1, 1620, Msg, 1217, 0),
-    f(2, 1365, Msg, 1024, PTR | OMITEMPTY),
+    f(1, 1751, Msg, 1502, 0),
+    f(2, 1480, Msg, 1271, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceClaim
-    f(1, 1370, Msg, 1043, REP),
-    f(2, 841, Msg, 1041, REP | OMITEMPTY),
-    f(3, 836, Msg, 1035, REP | OMITEMPTY),
+    f(1, 1485, Msg, 1290, REP),
+    f(2, 928, Msg, 1288, REP | OMITEMPTY),
+    f(3, 923, Msg, 1282, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceClaimConfiguration
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 144, Msg, 1040, EMBED),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 156, Msg, 1287, EMBED),
     // k8s.io.api.resource.v1beta2.DeviceClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1039, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1286, 0),
     // k8s.io.api.resource.v1beta2.DeviceClassConfiguration
-    f(1, 144, Msg, 1040, EMBED),
+    f(1, 156, Msg, 1287, EMBED),
     // k8s.io.api.resource.v1beta2.DeviceClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1036, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1283, REP),
     // k8s.io.api.resource.v1beta2.DeviceClassSpec
-    f(1, 1448, Msg, 1045, REP | OMITEMPTY),
-    f(2, 836, Msg, 1037, REP | OMITEMPTY),
-    f(4, 963, Str, 0, PTR | OMITEMPTY),
+    f(1, 1571, Msg, 1292, REP | OMITEMPTY),
+    f(2, 923, Msg, 1284, REP | OMITEMPTY),
+    f(4, 1056, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceConfiguration
-    f(1, 1225, Msg, 1059, PTR | OMITEMPTY),
+    f(1, 1327, Msg, 1307, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceConstraint
-    f(1, 1370, Str, 0, REP | OMITEMPTY),
-    f(2, 1135, Str, 0, PTR | OMITEMPTY),
-    f(3, 918, Str, 0, PTR | OMITEMPTY),
+    f(1, 1485, Str, 0, REP | OMITEMPTY),
+    f(2, 1236, Str, 0, PTR | OMITEMPTY),
+    f(3, 1010, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceCounterConsumption
-    f(1, 859, Str, 0, 0),
-    f(2, 860, Msg, 1027, MAP | OMITEMPTY),
+    f(1, 947, Str, 0, 0),
+    f(2, 948, Msg, 1274, MAP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 949, Msg, 1054, PTR | OMITEMPTY),
-    f(3, 988, Msg, 1046, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1042, Msg, 1301, PTR | OMITEMPTY),
+    f(3, 1082, Msg, 1293, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceRequestAllocationResult
-    f(1, 1361, Str, 0, 0),
-    f(2, 924, Str, 0, 0),
-    f(3, 1295, Str, 0, 0),
-    f(4, 905, Str, 0, 0),
-    f(5, 721, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1582, Msg, 1053, REP | OMITEMPTY),
-    f(7, 785, Str, 0, REP | OMITEMPTY),
-    f(8, 786, Str, 0, REP | OMITEMPTY),
-    f(9, 1470, Str, 0, PTR | OMITEMPTY),
-    f(10, 843, Msg, 1217, MAP | OMITEMPTY),
-    f(11, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1476, Str, 0, 0),
+    f(2, 1016, Str, 0, 0),
+    f(3, 1406, Str, 0, 0),
+    f(4, 997, Str, 0, 0),
+    f(5, 798, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1712, Msg, 1300, REP | OMITEMPTY),
+    f(7, 871, Str, 0, REP | OMITEMPTY),
+    f(8, 872, Str, 0, REP | OMITEMPTY),
+    f(9, 1593, Str, 0, PTR | OMITEMPTY),
+    f(10, 930, Msg, 1502, MAP | OMITEMPTY),
+    f(11, 1610, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceSelector
-    f(1, 802, Msg, 1023, PTR | OMITEMPTY),
+    f(1, 889, Msg, 1270, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceSubRequest
-    f(1, 1178, Str, 0, 0),
-    f(2, 906, Str, 0, 0),
-    f(3, 1448, Msg, 1045, REP | OMITEMPTY),
-    f(4, 734, Str, 0, OMITEMPTY),
-    f(5, 858, I64, 0, OMITEMPTY),
-    f(6, 1582, Msg, 1053, REP | OMITEMPTY),
-    f(7, 797, Msg, 1026, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 998, Str, 0, 0),
+    f(3, 1571, Msg, 1292, REP | OMITEMPTY),
+    f(4, 811, Str, 0, OMITEMPTY),
+    f(5, 946, I64, 0, OMITEMPTY),
+    f(6, 1712, Msg, 1300, REP | OMITEMPTY),
+    f(7, 884, Msg, 1273, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceTaint
-    f(1, 1086, Str, 0, 0),
-    f(2, 1620, Str, 0, OMITEMPTY),
-    f(3, 929, Str, 0, 0),
-    f(4, 1572, Msg, 1259, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1751, Str, 0, OMITEMPTY),
+    f(3, 1022, Str, 0, 0),
+    f(4, 1702, Msg, 1544, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceTaintRule
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1050, 0),
-    f(3, 1500, Msg, 1051, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1297, 0),
+    f(3, 1625, Msg, 1298, OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceTaintRuleList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1048, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1295, REP),
     // k8s.io.api.resource.v1beta2.DeviceTaintRuleSpec
-    f(1, 909, Msg, 1052, PTR | OMITEMPTY),
-    f(2, 1545, Msg, 1047, OMITEMPTY),
+    f(1, 1001, Msg, 1299, PTR | OMITEMPTY),
+    f(2, 1674, Msg, 1294, OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceTaintRuleStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceTaintSelector
-    f(2, 924, Str, 0, PTR | OMITEMPTY),
-    f(3, 1295, Str, 0, PTR | OMITEMPTY),
-    f(4, 905, Str, 0, PTR | OMITEMPTY),
+    f(2, 1016, Str, 0, PTR | OMITEMPTY),
+    f(3, 1406, Str, 0, PTR | OMITEMPTY),
+    f(4, 997, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.DeviceToleration
-    f(1, 1086, Str, 0, OMITEMPTY),
-    f(2, 1229, Str, 0, OMITEMPTY),
-    f(3, 1620, Str, 0, OMITEMPTY),
-    f(4, 929, Str, 0, OMITEMPTY),
-    f(5, 1581, I64, 0, PTR | OMITEMPTY),
+    f(1, 1187, Str, 0, OMITEMPTY),
+    f(2, 1331, Str, 0, OMITEMPTY),
+    f(3, 1751, Str, 0, OMITEMPTY),
+    f(4, 1022, Str, 0, OMITEMPTY),
+    f(5, 1711, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.ExactDeviceRequest
-    f(1, 906, Str, 0, 0),
-    f(2, 1448, Msg, 1045, REP | OMITEMPTY),
-    f(3, 734, Str, 0, OMITEMPTY),
-    f(4, 858, I64, 0, OMITEMPTY),
-    f(5, 721, Bool, 0, PTR | OMITEMPTY),
-    f(6, 1582, Msg, 1053, REP | OMITEMPTY),
-    f(7, 797, Msg, 1026, PTR | OMITEMPTY),
+    f(1, 998, Str, 0, 0),
+    f(2, 1571, Msg, 1292, REP | OMITEMPTY),
+    f(3, 811, Str, 0, OMITEMPTY),
+    f(4, 946, I64, 0, OMITEMPTY),
+    f(5, 798, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1712, Msg, 1300, REP | OMITEMPTY),
+    f(7, 884, Msg, 1273, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.NetworkDeviceData
-    f(1, 1069, Str, 0, OMITEMPTY),
-    f(2, 1078, Str, 0, REP | OMITEMPTY),
-    f(3, 1023, Str, 0, OMITEMPTY),
+    f(1, 1168, Str, 0, OMITEMPTY),
+    f(2, 1177, Str, 0, REP | OMITEMPTY),
+    f(3, 1119, Str, 0, OMITEMPTY),
     // k8s.io.api.resource.v1beta2.NodeAllocatableMapping
-    f(1, 798, Str, 0, PTR | OMITEMPTY),
-    f(2, 799, Msg, 1217, PTR | OMITEMPTY),
-    f(3, 907, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 886, Msg, 1502, PTR | OMITEMPTY),
+    f(3, 999, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.NodeAllocatableOverhead
-    f(1, 1259, Msg, 1217, PTR | OMITEMPTY),
-    f(2, 1257, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1364, Msg, 1502, PTR | OMITEMPTY),
+    f(2, 1361, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.NodeAllocatableResource
-    f(3, 1134, Msg, 1056, PTR | OMITEMPTY),
-    f(4, 1236, Msg, 1057, PTR | OMITEMPTY),
+    f(3, 1235, Msg, 1303, PTR | OMITEMPTY),
+    f(4, 1338, Msg, 1304, PTR | OMITEMPTY),
+    // k8s.io.api.resource.v1beta2.NodeAllocatableResourceMapping
+    f(1, 885, Str, 0, PTR | OMITEMPTY),
+    f(2, 812, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.OpaqueDeviceConfiguration
-    f(1, 924, Str, 0, 0),
-    f(2, 1242, Msg, 1266, 0),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1344, Msg, 1551, 0),
     // k8s.io.api.resource.v1beta2.ResourceClaim
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1063, 0),
-    f(3, 1500, Msg, 1064, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1311, 0),
+    f(3, 1625, Msg, 1312, OMITEMPTY),
     // k8s.io.api.resource.v1beta2.ResourceClaimConsumerReference
-    f(1, 743, Str, 0, OMITEMPTY),
-    f(3, 1378, Str, 0, 0),
-    f(4, 1178, Str, 0, 0),
-    f(5, 1595, Str, 0, 0),
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, 0),
+    f(4, 1279, Str, 0, 0),
+    f(5, 1725, Str, 0, 0),
     // k8s.io.api.resource.v1beta2.ResourceClaimList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1060, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1308, REP),
     // k8s.io.api.resource.v1beta2.ResourceClaimSpec
-    f(1, 910, Msg, 1034, 0),
+    f(1, 1002, Msg, 1281, 0),
     // k8s.io.api.resource.v1beta2.ResourceClaimStatus
-    f(1, 733, Msg, 1022, PTR | OMITEMPTY),
-    f(2, 1375, Msg, 1061, REP | OMITEMPTY),
-    f(4, 910, Msg, 1021, REP | OMITEMPTY),
+    f(1, 810, Msg, 1269, PTR | OMITEMPTY),
+    f(2, 1491, Msg, 1309, REP | OMITEMPTY),
+    f(4, 1002, Msg, 1268, REP | OMITEMPTY),
     // k8s.io.api.resource.v1beta2.ResourceClaimTemplate
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1067, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1315, 0),
     // k8s.io.api.resource.v1beta2.ResourceClaimTemplateList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1065, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1313, REP),
     // k8s.io.api.resource.v1beta2.ResourceClaimTemplateSpec
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1063, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1311, 0),
     // k8s.io.api.resource.v1beta2.ResourcePool
-    f(1, 1178, Str, 0, 0),
-    f(2, 1008, I64, 0, 0),
-    f(3, 1389, I64, 0, 0),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1104, I64, 0, 0),
+    f(3, 1508, I64, 0, 0),
     // k8s.io.api.resource.v1beta2.ResourceSlice
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1071, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1319, 0),
     // k8s.io.api.resource.v1beta2.ResourceSliceList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1069, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1317, REP),
     // k8s.io.api.resource.v1beta2.ResourceSliceSpec
-    f(1, 924, Str, 0, 0),
-    f(2, 1295, Msg, 1068, 0),
-    f(3, 1196, Str, 0, PTR | OMITEMPTY),
-    f(4, 1199, Msg, 482, PTR | OMITEMPTY),
-    f(5, 726, Bool, 0, PTR | OMITEMPTY),
-    f(6, 910, Msg, 1029, REP | OMITEMPTY),
-    f(7, 1258, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1474, Msg, 1028, REP | OMITEMPTY),
-    f(9, 1248, Str, 0, PTR | OMITEMPTY),
-    f(10, 1486, Str, 0, REP | OMITEMPTY),
+    f(1, 1016, Str, 0, 0),
+    f(2, 1406, Msg, 1316, 0),
+    f(3, 1298, Str, 0, PTR | OMITEMPTY),
+    f(4, 1301, Msg, 552, PTR | OMITEMPTY),
+    f(5, 803, Bool, 0, PTR | OMITEMPTY),
+    f(6, 1002, Msg, 1276, REP | OMITEMPTY),
+    f(7, 1362, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1598, Msg, 1275, REP | OMITEMPTY),
+    f(9, 1351, Str, 0, PTR | OMITEMPTY),
+    f(10, 1610, Str, 0, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1.PriorityClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1620, I32, 0, 0),
-    f(3, 1011, Bool, 0, OMITEMPTY),
-    f(4, 899, Str, 0, OMITEMPTY),
-    f(5, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1751, I32, 0, 0),
+    f(3, 1107, Bool, 0, OMITEMPTY),
+    f(4, 991, Str, 0, OMITEMPTY),
+    f(5, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1.PriorityClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1072, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1320, REP),
+    // k8s.io.api.scheduling.v1alpha1.GangSchedulingPolicy
+    f(1, 1266, I32, 0, 0),
+    // k8s.io.api.scheduling.v1alpha1.PodGroup
+    f(1, 1279, Str, 0, 0),
+    f(3, 1403, Msg, 1325, 0),
+    // k8s.io.api.scheduling.v1alpha1.PodGroupPolicy
+    f(2, 865, Msg, 1322, PTR | OMITEMPTY),
+    f(3, 1099, Msg, 1323, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha1.PriorityClass
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1751, I32, 0, 0),
+    f(3, 1107, Bool, 0, OMITEMPTY),
+    f(4, 991, Str, 0, OMITEMPTY),
+    f(5, 1418, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha1.PriorityClassList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1326, REP),
+    // k8s.io.api.scheduling.v1alpha1.TypedLocalObjectReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    // k8s.io.api.scheduling.v1alpha1.Workload
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1331, 0),
+    // k8s.io.api.scheduling.v1alpha1.WorkloadList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1329, REP),
+    // k8s.io.api.scheduling.v1alpha1.WorkloadSpec
+    f(1, 945, Msg, 1328, PTR | OMITEMPTY),
+    f(2, 1390, Msg, 1324, REP),
+    // k8s.io.api.scheduling.v1alpha2.GangSchedulingPolicy
+    f(1, 1266, I32, 0, 0),
+    // k8s.io.api.scheduling.v1alpha2.PodGroup
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1340, 0),
+    f(3, 1625, Msg, 1341, OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1334, REP),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupResourceClaim
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    f(3, 1498, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupResourceClaimStatus
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupSchedulingConstraints
+    f(1, 1713, Msg, 1344, REP | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupSchedulingPolicy
+    f(1, 865, Msg, 1332, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1333, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupSpec
+    f(1, 1388, Msg, 1343, PTR),
+    f(2, 1547, Msg, 1339, 0),
+    f(3, 1544, Msg, 1338, PTR | OMITEMPTY),
+    f(4, 1499, Msg, 1336, REP | OMITEMPTY),
+    f(5, 1008, Str, 0, PTR | OMITEMPTY),
+    f(6, 1429, Str, 0, OMITEMPTY),
+    f(7, 1428, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupStatus
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1497, Msg, 1337, REP | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupTemplate
+    f(1, 1279, Str, 0, 0),
+    f(2, 1547, Msg, 1339, 0),
+    f(3, 1544, Msg, 1338, PTR),
+    f(4, 1499, Msg, 1336, REP | OMITEMPTY),
+    f(5, 1008, Str, 0, PTR | OMITEMPTY),
+    f(6, 1429, Str, 0, OMITEMPTY),
+    f(7, 1428, I32, 0, PTR | OMITEMPTY),
+    // k8s.io.api.scheduling.v1alpha2.PodGroupTemplateReference
+    f(1, 1797, Msg, 1348, PTR),
+    // k8s.io.api.scheduling.v1alpha2.TopologyConstraint
+    f(1, 1187, Str, 0, 0),
+    // k8s.io.api.scheduling.v1alpha2.TypedLocalObjectReference
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    // k8s.io.api.scheduling.v1alpha2.Workload
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1349, 0),
+    // k8s.io.api.scheduling.v1alpha2.WorkloadList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1346, REP),
+    // k8s.io.api.scheduling.v1alpha2.WorkloadPodGroupTemplateReference
+    f(1, 1798, Str, 0, 0),
+    f(2, 1387, Str, 0, 0),
+    // k8s.io.api.scheduling.v1alpha2.WorkloadSpec
+    f(1, 945, Msg, 1345, PTR | OMITEMPTY),
+    f(2, 1389, Msg, 1342, REP),
     // k8s.io.api.scheduling.v1alpha3.CompositeDisruptionMode
-    f(1, 1481, Msg, 1098, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1074, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1374, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1350, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositeGangSchedulingPolicy
-    f(1, 1167, I32, 0, 0),
+    f(1, 1268, I32, 0, 0),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroup
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1084, 0),
-    f(3, 1500, Msg, 1085, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1360, 0),
+    f(3, 1625, Msg, 1361, OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1080, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1356, REP),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1100, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1376, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupSchedulingPolicy
-    f(1, 779, Msg, 1077, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1079, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1353, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1355, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupSpec
-    f(1, 1243, Str, 0, PTR | OMITEMPTY),
-    f(2, 1662, Msg, 1119, PTR),
-    f(3, 1426, Msg, 1083, 0),
-    f(4, 1423, Msg, 1082, PTR | OMITEMPTY),
-    f(5, 916, Msg, 1078, PTR | OMITEMPTY),
-    f(6, 1316, Str, 0, OMITEMPTY),
-    f(7, 1315, I32, 0, PTR | OMITEMPTY),
-    f(8, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1346, Str, 0, PTR | OMITEMPTY),
+    f(2, 1799, Msg, 1395, PTR),
+    f(3, 1547, Msg, 1359, 0),
+    f(4, 1544, Msg, 1358, PTR | OMITEMPTY),
+    f(5, 1008, Msg, 1354, PTR | OMITEMPTY),
+    f(6, 1429, Str, 0, OMITEMPTY),
+    f(7, 1428, I32, 0, PTR | OMITEMPTY),
+    f(8, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.CompositePodGroupTemplate
-    f(1, 1178, Str, 0, 0),
-    f(2, 1426, Msg, 1083, 0),
-    f(3, 1423, Msg, 1082, PTR | OMITEMPTY),
-    f(4, 916, Msg, 1078, PTR | OMITEMPTY),
-    f(5, 1316, Str, 0, OMITEMPTY),
-    f(6, 1315, I32, 0, PTR | OMITEMPTY),
-    f(7, 1306, Str, 0, PTR | OMITEMPTY),
-    f(8, 1280, Msg, 1097, REP | OMITEMPTY),
-    f(9, 832, Msg, 1086, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1547, Msg, 1359, 0),
+    f(3, 1544, Msg, 1358, PTR | OMITEMPTY),
+    f(4, 1008, Msg, 1354, PTR | OMITEMPTY),
+    f(5, 1429, Str, 0, OMITEMPTY),
+    f(6, 1428, I32, 0, PTR | OMITEMPTY),
+    f(7, 1418, Str, 0, PTR | OMITEMPTY),
+    f(8, 1389, Msg, 1373, REP | OMITEMPTY),
+    f(9, 919, Msg, 1362, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.DisruptionMode
-    f(1, 1481, Msg, 1099, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1075, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1375, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1351, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.GangSchedulingPolicy
-    f(1, 1165, I32, 0, 0),
+    f(1, 1266, I32, 0, 0),
     // k8s.io.api.scheduling.v1alpha3.PodGroup
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1095, 0),
-    f(3, 1500, Msg, 1096, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1371, 0),
+    f(3, 1625, Msg, 1372, OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1089, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1365, REP),
     // k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaim
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
-    f(3, 1382, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    f(3, 1498, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupResourceClaimStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1100, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1376, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupSchedulingPolicy
-    f(1, 779, Msg, 1076, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1088, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1352, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1364, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupSpec
-    f(1, 1243, Str, 0, PTR | OMITEMPTY),
-    f(2, 1662, Msg, 1119, PTR | OMITEMPTY),
-    f(3, 1426, Msg, 1094, 0),
-    f(4, 1423, Msg, 1093, PTR | OMITEMPTY),
-    f(5, 1383, Msg, 1091, REP | OMITEMPTY),
-    f(6, 916, Msg, 1087, PTR | OMITEMPTY),
-    f(7, 1316, Str, 0, OMITEMPTY),
-    f(8, 1315, I32, 0, PTR | OMITEMPTY),
-    f(9, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1346, Str, 0, PTR | OMITEMPTY),
+    f(2, 1799, Msg, 1395, PTR | OMITEMPTY),
+    f(3, 1547, Msg, 1370, 0),
+    f(4, 1544, Msg, 1369, PTR | OMITEMPTY),
+    f(5, 1499, Msg, 1367, REP | OMITEMPTY),
+    f(6, 1008, Msg, 1363, PTR | OMITEMPTY),
+    f(7, 1429, Str, 0, OMITEMPTY),
+    f(8, 1428, I32, 0, PTR | OMITEMPTY),
+    f(9, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1381, Msg, 1092, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1497, Msg, 1368, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.PodGroupTemplate
-    f(1, 1178, Str, 0, 0),
-    f(2, 1426, Msg, 1094, 0),
-    f(3, 1423, Msg, 1093, PTR),
-    f(4, 1383, Msg, 1091, REP | OMITEMPTY),
-    f(5, 916, Msg, 1087, PTR | OMITEMPTY),
-    f(6, 1316, Str, 0, OMITEMPTY),
-    f(7, 1315, I32, 0, PTR | OMITEMPTY),
-    f(8, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1547, Msg, 1370, 0),
+    f(3, 1544, Msg, 1369, PTR),
+    f(4, 1499, Msg, 1367, REP | OMITEMPTY),
+    f(5, 1008, Msg, 1363, PTR | OMITEMPTY),
+    f(6, 1429, Str, 0, OMITEMPTY),
+    f(7, 1428, I32, 0, PTR | OMITEMPTY),
+    f(8, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.TopologyConstraint
-    f(1, 1086, Str, 0, 0),
+    f(1, 1187, Str, 0, 0),
     // k8s.io.api.scheduling.v1alpha3.TypedLocalObjectReference
-    f(1, 743, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.scheduling.v1alpha3.Workload
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1120, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1396, 0),
     // k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupDisruptionMode
-    f(1, 1481, Msg, 1109, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1103, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1385, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1379, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy
-    f(1, 1167, I32, 0, PTR | OMITEMPTY),
+    f(1, 1268, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1100, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1376, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingPolicy
-    f(1, 779, Msg, 1104, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1106, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1380, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1382, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1102, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1378, REP),
     // k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupDisruptionMode
-    f(1, 1481, Msg, 1118, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1111, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1394, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1387, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy
-    f(1, 1165, I32, 0, PTR | OMITEMPTY),
+    f(1, 1266, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupResourceClaim
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
-    f(3, 1382, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    f(3, 1498, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1100, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1376, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy
-    f(1, 779, Msg, 1112, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1114, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1388, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1390, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1alpha3.WorkloadReference
-    f(1, 1661, Str, 0, 0),
-    f(2, 1563, Str, 0, 0),
+    f(1, 1798, Str, 0, 0),
+    f(2, 1692, Str, 0, 0),
     // k8s.io.api.scheduling.v1alpha3.WorkloadSpec
-    f(1, 857, Msg, 1101, PTR | OMITEMPTY),
-    f(2, 1280, Msg, 1097, REP),
-    f(3, 832, Msg, 1086, REP | OMITEMPTY),
+    f(1, 945, Msg, 1377, PTR | OMITEMPTY),
+    f(2, 1389, Msg, 1373, REP),
+    f(3, 919, Msg, 1362, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.CompositeDisruptionMode
-    f(1, 1481, Msg, 1143, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1121, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1419, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1397, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.CompositeGangSchedulingPolicy
-    f(1, 1167, I32, 0, 0),
+    f(1, 1268, I32, 0, 0),
     // k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1145, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1421, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.CompositePodGroupSchedulingPolicy
-    f(1, 779, Msg, 1124, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1126, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1400, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1402, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.CompositePodGroupTemplate
-    f(1, 1178, Str, 0, 0),
-    f(2, 1426, Msg, 1128, 0),
-    f(3, 1423, Msg, 1127, PTR | OMITEMPTY),
-    f(4, 916, Msg, 1125, PTR | OMITEMPTY),
-    f(5, 1316, Str, 0, OMITEMPTY),
-    f(6, 1315, I32, 0, PTR | OMITEMPTY),
-    f(7, 1306, Str, 0, PTR | OMITEMPTY),
-    f(8, 1280, Msg, 1140, REP | OMITEMPTY),
-    f(9, 832, Msg, 1129, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1547, Msg, 1404, 0),
+    f(3, 1544, Msg, 1403, PTR | OMITEMPTY),
+    f(4, 1008, Msg, 1401, PTR | OMITEMPTY),
+    f(5, 1429, Str, 0, OMITEMPTY),
+    f(6, 1428, I32, 0, PTR | OMITEMPTY),
+    f(7, 1418, Str, 0, PTR | OMITEMPTY),
+    f(8, 1389, Msg, 1416, REP | OMITEMPTY),
+    f(9, 919, Msg, 1405, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.DisruptionMode
-    f(1, 1481, Msg, 1144, PTR | OMITEMPTY),
-    f(2, 725, Msg, 1122, PTR | OMITEMPTY),
+    f(1, 1605, Msg, 1420, PTR | OMITEMPTY),
+    f(2, 802, Msg, 1398, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.GangSchedulingPolicy
-    f(1, 1165, I32, 0, 0),
+    f(1, 1266, I32, 0, 0),
     // k8s.io.api.scheduling.v1beta1.PodGroup
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1138, 0),
-    f(3, 1500, Msg, 1139, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1414, 0),
+    f(3, 1625, Msg, 1415, OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1132, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1408, REP),
     // k8s.io.api.scheduling.v1beta1.PodGroupResourceClaim
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
-    f(3, 1382, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
+    f(3, 1498, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupResourceClaimStatus
-    f(1, 1178, Str, 0, 0),
-    f(2, 1380, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1496, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupSchedulingConstraints
-    f(1, 1583, Msg, 1145, REP | OMITEMPTY),
+    f(1, 1713, Msg, 1421, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupSchedulingPolicy
-    f(1, 779, Msg, 1123, PTR | OMITEMPTY),
-    f(2, 1004, Msg, 1131, PTR | OMITEMPTY),
+    f(1, 865, Msg, 1399, PTR | OMITEMPTY),
+    f(2, 1099, Msg, 1407, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupSpec
-    f(1, 1243, Str, 0, PTR | OMITEMPTY),
-    f(2, 1662, Msg, 1149, PTR | OMITEMPTY),
-    f(3, 1426, Msg, 1137, 0),
-    f(4, 1423, Msg, 1136, PTR | OMITEMPTY),
-    f(5, 1383, Msg, 1134, REP | OMITEMPTY),
-    f(6, 916, Msg, 1130, PTR | OMITEMPTY),
-    f(7, 1316, Str, 0, OMITEMPTY),
-    f(8, 1315, I32, 0, PTR | OMITEMPTY),
-    f(9, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1346, Str, 0, PTR | OMITEMPTY),
+    f(2, 1799, Msg, 1425, PTR | OMITEMPTY),
+    f(3, 1547, Msg, 1413, 0),
+    f(4, 1544, Msg, 1412, PTR | OMITEMPTY),
+    f(5, 1499, Msg, 1410, REP | OMITEMPTY),
+    f(6, 1008, Msg, 1406, PTR | OMITEMPTY),
+    f(7, 1429, Str, 0, OMITEMPTY),
+    f(8, 1428, I32, 0, PTR | OMITEMPTY),
+    f(9, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1381, Msg, 1135, REP | OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1497, Msg, 1411, REP | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PodGroupTemplate
-    f(1, 1178, Str, 0, 0),
-    f(2, 1426, Msg, 1137, 0),
-    f(3, 1423, Msg, 1136, PTR),
-    f(4, 1383, Msg, 1134, REP | OMITEMPTY),
-    f(5, 916, Msg, 1130, PTR | OMITEMPTY),
-    f(6, 1316, Str, 0, OMITEMPTY),
-    f(7, 1315, I32, 0, PTR | OMITEMPTY),
-    f(8, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1547, Msg, 1413, 0),
+    f(3, 1544, Msg, 1412, PTR),
+    f(4, 1499, Msg, 1410, REP | OMITEMPTY),
+    f(5, 1008, Msg, 1406, PTR | OMITEMPTY),
+    f(6, 1429, Str, 0, OMITEMPTY),
+    f(7, 1428, I32, 0, PTR | OMITEMPTY),
+    f(8, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PriorityClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1620, I32, 0, 0),
-    f(3, 1011, Bool, 0, OMITEMPTY),
-    f(4, 899, Str, 0, OMITEMPTY),
-    f(5, 1306, Str, 0, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1751, I32, 0, 0),
+    f(3, 1107, Bool, 0, OMITEMPTY),
+    f(4, 991, Str, 0, OMITEMPTY),
+    f(5, 1418, Str, 0, PTR | OMITEMPTY),
     // k8s.io.api.scheduling.v1beta1.PriorityClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1141, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1417, REP),
     // k8s.io.api.scheduling.v1beta1.TopologyConstraint
-    f(1, 1086, Str, 0, 0),
+    f(1, 1187, Str, 0, 0),
     // k8s.io.api.scheduling.v1beta1.TypedLocalObjectReference
-    f(1, 743, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
+    f(1, 828, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
     // k8s.io.api.scheduling.v1beta1.Workload
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1150, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1426, 0),
     // k8s.io.api.scheduling.v1beta1.WorkloadList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1147, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1423, REP),
     // k8s.io.api.scheduling.v1beta1.WorkloadReference
-    f(1, 1661, Str, 0, 0),
-    f(2, 1563, Str, 0, 0),
+    f(1, 1798, Str, 0, 0),
+    f(2, 1692, Str, 0, 0),
     // k8s.io.api.scheduling.v1beta1.WorkloadSpec
-    f(1, 857, Msg, 1146, PTR | OMITEMPTY),
-    f(2, 1280, Msg, 1140, REP),
-    f(3, 832, Msg, 1129, REP | OMITEMPTY),
+    f(1, 945, Msg, 1422, PTR | OMITEMPTY),
+    f(2, 1389, Msg, 1416, REP),
+    f(3, 919, Msg, 1405, REP | OMITEMPTY),
+    // k8s.io.api.settings.v1alpha1.PodPreset
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1429, OMITEMPTY),
+    // k8s.io.api.settings.v1alpha1.PodPresetList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1427, REP),
+    // k8s.io.api.settings.v1alpha1.PodPresetSpec
+    f(1, 1570, Msg, 1523, OMITEMPTY),
+    f(2, 1031, Msg, 483, REP | OMITEMPTY),
+    f(3, 1032, Msg, 482, REP | OMITEMPTY),
+    f(4, 1781, Msg, 668, REP | OMITEMPTY),
+    f(5, 1776, Msg, 672, REP | OMITEMPTY),
     // k8s.io.api.storage.v1.CSIDriver
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1153, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1432, 0),
     // k8s.io.api.storage.v1.CSIDriverList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1151, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1430, REP),
     // k8s.io.api.storage.v1.CSIDriverSpec
-    f(1, 756, Bool, 0, PTR | OMITEMPTY),
-    f(2, 1283, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1639, Str, 0, REP | OMITEMPTY),
-    f(4, 1507, Bool, 0, PTR | OMITEMPTY),
-    f(5, 1000, Str, 0, PTR | OMITEMPTY),
-    f(6, 1579, Msg, 1165, REP | OMITEMPTY),
-    f(7, 1374, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1433, Bool, 0, PTR | OMITEMPTY),
-    f(9, 1192, I64, 0, PTR | OMITEMPTY),
-    f(10, 1460, Bool, 0, PTR | OMITEMPTY),
-    f(11, 1313, Bool, 0, PTR | OMITEMPTY),
+    f(1, 841, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1393, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1774, Str, 0, REP | OMITEMPTY),
+    f(4, 1632, Bool, 0, PTR | OMITEMPTY),
+    f(5, 1095, Str, 0, PTR | OMITEMPTY),
+    f(6, 1709, Msg, 1444, REP | OMITEMPTY),
+    f(7, 1490, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1555, Bool, 0, PTR | OMITEMPTY),
+    f(9, 1294, I64, 0, PTR | OMITEMPTY),
+    f(10, 1583, Bool, 0, PTR | OMITEMPTY),
+    f(11, 1426, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.CSINode
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1157, 0),
-    f(3, 1500, Msg, 1158, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1436, 0),
+    f(3, 1625, Msg, 1437, OMITEMPTY),
     // k8s.io.api.storage.v1.CSINodeDriver
-    f(1, 1178, Str, 0, 0),
-    f(2, 1194, Str, 0, 0),
-    f(3, 1585, Str, 0, REP),
-    f(4, 727, Msg, 1174, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1296, Str, 0, 0),
+    f(3, 1715, Str, 0, REP),
+    f(4, 804, Msg, 1453, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.CSINodeList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1154, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1433, REP),
     // k8s.io.api.storage.v1.CSINodeSpec
-    f(1, 926, Msg, 1155, REP),
+    f(1, 1019, Msg, 1434, REP),
     // k8s.io.api.storage.v1.CSINodeStatus
-    f(1, 1509, Msg, 1163, REP | OMITEMPTY),
+    f(1, 1634, Msg, 1442, REP | OMITEMPTY),
     // k8s.io.api.storage.v1.CSIStorageCapacity
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1203, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1508, Str, 0, 0),
-    f(4, 797, Msg, 1217, PTR | OMITEMPTY),
-    f(5, 1154, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1305, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1633, Str, 0, 0),
+    f(4, 884, Msg, 1502, PTR | OMITEMPTY),
+    f(5, 1255, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.CSIStorageCapacityList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1159, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1438, REP),
     // k8s.io.api.storage.v1.StorageClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1327, Str, 0, 0),
-    f(3, 1242, Str, 0, MAP | OMITEMPTY),
-    f(4, 1346, Str, 0, PTR | OMITEMPTY),
-    f(5, 1174, Str, 0, REP | OMITEMPTY),
-    f(6, 738, Bool, 0, PTR | OMITEMPTY),
-    f(7, 1632, Str, 0, PTR | OMITEMPTY),
-    f(8, 741, Msg, 593, REP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1440, Str, 0, 0),
+    f(3, 1344, Str, 0, MAP | OMITEMPTY),
+    f(4, 1461, Str, 0, PTR | OMITEMPTY),
+    f(5, 1275, Str, 0, REP | OMITEMPTY),
+    f(6, 816, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1767, Str, 0, PTR | OMITEMPTY),
+    f(8, 825, Msg, 664, REP | OMITEMPTY),
     // k8s.io.api.storage.v1.StorageClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1161, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1440, REP),
     // k8s.io.api.storage.v1.StorageHealth
-    f(1, 1178, Str, 0, 0),
-    f(2, 1026, Msg, 1164, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1122, Msg, 1443, REP | OMITEMPTY),
     // k8s.io.api.storage.v1.StorageHealthCondition
-    f(1, 1500, Str, 0, 0),
-    f(2, 1345, Str, 0, 0),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 711, Str, 0, PTR | OMITEMPTY),
-    f(5, 1640, Str, 0, PTR | OMITEMPTY),
-    f(6, 1107, Msg, 1259, OMITEMPTY),
+    f(1, 1625, Str, 0, 0),
+    f(2, 1460, Str, 0, 0),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 788, Str, 0, PTR | OMITEMPTY),
+    f(5, 1775, Str, 0, PTR | OMITEMPTY),
+    f(6, 1208, Msg, 1544, OMITEMPTY),
     // k8s.io.api.storage.v1.TokenRequest
-    f(1, 763, Str, 0, 0),
-    f(2, 958, I64, 0, PTR | OMITEMPTY),
+    f(1, 848, Str, 0, 0),
+    f(2, 1051, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeAttachment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1169, 0),
-    f(3, 1500, Msg, 1170, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1448, 0),
+    f(3, 1625, Msg, 1449, OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeAttachmentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1166, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1445, REP),
     // k8s.io.api.storage.v1.VolumeAttachmentSource
-    f(1, 1263, Str, 0, PTR | OMITEMPTY),
-    f(2, 1065, Msg, 501, PTR | OMITEMPTY),
+    f(1, 1368, Str, 0, PTR | OMITEMPTY),
+    f(2, 1162, Msg, 571, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeAttachmentSpec
-    f(1, 758, Str, 0, 0),
-    f(2, 1488, Msg, 1168, 0),
-    f(3, 1196, Str, 0, 0),
+    f(1, 843, Str, 0, 0),
+    f(2, 1612, Msg, 1447, 0),
+    f(3, 1298, Str, 0, 0),
     // k8s.io.api.storage.v1.VolumeAttachmentStatus
-    f(1, 757, Bool, 0, 0),
-    f(2, 759, Str, 0, MAP | OMITEMPTY),
-    f(3, 755, Msg, 1173, PTR | OMITEMPTY),
-    f(4, 903, Msg, 1173, PTR | OMITEMPTY),
+    f(1, 842, Bool, 0, 0),
+    f(2, 844, Str, 0, MAP | OMITEMPTY),
+    f(3, 840, Msg, 1452, PTR | OMITEMPTY),
+    f(4, 995, Msg, 1452, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeAttributesClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 925, Str, 0, 0),
-    f(3, 1242, Str, 0, MAP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1017, Str, 0, 0),
+    f(3, 1344, Str, 0, MAP | OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeAttributesClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1171, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1450, REP),
     // k8s.io.api.storage.v1.VolumeError
-    f(1, 1571, Msg, 1259, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 944, I32, 0, PTR | OMITEMPTY),
+    f(1, 1701, Msg, 1544, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1037, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1.VolumeNodeResources
-    f(1, 858, I32, 0, PTR | OMITEMPTY),
+    f(1, 946, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.CSIStorageCapacity
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1203, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1508, Str, 0, 0),
-    f(4, 797, Msg, 1217, PTR | OMITEMPTY),
-    f(5, 1154, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1305, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1633, Str, 0, 0),
+    f(4, 884, Msg, 1502, PTR | OMITEMPTY),
+    f(5, 1255, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.CSIStorageCapacityList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1175, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1454, REP),
     // k8s.io.api.storage.v1alpha1.VolumeAttachment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1180, 0),
-    f(3, 1500, Msg, 1181, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1459, 0),
+    f(3, 1625, Msg, 1460, OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.VolumeAttachmentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1177, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1456, REP),
     // k8s.io.api.storage.v1alpha1.VolumeAttachmentSource
-    f(1, 1263, Str, 0, PTR | OMITEMPTY),
-    f(2, 1065, Msg, 501, PTR | OMITEMPTY),
+    f(1, 1368, Str, 0, PTR | OMITEMPTY),
+    f(2, 1162, Msg, 571, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.VolumeAttachmentSpec
-    f(1, 758, Str, 0, 0),
-    f(2, 1488, Msg, 1179, 0),
-    f(3, 1196, Str, 0, 0),
+    f(1, 843, Str, 0, 0),
+    f(2, 1612, Msg, 1458, 0),
+    f(3, 1298, Str, 0, 0),
     // k8s.io.api.storage.v1alpha1.VolumeAttachmentStatus
-    f(1, 757, Bool, 0, 0),
-    f(2, 759, Str, 0, MAP | OMITEMPTY),
-    f(3, 755, Msg, 1184, PTR | OMITEMPTY),
-    f(4, 903, Msg, 1184, PTR | OMITEMPTY),
+    f(1, 842, Bool, 0, 0),
+    f(2, 844, Str, 0, MAP | OMITEMPTY),
+    f(3, 840, Msg, 1463, PTR | OMITEMPTY),
+    f(4, 995, Msg, 1463, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.VolumeAttributesClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 925, Str, 0, 0),
-    f(3, 1242, Str, 0, MAP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1017, Str, 0, 0),
+    f(3, 1344, Str, 0, MAP | OMITEMPTY),
     // k8s.io.api.storage.v1alpha1.VolumeAttributesClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1182, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1461, REP),
     // k8s.io.api.storage.v1alpha1.VolumeError
-    f(1, 1571, Msg, 1259, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 944, I32, 0, PTR | OMITEMPTY),
+    f(1, 1701, Msg, 1544, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1037, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSIDriver
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1187, 0),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1466, 0),
     // k8s.io.api.storage.v1beta1.CSIDriverList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1185, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1464, REP),
     // k8s.io.api.storage.v1beta1.CSIDriverSpec
-    f(1, 756, Bool, 0, PTR | OMITEMPTY),
-    f(2, 1283, Bool, 0, PTR | OMITEMPTY),
-    f(3, 1639, Str, 0, REP | OMITEMPTY),
-    f(4, 1507, Bool, 0, PTR | OMITEMPTY),
-    f(5, 1000, Str, 0, PTR | OMITEMPTY),
-    f(6, 1579, Msg, 1199, REP | OMITEMPTY),
-    f(7, 1374, Bool, 0, PTR | OMITEMPTY),
-    f(8, 1433, Bool, 0, PTR | OMITEMPTY),
-    f(9, 1192, I64, 0, PTR | OMITEMPTY),
-    f(10, 1460, Bool, 0, PTR | OMITEMPTY),
-    f(11, 1313, Bool, 0, PTR | OMITEMPTY),
+    f(1, 841, Bool, 0, PTR | OMITEMPTY),
+    f(2, 1393, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1774, Str, 0, REP | OMITEMPTY),
+    f(4, 1632, Bool, 0, PTR | OMITEMPTY),
+    f(5, 1095, Str, 0, PTR | OMITEMPTY),
+    f(6, 1709, Msg, 1478, REP | OMITEMPTY),
+    f(7, 1490, Bool, 0, PTR | OMITEMPTY),
+    f(8, 1555, Bool, 0, PTR | OMITEMPTY),
+    f(9, 1294, I64, 0, PTR | OMITEMPTY),
+    f(10, 1583, Bool, 0, PTR | OMITEMPTY),
+    f(11, 1426, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSINode
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1191, 0),
-    f(3, 1500, Msg, 1192, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1470, 0),
+    f(3, 1625, Msg, 1471, OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSINodeDriver
-    f(1, 1178, Str, 0, 0),
-    f(2, 1194, Str, 0, 0),
-    f(3, 1585, Str, 0, REP),
-    f(4, 727, Msg, 1208, PTR | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1296, Str, 0, 0),
+    f(3, 1715, Str, 0, REP),
+    f(4, 804, Msg, 1487, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSINodeList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1188, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1467, REP),
     // k8s.io.api.storage.v1beta1.CSINodeSpec
-    f(1, 926, Msg, 1189, REP),
+    f(1, 1019, Msg, 1468, REP),
     // k8s.io.api.storage.v1beta1.CSINodeStatus
-    f(1, 1509, Msg, 1197, REP | OMITEMPTY),
+    f(1, 1634, Msg, 1476, REP | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSIStorageCapacity
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1203, Msg, 1238, PTR | OMITEMPTY),
-    f(3, 1508, Str, 0, 0),
-    f(4, 797, Msg, 1217, PTR | OMITEMPTY),
-    f(5, 1154, Msg, 1217, PTR | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1305, Msg, 1523, PTR | OMITEMPTY),
+    f(3, 1633, Str, 0, 0),
+    f(4, 884, Msg, 1502, PTR | OMITEMPTY),
+    f(5, 1255, Msg, 1502, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.CSIStorageCapacityList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1193, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1472, REP),
     // k8s.io.api.storage.v1beta1.StorageClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1327, Str, 0, 0),
-    f(3, 1242, Str, 0, MAP | OMITEMPTY),
-    f(4, 1346, Str, 0, PTR | OMITEMPTY),
-    f(5, 1174, Str, 0, REP | OMITEMPTY),
-    f(6, 738, Bool, 0, PTR | OMITEMPTY),
-    f(7, 1632, Str, 0, PTR | OMITEMPTY),
-    f(8, 741, Msg, 593, REP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1440, Str, 0, 0),
+    f(3, 1344, Str, 0, MAP | OMITEMPTY),
+    f(4, 1461, Str, 0, PTR | OMITEMPTY),
+    f(5, 1275, Str, 0, REP | OMITEMPTY),
+    f(6, 816, Bool, 0, PTR | OMITEMPTY),
+    f(7, 1767, Str, 0, PTR | OMITEMPTY),
+    f(8, 825, Msg, 664, REP | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.StorageClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1195, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1474, REP),
     // k8s.io.api.storage.v1beta1.StorageHealth
-    f(1, 1178, Str, 0, 0),
-    f(2, 1026, Msg, 1198, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1122, Msg, 1477, REP | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.StorageHealthCondition
-    f(1, 1500, Str, 0, 0),
-    f(2, 1345, Str, 0, 0),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 711, Str, 0, PTR | OMITEMPTY),
-    f(5, 1640, Str, 0, PTR | OMITEMPTY),
-    f(6, 1107, Msg, 1259, OMITEMPTY),
+    f(1, 1625, Str, 0, 0),
+    f(2, 1460, Str, 0, 0),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 788, Str, 0, PTR | OMITEMPTY),
+    f(5, 1775, Str, 0, PTR | OMITEMPTY),
+    f(6, 1208, Msg, 1544, OMITEMPTY),
     // k8s.io.api.storage.v1beta1.TokenRequest
-    f(1, 763, Str, 0, 0),
-    f(2, 958, I64, 0, PTR | OMITEMPTY),
+    f(1, 848, Str, 0, 0),
+    f(2, 1051, I64, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeAttachment
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1203, 0),
-    f(3, 1500, Msg, 1204, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1482, 0),
+    f(3, 1625, Msg, 1483, OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeAttachmentList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1200, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1479, REP),
     // k8s.io.api.storage.v1beta1.VolumeAttachmentSource
-    f(1, 1263, Str, 0, PTR | OMITEMPTY),
-    f(2, 1065, Msg, 501, PTR | OMITEMPTY),
+    f(1, 1368, Str, 0, PTR | OMITEMPTY),
+    f(2, 1162, Msg, 571, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeAttachmentSpec
-    f(1, 758, Str, 0, 0),
-    f(2, 1488, Msg, 1202, 0),
-    f(3, 1196, Str, 0, 0),
+    f(1, 843, Str, 0, 0),
+    f(2, 1612, Msg, 1481, 0),
+    f(3, 1298, Str, 0, 0),
     // k8s.io.api.storage.v1beta1.VolumeAttachmentStatus
-    f(1, 757, Bool, 0, 0),
-    f(2, 759, Str, 0, MAP | OMITEMPTY),
-    f(3, 755, Msg, 1207, PTR | OMITEMPTY),
-    f(4, 903, Msg, 1207, PTR | OMITEMPTY),
+    f(1, 842, Bool, 0, 0),
+    f(2, 844, Str, 0, MAP | OMITEMPTY),
+    f(3, 840, Msg, 1486, PTR | OMITEMPTY),
+    f(4, 995, Msg, 1486, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeAttributesClass
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 925, Str, 0, 0),
-    f(3, 1242, Str, 0, MAP | OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1017, Str, 0, 0),
+    f(3, 1344, Str, 0, MAP | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeAttributesClassList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1205, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1484, REP),
     // k8s.io.api.storage.v1beta1.VolumeError
-    f(1, 1571, Msg, 1259, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 944, I32, 0, PTR | OMITEMPTY),
+    f(1, 1701, Msg, 1544, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1037, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.storage.v1beta1.VolumeNodeResources
-    f(1, 858, I32, 0, PTR | OMITEMPTY),
+    f(1, 946, I32, 0, PTR | OMITEMPTY),
     // k8s.io.api.storagemigration.v1.StorageVersionMigration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1211, OMITEMPTY),
-    f(3, 1500, Msg, 1212, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1490, OMITEMPTY),
+    f(3, 1625, Msg, 1491, OMITEMPTY),
     // k8s.io.api.storagemigration.v1.StorageVersionMigrationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1209, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1488, REP),
     // k8s.io.api.storagemigration.v1.StorageVersionMigrationSpec
-    f(1, 1378, Msg, 1233, 0),
+    f(1, 1494, Msg, 1518, 0),
     // k8s.io.api.storagemigration.v1.StorageVersionMigrationStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1390, Str, 0, OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1509, Str, 0, OMITEMPTY),
+    // k8s.io.api.storagemigration.v1alpha1.GroupVersionResource
+    f(1, 1112, Str, 0, OMITEMPTY),
+    f(2, 1762, Str, 0, OMITEMPTY),
+    f(3, 1494, Str, 0, OMITEMPTY),
+    // k8s.io.api.storagemigration.v1alpha1.MigrationCondition
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1209, Msg, 1544, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 1257, Str, 0, OMITEMPTY),
+    // k8s.io.api.storagemigration.v1alpha1.StorageVersionMigration
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1496, OMITEMPTY),
+    f(3, 1625, Msg, 1497, OMITEMPTY),
+    // k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationList
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1494, REP),
+    // k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationSpec
+    f(1, 1494, Msg, 1492, 0),
+    f(2, 941, Str, 0, OMITEMPTY),
+    // k8s.io.api.storagemigration.v1alpha1.StorageVersionMigrationStatus
+    f(1, 922, Msg, 1493, REP | OMITEMPTY),
+    f(2, 1509, Str, 0, OMITEMPTY),
     // k8s.io.api.storagemigration.v1beta1.StorageVersionMigration
-    f(1, 1158, Msg, 1245, OMITEMPTY),
-    f(2, 1490, Msg, 1215, OMITEMPTY),
-    f(3, 1500, Msg, 1216, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
+    f(2, 1614, Msg, 1500, OMITEMPTY),
+    f(3, 1625, Msg, 1501, OMITEMPTY),
     // k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1213, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1498, REP),
     // k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationSpec
-    f(1, 1378, Msg, 1233, 0),
+    f(1, 1494, Msg, 1518, 0),
     // k8s.io.api.storagemigration.v1beta1.StorageVersionMigrationStatus
-    f(1, 835, Msg, 1225, REP | OMITEMPTY),
-    f(2, 1390, Str, 0, OMITEMPTY),
+    f(1, 922, Msg, 1510, REP | OMITEMPTY),
+    f(2, 1509, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup
-    f(1, 1178, Str, 0, 0),
-    f(2, 1628, Msg, 1235, REP),
-    f(3, 1311, Msg, 1235, OMITEMPTY),
-    f(4, 1455, Msg, 1253, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(2, 1763, Msg, 1520, REP),
+    f(3, 1424, Msg, 1520, OMITEMPTY),
+    f(4, 1578, Msg, 1538, REP | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList
-    f(1, 1018, Msg, 1219, REP),
+    f(1, 1114, Msg, 1504, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.APIResource
-    f(1, 1178, Str, 0, 0),
-    f(6, 1482, Str, 0, 0),
-    f(2, 1183, Bool, 0, 0),
-    f(8, 1016, Str, 0, OMITEMPTY),
-    f(9, 1627, Str, 0, OMITEMPTY),
-    f(3, 1090, Str, 0, 0),
-    f(4, 1626, Msg, 1263, 0),
-    f(5, 1475, Str, 0, REP | OMITEMPTY),
-    f(7, 800, Str, 0, REP | OMITEMPTY),
-    f(10, 1514, Str, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, 0),
+    f(6, 1606, Str, 0, 0),
+    f(2, 1285, Bool, 0, 0),
+    f(8, 1112, Str, 0, OMITEMPTY),
+    f(9, 1762, Str, 0, OMITEMPTY),
+    f(3, 1191, Str, 0, 0),
+    f(4, 1761, Msg, 1548, 0),
+    f(5, 1599, Str, 0, REP | OMITEMPTY),
+    f(7, 887, Str, 0, REP | OMITEMPTY),
+    f(10, 1639, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList
-    f(1, 1017, Str, 0, 0),
-    f(2, 1392, Msg, 1221, REP),
+    f(1, 1113, Str, 0, 0),
+    f(2, 1511, Msg, 1506, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions
-    f(1, 1628, Str, 0, REP),
-    f(2, 1455, Msg, 1253, REP),
+    f(1, 1763, Str, 0, REP),
+    f(2, 1578, Msg, 1538, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ApplyOptions
-    f(1, 928, Str, 0, REP | OMITEMPTY),
-    f(2, 995, Bool, 0, 0),
-    f(3, 978, Str, 0, 0),
+    f(1, 1021, Str, 0, REP | OMITEMPTY),
+    f(2, 1090, Bool, 0, 0),
+    f(3, 1071, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.Condition
-    f(1, 1593, Str, 0, 0),
-    f(2, 1500, Str, 0, 0),
-    f(3, 1221, I64, 0, OMITEMPTY),
-    f(4, 1107, Msg, 1259, 0),
-    f(5, 1345, Str, 0, 0),
-    f(6, 1156, Str, 0, 0),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1625, Str, 0, 0),
+    f(3, 1323, I64, 0, OMITEMPTY),
+    f(4, 1208, Msg, 1544, 0),
+    f(5, 1460, Str, 0, 0),
+    f(6, 1257, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions
-    f(1, 928, Str, 0, REP | OMITEMPTY),
-    f(3, 978, Str, 0, OMITEMPTY),
-    f(4, 982, Str, 0, OMITEMPTY),
+    f(1, 1021, Str, 0, REP | OMITEMPTY),
+    f(3, 1071, Str, 0, OMITEMPTY),
+    f(4, 1075, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions
-    f(1, 1015, I64, 0, PTR | OMITEMPTY),
-    f(2, 1305, Msg, 1251, PTR | OMITEMPTY),
-    f(3, 1233, Bool, 0, PTR | OMITEMPTY),
-    f(4, 1323, Str, 0, PTR | OMITEMPTY),
-    f(5, 928, Str, 0, REP | OMITEMPTY),
-    f(6, 1049, Bool, 0, PTR | OMITEMPTY),
+    f(1, 1111, I64, 0, PTR | OMITEMPTY),
+    f(2, 1417, Msg, 1536, PTR | OMITEMPTY),
+    f(3, 1335, Bool, 0, PTR | OMITEMPTY),
+    f(4, 1436, Str, 0, PTR | OMITEMPTY),
+    f(5, 1021, Str, 0, REP | OMITEMPTY),
+    f(6, 1146, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement
-    f(1, 1086, Str, 0, 0),
-    f(2, 1229, Str, 0, 0),
-    f(3, 1623, Str, 0, REP | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1331, Str, 0, 0),
+    f(3, 1754, Str, 0, REP | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions
-    f(1, 1390, Str, 0, OMITEMPTY),
+    f(1, 1509, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupKind
-    f(1, 1016, Str, 0, 0),
-    f(2, 1090, Str, 0, 0),
+    f(1, 1112, Str, 0, 0),
+    f(2, 1191, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource
-    f(1, 1016, Str, 0, 0),
-    f(2, 1378, Str, 0, 0),
+    f(1, 1112, Str, 0, 0),
+    f(2, 1494, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersion
-    f(1, 1016, Str, 0, 0),
-    f(2, 1627, Str, 0, 0),
+    f(1, 1112, Str, 0, 0),
+    f(2, 1762, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery
-    f(1, 1017, Str, 0, 0),
-    f(2, 1627, Str, 0, 0),
+    f(1, 1113, Str, 0, 0),
+    f(2, 1762, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind
-    f(1, 1016, Str, 0, 0),
-    f(2, 1627, Str, 0, 0),
-    f(3, 1090, Str, 0, 0),
+    f(1, 1112, Str, 0, 0),
+    f(2, 1762, Str, 0, 0),
+    f(3, 1191, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource
-    f(1, 1016, Str, 0, 0),
-    f(2, 1627, Str, 0, 0),
-    f(3, 1378, Str, 0, 0),
+    f(1, 1112, Str, 0, 0),
+    f(2, 1762, Str, 0, 0),
+    f(3, 1494, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector
-    f(1, 1142, Str, 0, MAP | OMITEMPTY),
-    f(2, 1138, Msg, 1239, REP | OMITEMPTY),
+    f(1, 1243, Str, 0, MAP | OMITEMPTY),
+    f(2, 1239, Msg, 1524, REP | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement
-    f(1, 1086, Str, 0, 0),
-    f(2, 1229, Str, 0, 0),
-    f(3, 1623, Str, 0, REP | OMITEMPTY),
+    f(1, 1187, Str, 0, 0),
+    f(2, 1331, Str, 0, 0),
+    f(3, 1754, Str, 0, REP | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.List
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1266, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1551, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta
-    f(1, 1449, Str, 0, OMITEMPTY),
-    f(2, 1390, Str, 0, OMITEMPTY),
-    f(3, 853, Str, 0, OMITEMPTY),
-    f(4, 1354, I64, 0, PTR | OMITEMPTY),
-    f(5, 1468, Msg, 1254, PTR | OMITEMPTY),
+    f(1, 1572, Str, 0, OMITEMPTY),
+    f(2, 1509, Str, 0, OMITEMPTY),
+    f(3, 940, Str, 0, OMITEMPTY),
+    f(4, 1469, I64, 0, PTR | OMITEMPTY),
+    f(5, 1591, Msg, 1539, PTR | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions
-    f(1, 1095, Str, 0, OMITEMPTY),
-    f(2, 981, Str, 0, OMITEMPTY),
-    f(3, 1653, Bool, 0, OMITEMPTY),
-    f(9, 739, Bool, 0, OMITEMPTY),
-    f(4, 1390, Str, 0, OMITEMPTY),
-    f(10, 1391, Str, 0, OMITEMPTY),
-    f(5, 1574, I64, 0, PTR | OMITEMPTY),
-    f(7, 1115, I64, 0, OMITEMPTY),
-    f(8, 853, Str, 0, OMITEMPTY),
-    f(11, 1450, Bool, 0, PTR | OMITEMPTY),
-    f(15, 1469, Str, 0, OMITEMPTY),
+    f(1, 1196, Str, 0, OMITEMPTY),
+    f(2, 1074, Str, 0, OMITEMPTY),
+    f(3, 1788, Bool, 0, OMITEMPTY),
+    f(9, 817, Bool, 0, OMITEMPTY),
+    f(4, 1509, Str, 0, OMITEMPTY),
+    f(10, 1510, Str, 0, OMITEMPTY),
+    f(5, 1704, I64, 0, PTR | OMITEMPTY),
+    f(7, 1216, I64, 0, OMITEMPTY),
+    f(8, 940, Str, 0, OMITEMPTY),
+    f(11, 1573, Bool, 0, PTR | OMITEMPTY),
+    f(15, 1592, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry
-    f(1, 1132, Str, 0, OMITEMPTY),
-    f(2, 1227, Str, 0, OMITEMPTY),
-    f(3, 746, Str, 0, OMITEMPTY),
-    f(4, 1571, Msg, 1259, PTR | OMITEMPTY),
-    f(6, 983, Str, 0, OMITEMPTY),
-    f(7, 984, Msg, 1230, PTR | OMITEMPTY),
-    f(8, 1528, Str, 0, OMITEMPTY),
+    f(1, 1233, Str, 0, OMITEMPTY),
+    f(2, 1329, Str, 0, OMITEMPTY),
+    f(3, 831, Str, 0, OMITEMPTY),
+    f(4, 1701, Msg, 1544, PTR | OMITEMPTY),
+    f(6, 1076, Str, 0, OMITEMPTY),
+    f(7, 1077, Msg, 1515, PTR | OMITEMPTY),
+    f(8, 1656, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1007, Str, 0, OMITEMPTY),
-    f(3, 1181, Str, 0, OMITEMPTY),
-    f(4, 1449, Str, 0, OMITEMPTY),
-    f(5, 1595, Str, 0, OMITEMPTY),
-    f(6, 1390, Str, 0, OMITEMPTY),
-    f(7, 1008, I64, 0, OMITEMPTY),
-    f(8, 861, Msg, 1259, OMITEMPTY | OMITZERO),
-    f(9, 891, Msg, 1259, PTR | OMITEMPTY),
-    f(10, 890, I64, 0, PTR | OMITEMPTY),
-    f(11, 1096, Str, 0, MAP | OMITEMPTY),
-    f(12, 742, Str, 0, MAP | OMITEMPTY),
-    f(13, 1237, Msg, 1246, REP | OMITEMPTY),
-    f(14, 986, Str, 0, REP | OMITEMPTY),
-    f(17, 1131, Msg, 1243, REP | OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1102, Str, 0, OMITEMPTY),
+    f(3, 1283, Str, 0, OMITEMPTY),
+    f(4, 1572, Str, 0, OMITEMPTY),
+    f(5, 1725, Str, 0, OMITEMPTY),
+    f(6, 1509, Str, 0, OMITEMPTY),
+    f(7, 1104, I64, 0, OMITEMPTY),
+    f(8, 949, Msg, 1544, OMITEMPTY | OMITZERO),
+    f(9, 983, Msg, 1544, PTR | OMITEMPTY),
+    f(10, 982, I64, 0, PTR | OMITEMPTY),
+    f(11, 1197, Str, 0, MAP | OMITEMPTY),
+    f(12, 827, Str, 0, MAP | OMITEMPTY),
+    f(13, 1339, Msg, 1531, REP | OMITEMPTY),
+    f(14, 1080, Str, 0, REP | OMITEMPTY),
+    f(17, 1232, Msg, 1528, REP | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference
-    f(5, 746, Str, 0, 0),
-    f(1, 1090, Str, 0, 0),
-    f(3, 1178, Str, 0, 0),
-    f(4, 1595, Str, 0, 0),
-    f(6, 854, Bool, 0, PTR | OMITEMPTY),
-    f(7, 788, Bool, 0, PTR | OMITEMPTY),
+    f(5, 831, Str, 0, 0),
+    f(1, 1191, Str, 0, 0),
+    f(3, 1279, Str, 0, 0),
+    f(4, 1725, Str, 0, 0),
+    f(6, 942, Bool, 0, PTR | OMITEMPTY),
+    f(7, 874, Bool, 0, PTR | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata
-    f(1, 1158, Msg, 1245, OMITEMPTY),
+    f(1, 1259, Msg, 1530, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadataList
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1082, Msg, 1247, REP),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1183, Msg, 1532, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions
-    f(1, 928, Str, 0, REP | OMITEMPTY),
-    f(2, 995, Bool, 0, PTR | OMITEMPTY),
-    f(3, 978, Str, 0, OMITEMPTY),
-    f(4, 982, Str, 0, OMITEMPTY),
+    f(1, 1021, Str, 0, REP | OMITEMPTY),
+    f(2, 1090, Bool, 0, PTR | OMITEMPTY),
+    f(3, 1071, Str, 0, OMITEMPTY),
+    f(4, 1075, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions
-    f(1, 1595, Str, 0, PTR | OMITEMPTY),
-    f(2, 1390, Str, 0, PTR | OMITEMPTY),
+    f(1, 1725, Str, 0, PTR | OMITEMPTY),
+    f(2, 1509, Str, 0, PTR | OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.RootPaths
-    f(1, 1253, Str, 0, REP),
+    f(1, 1357, Str, 0, REP),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR
-    f(1, 815, Str, 0, 0),
-    f(2, 1454, Str, 0, 0),
+    f(1, 902, Str, 0, 0),
+    f(2, 1577, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.ShardInfo
-    f(1, 1447, Str, 0, 0),
+    f(1, 1570, Str, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.Status
-    f(1, 1158, Msg, 1241, OMITEMPTY),
-    f(2, 1500, Str, 0, OMITEMPTY),
-    f(3, 1156, Str, 0, OMITEMPTY),
-    f(4, 1345, Str, 0, OMITEMPTY),
-    f(5, 904, Msg, 1257, PTR | OMITEMPTY),
-    f(6, 823, I32, 0, OMITEMPTY),
+    f(1, 1259, Msg, 1526, OMITEMPTY),
+    f(2, 1625, Str, 0, OMITEMPTY),
+    f(3, 1257, Str, 0, OMITEMPTY),
+    f(4, 1460, Str, 0, OMITEMPTY),
+    f(5, 996, Msg, 1542, PTR | OMITEMPTY),
+    f(6, 910, I32, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause
-    f(1, 1345, Str, 0, OMITEMPTY),
-    f(2, 1156, Str, 0, OMITEMPTY),
-    f(3, 977, Str, 0, OMITEMPTY),
+    f(1, 1460, Str, 0, OMITEMPTY),
+    f(2, 1257, Str, 0, OMITEMPTY),
+    f(3, 1070, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails
-    f(1, 1178, Str, 0, OMITEMPTY),
-    f(2, 1016, Str, 0, OMITEMPTY),
-    f(3, 1090, Str, 0, OMITEMPTY),
-    f(6, 1595, Str, 0, OMITEMPTY),
-    f(4, 801, Msg, 1256, REP | OMITEMPTY),
-    f(5, 1400, I32, 0, OMITEMPTY),
+    f(1, 1279, Str, 0, OMITEMPTY),
+    f(2, 1112, Str, 0, OMITEMPTY),
+    f(3, 1191, Str, 0, OMITEMPTY),
+    f(6, 1725, Str, 0, OMITEMPTY),
+    f(4, 888, Msg, 1541, REP | OMITEMPTY),
+    f(5, 1519, I32, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.TableOptions
-    f(1, 1057, Str, 0, OMITEMPTY),
+    f(1, 1154, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.Timestamp
-    f(1, 1437, I64, 0, 0),
-    f(2, 1185, I32, 0, 0),
+    f(1, 1559, I64, 0, 0),
+    f(2, 1287, I32, 0, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta
-    f(1, 1090, Str, 0, OMITEMPTY),
-    f(2, 746, Str, 0, OMITEMPTY),
+    f(1, 1191, Str, 0, OMITEMPTY),
+    f(2, 831, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions
-    f(1, 928, Str, 0, REP | OMITEMPTY),
-    f(2, 978, Str, 0, OMITEMPTY),
-    f(3, 982, Str, 0, OMITEMPTY),
+    f(1, 1021, Str, 0, REP | OMITEMPTY),
+    f(2, 1071, Str, 0, OMITEMPTY),
+    f(3, 1075, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent
-    f(1, 1593, Str, 0, 0),
-    f(2, 1219, Msg, 1266, 0),
+    f(1, 1723, Str, 0, 0),
+    f(2, 1321, Msg, 1551, 0),
     // k8s.io.apimachinery.pkg.apis.meta.v1beta1.PartialObjectMetadataList
-    f(2, 1158, Msg, 1241, OMITEMPTY),
-    f(1, 1082, Msg, 1247, REP),
+    f(2, 1259, Msg, 1526, OMITEMPTY),
+    f(1, 1183, Msg, 1532, REP),
     // k8s.io.apimachinery.pkg.runtime.TypeMeta
-    f(1, 746, Str, 0, OMITEMPTY),
-    f(2, 1090, Str, 0, OMITEMPTY),
+    f(1, 831, Str, 0, OMITEMPTY),
+    f(2, 1191, Str, 0, OMITEMPTY),
     // k8s.io.apimachinery.pkg.runtime.Unknown
-    f(1, 645, Msg, 1267, EMBED),
+    f(1, 718, Msg, 1552, EMBED),
     f(2, 0, Bytes, 0, SKIP),
-    f(3, 106, Str, 0, 0),
-    f(4, 107, Str, 0, 0),
+    f(3, 118, Str, 0, 0),
+    f(4, 119, Str, 0, 0),
 ];
 
 /// (apiVersion, kind, message id), sorted.
-pub(super) static KINDS: [(&str, &str, u16); 352] = [
+pub(super) static KINDS: [(&str, &str, u16); 429] = [
     ("admission.k8s.io/v1", "AdmissionReview", 2),
     ("admission.k8s.io/v1beta1", "AdmissionReview", 5),
     ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy", 12),
@@ -8407,328 +9954,405 @@ pub(super) static KINDS: [(&str, &str, u16); 352] = [
     ("admissionregistration.k8s.io/v1beta1", "MutatingAdmissionPolicyList", 78),
     ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration", 81),
     ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfigurationList", 82),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicy", 89),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyBinding", 90),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyBindingList", 91),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyList", 93),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration", 97),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfigurationList", 98),
-    ("apidiscovery.k8s.io/v2", "APIGroupDiscovery", 102),
-    ("apidiscovery.k8s.io/v2", "APIGroupDiscoveryList", 103),
-    ("apidiscovery.k8s.io/v2beta1", "APIGroupDiscovery", 107),
-    ("apidiscovery.k8s.io/v2beta1", "APIGroupDiscoveryList", 108),
-    ("apps/v1", "ControllerRevision", 118),
-    ("apps/v1", "ControllerRevisionList", 119),
-    ("apps/v1", "DaemonSet", 120),
-    ("apps/v1", "DaemonSetList", 122),
-    ("apps/v1", "Deployment", 126),
-    ("apps/v1", "DeploymentList", 128),
-    ("apps/v1", "ReplicaSet", 132),
-    ("apps/v1", "ReplicaSetList", 134),
-    ("apps/v1", "StatefulSet", 140),
-    ("apps/v1", "StatefulSetList", 142),
-    ("apps/v1beta1", "ControllerRevision", 148),
-    ("apps/v1beta1", "ControllerRevisionList", 149),
-    ("apps/v1beta1", "Deployment", 150),
-    ("apps/v1beta1", "DeploymentList", 152),
-    ("apps/v1beta1", "DeploymentRollback", 153),
-    ("apps/v1beta1", "Scale", 160),
-    ("apps/v1beta1", "StatefulSet", 163),
-    ("apps/v1beta1", "StatefulSetList", 165),
-    ("apps/v1beta2", "ControllerRevision", 171),
-    ("apps/v1beta2", "ControllerRevisionList", 172),
-    ("apps/v1beta2", "DaemonSet", 173),
-    ("apps/v1beta2", "DaemonSetList", 175),
-    ("apps/v1beta2", "Deployment", 179),
-    ("apps/v1beta2", "DeploymentList", 181),
-    ("apps/v1beta2", "ReplicaSet", 185),
-    ("apps/v1beta2", "ReplicaSetList", 187),
-    ("apps/v1beta2", "Scale", 193),
-    ("apps/v1beta2", "StatefulSet", 196),
-    ("apps/v1beta2", "StatefulSetList", 198),
-    ("authentication.k8s.io/v1", "SelfSubjectReview", 207),
-    ("authentication.k8s.io/v1", "TokenRequest", 209),
-    ("authentication.k8s.io/v1", "TokenReview", 212),
-    ("authentication.k8s.io/v1alpha1", "SelfSubjectReview", 216),
-    ("authentication.k8s.io/v1beta1", "SelfSubjectReview", 219),
-    ("authentication.k8s.io/v1beta1", "TokenReview", 221),
-    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", 228),
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 233),
-    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", 235),
-    ("authorization.k8s.io/v1", "SubjectAccessReview", 237),
-    ("authorization.k8s.io/v1beta1", "LocalSubjectAccessReview", 242),
-    ("authorization.k8s.io/v1beta1", "SelfSubjectAccessReview", 247),
-    ("authorization.k8s.io/v1beta1", "SelfSubjectRulesReview", 249),
-    ("authorization.k8s.io/v1beta1", "SubjectAccessReview", 251),
-    ("autoscaling/v1", "HorizontalPodAutoscaler", 260),
-    ("autoscaling/v1", "HorizontalPodAutoscalerList", 262),
-    ("autoscaling/v1", "Scale", 273),
-    ("autoscaling/v2", "HorizontalPodAutoscaler", 283),
-    ("autoscaling/v2", "HorizontalPodAutoscalerList", 286),
-    ("batch/v1", "CronJob", 300),
-    ("batch/v1", "CronJobList", 301),
-    ("batch/v1", "Job", 304),
-    ("batch/v1", "JobList", 306),
-    ("batch/v1beta1", "CronJob", 318),
-    ("batch/v1beta1", "CronJobList", 319),
-    ("certificates.k8s.io/v1", "CertificateSigningRequest", 323),
-    ("certificates.k8s.io/v1", "CertificateSigningRequestList", 325),
-    ("certificates.k8s.io/v1", "ClusterTrustBundle", 328),
-    ("certificates.k8s.io/v1", "ClusterTrustBundleList", 329),
-    ("certificates.k8s.io/v1", "PodCertificateRequest", 332),
-    ("certificates.k8s.io/v1", "PodCertificateRequestList", 333),
-    ("certificates.k8s.io/v1alpha1", "ClusterTrustBundle", 336),
-    ("certificates.k8s.io/v1alpha1", "ClusterTrustBundleList", 337),
-    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest", 339),
-    ("certificates.k8s.io/v1beta1", "CertificateSigningRequestList", 341),
-    ("certificates.k8s.io/v1beta1", "ClusterTrustBundle", 344),
-    ("certificates.k8s.io/v1beta1", "ClusterTrustBundleList", 345),
-    ("certificates.k8s.io/v1beta1", "PodCertificateRequest", 348),
-    ("certificates.k8s.io/v1beta1", "PodCertificateRequestList", 349),
-    ("coordination.k8s.io/v1", "Lease", 352),
-    ("coordination.k8s.io/v1", "LeaseList", 353),
-    ("coordination.k8s.io/v1alpha2", "LeaseCandidate", 355),
-    ("coordination.k8s.io/v1alpha2", "LeaseCandidateList", 356),
-    ("coordination.k8s.io/v1beta1", "Lease", 358),
-    ("coordination.k8s.io/v1beta1", "LeaseCandidate", 359),
-    ("coordination.k8s.io/v1beta1", "LeaseCandidateList", 360),
-    ("coordination.k8s.io/v1beta1", "LeaseList", 362),
-    ("discovery.k8s.io/v1", "EndpointSlice", 615),
-    ("discovery.k8s.io/v1", "EndpointSliceList", 616),
-    ("discovery.k8s.io/v1beta1", "EndpointSlice", 623),
-    ("discovery.k8s.io/v1beta1", "EndpointSliceList", 624),
-    ("events.k8s.io/v1", "Event", 627),
-    ("events.k8s.io/v1", "EventList", 628),
-    ("events.k8s.io/v1beta1", "Event", 630),
-    ("events.k8s.io/v1beta1", "EventList", 631),
-    ("extensions/v1beta1", "DaemonSet", 633),
-    ("extensions/v1beta1", "DaemonSetList", 635),
-    ("extensions/v1beta1", "Deployment", 639),
-    ("extensions/v1beta1", "DeploymentList", 641),
-    ("extensions/v1beta1", "DeploymentRollback", 642),
-    ("extensions/v1beta1", "Ingress", 649),
-    ("extensions/v1beta1", "IngressList", 651),
-    ("extensions/v1beta1", "NetworkPolicy", 660),
-    ("extensions/v1beta1", "NetworkPolicyList", 663),
-    ("extensions/v1beta1", "ReplicaSet", 667),
-    ("extensions/v1beta1", "ReplicaSetList", 669),
-    ("extensions/v1beta1", "Scale", 675),
-    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchema", 680),
-    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchemaList", 682),
-    ("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfiguration", 690),
-    ("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfigurationList", 692),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", 703),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchemaList", 705),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration", 713),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfigurationList", 715),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema", 726),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchemaList", 728),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration", 736),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfigurationList", 738),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", 749),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchemaList", 751),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration", 759),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfigurationList", 761),
-    ("imagepolicy.k8s.io/v1alpha1", "ImageReview", 770),
-    ("internal.apiserver.k8s.io/v1alpha1", "StorageVersion", 113),
-    ("internal.apiserver.k8s.io/v1alpha1", "StorageVersionList", 115),
-    ("lifecycle.k8s.io/v1alpha1", "Eviction", 774),
-    ("lifecycle.k8s.io/v1alpha1", "EvictionList", 775),
-    ("lifecycle.k8s.io/v1alpha1", "EvictionRequest", 777),
-    ("lifecycle.k8s.io/v1alpha1", "EvictionRequestList", 778),
-    ("meta.k8s.io/v1", "APIGroup", 1219),
-    ("meta.k8s.io/v1", "APIGroupList", 1220),
-    ("meta.k8s.io/v1", "APIResourceList", 1222),
-    ("meta.k8s.io/v1", "APIVersions", 1223),
-    ("meta.k8s.io/v1", "ApplyOptions", 1224),
-    ("meta.k8s.io/v1", "CreateOptions", 1226),
-    ("meta.k8s.io/v1", "DeleteOptions", 1227),
-    ("meta.k8s.io/v1", "GetOptions", 1231),
-    ("meta.k8s.io/v1", "List", 1240),
-    ("meta.k8s.io/v1", "ListOptions", 1242),
-    ("meta.k8s.io/v1", "PartialObjectMetadata", 1247),
-    ("meta.k8s.io/v1", "PartialObjectMetadataList", 1248),
-    ("meta.k8s.io/v1", "PatchOptions", 1250),
-    ("meta.k8s.io/v1", "Status", 1255),
-    ("meta.k8s.io/v1", "TableOptions", 1258),
-    ("meta.k8s.io/v1", "UpdateOptions", 1262),
-    ("meta.k8s.io/v1", "WatchEvent", 1264),
-    ("meta.k8s.io/v1beta1", "PartialObjectMetadataList", 1265),
-    ("networking.k8s.io/v1", "IPAddress", 791),
-    ("networking.k8s.io/v1", "IPAddressList", 792),
-    ("networking.k8s.io/v1", "Ingress", 795),
-    ("networking.k8s.io/v1", "IngressClass", 797),
-    ("networking.k8s.io/v1", "IngressClassList", 798),
-    ("networking.k8s.io/v1", "IngressList", 801),
-    ("networking.k8s.io/v1", "NetworkPolicy", 811),
-    ("networking.k8s.io/v1", "NetworkPolicyList", 814),
-    ("networking.k8s.io/v1", "ServiceCIDR", 820),
-    ("networking.k8s.io/v1", "ServiceCIDRList", 821),
-    ("networking.k8s.io/v1beta1", "IPAddress", 826),
-    ("networking.k8s.io/v1beta1", "IPAddressList", 827),
-    ("networking.k8s.io/v1beta1", "Ingress", 829),
-    ("networking.k8s.io/v1beta1", "IngressClass", 831),
-    ("networking.k8s.io/v1beta1", "IngressClassList", 832),
-    ("networking.k8s.io/v1beta1", "IngressList", 835),
-    ("networking.k8s.io/v1beta1", "ServiceCIDR", 845),
-    ("networking.k8s.io/v1beta1", "ServiceCIDRList", 846),
-    ("node.k8s.io/v1", "RuntimeClass", 850),
-    ("node.k8s.io/v1", "RuntimeClassList", 851),
-    ("node.k8s.io/v1alpha1", "RuntimeClass", 854),
-    ("node.k8s.io/v1alpha1", "RuntimeClassList", 855),
-    ("node.k8s.io/v1beta1", "RuntimeClass", 859),
-    ("node.k8s.io/v1beta1", "RuntimeClassList", 860),
-    ("policy/v1", "Eviction", 862),
-    ("policy/v1", "PodDisruptionBudget", 863),
-    ("policy/v1", "PodDisruptionBudgetList", 864),
-    ("policy/v1beta1", "Eviction", 867),
-    ("policy/v1beta1", "PodDisruptionBudget", 868),
-    ("policy/v1beta1", "PodDisruptionBudgetList", 869),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", 873),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 874),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBindingList", 875),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleList", 876),
-    ("rbac.authorization.k8s.io/v1", "Role", 878),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", 879),
-    ("rbac.authorization.k8s.io/v1", "RoleBindingList", 880),
-    ("rbac.authorization.k8s.io/v1", "RoleList", 881),
-    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRole", 885),
-    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleBinding", 886),
-    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleBindingList", 887),
-    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleList", 888),
-    ("rbac.authorization.k8s.io/v1alpha1", "Role", 890),
-    ("rbac.authorization.k8s.io/v1alpha1", "RoleBinding", 891),
-    ("rbac.authorization.k8s.io/v1alpha1", "RoleBindingList", 892),
-    ("rbac.authorization.k8s.io/v1alpha1", "RoleList", 893),
-    ("rbac.authorization.k8s.io/v1beta1", "ClusterRole", 897),
-    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding", 898),
-    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBindingList", 899),
-    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleList", 900),
-    ("rbac.authorization.k8s.io/v1beta1", "Role", 902),
-    ("rbac.authorization.k8s.io/v1beta1", "RoleBinding", 903),
-    ("rbac.authorization.k8s.io/v1beta1", "RoleBindingList", 904),
-    ("rbac.authorization.k8s.io/v1beta1", "RoleList", 905),
-    ("resource.k8s.io/v1", "DeviceClass", 923),
-    ("resource.k8s.io/v1", "DeviceClassList", 925),
-    ("resource.k8s.io/v1", "DeviceTaintRule", 935),
-    ("resource.k8s.io/v1", "DeviceTaintRuleList", 936),
-    ("resource.k8s.io/v1", "ResourceClaim", 947),
-    ("resource.k8s.io/v1", "ResourceClaimList", 949),
-    ("resource.k8s.io/v1", "ResourceClaimTemplate", 952),
-    ("resource.k8s.io/v1", "ResourceClaimTemplateList", 953),
-    ("resource.k8s.io/v1", "ResourceSlice", 956),
-    ("resource.k8s.io/v1", "ResourceSliceList", 957),
-    ("resource.k8s.io/v1alpha3", "DeviceTaintRule", 962),
-    ("resource.k8s.io/v1alpha3", "DeviceTaintRuleList", 963),
-    ("resource.k8s.io/v1alpha3", "ResourcePoolStatusRequest", 969),
-    ("resource.k8s.io/v1alpha3", "ResourcePoolStatusRequestList", 970),
-    ("resource.k8s.io/v1beta1", "DeviceClass", 991),
-    ("resource.k8s.io/v1beta1", "DeviceClassList", 993),
-    ("resource.k8s.io/v1beta1", "ResourceClaim", 1009),
-    ("resource.k8s.io/v1beta1", "ResourceClaimList", 1011),
-    ("resource.k8s.io/v1beta1", "ResourceClaimTemplate", 1014),
-    ("resource.k8s.io/v1beta1", "ResourceClaimTemplateList", 1015),
-    ("resource.k8s.io/v1beta1", "ResourceSlice", 1018),
-    ("resource.k8s.io/v1beta1", "ResourceSliceList", 1019),
-    ("resource.k8s.io/v1beta2", "DeviceClass", 1036),
-    ("resource.k8s.io/v1beta2", "DeviceClassList", 1038),
-    ("resource.k8s.io/v1beta2", "DeviceTaintRule", 1048),
-    ("resource.k8s.io/v1beta2", "DeviceTaintRuleList", 1049),
-    ("resource.k8s.io/v1beta2", "ResourceClaim", 1060),
-    ("resource.k8s.io/v1beta2", "ResourceClaimList", 1062),
-    ("resource.k8s.io/v1beta2", "ResourceClaimTemplate", 1065),
-    ("resource.k8s.io/v1beta2", "ResourceClaimTemplateList", 1066),
-    ("resource.k8s.io/v1beta2", "ResourceSlice", 1069),
-    ("resource.k8s.io/v1beta2", "ResourceSliceList", 1070),
-    ("scheduling.k8s.io/v1", "PriorityClass", 1072),
-    ("scheduling.k8s.io/v1", "PriorityClassList", 1073),
-    ("scheduling.k8s.io/v1alpha3", "CompositePodGroup", 1080),
-    ("scheduling.k8s.io/v1alpha3", "CompositePodGroupList", 1081),
-    ("scheduling.k8s.io/v1alpha3", "PodGroup", 1089),
-    ("scheduling.k8s.io/v1alpha3", "PodGroupList", 1090),
-    ("scheduling.k8s.io/v1alpha3", "Workload", 1102),
-    ("scheduling.k8s.io/v1alpha3", "WorkloadList", 1110),
-    ("scheduling.k8s.io/v1beta1", "PodGroup", 1132),
-    ("scheduling.k8s.io/v1beta1", "PodGroupList", 1133),
-    ("scheduling.k8s.io/v1beta1", "PriorityClass", 1141),
-    ("scheduling.k8s.io/v1beta1", "PriorityClassList", 1142),
-    ("scheduling.k8s.io/v1beta1", "Workload", 1147),
-    ("scheduling.k8s.io/v1beta1", "WorkloadList", 1148),
-    ("storage.k8s.io/v1", "CSIDriver", 1151),
-    ("storage.k8s.io/v1", "CSIDriverList", 1152),
-    ("storage.k8s.io/v1", "CSINode", 1154),
-    ("storage.k8s.io/v1", "CSINodeList", 1156),
-    ("storage.k8s.io/v1", "CSIStorageCapacity", 1159),
-    ("storage.k8s.io/v1", "CSIStorageCapacityList", 1160),
-    ("storage.k8s.io/v1", "StorageClass", 1161),
-    ("storage.k8s.io/v1", "StorageClassList", 1162),
-    ("storage.k8s.io/v1", "VolumeAttachment", 1166),
-    ("storage.k8s.io/v1", "VolumeAttachmentList", 1167),
-    ("storage.k8s.io/v1", "VolumeAttributesClass", 1171),
-    ("storage.k8s.io/v1", "VolumeAttributesClassList", 1172),
-    ("storage.k8s.io/v1alpha1", "CSIStorageCapacity", 1175),
-    ("storage.k8s.io/v1alpha1", "CSIStorageCapacityList", 1176),
-    ("storage.k8s.io/v1alpha1", "VolumeAttachment", 1177),
-    ("storage.k8s.io/v1alpha1", "VolumeAttachmentList", 1178),
-    ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 1182),
-    ("storage.k8s.io/v1alpha1", "VolumeAttributesClassList", 1183),
-    ("storage.k8s.io/v1beta1", "CSIDriver", 1185),
-    ("storage.k8s.io/v1beta1", "CSIDriverList", 1186),
-    ("storage.k8s.io/v1beta1", "CSINode", 1188),
-    ("storage.k8s.io/v1beta1", "CSINodeList", 1190),
-    ("storage.k8s.io/v1beta1", "CSIStorageCapacity", 1193),
-    ("storage.k8s.io/v1beta1", "CSIStorageCapacityList", 1194),
-    ("storage.k8s.io/v1beta1", "StorageClass", 1195),
-    ("storage.k8s.io/v1beta1", "StorageClassList", 1196),
-    ("storage.k8s.io/v1beta1", "VolumeAttachment", 1200),
-    ("storage.k8s.io/v1beta1", "VolumeAttachmentList", 1201),
-    ("storage.k8s.io/v1beta1", "VolumeAttributesClass", 1205),
-    ("storage.k8s.io/v1beta1", "VolumeAttributesClassList", 1206),
-    ("storagemigration.k8s.io/v1", "StorageVersionMigration", 1209),
-    ("storagemigration.k8s.io/v1", "StorageVersionMigrationList", 1210),
-    ("storagemigration.k8s.io/v1beta1", "StorageVersionMigration", 1213),
-    ("storagemigration.k8s.io/v1beta1", "StorageVersionMigrationList", 1214),
-    ("v1", "Binding", 372),
-    ("v1", "ComponentStatus", 383),
-    ("v1", "ComponentStatusList", 384),
-    ("v1", "ConfigMap", 385),
-    ("v1", "ConfigMapList", 388),
-    ("v1", "Endpoints", 413),
-    ("v1", "EndpointsList", 414),
-    ("v1", "Event", 421),
-    ("v1", "EventList", 422),
-    ("v1", "LimitRange", 449),
-    ("v1", "LimitRangeList", 451),
-    ("v1", "List", 454),
-    ("v1", "Namespace", 461),
-    ("v1", "NamespaceList", 463),
-    ("v1", "Node", 466),
-    ("v1", "NodeList", 477),
-    ("v1", "NodeProxyOptions", 479),
-    ("v1", "PersistentVolume", 491),
-    ("v1", "PersistentVolumeClaim", 492),
-    ("v1", "PersistentVolumeClaimList", 494),
-    ("v1", "PersistentVolumeList", 499),
-    ("v1", "Pod", 504),
-    ("v1", "PodAttachOptions", 508),
-    ("v1", "PodExecOptions", 513),
-    ("v1", "PodList", 516),
-    ("v1", "PodLogOptions", 517),
-    ("v1", "PodPortForwardOptions", 519),
-    ("v1", "PodProxyOptions", 520),
-    ("v1", "PodTemplate", 530),
-    ("v1", "PodTemplateList", 531),
-    ("v1", "RangeAllocation", 545),
-    ("v1", "ReplicationController", 546),
-    ("v1", "ReplicationControllerList", 548),
-    ("v1", "ResourceQuota", 554),
-    ("v1", "ResourceQuotaList", 555),
-    ("v1", "Secret", 566),
-    ("v1", "SecretList", 569),
-    ("v1", "SerializedReference", 574),
-    ("v1", "Service", 575),
-    ("v1", "ServiceAccount", 576),
-    ("v1", "ServiceAccountList", 577),
-    ("v1", "ServiceList", 579),
-    ("v1", "ServiceProxyOptions", 581),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicy", 91),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyBinding", 92),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyBindingList", 93),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingAdmissionPolicyList", 95),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration", 99),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfigurationList", 100),
+    ("apidiscovery.k8s.io/v2", "APIGroupDiscovery", 104),
+    ("apidiscovery.k8s.io/v2", "APIGroupDiscoveryList", 105),
+    ("apidiscovery.k8s.io/v2beta1", "APIGroupDiscovery", 109),
+    ("apidiscovery.k8s.io/v2beta1", "APIGroupDiscoveryList", 110),
+    ("apps/v1", "ControllerRevision", 120),
+    ("apps/v1", "ControllerRevisionList", 121),
+    ("apps/v1", "DaemonSet", 122),
+    ("apps/v1", "DaemonSetList", 124),
+    ("apps/v1", "Deployment", 128),
+    ("apps/v1", "DeploymentList", 130),
+    ("apps/v1", "ReplicaSet", 134),
+    ("apps/v1", "ReplicaSetList", 136),
+    ("apps/v1", "StatefulSet", 142),
+    ("apps/v1", "StatefulSetList", 144),
+    ("apps/v1beta1", "ControllerRevision", 150),
+    ("apps/v1beta1", "ControllerRevisionList", 151),
+    ("apps/v1beta1", "Deployment", 152),
+    ("apps/v1beta1", "DeploymentList", 154),
+    ("apps/v1beta1", "DeploymentRollback", 155),
+    ("apps/v1beta1", "Scale", 162),
+    ("apps/v1beta1", "StatefulSet", 165),
+    ("apps/v1beta1", "StatefulSetList", 167),
+    ("apps/v1beta2", "ControllerRevision", 173),
+    ("apps/v1beta2", "ControllerRevisionList", 174),
+    ("apps/v1beta2", "DaemonSet", 175),
+    ("apps/v1beta2", "DaemonSetList", 177),
+    ("apps/v1beta2", "Deployment", 181),
+    ("apps/v1beta2", "DeploymentList", 183),
+    ("apps/v1beta2", "ReplicaSet", 187),
+    ("apps/v1beta2", "ReplicaSetList", 189),
+    ("apps/v1beta2", "Scale", 195),
+    ("apps/v1beta2", "StatefulSet", 198),
+    ("apps/v1beta2", "StatefulSetList", 200),
+    ("auditregistration.k8s.io/v1alpha1", "AuditSink", 206),
+    ("auditregistration.k8s.io/v1alpha1", "AuditSinkList", 207),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", 217),
+    ("authentication.k8s.io/v1", "TokenRequest", 219),
+    ("authentication.k8s.io/v1", "TokenReview", 222),
+    ("authentication.k8s.io/v1alpha1", "SelfSubjectReview", 226),
+    ("authentication.k8s.io/v1beta1", "SelfSubjectReview", 229),
+    ("authentication.k8s.io/v1beta1", "TokenReview", 231),
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", 238),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 243),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", 245),
+    ("authorization.k8s.io/v1", "SubjectAccessReview", 247),
+    ("authorization.k8s.io/v1beta1", "LocalSubjectAccessReview", 252),
+    ("authorization.k8s.io/v1beta1", "SelfSubjectAccessReview", 257),
+    ("authorization.k8s.io/v1beta1", "SelfSubjectRulesReview", 259),
+    ("authorization.k8s.io/v1beta1", "SubjectAccessReview", 261),
+    ("autoscaling/v1", "HorizontalPodAutoscaler", 270),
+    ("autoscaling/v1", "HorizontalPodAutoscalerList", 272),
+    ("autoscaling/v1", "Scale", 283),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", 293),
+    ("autoscaling/v2", "HorizontalPodAutoscalerList", 296),
+    ("autoscaling/v2beta1", "HorizontalPodAutoscaler", 315),
+    ("autoscaling/v2beta1", "HorizontalPodAutoscalerList", 317),
+    ("autoscaling/v2beta2", "HorizontalPodAutoscaler", 335),
+    ("autoscaling/v2beta2", "HorizontalPodAutoscalerList", 338),
+    ("batch/v1", "CronJob", 352),
+    ("batch/v1", "CronJobList", 353),
+    ("batch/v1", "Job", 356),
+    ("batch/v1", "JobList", 358),
+    ("batch/v1beta1", "CronJob", 370),
+    ("batch/v1beta1", "CronJobList", 371),
+    ("batch/v1beta1", "JobTemplate", 374),
+    ("batch/v2alpha1", "CronJob", 376),
+    ("batch/v2alpha1", "CronJobList", 377),
+    ("batch/v2alpha1", "JobTemplate", 380),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest", 382),
+    ("certificates.k8s.io/v1", "CertificateSigningRequestList", 384),
+    ("certificates.k8s.io/v1", "ClusterTrustBundle", 387),
+    ("certificates.k8s.io/v1", "ClusterTrustBundleList", 388),
+    ("certificates.k8s.io/v1", "PodCertificateRequest", 391),
+    ("certificates.k8s.io/v1", "PodCertificateRequestList", 392),
+    ("certificates.k8s.io/v1alpha1", "ClusterTrustBundle", 395),
+    ("certificates.k8s.io/v1alpha1", "ClusterTrustBundleList", 396),
+    ("certificates.k8s.io/v1alpha1", "PodCertificateRequest", 398),
+    ("certificates.k8s.io/v1alpha1", "PodCertificateRequestList", 399),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest", 402),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequestList", 404),
+    ("certificates.k8s.io/v1beta1", "ClusterTrustBundle", 407),
+    ("certificates.k8s.io/v1beta1", "ClusterTrustBundleList", 408),
+    ("certificates.k8s.io/v1beta1", "PodCertificateRequest", 411),
+    ("certificates.k8s.io/v1beta1", "PodCertificateRequestList", 412),
+    ("coordination.k8s.io/v1", "Lease", 415),
+    ("coordination.k8s.io/v1", "LeaseList", 416),
+    ("coordination.k8s.io/v1alpha1", "LeaseCandidate", 418),
+    ("coordination.k8s.io/v1alpha1", "LeaseCandidateList", 419),
+    ("coordination.k8s.io/v1alpha2", "LeaseCandidate", 421),
+    ("coordination.k8s.io/v1alpha2", "LeaseCandidateList", 422),
+    ("coordination.k8s.io/v1beta1", "Lease", 424),
+    ("coordination.k8s.io/v1beta1", "LeaseCandidate", 425),
+    ("coordination.k8s.io/v1beta1", "LeaseCandidateList", 426),
+    ("coordination.k8s.io/v1beta1", "LeaseList", 428),
+    ("discovery.k8s.io/v1", "EndpointSlice", 687),
+    ("discovery.k8s.io/v1", "EndpointSliceList", 688),
+    ("discovery.k8s.io/v1alpha1", "EndpointSlice", 694),
+    ("discovery.k8s.io/v1alpha1", "EndpointSliceList", 695),
+    ("discovery.k8s.io/v1beta1", "EndpointSlice", 700),
+    ("discovery.k8s.io/v1beta1", "EndpointSliceList", 701),
+    ("events.k8s.io/v1", "Event", 704),
+    ("events.k8s.io/v1", "EventList", 705),
+    ("events.k8s.io/v1beta1", "Event", 707),
+    ("events.k8s.io/v1beta1", "EventList", 708),
+    ("extensions/v1beta1", "DaemonSet", 713),
+    ("extensions/v1beta1", "DaemonSetList", 715),
+    ("extensions/v1beta1", "Deployment", 719),
+    ("extensions/v1beta1", "DeploymentList", 721),
+    ("extensions/v1beta1", "DeploymentRollback", 722),
+    ("extensions/v1beta1", "Ingress", 732),
+    ("extensions/v1beta1", "IngressList", 734),
+    ("extensions/v1beta1", "NetworkPolicy", 743),
+    ("extensions/v1beta1", "NetworkPolicyList", 746),
+    ("extensions/v1beta1", "PodSecurityPolicy", 751),
+    ("extensions/v1beta1", "PodSecurityPolicyList", 752),
+    ("extensions/v1beta1", "ReplicaSet", 754),
+    ("extensions/v1beta1", "ReplicaSetList", 756),
+    ("extensions/v1beta1", "ReplicationControllerDummy", 759),
+    ("extensions/v1beta1", "Scale", 767),
+    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchema", 773),
+    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchemaList", 775),
+    ("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfiguration", 783),
+    ("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfigurationList", 785),
+    ("flowcontrol.apiserver.k8s.io/v1alpha1", "FlowSchema", 796),
+    ("flowcontrol.apiserver.k8s.io/v1alpha1", "FlowSchemaList", 798),
+    ("flowcontrol.apiserver.k8s.io/v1alpha1", "PriorityLevelConfiguration", 806),
+    ("flowcontrol.apiserver.k8s.io/v1alpha1", "PriorityLevelConfigurationList", 808),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", 819),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchemaList", 821),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration", 829),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfigurationList", 831),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema", 842),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchemaList", 844),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration", 852),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfigurationList", 854),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", 865),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchemaList", 867),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration", 875),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfigurationList", 877),
+    ("imagepolicy.k8s.io/v1alpha1", "ImageReview", 886),
+    ("internal.apiserver.k8s.io/v1alpha1", "StorageVersion", 115),
+    ("internal.apiserver.k8s.io/v1alpha1", "StorageVersionList", 117),
+    ("lifecycle.k8s.io/v1alpha1", "Eviction", 890),
+    ("lifecycle.k8s.io/v1alpha1", "EvictionList", 891),
+    ("lifecycle.k8s.io/v1alpha1", "EvictionRequest", 893),
+    ("lifecycle.k8s.io/v1alpha1", "EvictionRequestList", 894),
+    ("meta.k8s.io/v1", "APIGroup", 1504),
+    ("meta.k8s.io/v1", "APIGroupList", 1505),
+    ("meta.k8s.io/v1", "APIResourceList", 1507),
+    ("meta.k8s.io/v1", "APIVersions", 1508),
+    ("meta.k8s.io/v1", "ApplyOptions", 1509),
+    ("meta.k8s.io/v1", "CreateOptions", 1511),
+    ("meta.k8s.io/v1", "DeleteOptions", 1512),
+    ("meta.k8s.io/v1", "GetOptions", 1516),
+    ("meta.k8s.io/v1", "List", 1525),
+    ("meta.k8s.io/v1", "ListOptions", 1527),
+    ("meta.k8s.io/v1", "PartialObjectMetadata", 1532),
+    ("meta.k8s.io/v1", "PartialObjectMetadataList", 1533),
+    ("meta.k8s.io/v1", "PatchOptions", 1535),
+    ("meta.k8s.io/v1", "Status", 1540),
+    ("meta.k8s.io/v1", "TableOptions", 1543),
+    ("meta.k8s.io/v1", "UpdateOptions", 1547),
+    ("meta.k8s.io/v1", "WatchEvent", 1549),
+    ("meta.k8s.io/v1beta1", "PartialObjectMetadataList", 1550),
+    ("networking.k8s.io/v1", "IPAddress", 907),
+    ("networking.k8s.io/v1", "IPAddressList", 908),
+    ("networking.k8s.io/v1", "Ingress", 911),
+    ("networking.k8s.io/v1", "IngressClass", 913),
+    ("networking.k8s.io/v1", "IngressClassList", 914),
+    ("networking.k8s.io/v1", "IngressList", 917),
+    ("networking.k8s.io/v1", "NetworkPolicy", 927),
+    ("networking.k8s.io/v1", "NetworkPolicyList", 930),
+    ("networking.k8s.io/v1", "ServiceCIDR", 937),
+    ("networking.k8s.io/v1", "ServiceCIDRList", 938),
+    ("networking.k8s.io/v1alpha1", "ClusterCIDR", 941),
+    ("networking.k8s.io/v1alpha1", "ClusterCIDRList", 942),
+    ("networking.k8s.io/v1alpha1", "IPAddress", 944),
+    ("networking.k8s.io/v1alpha1", "IPAddressList", 945),
+    ("networking.k8s.io/v1alpha1", "ServiceCIDR", 948),
+    ("networking.k8s.io/v1alpha1", "ServiceCIDRList", 949),
+    ("networking.k8s.io/v1beta1", "IPAddress", 954),
+    ("networking.k8s.io/v1beta1", "IPAddressList", 955),
+    ("networking.k8s.io/v1beta1", "Ingress", 957),
+    ("networking.k8s.io/v1beta1", "IngressClass", 959),
+    ("networking.k8s.io/v1beta1", "IngressClassList", 960),
+    ("networking.k8s.io/v1beta1", "IngressList", 963),
+    ("networking.k8s.io/v1beta1", "ServiceCIDR", 973),
+    ("networking.k8s.io/v1beta1", "ServiceCIDRList", 974),
+    ("node.k8s.io/v1", "RuntimeClass", 978),
+    ("node.k8s.io/v1", "RuntimeClassList", 979),
+    ("node.k8s.io/v1alpha1", "RuntimeClass", 982),
+    ("node.k8s.io/v1alpha1", "RuntimeClassList", 983),
+    ("node.k8s.io/v1beta1", "RuntimeClass", 987),
+    ("node.k8s.io/v1beta1", "RuntimeClassList", 988),
+    ("policy/v1", "Eviction", 990),
+    ("policy/v1", "PodDisruptionBudget", 991),
+    ("policy/v1", "PodDisruptionBudgetList", 992),
+    ("policy/v1beta1", "Eviction", 998),
+    ("policy/v1beta1", "PodDisruptionBudget", 1002),
+    ("policy/v1beta1", "PodDisruptionBudgetList", 1003),
+    ("policy/v1beta1", "PodSecurityPolicy", 1006),
+    ("policy/v1beta1", "PodSecurityPolicyList", 1007),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", 1015),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 1016),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBindingList", 1017),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleList", 1018),
+    ("rbac.authorization.k8s.io/v1", "Role", 1020),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", 1021),
+    ("rbac.authorization.k8s.io/v1", "RoleBindingList", 1022),
+    ("rbac.authorization.k8s.io/v1", "RoleList", 1023),
+    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRole", 1027),
+    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleBinding", 1028),
+    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleBindingList", 1029),
+    ("rbac.authorization.k8s.io/v1alpha1", "ClusterRoleList", 1030),
+    ("rbac.authorization.k8s.io/v1alpha1", "Role", 1032),
+    ("rbac.authorization.k8s.io/v1alpha1", "RoleBinding", 1033),
+    ("rbac.authorization.k8s.io/v1alpha1", "RoleBindingList", 1034),
+    ("rbac.authorization.k8s.io/v1alpha1", "RoleList", 1035),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRole", 1039),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding", 1040),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBindingList", 1041),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleList", 1042),
+    ("rbac.authorization.k8s.io/v1beta1", "Role", 1044),
+    ("rbac.authorization.k8s.io/v1beta1", "RoleBinding", 1045),
+    ("rbac.authorization.k8s.io/v1beta1", "RoleBindingList", 1046),
+    ("rbac.authorization.k8s.io/v1beta1", "RoleList", 1047),
+    ("resource.k8s.io/v1", "DeviceClass", 1065),
+    ("resource.k8s.io/v1", "DeviceClassList", 1067),
+    ("resource.k8s.io/v1", "DeviceTaintRule", 1077),
+    ("resource.k8s.io/v1", "DeviceTaintRuleList", 1078),
+    ("resource.k8s.io/v1", "ResourceClaim", 1090),
+    ("resource.k8s.io/v1", "ResourceClaimList", 1092),
+    ("resource.k8s.io/v1", "ResourceClaimTemplate", 1095),
+    ("resource.k8s.io/v1", "ResourceClaimTemplateList", 1096),
+    ("resource.k8s.io/v1", "ResourceSlice", 1099),
+    ("resource.k8s.io/v1", "ResourceSliceList", 1100),
+    ("resource.k8s.io/v1alpha1", "PodScheduling", 1103),
+    ("resource.k8s.io/v1alpha1", "PodSchedulingList", 1104),
+    ("resource.k8s.io/v1alpha1", "ResourceClaim", 1107),
+    ("resource.k8s.io/v1alpha1", "ResourceClaimList", 1109),
+    ("resource.k8s.io/v1alpha1", "ResourceClaimTemplate", 1114),
+    ("resource.k8s.io/v1alpha1", "ResourceClaimTemplateList", 1115),
+    ("resource.k8s.io/v1alpha1", "ResourceClass", 1117),
+    ("resource.k8s.io/v1alpha1", "ResourceClassList", 1118),
+    ("resource.k8s.io/v1alpha2", "PodSchedulingContext", 1133),
+    ("resource.k8s.io/v1alpha2", "PodSchedulingContextList", 1134),
+    ("resource.k8s.io/v1alpha2", "ResourceClaim", 1137),
+    ("resource.k8s.io/v1alpha2", "ResourceClaimList", 1139),
+    ("resource.k8s.io/v1alpha2", "ResourceClaimParameters", 1140),
+    ("resource.k8s.io/v1alpha2", "ResourceClaimParametersList", 1141),
+    ("resource.k8s.io/v1alpha2", "ResourceClaimTemplate", 1146),
+    ("resource.k8s.io/v1alpha2", "ResourceClaimTemplateList", 1147),
+    ("resource.k8s.io/v1alpha2", "ResourceClass", 1149),
+    ("resource.k8s.io/v1alpha2", "ResourceClassList", 1150),
+    ("resource.k8s.io/v1alpha2", "ResourceClassParameters", 1151),
+    ("resource.k8s.io/v1alpha2", "ResourceClassParametersList", 1152),
+    ("resource.k8s.io/v1alpha2", "ResourceSlice", 1160),
+    ("resource.k8s.io/v1alpha2", "ResourceSliceList", 1161),
+    ("resource.k8s.io/v1alpha3", "DeviceClass", 1176),
+    ("resource.k8s.io/v1alpha3", "DeviceClassList", 1178),
+    ("resource.k8s.io/v1alpha3", "DeviceTaintRule", 1188),
+    ("resource.k8s.io/v1alpha3", "DeviceTaintRuleList", 1189),
+    ("resource.k8s.io/v1alpha3", "PodSchedulingContext", 1197),
+    ("resource.k8s.io/v1alpha3", "PodSchedulingContextList", 1198),
+    ("resource.k8s.io/v1alpha3", "ResourceClaim", 1202),
+    ("resource.k8s.io/v1alpha3", "ResourceClaimList", 1204),
+    ("resource.k8s.io/v1alpha3", "ResourceClaimTemplate", 1208),
+    ("resource.k8s.io/v1alpha3", "ResourceClaimTemplateList", 1209),
+    ("resource.k8s.io/v1alpha3", "ResourcePoolStatusRequest", 1212),
+    ("resource.k8s.io/v1alpha3", "ResourcePoolStatusRequestList", 1213),
+    ("resource.k8s.io/v1alpha3", "ResourceSlice", 1216),
+    ("resource.k8s.io/v1alpha3", "ResourceSliceList", 1217),
+    ("resource.k8s.io/v1beta1", "DeviceClass", 1237),
+    ("resource.k8s.io/v1beta1", "DeviceClassList", 1239),
+    ("resource.k8s.io/v1beta1", "ResourceClaim", 1256),
+    ("resource.k8s.io/v1beta1", "ResourceClaimList", 1258),
+    ("resource.k8s.io/v1beta1", "ResourceClaimTemplate", 1261),
+    ("resource.k8s.io/v1beta1", "ResourceClaimTemplateList", 1262),
+    ("resource.k8s.io/v1beta1", "ResourceSlice", 1265),
+    ("resource.k8s.io/v1beta1", "ResourceSliceList", 1266),
+    ("resource.k8s.io/v1beta2", "DeviceClass", 1283),
+    ("resource.k8s.io/v1beta2", "DeviceClassList", 1285),
+    ("resource.k8s.io/v1beta2", "DeviceTaintRule", 1295),
+    ("resource.k8s.io/v1beta2", "DeviceTaintRuleList", 1296),
+    ("resource.k8s.io/v1beta2", "ResourceClaim", 1308),
+    ("resource.k8s.io/v1beta2", "ResourceClaimList", 1310),
+    ("resource.k8s.io/v1beta2", "ResourceClaimTemplate", 1313),
+    ("resource.k8s.io/v1beta2", "ResourceClaimTemplateList", 1314),
+    ("resource.k8s.io/v1beta2", "ResourceSlice", 1317),
+    ("resource.k8s.io/v1beta2", "ResourceSliceList", 1318),
+    ("scheduling.k8s.io/v1", "PriorityClass", 1320),
+    ("scheduling.k8s.io/v1", "PriorityClassList", 1321),
+    ("scheduling.k8s.io/v1alpha1", "PriorityClass", 1326),
+    ("scheduling.k8s.io/v1alpha1", "PriorityClassList", 1327),
+    ("scheduling.k8s.io/v1alpha1", "Workload", 1329),
+    ("scheduling.k8s.io/v1alpha1", "WorkloadList", 1330),
+    ("scheduling.k8s.io/v1alpha2", "PodGroup", 1334),
+    ("scheduling.k8s.io/v1alpha2", "PodGroupList", 1335),
+    ("scheduling.k8s.io/v1alpha2", "Workload", 1346),
+    ("scheduling.k8s.io/v1alpha2", "WorkloadList", 1347),
+    ("scheduling.k8s.io/v1alpha3", "CompositePodGroup", 1356),
+    ("scheduling.k8s.io/v1alpha3", "CompositePodGroupList", 1357),
+    ("scheduling.k8s.io/v1alpha3", "PodGroup", 1365),
+    ("scheduling.k8s.io/v1alpha3", "PodGroupList", 1366),
+    ("scheduling.k8s.io/v1alpha3", "Workload", 1378),
+    ("scheduling.k8s.io/v1alpha3", "WorkloadList", 1386),
+    ("scheduling.k8s.io/v1beta1", "PodGroup", 1408),
+    ("scheduling.k8s.io/v1beta1", "PodGroupList", 1409),
+    ("scheduling.k8s.io/v1beta1", "PriorityClass", 1417),
+    ("scheduling.k8s.io/v1beta1", "PriorityClassList", 1418),
+    ("scheduling.k8s.io/v1beta1", "Workload", 1423),
+    ("scheduling.k8s.io/v1beta1", "WorkloadList", 1424),
+    ("settings.k8s.io/v1alpha1", "PodPreset", 1427),
+    ("settings.k8s.io/v1alpha1", "PodPresetList", 1428),
+    ("storage.k8s.io/v1", "CSIDriver", 1430),
+    ("storage.k8s.io/v1", "CSIDriverList", 1431),
+    ("storage.k8s.io/v1", "CSINode", 1433),
+    ("storage.k8s.io/v1", "CSINodeList", 1435),
+    ("storage.k8s.io/v1", "CSIStorageCapacity", 1438),
+    ("storage.k8s.io/v1", "CSIStorageCapacityList", 1439),
+    ("storage.k8s.io/v1", "StorageClass", 1440),
+    ("storage.k8s.io/v1", "StorageClassList", 1441),
+    ("storage.k8s.io/v1", "VolumeAttachment", 1445),
+    ("storage.k8s.io/v1", "VolumeAttachmentList", 1446),
+    ("storage.k8s.io/v1", "VolumeAttributesClass", 1450),
+    ("storage.k8s.io/v1", "VolumeAttributesClassList", 1451),
+    ("storage.k8s.io/v1alpha1", "CSIStorageCapacity", 1454),
+    ("storage.k8s.io/v1alpha1", "CSIStorageCapacityList", 1455),
+    ("storage.k8s.io/v1alpha1", "VolumeAttachment", 1456),
+    ("storage.k8s.io/v1alpha1", "VolumeAttachmentList", 1457),
+    ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", 1461),
+    ("storage.k8s.io/v1alpha1", "VolumeAttributesClassList", 1462),
+    ("storage.k8s.io/v1beta1", "CSIDriver", 1464),
+    ("storage.k8s.io/v1beta1", "CSIDriverList", 1465),
+    ("storage.k8s.io/v1beta1", "CSINode", 1467),
+    ("storage.k8s.io/v1beta1", "CSINodeList", 1469),
+    ("storage.k8s.io/v1beta1", "CSIStorageCapacity", 1472),
+    ("storage.k8s.io/v1beta1", "CSIStorageCapacityList", 1473),
+    ("storage.k8s.io/v1beta1", "StorageClass", 1474),
+    ("storage.k8s.io/v1beta1", "StorageClassList", 1475),
+    ("storage.k8s.io/v1beta1", "VolumeAttachment", 1479),
+    ("storage.k8s.io/v1beta1", "VolumeAttachmentList", 1480),
+    ("storage.k8s.io/v1beta1", "VolumeAttributesClass", 1484),
+    ("storage.k8s.io/v1beta1", "VolumeAttributesClassList", 1485),
+    ("storagemigration.k8s.io/v1", "StorageVersionMigration", 1488),
+    ("storagemigration.k8s.io/v1", "StorageVersionMigrationList", 1489),
+    ("storagemigration.k8s.io/v1alpha1", "StorageVersionMigration", 1494),
+    ("storagemigration.k8s.io/v1alpha1", "StorageVersionMigrationList", 1495),
+    ("storagemigration.k8s.io/v1beta1", "StorageVersionMigration", 1498),
+    ("storagemigration.k8s.io/v1beta1", "StorageVersionMigrationList", 1499),
+    ("v1", "Binding", 438),
+    ("v1", "ComponentStatus", 450),
+    ("v1", "ComponentStatusList", 451),
+    ("v1", "ConfigMap", 452),
+    ("v1", "ConfigMapList", 455),
+    ("v1", "Endpoints", 480),
+    ("v1", "EndpointsList", 481),
+    ("v1", "EphemeralContainers", 487),
+    ("v1", "Event", 489),
+    ("v1", "EventList", 490),
+    ("v1", "LimitRange", 518),
+    ("v1", "LimitRangeList", 520),
+    ("v1", "List", 523),
+    ("v1", "Namespace", 530),
+    ("v1", "NamespaceList", 532),
+    ("v1", "Node", 535),
+    ("v1", "NodeList", 546),
+    ("v1", "NodeProxyOptions", 548),
+    ("v1", "PersistentVolume", 561),
+    ("v1", "PersistentVolumeClaim", 562),
+    ("v1", "PersistentVolumeClaimList", 564),
+    ("v1", "PersistentVolumeList", 569),
+    ("v1", "Pod", 574),
+    ("v1", "PodAttachOptions", 578),
+    ("v1", "PodExecOptions", 583),
+    ("v1", "PodList", 586),
+    ("v1", "PodLogOptions", 587),
+    ("v1", "PodPortForwardOptions", 589),
+    ("v1", "PodProxyOptions", 590),
+    ("v1", "PodStatusResult", 600),
+    ("v1", "PodTemplate", 601),
+    ("v1", "PodTemplateList", 602),
+    ("v1", "RangeAllocation", 616),
+    ("v1", "ReplicationController", 617),
+    ("v1", "ReplicationControllerList", 619),
+    ("v1", "ResourceQuota", 625),
+    ("v1", "ResourceQuotaList", 626),
+    ("v1", "Secret", 637),
+    ("v1", "SecretList", 640),
+    ("v1", "SerializedReference", 645),
+    ("v1", "Service", 646),
+    ("v1", "ServiceAccount", 647),
+    ("v1", "ServiceAccountList", 648),
+    ("v1", "ServiceList", 650),
+    ("v1", "ServiceProxyOptions", 652),
 ];
