@@ -1179,6 +1179,61 @@ mod tests {
     }
 
     #[test]
+    fn older_trees_add_what_head_removed() {
+        let mut a = tree("older", FOO);
+        let old = a.api.parent().unwrap().join("api-old");
+        // foo/v1 had a kind Gone; bar/v1beta1 is a whole group-version gone since
+        write(
+            &old,
+            "foo/v1/generated.proto",
+            "syntax = \"proto2\";\npackage k8s.io.api.foo.v1;\n\n\
+             message Foo {\n  optional k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;\n}\n\n\
+             message Gone {\n  optional string why = 1;\n}\n",
+        );
+        write(
+            &old,
+            "foo/v1/register.go",
+            "package v1\n\nconst GroupName = \"foo.example.com\"\n",
+        );
+        write(
+            &old,
+            "foo/v1/types.go",
+            "package v1\n\ntype Foo struct {\n\
+             \tmetav1.ObjectMeta `json:\"metadata\" protobuf:\"bytes,1,opt,name=metadata\"`\n}\n\n\
+             type Gone struct {\n\tmetav1.TypeMeta `json:\",inline\"`\n\
+             \tWhy string `json:\"why\" protobuf:\"bytes,1,opt,name=why\"`\n}\n",
+        );
+        write(
+            &old,
+            "bar/v1beta1/generated.proto",
+            "syntax = \"proto2\";\npackage k8s.io.api.bar.v1beta1;\n\nmessage Bar {\n  optional int64 n = 1;\n}\n",
+        );
+        write(
+            &old,
+            "bar/v1beta1/register.go",
+            "package v1beta1\n\nconst GroupName = \"bar.example.com\"\n",
+        );
+        write(
+            &old,
+            "bar/v1beta1/types.go",
+            "package v1beta1\n\ntype Bar struct {\n\tTypeMeta `json:\",inline\"`\n\
+             \tN int64 `json:\"n\" protobuf:\"varint,1,opt,name=n\"`\n}\n",
+        );
+        a.older = vec![("v0.1.0".into(), old)];
+        let s = generate(&a).unwrap();
+        assert!(s.contains("(\"foo.example.com/v1\", \"Gone\","), "{s}");
+        assert!(s.contains("(\"bar.example.com/v1beta1\", \"Bar\","), "{s}");
+        assert!(s.contains("@ v0.1.0, for what HEAD no longer has"), "{s}");
+        assert!(s.contains("//     bar.v1beta1 foo.v1(1/2)"), "{s}");
+        // HEAD's Foo wins over the old one (3 fields, not 1)
+        let foo = s.split("// k8s.io.api.foo.v1.Foo\n").nth(1).unwrap();
+        assert!(
+            foo.lines().nth(2).unwrap().trim().starts_with("f(2,"),
+            "{foo}"
+        );
+    }
+
+    #[test]
     fn go_types_reduce_to_their_names() {
         assert_eq!(go_base("*metav1.Time"), "Time");
         assert_eq!(go_base("[]Container"), "Container");
