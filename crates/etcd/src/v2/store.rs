@@ -275,28 +275,40 @@ impl Store {
     /// (`/1/a/b` gives `/a/b`), into `out` (cleared first). Empty for the top directories.
     pub(crate) fn key_below_top_into(&self, id: NodeId, out: &mut Vec<u8>) {
         out.clear();
-        let parent = |c: NodeId| self.nodes.get(c as usize).map_or(NO_PARENT, |n| n.parent);
-        // Length first (bounded by the node count, so a damaged parent chain cannot loop).
+        // The chain up to the top directory, each node visited once (bounded by the node count,
+        // so a damaged parent chain cannot loop); its names are then copied root first.
+        let mut inline = [NO_PARENT; 16];
+        let mut more: Vec<NodeId> = Vec::new();
+        let mut depth = 0usize;
         let mut len = 0usize;
         let mut cur = id;
-        let mut steps = 0usize;
-        while cur != ROOT && parent(cur) != ROOT && parent(cur) != NO_PARENT {
-            len += 1 + self.nodes[cur as usize].name.len();
-            cur = parent(cur);
-            steps += 1;
-            if steps > self.nodes.len() {
+        loop {
+            let Some(n) = self.nodes.get(cur as usize) else {
                 return;
+            };
+            if cur == ROOT || n.parent == ROOT || n.parent == NO_PARENT {
+                break;
             }
+            if depth < inline.len() {
+                inline[depth] = cur;
+            } else {
+                if depth > self.nodes.len() {
+                    return;
+                }
+                more.push(cur);
+            }
+            depth += 1;
+            len += 1 + n.name.len();
+            cur = n.parent;
         }
-        out.resize(len, 0);
-        let mut end = len;
-        cur = id;
-        while end > 0 {
-            let name = &self.nodes[cur as usize].name;
-            out[end - name.len()..end].copy_from_slice(name);
-            end -= name.len() + 1;
-            out[end] = b'/';
-            cur = parent(cur);
+        out.reserve(len);
+        for &c in more
+            .iter()
+            .rev()
+            .chain(inline[..depth.min(inline.len())].iter().rev())
+        {
+            out.push(b'/');
+            out.extend_from_slice(&self.nodes[c as usize].name);
         }
     }
 
