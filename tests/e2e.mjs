@@ -480,6 +480,20 @@ async function main() {
     await page.click("#reveal");
     await page.locator("#value-masked").waitFor({ timeout: 20_000 });
     if (await page.locator("#view-hex").count()) throw new Error("hex view after hiding again");
+    // The SQL console: <redacted> until revealed.
+    await page.click("#tab-sql");
+    const clear = async (want, what) => {
+      await page.fill("#sql-query", "SELECT instr(value, CAST('stringDataValue' AS BLOB)) > 0, instr(value, CAST('<redacted>' AS BLOB)) > 0 FROM etcd_kv WHERE key_text = '/registry/secrets/default/plain';");
+      await page.click("#sql-run");
+      const row = () => [...(document.querySelectorAll("#sql-result tr")[1]?.querySelectorAll("td") ?? [])].map((td) => td.textContent).join(" ");
+      await page.waitForFunction((w) => [...(document.querySelectorAll("#sql-result tr")[1]?.querySelectorAll("td") ?? [])]
+        .map((td) => td.textContent).join(" ") === w, want, { timeout: 30_000 })
+        .catch(async () => { throw new Error(`${what}: got ${await page.evaluate(row)}, want ${want}`); });
+    };
+    await clear("0 1", "console without Reveal (clear, redacted)");
+    await page.click("#reveal");
+    await clear("1 0", "console with Reveal");
+    await page.click("#reveal");
   });
 
   await check("decryption: a bad EncryptionConfiguration names the line; config.yaml decrypts secrets/s1; Forget", async () => {

@@ -826,12 +826,17 @@ mod imp {
                     ));
                 }
                 Msg::SqliteDownload => {
-                    let name = format!("{}.sqlite", self.stem());
+                    let redact = self.redact;
+                    let name = if redact {
+                        format!("{}-redacted.sqlite", self.stem())
+                    } else {
+                        format!("{}.sqlite", self.stem())
+                    };
                     self.start_export(
                         ctx,
                         name,
                         "building the SQLite database with sql.js…".into(),
-                        request(protocol::SQLITE, &[]),
+                        request(protocol::SQLITE, &[("redact", redact.into())]),
                     );
                 }
                 Msg::Picked { handle, req } => {
@@ -1423,7 +1428,7 @@ mod imp {
             let rows = r["rows"].as_array().cloned().unwrap_or_default();
             html! {
                 <section id="sql-view">
-                    <p class="muted">{ "SQL over this input, in SQLite (sql.js, inside this page): tables etcd_kv (current keys), etcd_history, etcd_leases, etcd_members, etcd_meta, etcd_users, etcd_roles. The database is built on the first query. Ctrl+Enter runs." }</p>
+                    <p class="muted">{ "SQL over this input, in SQLite (sql.js, inside this page): tables etcd_kv (current keys), etcd_history, etcd_leases, etcd_members, etcd_meta, etcd_users, etcd_roles. The database is built on the first query. Ctrl+Enter runs. Kubernetes Secret data reads <redacted> here unless “Reveal secrets” is ticked." }</p>
                     <textarea id="sql-query" rows="5" spellcheck="false" value={self.sql_text.clone()} {oninput} onkeydown={onkey} />
                     <p>
                         <button id="sql-run" disabled={self.sql_busy} onclick={link.callback(|_| Msg::SqlRun)}>{ if self.sql_busy { "Running…" } else { "Run" } }</button>

@@ -34,7 +34,9 @@ mod imp {
         /// Counts opened inputs (a background job of an earlier input stops when it changes).
         static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         /// The open input as an SQLite database in sql.js (built on first use).
-        static DB: RefCell<Option<sqljs::Database>> = const { RefCell::new(None) };
+        /// The flag: Secret data redacted in it (the console without "Reveal secrets", the
+        /// download with "Redact Secrets").
+        static DB: RefCell<Option<(bool, sqljs::Database)>> = const { RefCell::new(None) };
         /// The EncryptionConfiguration the user gave (only ever in this worker's memory).
         static ENC: RefCell<Option<kube::encryption::EncryptionConfig>> = const { RefCell::new(None) };
     }
@@ -70,7 +72,7 @@ mod imp {
 
     /// Forgets the SQLite database of the previous input.
     fn drop_db() {
-        if let Some(db) = DB.with(|d| d.borrow_mut().take()) {
+        if let Some((_, db)) = DB.with(|d| d.borrow_mut().take()) {
             db.dispose();
         }
     }
@@ -438,8 +440,9 @@ mod imp {
         }
         match kind.as_str() {
             protocol::SQLITE => {
-                wasm_bindgen_futures::spawn_local(async {
-                    post(&sqlite_download().await);
+                let redact = field(&data, "redact").as_bool().unwrap_or(false);
+                wasm_bindgen_futures::spawn_local(async move {
+                    post(&sqlite_download(redact).await);
                 });
                 None
             }
@@ -449,10 +452,12 @@ mod imp {
                     .as_f64()
                     .unwrap_or(1000.0)
                     .clamp(1.0, 100_000.0) as usize;
+                // Secret data stays masked in the console until revealed.
+                let redact = !field(&data, "reveal").as_bool().unwrap_or(false);
                 wasm_bindgen_futures::spawn_local(async move {
-                    let v = match sqlite_db().await {
+                    let v = match sqlite_db(redact).await {
                         Ok(()) => DB.with(|d| match &*d.borrow() {
-                            Some(db) => db.query(&text, limit),
+                            Some((_, db)) => db.query(&text, limit),
                             None => Err("no database".into()),
                         }),
                         Err(e) => Err(e),
@@ -465,23 +470,25 @@ mod imp {
         }
     }
 
-    /// Builds the SQLite database of the open input in sql.js, once.
-    async fn sqlite_db() -> Result<(), String> {
-        if DB.with(|d| d.borrow().is_some()) {
+    /// Builds the SQLite database of the open input in sql.js, once (again when `redact`
+    /// differs from the built one's).
+    async fn sqlite_db(redact: bool) -> Result<(), String> {
+        if DB.with(|d| matches!(&*d.borrow(), Some((r, _)) if *r == redact)) {
             return Ok(());
         }
+        drop_db();
         let db = sqljs::open_memory().await?;
         let r = with_session(|s| {
             progress::begin("building the SQLite database", s.status_estimate());
             let mut sink = sqljs::ExecSink::new(&db);
-            let msg = s.sql("sqlite", "etcd", false, &mut sink)?;
+            let msg = s.sql("sqlite", "etcd", redact, &mut sink)?;
             sink.finish()?;
             Ok(msg)
         });
         progress::end();
         match r {
             Ok(_) => {
-                DB.with(|d| *d.borrow_mut() = Some(db));
+                DB.with(|d| *d.borrow_mut() = Some((redact, db)));
                 Ok(())
             }
             Err(e) => {
@@ -491,16 +498,17 @@ mod imp {
         }
     }
 
-    async fn sqlite_download() -> JsValue {
-        if let Err(e) = sqlite_db().await {
+    async fn sqlite_download(redact: bool) -> JsValue {
+        if let Err(e) = sqlite_db(redact).await {
             return failed("sqlite", e);
         }
         let stem = match with_session(|s| Ok(s.stem())) {
+            Ok(s) if redact => format!("{s}-redacted"),
             Ok(s) => s,
             Err(e) => return failed("sqlite", e),
         };
         let bytes = DB.with(|d| match &*d.borrow() {
-            Some(db) => db.to_bytes(),
+            Some((_, db)) => db.to_bytes(),
             None => Err("no database".into()),
         });
         match bytes {
