@@ -211,8 +211,9 @@ impl<'s> Migration<'s> {
                 lease,
             });
         }
-        // Keys in revision order; ties (same modifiedIndex) share a main revision, in key order.
-        planned.sort_by_key(|p| p.modified_index);
+        // Keys in revision order; ties (same modifiedIndex) share a main revision, in key order
+        // (sorted below, so the sort need not be stable).
+        planned.sort_unstable_by_key(|p| p.modified_index);
         let mut i = 0;
         while i < planned.len() {
             let run = planned[i..]
