@@ -360,7 +360,7 @@ fn message(
     }
     let v = match msg.special() {
         Special::Plain => {
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(msg.fields().len());
             fields(ctx, msg, chunks, depth, &mut out)?;
             Value::Object(out)
         }
