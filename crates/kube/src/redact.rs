@@ -61,10 +61,7 @@ pub fn redact_secret(value: &[u8]) -> Option<(Vec<u8>, Redacted)> {
             if !crate::object::is_secret(&v) {
                 return None;
             }
-            let replacement = {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(REDACTED)
-            };
+            let replacement = crate::typed::base64(REDACTED);
             let mut n = 0;
             for (field, text) in [("data", replacement.as_str()), ("stringData", "<redacted>")] {
                 if let Some(Value::Object(m)) = v.get_mut(field) {
