@@ -474,6 +474,7 @@ async function main() {
     }
     await page.click("#history-button");
     await page.locator("#history tr").nth(1).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-keys-masked.png`), fullPage: true });
     await page.click("#reveal");
     await page.locator("#view-hex").waitFor({ timeout: 20_000 });
     await page.click("#view-text").catch(() => {});
@@ -568,11 +569,22 @@ async function main() {
     await page.screenshot({ path: path.join(shots, `${mode}-k8s-deleted.png`), fullPage: true });
   });
 
-  await check("\"Redact Secrets\" snapshot download: the CLI reads <redacted> in secrets/plain", async () => {
+  await check("\"Redact Secrets\" snapshot and SQL downloads: the CLI reads <redacted> in secrets/plain, sqlite3 too", async () => {
     await page.click("#tab-summary");
     await page.check("#redact");
+    await page.screenshot({ path: path.join(shots, `${mode}-k8s-summary.png`), fullPage: true });
     const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#download-snapshot")]);
+    const [sqlDl] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#download-sql-sqlite-etcd")]);
     await page.uncheck("#redact");
+    const sqlFile = path.join(tmp, sqlDl.suggestedFilename());
+    await sqlDl.saveAs(sqlFile);
+    if (!sqlDl.suggestedFilename().includes("-redacted")) throw new Error(`SQL name: ${sqlDl.suggestedFilename()}`);
+    if (fs.existsSync("/usr/bin/sqlite3")) {
+      const q = "SELECT instr(value, CAST('stringDataValue' AS BLOB)) > 0, instr(value, CAST('<redacted>' AS BLOB)) > 0 FROM etcd_kv WHERE key_text = '/registry/secrets/default/plain';";
+      const r = spawnSync("sqlite3", [sqlFile + ".sqlite", `.read ${sqlFile}`, q], { encoding: "utf8" });
+      if (r.status !== 0 || r.stderr) throw new Error(`sqlite3: ${r.stderr}`);
+      eq(r.stdout.trim(), "0|1", "redacted SQL (clear, redacted)");
+    }
     if (!dl.suggestedFilename().includes("-redacted")) throw new Error(`name: ${dl.suggestedFilename()}`);
     const file = path.join(tmp, dl.suggestedFilename());
     await dl.saveAs(file);
