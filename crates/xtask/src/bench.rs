@@ -281,6 +281,30 @@ fn make_db(out: &Path) -> Result<(), String> {
     make_db_of(out, KEYS)
 }
 
+/// `etcd` as the single member `bench` on 127.0.0.1 (client port `cport`, peer port `pport`),
+/// on `data_dir` (new or restored with the same name and peer URL).
+pub(crate) fn etcd_command(data_dir: &Path, cport: u16, pport: u16) -> Command {
+    let curl = format!("http://127.0.0.1:{cport}");
+    let purl = format!("http://127.0.0.1:{pport}");
+    let mut c = Command::new("etcd");
+    c.args(["--name", "bench", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--listen-client-urls",
+            &curl,
+            "--advertise-client-urls",
+            &curl,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &purl,
+            "--initial-advertise-peer-urls",
+            &purl,
+        ])
+        .args(["--initial-cluster", &format!("bench={purl}")]);
+    c
+}
+
 /// A db of `keys` keys (the same keys and values as the first `keys` of the 1M-key db).
 pub(crate) fn make_db_of(out: &Path, keys: u64) -> Result<(), String> {
     make_db_with(out, keys, Arc::new(|i| (key(i), value(i))))
@@ -296,32 +320,13 @@ pub(crate) fn make_db_with(out: &Path, keys: u64, gen: Gen) -> Result<(), String
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let (cport, pport) = (free_port()?, free_port()?);
     let curl = format!("http://127.0.0.1:{cport}");
-    let purl = format!("http://127.0.0.1:{pport}");
     eprintln!(
         "bench: making a {keys}-key db with etcd on 127.0.0.1:{cport} (about {} s)",
         keys * 360 / KEYS
     );
-    let mut etcd = Command::new("etcd")
-        .args(["--name", "bench", "--data-dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--listen-client-urls",
-            &curl,
-            "--advertise-client-urls",
-            &curl,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &purl,
-            "--initial-advertise-peer-urls",
-            &purl,
-        ])
-        .args([
-            "--initial-cluster",
-            &format!("bench={purl}"),
-            "--quota-backend-bytes",
-            "8589934592",
-        ])
+    let mut etcd = etcd_command(&dir.join("data"), cport, pport);
+    etcd.args(["--quota-backend-bytes", "8589934592"]);
+    let mut etcd = etcd
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("etcd.log")).map_err(|e| e.to_string())?)
         .spawn()

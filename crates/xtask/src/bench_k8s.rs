@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bench::{cache_dir, free_port, make_db_with, median_of_n, print_table};
+use crate::bench::{cache_dir, etcd_command, free_port, make_db_with, median_of_n, print_table};
 
 const OBJECTS: u64 = 100_000;
 const RUNS: usize = 3;
@@ -210,22 +210,7 @@ impl Restored {
         if !st.success() {
             return Err("etcdctl snapshot restore failed".into());
         }
-        let child = Command::new("etcd")
-            .args(["--name", "bench", "--data-dir"])
-            .arg(&data)
-            .args([
-                "--listen-client-urls",
-                &curl,
-                "--advertise-client-urls",
-                &curl,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &purl,
-                "--initial-advertise-peer-urls",
-                &purl,
-            ])
-            .args(["--initial-cluster", &format!("bench={purl}")])
+        let child = etcd_command(&data, cport, pport)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -142,16 +142,22 @@ impl Spill {
         })
     }
 
+    /// Partition `k`, its pending bytes written (so the file holds all of it).
+    fn flushed(&self, k: u32) -> io::Result<std::sync::MutexGuard<'_, Part>> {
+        let mut part = self
+            .parts
+            .get(k as usize)
+            .ok_or_else(|| io::Error::other("no such spill partition"))?
+            .lock()
+            .map_err(|_| io::Error::other("spill partition lock poisoned"))?;
+        part.flush()?;
+        Ok(part)
+    }
+
     /// Reads one value back (one seek and read; for the odd value, not for a scan).
     pub(crate) fn read(&self, r: SpillRef) -> io::Result<Vec<u8>> {
         let res = (|| {
-            let mut part = self
-                .parts
-                .get(r.part as usize)
-                .ok_or_else(|| io::Error::other("no such spill partition"))?
-                .lock()
-                .map_err(|_| io::Error::other("spill partition lock poisoned"))?;
-            part.flush()?;
+            let mut part = self.flushed(r.part)?;
             let mut v = vec![0; r.len as usize];
             part.file.seek(SeekFrom::Start(r.off))?;
             part.file.read_exact(&mut v)?;
@@ -206,14 +212,7 @@ impl SpillCursor<'_> {
         if self.part != Some(r.part) {
             self.part = None;
             let res = (|| {
-                let mut part = self
-                    .spill
-                    .parts
-                    .get(r.part as usize)
-                    .ok_or_else(|| io::Error::other("no such spill partition"))?
-                    .lock()
-                    .map_err(|_| io::Error::other("spill partition lock poisoned"))?;
-                part.flush()?;
+                let mut part = self.spill.flushed(r.part)?;
                 self.buf.clear();
                 part.file.seek(SeekFrom::Start(0))?;
                 let len = part.len;
