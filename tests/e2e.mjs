@@ -548,6 +548,12 @@ async function main() {
     await page.click("#k8s-analysis");
     await page.locator("#k8s-most-revisions tr", { hasText: "/registry/pods/default/nameValue" }).click();
     await page.waitForFunction(() => document.querySelector("#k8s-object-key")?.textContent === "/registry/pods/default/nameValue", null, { timeout: 20_000 });
+    // A deleted object in the list: its last held revision.
+    await page.click("#k8s-analysis");
+    await page.locator("#k8s-most-revisions tr", { hasText: "/registry/configmaps/team-a/gone" }).click();
+    const gone = await page.locator("#k8s-object-deleted").innerText({ timeout: 20_000 });
+    if (!gone.includes("Deleted at revision 9")) throw new Error(`deleted note: ${gone}`);
+    if (!(await k8sBody()).includes("kind: ConfigMap")) throw new Error("deleted ConfigMap YAML");
   });
 
   await check("deleted but held: configmaps team-a/gone; its export as stored equals the ConfigMap's bytes", async () => {

@@ -211,19 +211,33 @@ impl<S: ReadAt> Session<S> {
 
     /// One live object: key, revision, size, how it is stored, notes, and its YAML, JSON and
     /// raw protobuf views (a Secret's raw view only when revealed).
+    /// A key deleted now shows its last held revision (with `deleted_at`).
     pub fn k8s_object(&mut self, key: &[u8], opts: &Options<'_>) -> Result<Value, String> {
         let idx = self.index()?;
-        let i = idx
-            .find(key)
-            .ok_or_else(|| format!("{:?} is not a live key", escape(key)))?;
-        let rev = idx
-            .rev(i)
-            .ok_or_else(|| "key index unavailable".to_string())?;
-        let (_, kv) = self
-            .be()?
-            .kv_at(rev)
-            .map_err(|e| format!("{}: {e}", self.name))?
-            .ok_or_else(|| format!("revision {rev} is missing"))?;
+        let live = idx.find(key).and_then(|i| idx.rev(i));
+        let (rev, kv, deleted_at) = match live {
+            Some(rev) => {
+                let (_, kv) = self
+                    .be()?
+                    .kv_at(rev)
+                    .map_err(|e| format!("{}: {e}", self.name))?
+                    .ok_or_else(|| format!("revision {rev} is missing"))?;
+                (rev, kv, None)
+            }
+            None => {
+                let h = self
+                    .be()?
+                    .history(key)
+                    .map_err(|e| format!("{}: {e}", self.name))?;
+                let deleted_at = h.last().filter(|e| e.tombstone).map(|e| e.revision.main);
+                let last = h
+                    .into_iter()
+                    .rev()
+                    .find(|e| !e.tombstone)
+                    .ok_or_else(|| format!("{:?} holds no value", escape(key)))?;
+                (last.revision, last.kv, deleted_at)
+            }
+        };
         let o = kube::object::decode(key, &kv.value, opts);
         let obj = served(&o, rev.main);
         let secret = is_secret(&o);
@@ -251,6 +265,7 @@ impl<S: ReadAt> Session<S> {
             "namespace": ns,
             "name": name,
             "revision": rev.main,
+            "deleted_at": deleted_at,
             "create_revision": kv.create_revision,
             "version": kv.version,
             "lease": kv.lease.to_string(),
@@ -498,6 +513,11 @@ mod tests {
         assert!(name.ends_with(".yaml"));
         assert!(String::from_utf8(yaml).unwrap().contains("kind: ConfigMap"));
         assert!(s.k8s_export(&key, main + 1, 0, "raw", &o).is_err());
+        let mut s = s;
+        let gone = s.k8s_object(&key, &o).unwrap();
+        assert_eq!(gone["revision"], main);
+        assert_eq!(gone["deleted_at"], r["deleted_at"]);
+        assert!(gone["yaml"].as_str().unwrap().contains("kind: ConfigMap"));
     }
 
     #[test]

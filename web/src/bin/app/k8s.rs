@@ -462,6 +462,9 @@ impl K8s {
                         o["revision"], o["create_revision"], o["version"],
                         bytes(o["size"].as_u64().unwrap_or(0)), text(&o["stored"])) }
                 </p>
+                if let Some(at) = o["deleted_at"].as_i64() {
+                    <p class="note" id="k8s-object-deleted">{ format!("Deleted at revision {at}; this is its last revision held in the history (see “Deleted but held” to export it).") }</p>
+                }
                 if !notes.is_empty() {
                     <ul class="note" id="k8s-notes">{ for notes.iter().map(|n| html! { <li>{ text(n) }</li> }) }</ul>
                 }
@@ -580,8 +583,16 @@ impl K8s {
             let key = text(&r["key"]);
             let main = r["revision"].as_i64().unwrap_or(0);
             let sub = r["sub"].as_i64().unwrap_or(0);
+            // A Secret as stored holds its data in clear (unless encrypted at rest).
+            let hidden =
+                format == "raw" && !reveal && r["type"] == "secrets" && r["encoding"] != "enc";
+            let title = if hidden {
+                "a Secret as stored holds its data in clear: tick “Reveal secrets” to export it"
+            } else {
+                ""
+            };
             html! {
-                <button {id} class="quiet" onclick={link.callback(move |_| AppMsg::K8s(Msg::Export { key: key.clone(), main, sub, format }))}>{ label }</button>
+                <button {id} class="quiet" disabled={hidden} {title} onclick={link.callback(move |_| AppMsg::K8s(Msg::Export { key: key.clone(), main, sub, format }))}>{ label }</button>
             }
         };
         html! {
