@@ -74,6 +74,8 @@ pub struct Planned {
     node: NodeId,
     /// Lengths of the v3 key and of the value (u32::MAX: look at the node).
     key_len: u32,
+    /// Where the v3 key is in the plan's key arena (u32::MAX: rebuilt from the node).
+    key_at: u32,
     value_len: u32,
     pub created_index: u64,
     pub modified_index: u64,
@@ -109,6 +111,9 @@ pub struct Migration<'s> {
     store: &'s Store,
     opts: MigrateOptions,
     planned: Vec<Planned>,
+    /// The v3 keys of the planned keys, end to end (built in tree order while planning, so the
+    /// writer, which goes in revision order, need not walk the store's parent chains).
+    keys: Vec<u8>,
     skipped: Vec<(Vec<u8>, SkipReason)>,
     pub counts: MigrateCounts,
     /// Revision above which the v2 keys were placed (0: at their v2 indices).
@@ -131,6 +136,7 @@ impl<'s> Migration<'s> {
             store,
             opts,
             planned: Vec::new(),
+            keys: Vec::new(),
             skipped: Vec::new(),
             counts: MigrateCounts::default(),
             v3_head: 0,
@@ -148,7 +154,9 @@ impl<'s> Migration<'s> {
         let mut skipped = Vec::new();
         let mut counts = MigrateCounts::default();
         let opts = &self.opts;
-        let mut key = Vec::new();
+        // The v2 key (below /1) of the node being looked at: a prefix of it is its parent's.
+        let mut path: Vec<u8> = Vec::new();
+        let mut keys: Vec<u8> = Vec::new();
         // Depth-first over /1, children in name order; per node: below a hidden node (left out
         // unless `include_hidden`), and the length of its parent's key.
         let mut stack: Vec<(NodeId, bool, usize)> = Vec::new();
@@ -159,17 +167,18 @@ impl<'s> Migration<'s> {
         while let Some((id, below_hidden, parent_len)) = stack.pop() {
             let n = store.node(id);
             let hidden = below_hidden || (!opts.include_hidden && n.name.first() == Some(&b'_'));
-            let key_len = parent_len + 1 + n.name.len();
+            path.truncate(parent_len);
+            path.push(b'/');
+            path.extend_from_slice(&n.name);
             if let Some(c) = &n.children {
                 counts.v2_dirs += 1;
-                stack.extend(c.values().rev().map(|&child| (child, hidden, key_len)));
+                stack.extend(c.values().rev().map(|&child| (child, hidden, path.len())));
                 continue;
             }
             counts.v2_files += 1;
             if hidden {
                 counts.skipped_hidden += 1;
-                store.key_below_top_into(id, &mut key);
-                skipped.push((key.clone(), SkipReason::Hidden));
+                skipped.push((path.clone(), SkipReason::Hidden));
                 continue;
             }
             let ttl = n.expire.map_or(0, |t| ttl_seconds(t, opts.now_ns));
@@ -177,30 +186,39 @@ impl<'s> Migration<'s> {
             match opts.ttl {
                 TtlMode::Drop if ttl != 0 => {
                     counts.skipped_ttl += 1;
-                    store.key_below_top_into(id, &mut key);
-                    skipped.push((key.clone(), SkipReason::HasTtl));
+                    skipped.push((path.clone(), SkipReason::HasTtl));
                     continue;
                 }
                 TtlMode::Lease if n.expire.is_some() => {
                     if ttl <= 0 {
                         counts.skipped_expired += 1;
-                        store.key_below_top_into(id, &mut key);
-                        skipped.push((key.clone(), SkipReason::Expired));
+                        skipped.push((path.clone(), SkipReason::Expired));
                         continue;
                     }
                     lease = -1; // assigned below, in revision order
                 }
                 _ => {}
             }
-            let key_len = if opts.prefix_map.is_empty() {
-                key_len
+            let mapped;
+            let v3_key: &[u8] = if opts.prefix_map.is_empty() {
+                &path
             } else {
-                store.key_below_top_into(id, &mut key);
-                map_key(&key, &opts.prefix_map).len()
+                mapped = map_key(&path, &opts.prefix_map);
+                &mapped
+            };
+            // The arena is indexed by u32: beyond 4 GiB of keys, they are rebuilt when needed.
+            let key_at = match u32::try_from(keys.len() + v3_key.len()) {
+                Ok(_) => {
+                    let at = keys.len() as u32;
+                    keys.extend_from_slice(v3_key);
+                    at
+                }
+                Err(_) => u32::MAX,
             };
             planned.push(Planned {
                 node: id,
-                key_len: u32::try_from(key_len).unwrap_or(u32::MAX),
+                key_len: u32::try_from(v3_key.len()).unwrap_or(u32::MAX),
+                key_at,
                 value_len: u32::try_from(n.value.len()).unwrap_or(u32::MAX),
                 created_index: n.created,
                 modified_index: n.modified,
@@ -254,6 +272,8 @@ impl<'s> Migration<'s> {
             }
         }
         counts.migrated = planned.len() as u64;
+        keys.shrink_to_fit();
+        self.keys = keys;
         self.planned = planned;
         self.skipped = skipped;
         self.counts = counts;
@@ -274,8 +294,23 @@ impl<'s> Migration<'s> {
         k
     }
 
+    /// The v3 key of a planned key, from the plan's arena (None: beyond it; see
+    /// [`Migration::v3_key_into`]).
+    fn arena_key(&self, p: &Planned) -> Option<&[u8]> {
+        if p.key_at == u32::MAX {
+            return None;
+        }
+        let at = p.key_at as usize;
+        self.keys.get(at..at.checked_add(p.key_len as usize)?)
+    }
+
     /// [`Migration::v3_key`] into a reused buffer.
     pub fn v3_key_into(&self, p: &Planned, out: &mut Vec<u8>) {
+        if let Some(k) = self.arena_key(p) {
+            out.clear();
+            out.extend_from_slice(k);
+            return;
+        }
         self.store.key_below_top_into(p.node, out);
         if !self.opts.prefix_map.is_empty() {
             *out = map_key(out, &self.opts.prefix_map);
@@ -458,7 +493,13 @@ impl<'s> Migration<'s> {
                 // Spilled values are read a partition at a time, in revision order.
                 let mut cursor = self.store.spill.as_ref().map(|s| s.cursor());
                 for p in &self.planned {
-                    self.v3_key_into(p, &mut key);
+                    let k: &[u8] = match self.arena_key(p) {
+                        Some(k) => k,
+                        None => {
+                            self.v3_key_into(p, &mut key);
+                            &key
+                        }
+                    };
                     let value: &[u8] = match (&self.store.node(p.node).value, cursor.as_mut()) {
                         (Val::Mem(v), _) => v,
                         (Val::Spilled(r), Some(c)) => c.get(*r).map_err(WriteError::from)?,
@@ -472,7 +513,7 @@ impl<'s> Migration<'s> {
                     };
                     encode_key_value(
                         &mut buf,
-                        &key,
+                        k,
                         p.create_revision,
                         p.revision.main,
                         p.version,
