@@ -163,13 +163,57 @@ fn entry_data(data: &[u8]) {
     let _ = etcd::v2req::decode_normal(data);
 }
 
-/// Kubernetes values and keys.
-fn kube_value(value: &[u8]) {
+/// Kubernetes values and keys: schema-less and typed decoding, decryption, masking, redaction.
+fn kube_value(value: &[u8], enc: &kube::encryption::EncryptionConfig) {
     let limits = kube::raw::Limits::default();
     let _ = kube::raw::decode(value, limits);
     let _ = kube::raw::view(value, limits);
     let _ = kube::raw::describe_envelope(value);
     let _ = kube::keys::parse(value, kube::keys::DEFAULT_PREFIX);
+    let _ = kube::typed::decode(value, Default::default());
+    let key = b"/registry/secrets/default/s1";
+    let o = kube::object::decode(
+        key,
+        value,
+        &kube::object::Options {
+            encryption: Some(enc),
+            reveal_secrets: false,
+            mask_prefixes: &[],
+        },
+    );
+    if let Some(v) = &o.json {
+        let _ = kube::yaml::to_yaml(v);
+    }
+    let _ = kube::redact::redact_secret(value);
+    let _ = enc.decrypt(key, value);
+}
+
+/// The Kubernetes views over a (damaged) db: what `k8s analyze`, `deleted` and `get all` read.
+fn kube_db(bytes: &[u8]) {
+    let Ok(be) = Backend::open(MemSource::new(bytes.to_vec())) else {
+        return;
+    };
+    let mut a = kube::analyze::Analyzer::new(b"/registry", 5);
+    let mut d = kube::deleted::DeletedFinder::new();
+    let _ = be.for_each_revision(|rk, kv| {
+        a.observe(kv.key, kv.value.len(), rk.tombstone);
+        d.observe(kv.key, (rk.rev.main, rk.rev.sub), rk.tombstone);
+        Ok(())
+    });
+    a.end_first_pass();
+    let _ = a.finish().to_json();
+    let mut req = RangeRequest::prefix(b"/registry/");
+    req.keys_only = true;
+    if let Ok(res) = be.range(&req) {
+        for k in res.kvs.iter().take(50) {
+            if let Ok(Some(kv)) = be.put_at(&k.key, k.mod_revision) {
+                let o = kube::object::decode(&kv.key, &kv.value, &Default::default());
+                if let Some(v) = &o.json {
+                    let _ = kube::yaml::to_yaml(v);
+                }
+            }
+        }
+    }
 }
 
 /// Aborts the run when one case takes more than 30 s (a hang), naming the case.
@@ -278,6 +322,10 @@ fn mutated_fixtures_never_panic_or_hang() {
         "core.v1.Pod.pb",
         "apps.v1.Deployment.pb",
         "core.v1.Secret.pb",
+        "encryption/secret-gcm256.bin",
+        "encryption/configmap-box1.bin",
+        "encryption/secret-cbc256.bin",
+        "encryption/secret-kms-v2.bin",
     ]
     .iter()
     .map(|n| {
@@ -289,6 +337,13 @@ fn mutated_fixtures_never_panic_or_hang() {
         .unwrap()
     })
     .collect();
+
+    let kdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kube/tests/data");
+    let enc = kube::encryption::EncryptionConfig::parse(
+        &std::fs::read_to_string(kdata.join("encryption/config.yaml")).unwrap(),
+    )
+    .unwrap();
+    let k8s_db = std::fs::read(kdata.join("k8s-snapshot.db")).unwrap();
 
     let dog = Watchdog::start();
     let mut failures: Vec<String> = Vec::new();
@@ -324,8 +379,9 @@ fn mutated_fixtures_never_panic_or_hang() {
         });
         run("kubernetes value", i, &|r| {
             let p = &pbs[r.below(pbs.len())];
-            kube_value(&mutate(p, r))
+            kube_value(&mutate(p, r), &enc)
         });
+        run("kubernetes db", i, &|r| kube_db(&mutate(&k8s_db, r)));
     }
     assert!(failures.is_empty(), "panics:\n{}", failures.join("\n"));
 }
