@@ -446,6 +446,30 @@ async function main() {
     await page.emulateMedia({ colorScheme: "light" });
   });
 
+  await check("Kubernetes mode: a long namespace is paged (events in busy, 15 a page)", async () => {
+    await page.evaluate(() => { window.ETCDSCOPE_K8S_PAGE = 15; });
+    try {
+      await page.click("#k8s-types-crumb");
+      await k8sList("events").click({ timeout: 20_000 });
+      const pager = () => page.locator(".pager .muted").innerText({ timeout: 20_000 });
+      eq((await pager()).trim(), "1–15 of 40", "first page");
+      eq(await page.locator("#k8s-list tr").count(), 15, "rows on a page");
+      if (!(await page.locator("#k8s-prev").isDisabled())) throw new Error("previous enabled on the first page");
+      await page.click("#k8s-next");
+      await page.waitForFunction(() => document.querySelector(".pager .muted")?.textContent.trim() === "16–30 of 40", null, { timeout: 20_000 });
+      await page.click("#k8s-next");
+      await page.waitForFunction(() => document.querySelector(".pager .muted")?.textContent.trim() === "31–40 of 40", null, { timeout: 20_000 });
+      if (!(await page.locator("#k8s-next").isDisabled())) throw new Error("next enabled on the last page");
+      const names = await page.locator("#k8s-list .name").allInnerTexts();
+      eq(names.length, 10, "rows on the last page");
+      await k8sList(names[0]).click();
+      await page.waitForFunction((n) => (document.querySelector("#k8s-object-key")?.textContent || "") === "/registry/events/busy/" + n, names[0], { timeout: 20_000 });
+      if (!(await k8sBody()).includes("kind: Event")) throw new Error("event YAML");
+    } finally {
+      await page.evaluate(() => { delete window.ETCDSCOPE_K8S_PAGE; });
+    }
+  });
+
   await check("Secrets are masked in every view until \"Reveal secrets\" (Kubernetes mode and the Keys tab)", async () => {
     eq(await page.locator("#reveal").isChecked(), false, "reveal after a load");
     await k8sOpen("secrets", "default", "plain");

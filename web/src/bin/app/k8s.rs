@@ -13,8 +13,14 @@ use web::protocol;
 
 use crate::imp::{bytes, request, text, App, Msg as AppMsg};
 
-/// Objects listed per page of a namespace (more with "Show more").
-const OBJECTS_PAGE: usize = 500;
+/// Objects listed per page of a namespace (the page holds one page of rows at a time); the
+/// tests lower it with `ETCDSCOPE_K8S_PAGE`.
+fn page_size() -> usize {
+    js_sys::Reflect::get(&js_sys::global(), &"ETCDSCOPE_K8S_PAGE".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(500, |n| n.clamp(1.0, 10_000.0) as usize)
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub enum Section {
@@ -42,7 +48,8 @@ pub enum Msg {
     /// A namespace (base64), or None for cluster-scoped objects.
     Namespace(Option<String>),
     Object(String),
-    More,
+    /// The page of objects starting at this offset.
+    Page(usize),
     View(&'static str),
     EncText(String),
     EncLoad,
@@ -66,7 +73,11 @@ pub struct K8s {
     pub namespaces: Value,
     /// The namespace listed: Some(None) for cluster-scoped objects.
     pub ns_sel: Option<Option<String>>,
+    /// One page of objects, from `objects_offset`.
     pub objects: Vec<Value>,
+    pub objects_offset: usize,
+    /// The page asked for (answers for other pages are dropped).
+    pub objects_want: usize,
     pub objects_total: u64,
     pub object: Value,
     pub view: &'static str,
@@ -138,7 +149,8 @@ impl K8s {
         vec![query("k8s-object", &key, &[])]
     }
 
-    fn objects_request(&self, offset: usize) -> Vec<JsValue> {
+    fn objects_request(&mut self, offset: usize) -> Vec<JsValue> {
+        self.objects_want = offset;
         let (Some(t), Some(ns)) = (&self.type_sel, &self.ns_sel) else {
             return vec![];
         };
@@ -152,7 +164,7 @@ impl K8s {
             &[
                 ("ns", ns),
                 ("offset", (offset as f64).into()),
-                ("limit", (OBJECTS_PAGE as f64).into()),
+                ("limit", (page_size() as f64).into()),
             ],
         )]
     }
@@ -190,7 +202,7 @@ impl K8s {
                 self.objects_total = 0;
                 return (self.objects_request(0), None);
             }
-            Msg::More => return (self.objects_request(self.objects.len()), None),
+            Msg::Page(offset) => return (self.objects_request(offset), None),
             Msg::Object(key) => return (self.open_object(key), None),
             Msg::View(v) => self.view = v,
             Msg::EncText(t) => self.enc_text = t,
@@ -263,11 +275,11 @@ impl K8s {
             }
             "k8s-objects" => {
                 if self.type_sel.as_ref().map(|t| t.prefix.as_str()) == v["prefix"].as_str()
-                    && v["offset"].as_u64() == Some(self.objects.len() as u64)
+                    && v["offset"].as_u64() == Some(self.objects_want as u64)
                 {
                     self.objects_total = v["total"].as_u64().unwrap_or(0);
-                    self.objects
-                        .extend(v["objects"].as_array().cloned().unwrap_or_default());
+                    self.objects_offset = self.objects_want;
+                    self.objects = v["objects"].as_array().cloned().unwrap_or_default();
                 }
             }
             "k8s-object" => self.object = v,
@@ -411,6 +423,9 @@ impl K8s {
 
     fn view_objects(&self, link: &Scope<App>) -> Html {
         let selected = self.object["key"].as_str().unwrap_or("");
+        let page = page_size();
+        let prev = self.objects_offset.saturating_sub(page);
+        let next = self.objects_offset + page;
         html! {
             <>
                 <p class="muted" id="k8s-count">{ format!("{} object{}", self.objects_total, if self.objects_total == 1 { "" } else { "s" }) }</p>
@@ -428,10 +443,15 @@ impl K8s {
                         }) }
                     </table>
                 </div>
-                if (self.objects.len() as u64) < self.objects_total {
-                    <button id="k8s-more" class="quiet" onclick={link.callback(|_| AppMsg::K8s(Msg::More))}>
-                        { format!("Show more ({} of {})", self.objects.len(), self.objects_total) }
-                    </button>
+                if self.objects_total as usize > page {
+                    <p class="pager">
+                        <button id="k8s-prev" class="quiet" disabled={self.objects_offset == 0}
+                            onclick={link.callback(move |_| AppMsg::K8s(Msg::Page(prev)))}>{ "‹ previous" }</button>
+                        <span class="muted">{ format!(" {}–{} of {} ", self.objects_offset + 1,
+                            self.objects_offset + self.objects.len(), self.objects_total) }</span>
+                        <button id="k8s-next" class="quiet" disabled={next >= self.objects_total as usize}
+                            onclick={link.callback(move |_| AppMsg::K8s(Msg::Page(next)))}>{ "next ›" }</button>
+                    </p>
                 }
             </>
         }
