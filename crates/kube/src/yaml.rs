@@ -22,11 +22,11 @@ pub fn to_yaml(v: &Value) -> String {
 
 fn object(m: &serde_json::Map<String, Value>, ind: usize, out: &mut Vec<String>) {
     let pad = "  ".repeat(ind);
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    for k in keys {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in entries {
         let key = string(k);
-        match &m[k] {
+        match v {
             Value::Object(x) if !x.is_empty() => {
                 out.push(format!("{pad}{key}:"));
                 object(x, ind + 1, out);
@@ -109,7 +109,7 @@ fn resolves_to_non_string(s: &str) -> bool {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
     ];
-    if s == "~" || WORDS.contains(&s) {
+    if s.len() <= 5 && (s == "~" || WORDS.contains(&s)) {
         return true;
     }
     let b = s.as_bytes();
