@@ -79,28 +79,27 @@ pub fn decode(key: &[u8], value: &[u8], opts: &Options<'_>) -> Object {
             .push("value masked (its key is under a masked prefix)".into());
         return o;
     }
-    let mut plain = value;
-    let decrypted;
-    if let Envelope::Encrypted(e) = raw::envelope(value) {
-        o.encryption = Some(format!("{} {} key {:?}", e.provider, e.version, e.key_name));
-        match opts.encryption.map(|c| c.decrypt(key, value)) {
-            Some(Ok(d)) => {
-                decrypted = d.plaintext;
-                plain = &decrypted;
-            }
-            Some(Err(e)) => {
-                o.notes.push(format!("not decrypted: {e}"));
-                return o;
-            }
-            None => {
-                o.notes.push(
-                    "encrypted at rest: give the cluster's EncryptionConfiguration to decrypt it"
-                        .into(),
-                );
-                return o;
+    let decrypted = match raw::envelope(value) {
+        Envelope::Encrypted(e) => {
+            o.encryption = Some(format!("{} {} key {:?}", e.provider, e.version, e.key_name));
+            match opts.encryption.map(|c| c.decrypt(key, value)) {
+                Some(Ok(d)) => Some(d.plaintext),
+                Some(Err(e)) => {
+                    o.notes.push(format!("not decrypted: {e}"));
+                    return o;
+                }
+                None => {
+                    o.notes.push(
+                        "encrypted at rest: give the cluster's EncryptionConfiguration to decrypt it"
+                            .into(),
+                    );
+                    return o;
+                }
             }
         }
-    }
+        _ => None,
+    };
+    let plain = decrypted.as_deref().unwrap_or(value);
     match raw::envelope(plain) {
         Envelope::Kubernetes(u) => {
             o.stored = Some(Stored::Protobuf {
@@ -127,9 +126,7 @@ pub fn decode(key: &[u8], value: &[u8], opts: &Options<'_>) -> Object {
             None => o.stored = Some(Stored::Other),
         },
     }
-    if o.encryption.is_some() {
-        o.plaintext = Some(plain.to_vec());
-    }
+    o.plaintext = decrypted;
     if !opts.reveal_secrets {
         if let Some(v) = &mut o.json {
             o.masked = mask_secret(v);
