@@ -129,11 +129,13 @@ impl<S: ReadAt> Session<S> {
         Ok(v)
     }
 
-    /// The live objects under a type's key prefix (`/registry/<prefix>/`), passed to `f` with
-    /// their index; stops when `f` says so.
+    /// The live objects under a type's key prefix (`/registry/<prefix>/`) whose keys start with
+    /// `scan` (the type's prefix, or a namespace's under it), passed to `f` with their index;
+    /// stops when `f` says so.
     fn each_object(
         &mut self,
         type_key: &[u8],
+        scan: &[u8],
         mut f: impl FnMut(usize, &[u8], u64, &kube::keys::ObjectKey<'_>) -> bool,
     ) -> Result<(), String> {
         let reg = registry();
@@ -142,9 +144,12 @@ impl<S: ReadAt> Session<S> {
             .and_then(|p| p.strip_suffix(b"/"))
             .ok_or_else(|| "not a resource type's key prefix".to_string())?
             .to_vec();
+        if !scan.starts_with(type_key) {
+            return Err("not under the resource type's key prefix".into());
+        }
         let idx = self.index()?;
-        let mut i = idx.lower_bound(type_key);
-        while i < idx.len() && idx.key(i).starts_with(type_key) {
+        let mut i = idx.lower_bound(scan);
+        while i < idx.len() && idx.key(i).starts_with(scan) {
             let k = idx.key(i);
             if let KeyKind::Object(o) = keys::parse(k, PREFIX) {
                 let bytes = idx.value_len(i) + k.len() as u64;
@@ -160,7 +165,7 @@ impl<S: ReadAt> Session<S> {
     /// The namespaces of a type: `[{namespace (null: cluster-scoped), objects, bytes}]`.
     pub fn k8s_namespaces(&mut self, type_key: &[u8]) -> Result<Value, String> {
         let mut ns: BTreeMap<Option<Vec<u8>>, (u64, u64)> = BTreeMap::new();
-        self.each_object(type_key, |_, _, bytes, o| {
+        self.each_object(type_key, type_key, |_, _, bytes, o| {
             let e = ns.entry(o.namespace.map(<[u8]>::to_vec)).or_default();
             e.0 += 1;
             e.1 += bytes;
@@ -191,7 +196,12 @@ impl<S: ReadAt> Session<S> {
     ) -> Result<Value, String> {
         let mut rows: Vec<Value> = Vec::new();
         let mut total = 0usize;
-        self.each_object(type_key, |_, k, bytes, o| {
+        // A namespace's objects are one run of keys: `/registry/<prefix>/<namespace>/`.
+        let scan = match ns {
+            Some(n) => [type_key, n, b"/"].concat(),
+            None => type_key.to_vec(),
+        };
+        self.each_object(type_key, &scan, |_, k, bytes, o| {
             if o.namespace == ns {
                 if total >= offset && rows.len() < limit {
                     rows.push(json!({ "name": text(o.name), "key": b64_bytes(k), "bytes": bytes }));
