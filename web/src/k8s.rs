@@ -295,6 +295,7 @@ impl<S: ReadAt> Session<S> {
     /// `[{key, keyText, type, namespace, name, revision, sub, deleted_at, bytes, encoding}]`.
     pub fn k8s_deleted(&self) -> Result<Value, String> {
         let be = self.be()?;
+        crate::progress::begin("finding deleted objects", 2 * be.file_size());
         let mut finder = kube::deleted::DeletedFinder::new();
         be.for_each_revision(|rk, kv| {
             finder.observe(kv.key, (rk.rev.main, rk.rev.sub), rk.tombstone);

@@ -694,6 +694,7 @@ impl<S: ReadAt> Session<S> {
     /// `k8s analyze -w json` gives it.
     pub fn k8s_analyze(&self) -> Result<Value, String> {
         let be = self.be()?;
+        crate::progress::begin("reading the history by resource type", 2 * be.file_size());
         let mut a = kube::analyze::Analyzer::new(kube::keys::DEFAULT_PREFIX, 20);
         be.for_each_revision(|rk, kv| {
             a.observe(kv.key, kv.value.len(), rk.tombstone);
