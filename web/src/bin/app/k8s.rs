@@ -79,6 +79,8 @@ pub struct K8s {
     /// The page asked for (answers for other pages are dropped).
     pub objects_want: usize,
     pub objects_total: u64,
+    /// A page of objects was asked for and has not come yet.
+    pub objects_loading: bool,
     pub object: Value,
     pub view: &'static str,
     pub analysis: Value,
@@ -151,6 +153,7 @@ impl K8s {
 
     fn objects_request(&mut self, offset: usize) -> Vec<JsValue> {
         self.objects_want = offset;
+        self.objects_loading = true;
         let (Some(t), Some(ns)) = (&self.type_sel, &self.ns_sel) else {
             return vec![];
         };
@@ -278,6 +281,7 @@ impl K8s {
                     && v["offset"].as_u64() == Some(self.objects_want as u64)
                 {
                     self.objects_total = v["total"].as_u64().unwrap_or(0);
+                    self.objects_loading = false;
                     self.objects_offset = self.objects_want;
                     self.objects = v["objects"].as_array().cloned().unwrap_or_default();
                 }
@@ -428,7 +432,11 @@ impl K8s {
         let next = self.objects_offset + page;
         html! {
             <>
-                <p class="muted" id="k8s-count">{ format!("{} object{}", self.objects_total, if self.objects_total == 1 { "" } else { "s" }) }</p>
+                if self.objects_loading && self.objects.is_empty() {
+                    <p class="muted">{ "…" }</p>
+                } else {
+                    <p class="muted" id="k8s-count">{ format!("{} object{}", self.objects_total, if self.objects_total == 1 { "" } else { "s" }) }</p>
+                }
                 <div class="listwrap">
                     <table class="rows" id="k8s-list">
                         { for self.objects.iter().map(|r| {
