@@ -1160,7 +1160,7 @@ mod imp {
                                 if has_v2 {
                                     { tab(Tab::V2, "v2 store", "tab-v2") }
                                 }
-                                if has_v3 && self.k8s.available() {
+                                if has_v3 && (self.k8s.available() || self.reveal || self.value["masked"].as_bool() == Some(true)) {
                                     <label class="toggle" title="Secret data is masked in every view until this is ticked">
                                         <input id="reveal" type="checkbox" checked={self.reveal}
                                             onchange={link.callback(|e: Event| {
