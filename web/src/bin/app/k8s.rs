@@ -295,6 +295,8 @@ impl K8s {
                 } else {
                     self.enc_error = None;
                     self.enc_desc = v["describe"].as_str().map(str::to_string);
+                    // The keys now live in the worker only.
+                    self.enc_text.clear();
                     // Objects decode differently now.
                     self.deleted = Value::Null;
                     return self.refresh();
