@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use storage::ReadAt;
 
 use crate::report::escape;
-use crate::session::{b64_bytes, is_secret, served, Session, VIEW_LIMIT};
+use crate::session::{b64_bytes, served, Session, VIEW_LIMIT};
 
 /// The apiserver's `--etcd-prefix` (the default; the page does not ask for another).
 const PREFIX: &[u8] = keys::DEFAULT_PREFIX;
@@ -19,47 +19,6 @@ const PREFIX: &[u8] = keys::DEFAULT_PREFIX;
 /// `/registry/`
 fn registry() -> Vec<u8> {
     [PREFIX, b"/"].concat()
-}
-
-/// JSON indented by four spaces, as `kubectl -o json` prints it.
-pub fn json_4(v: &Value) -> String {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    match serde::Serialize::serialize(v, &mut ser) {
-        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
-        Err(_) => v.to_string(),
-    }
-}
-
-/// File extension for a stored value: what kube-apiserver wrote (as `k8s deleted --export`).
-pub fn value_ext(v: &[u8]) -> &'static str {
-    if v.starts_with(kube::raw::K8S_MAGIC) {
-        "pb"
-    } else if v.starts_with(kube::raw::ENC_PREFIX) {
-        "enc"
-    } else if v.first() == Some(&b'{') {
-        "json"
-    } else {
-        "bin"
-    }
-}
-
-/// A file-name part from key bytes: printable ASCII kept, the rest as `%XX`.
-fn safe_component(b: &[u8]) -> String {
-    let mut s = String::new();
-    for (i, &c) in b.iter().enumerate() {
-        let plain = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':');
-        if plain && !(i == 0 && c == b'.') {
-            s.push(c as char);
-        } else {
-            s.push_str(&format!("%{c:02X}"));
-        }
-    }
-    if s.is_empty() {
-        s.push('_');
-    }
-    s
 }
 
 fn text(b: &[u8]) -> String {
@@ -250,7 +209,7 @@ impl<S: ReadAt> Session<S> {
         };
         let o = kube::object::decode(key, &kv.value, opts);
         let obj = served(&o, rev.main);
-        let secret = is_secret(&o);
+        let secret = o.is_secret();
         let plain = o.plaintext.as_deref().unwrap_or(&kv.value);
         let raw = if secret && !opts.reveal_secrets {
             None
@@ -286,7 +245,7 @@ impl<S: ReadAt> Session<S> {
             "secret": secret,
             "masked": o.masked,
             "yaml": obj.as_ref().map(kube::yaml::to_yaml),
-            "json": obj.as_ref().map(json_4),
+            "json": obj.as_ref().map(kube::object::json_text),
             "raw": raw,
         }))
     }
@@ -323,7 +282,7 @@ impl<S: ReadAt> Session<S> {
                     "sub": rk.rev.sub,
                     "deleted_at": deleted_at,
                     "bytes": kv.value.len(),
-                    "encoding": value_ext(kv.value),
+                    "encoding": kube::object::stored_ext(kv.value),
                 }));
             }
             Ok(())
@@ -356,7 +315,7 @@ impl<S: ReadAt> Session<S> {
             ));
         }
         let base = match keys::parse(key, PREFIX) {
-            KeyKind::Object(k) => format!("{}@{main}", safe_component(k.name)),
+            KeyKind::Object(k) => format!("{}@{main}", kube::object::file_name_part(k.name)),
             _ => format!("value@{main}"),
         };
         let decoded = |yaml: bool| -> Result<(String, Vec<u8>, &'static str), String> {
@@ -377,7 +336,7 @@ impl<S: ReadAt> Session<S> {
             } else {
                 (
                     format!("{base}.json"),
-                    (json_4(&v) + "\n").into_bytes(),
+                    (kube::object::json_text(&v) + "\n").into_bytes(),
                     "application/json",
                 )
             })
@@ -386,7 +345,7 @@ impl<S: ReadAt> Session<S> {
             "yaml" => decoded(true),
             "json" => decoded(false),
             _ => Ok((
-                format!("{base}.{}", value_ext(&kv.value)),
+                format!("{base}.{}", kube::object::stored_ext(&kv.value)),
                 kv.value,
                 "application/octet-stream",
             )),

@@ -911,23 +911,11 @@ fn k8s_like(key: &[u8], value: &[u8]) -> bool {
         || value.starts_with(kube::raw::ENC_PREFIX)
 }
 
-/// Whether a decoded value is a core/v1 Secret.
-pub(crate) fn is_secret(o: &kube::object::Object) -> bool {
-    o.json.as_ref().is_some_and(kube::object::is_secret)
-        || matches!(&o.stored, Some(kube::object::Stored::Protobuf { api_version, kind })
-            if kind == "Secret" && api_version == "v1")
-}
-
 /// The object as kube-apiserver serves it: `metadata.resourceVersion` = the revision it was
-/// read at (the CLI's `served`).
+/// read at.
 pub(crate) fn served(o: &kube::object::Object, mod_revision: i64) -> Option<Value> {
     let mut v = o.json.clone()?;
-    if let Some(Value::Object(meta)) = v.get_mut("metadata") {
-        meta.insert(
-            "resourceVersion".into(),
-            Value::String(mod_revision.to_string()),
-        );
-    }
+    kube::object::set_resource_version(&mut v, mod_revision);
     Some(v)
 }
 
@@ -943,7 +931,7 @@ fn masked_secret_yaml(
         return None;
     }
     let o = kube::object::decode(key, value, opts);
-    if !is_secret(&o) {
+    if !o.is_secret() {
         return None;
     }
     Some(match served(&o, mod_revision) {
@@ -970,7 +958,11 @@ fn describe_value(
         .as_ref()
         .map(|o| o.notes.clone())
         .unwrap_or_default();
-    if !opts.reveal_secrets && decoded.as_ref().is_some_and(is_secret) {
+    if !opts.reveal_secrets
+        && decoded
+            .as_ref()
+            .is_some_and(kube::object::Object::is_secret)
+    {
         return json!({
             "key": b64(key),
             "keyText": escape(key),

@@ -186,24 +186,6 @@ pub enum ExportFormat {
     Json,
 }
 
-/// A path component from key bytes: printable ASCII kept, the rest (and `/`, `\`, a leading
-/// dot) as `%XX`.
-fn safe_component(b: &[u8]) -> String {
-    let mut s = String::new();
-    for (i, &c) in b.iter().enumerate() {
-        let plain = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':' | b'@');
-        if plain && !(i == 0 && c == b'.') {
-            s.push(c as char);
-        } else {
-            s.push_str(&format!("%{c:02X}"));
-        }
-    }
-    if s.is_empty() {
-        s.push('_');
-    }
-    s
-}
-
 /// `etcdscope k8s INPUT deleted`: objects deleted but still held in the history.
 pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<(), Failure> {
     use kube::keys::{self, KeyKind};
@@ -277,9 +259,14 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
                 }
             };
             let p = dir
-                .join(safe_component(type_name.as_bytes()))
-                .join(ns.map_or("_cluster".to_string(), safe_component))
-                .join(format!("{}@{}.{}", safe_component(name), rk.rev.main, ext));
+                .join(kube::object::file_name_part(type_name.as_bytes()))
+                .join(ns.map_or("_cluster".to_string(), kube::object::file_name_part))
+                .join(format!(
+                    "{}@{}.{}",
+                    kube::object::file_name_part(name),
+                    rk.rev.main,
+                    ext
+                ));
             let written = p
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)

@@ -62,6 +62,16 @@ pub struct Object {
     pub notes: Vec<String>,
 }
 
+impl Object {
+    /// Whether this is a core/v1 Secret: decoded as one, or stored as one (encrypted values
+    /// excepted, as nothing tells their kind).
+    pub fn is_secret(&self) -> bool {
+        self.json.as_ref().is_some_and(is_secret)
+            || matches!(&self.stored, Some(Stored::Protobuf { api_version, kind })
+                if kind == "Secret" && api_version == "v1")
+    }
+}
+
 /// Decodes the value stored under `key`.
 pub fn decode(key: &[u8], value: &[u8], opts: &Options<'_>) -> Object {
     let mut o = Object {
@@ -202,6 +212,24 @@ pub fn stored_ext(v: &[u8]) -> &'static str {
     } else {
         "bin"
     }
+}
+
+/// A file-name part from key bytes (a namespace, a name): ASCII letters, digits and `-_.:@`
+/// kept, the rest (`/`, `\\`, a leading dot, control and non-ASCII bytes) as `%XX`; never empty.
+pub fn file_name_part(b: &[u8]) -> String {
+    let mut s = String::new();
+    for (i, &c) in b.iter().enumerate() {
+        let plain = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':' | b'@');
+        if plain && !(i == 0 && c == b'.') {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("%{c:02X}"));
+        }
+    }
+    if s.is_empty() {
+        s.push('_');
+    }
+    s
 }
 
 /// Whether a JSON object is a core/v1 Secret.
