@@ -250,6 +250,38 @@ impl<S: ReadAt> Session<S> {
         }))
     }
 
+    /// Every live object under `/registry` decoded and made into YAML, as the object view does
+    /// (for the page benchmark, `cargo xtask bench k8s-page`): `{objects, decoded, yaml_bytes}`.
+    /// One pass for the live keys' revisions (no values), one in revision order decoding them.
+    pub fn k8s_decode_all(&self, opts: &Options<'_>) -> Result<Value, String> {
+        let be = self.be()?;
+        let mut req = etcd::v3::RangeRequest::prefix(&registry());
+        req.keys_only = true;
+        let live: std::collections::HashMap<Vec<u8>, i64> = be
+            .range(&req)
+            .map_err(|e| format!("{}: {e}", self.name))?
+            .kvs
+            .into_iter()
+            .map(|kv| (kv.key, kv.mod_revision))
+            .collect();
+        let (mut objects, mut decoded, mut yaml_bytes) = (0u64, 0u64, 0u64);
+        be.for_each_revision(|rk, kv| {
+            if rk.tombstone || live.get(kv.key) != Some(&kv.mod_revision) {
+                return Ok(());
+            }
+            objects += 1;
+            let o = kube::object::decode(kv.key, kv.value, opts);
+            if let Some(mut v) = o.json {
+                kube::object::set_resource_version(&mut v, kv.mod_revision);
+                yaml_bytes += kube::yaml::to_yaml(&v).len() as u64;
+                decoded += 1;
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("{}: {e}", self.name))?;
+        Ok(json!({ "objects": objects, "decoded": decoded, "yaml_bytes": yaml_bytes }))
+    }
+
     /// Objects deleted but still held (`kube::deleted`, two passes over the history):
     /// `[{key, keyText, type, namespace, name, revision, sub, deleted_at, bytes, encoding}]`.
     pub fn k8s_deleted(&self) -> Result<Value, String> {

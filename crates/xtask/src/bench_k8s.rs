@@ -10,7 +10,10 @@
 //!   etcd 3.4 started on the restored snapshot (undecoded protobuf, base64), which is what a
 //!   user without a decoder does today.
 //!
-//! Objects per second = objects / median wall time. Numbers, not assertions.
+//! Objects per second = objects / median wall time. Then the page (Trunk release build, headless
+//! Chromium, `tests/bench-page.mjs --k8s`): the db opened as a user would, every live object
+//! decoded and made into YAML in the worker, timed there, while the page counts its animation
+//! frames (the UI thread stays free). Numbers, not assertions.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,7 +88,15 @@ pub fn run() -> Result<(), String> {
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let result = measure_all(&ours, &dbs, &work, &what);
     let _ = std::fs::remove_dir_all(&work);
-    result
+    result?;
+    // The same decoding in the page's worker (headless Chromium).
+    crate::run(&root, "trunk", &["build", "--release"])?;
+    println!();
+    crate::run(
+        &root,
+        "node",
+        &["tests/bench-page.mjs", "dist", "3", "--k8s", &dbs],
+    )
 }
 
 fn measure_all(ours: &str, db: &str, work: &Path, what: &str) -> Result<(), String> {

@@ -296,6 +296,7 @@ mod imp {
                 "k8s-objects" => self.k8s_objects(&q.key, q.ns.as_deref(), q.offset, q.limit),
                 "k8s-object" => self.k8s_object(&q.key, opts),
                 "k8s-deleted" => self.k8s_deleted(),
+                "k8s-decode-all" => self.k8s_decode_all(opts),
                 "leases" => self.leases(),
                 "members" => self.members(),
                 "auth" => self.auth(),
@@ -720,6 +721,33 @@ mod imp {
                 }
             }
             other => failed("", format!("unknown request {other:?}")),
+        }
+    }
+
+    /// For the page benchmark (`wasm_bindgen.k8s_decode_bench()` in the worker): every live
+    /// Kubernetes object of the open input decoded and made into YAML, timed here. JSON text:
+    /// `{objects, decoded, yaml_bytes, ms}` or `{error}`.
+    #[wasm_bindgen]
+    pub fn k8s_decode_bench() -> String {
+        let t0 = js_sys::Date::now();
+        let q = Query {
+            what: "k8s-decode-all".into(),
+            key: Vec::new(),
+            offset: 0,
+            limit: 0,
+            mode: String::new(),
+            pattern: String::new(),
+            ns: None,
+            reveal: false,
+        };
+        let r = with_session(|s| s.query(&q, &kube::object::Options::default()));
+        let ms = js_sys::Date::now() - t0;
+        match r {
+            Ok(mut v) => {
+                v["ms"] = ms.into();
+                v.to_string()
+            }
+            Err(e) => serde_json::json!({ "error": e }).to_string(),
         }
     }
 
