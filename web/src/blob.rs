@@ -9,7 +9,6 @@
 use std::cell::RefCell;
 
 use storage::{ReadAt, ReadError, ReadErrorKind};
-use wasm_bindgen::JsCast;
 use web_sys::{Blob, FileReaderSync};
 
 /// Block cache sizing.
@@ -98,7 +97,6 @@ impl BlobSource {
         }
         bytes.resize((end - start) as usize, 0);
         array.copy_to(bytes);
-        release(&buffer);
         Ok(())
     }
 
@@ -169,19 +167,6 @@ impl ReadAt for BlobSource {
                 })?;
         }
         Ok(())
-    }
-}
-
-/// Frees an ArrayBuffer's memory now instead of at the next garbage collection: every
-/// `FileReaderSync` read returns a fresh buffer (4 MiB here), and V8 collects them late, so
-/// without this a 464 MB file read once left hundreds of MB of them in the worker. Detaching
-/// the buffer with `transfer(0)` (Chromium 114, Firefox 122, Safari 17.4) drops its contents;
-/// where the method is missing nothing happens.
-fn release(buffer: &js_sys::ArrayBuffer) {
-    if let Ok(f) = js_sys::Reflect::get(buffer, &"transfer".into()) {
-        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
-            let _ = f.call1(buffer, &0.into());
-        }
     }
 }
 
