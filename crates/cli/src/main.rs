@@ -210,6 +210,14 @@ enum Cmd {
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
+        /// Replace the data of Kubernetes Secrets (JSON or protobuf) with "<redacted>" in the
+        /// output (for sharing it).
+        #[arg(long)]
+        redact: bool,
+        /// Replace the whole value of keys under this prefix (the v3 key) with "<redacted>"
+        /// (repeatable).
+        #[arg(long, value_name = "PREFIX")]
+        redact_prefix: Vec<std::ffi::OsString>,
     },
     /// A new snapshot from a v3 snapshot/db: a subset of keys and/or only the latest revisions
     /// (offline compaction and defragmentation).
@@ -696,6 +704,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             now,
             report,
             force,
+            redact,
+            redact_prefix,
         } => {
             let ttl = ttl_mode(no_ttl, ttl);
             let prefix_map = prefix_map_arg(&prefix_map)?;
@@ -704,6 +714,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 include_hidden,
                 prefix_map,
                 now,
+                redact: redactor(redact, &redact_prefix),
             };
             let o = produce::OutputOptions {
                 out: output,

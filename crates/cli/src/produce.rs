@@ -174,6 +174,8 @@ pub struct MigrateArgs {
     pub include_hidden: bool,
     pub prefix_map: Vec<(Vec<u8>, Vec<u8>)>,
     pub now: Option<String>,
+    /// `--redact`: values passed through this on their way into the snapshot.
+    pub redact: Option<kube::redact::Redactor>,
 }
 
 pub fn migrate(
@@ -207,8 +209,11 @@ pub fn migrate(
     // and the v2 keys go above them.
     let v3 = db_beside(&member)?;
     let m = Migration::plan(&d.store, opts, v3.as_ref()).map_err(|e| fail(&member, &e))?;
+    let redact = args.redact.as_ref();
+    let f = |k: &[u8], v: &[u8]| redact.and_then(|r| r.redact(k, v)).map(|(v, _)| v);
+    let map = ValueMap::new(&f);
     let content = m
-        .content(v3.as_ref(), d.report.applied_index)
+        .content_mapped(v3.as_ref(), d.report.applied_index, redact.map(|_| &map))
         .map_err(|e| fail(&member, &e))?;
     let summary = write_out(&content, o)?;
     if let Some(r) = &o.report {
@@ -240,6 +245,14 @@ pub fn migrate(
             m.v3_head + 1,
             m.v3_head + c.migrated as i64,
             c.v3_keys_updated
+        )
+        .map_err(io_fail)?;
+    }
+    if redact.is_some() {
+        writeln!(
+            out,
+            "redacted {} value(s) (Secret data, --redact-prefix)",
+            map.replaced.load(std::sync::atomic::Ordering::Relaxed)
         )
         .map_err(io_fail)?;
     }

@@ -755,3 +755,70 @@ fn damaged_input_is_refused_before_writing() {
     );
     assert!(!out.exists());
 }
+
+/// `migrate --redact-prefix`: the v2 values and the kept v3 values under the prefix are replaced
+/// (re-encoded), the rest of the file as without it.
+#[test]
+fn migrate_redacts_v2_and_kept_v3_values() {
+    let s = Scratch::new("migrate-redact");
+    let dir = mixed_dir(&s);
+    let out = s.0.join("redacted.db");
+    let printed = String::from_utf8(ok(etcdscope(&[
+        &"migrate",
+        &dir,
+        &"-o",
+        &out,
+        &"--now",
+        &now_arg("wal-only"),
+        &"--redact-prefix",
+        &"",
+    ])))
+    .unwrap();
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("redacted "))
+        .unwrap_or_else(|| panic!("{printed}"));
+    let n: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let all: serde_json::Value = serde_json::from_slice(&ok(etcdscope(&[
+        &"get",
+        &out,
+        &"",
+        &"--prefix",
+        &"-w",
+        &"json",
+    ])))
+    .unwrap();
+    let kvs = all["kvs"].as_array().unwrap();
+    assert!(
+        kvs.len() > 10 && n as usize >= kvs.len(),
+        "{n} redacted, {} keys",
+        kvs.len()
+    );
+    for kv in kvs {
+        assert_eq!(kv["value"], "PHJlZGFjdGVkPg==", "{kv}");
+    }
+    // Without it: the values are there.
+    let plain = s.0.join("plain.db");
+    ok(etcdscope(&[
+        &"migrate",
+        &dir,
+        &"-o",
+        &plain,
+        &"--now",
+        &now_arg("wal-only"),
+    ]));
+    let all: serde_json::Value = serde_json::from_slice(&ok(etcdscope(&[
+        &"get",
+        &plain,
+        &"",
+        &"--prefix",
+        &"-w",
+        &"json",
+    ])))
+    .unwrap();
+    assert!(all["kvs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|kv| kv["value"] != "PHJlZGFjdGVkPg=="));
+}

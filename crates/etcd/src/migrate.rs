@@ -25,6 +25,7 @@ use crate::revision::Revision;
 use crate::v2::store::{NodeId, Val};
 use crate::v2::time::ttl_seconds;
 use crate::v2::Store;
+use crate::v3::rewrite::{copy_key_bucket_mapped, ValueMap};
 use crate::v3::write::{put_revision_encoded, put_revision_sized, NewBackend};
 use crate::v3::{Backend, BUCKET_KEY};
 use bbolt::WriteError;
@@ -458,6 +459,17 @@ impl<'s> Migration<'s> {
         v3: Option<&'a Backend<S>>,
         consistent_index: u64,
     ) -> Result<NewBackend<'a>> {
+        self.content_mapped(v3, consistent_index, None)
+    }
+
+    /// [`Migration::content`] with every value (v2 and kept v3 ones) passed through `map`
+    /// (e.g. `--redact`).
+    pub fn content_mapped<'a, S: storage::ReadAt>(
+        &'a self,
+        v3: Option<&'a Backend<S>>,
+        consistent_index: u64,
+        map: Option<&'a ValueMap<'a>>,
+    ) -> Result<NewBackend<'a>> {
         let mut nb = NewBackend::new();
         if let Some(src) = v3 {
             src.copy_small_buckets(&mut nb)?;
@@ -477,14 +489,18 @@ impl<'s> Migration<'s> {
             Box::new(move |sink| {
                 let mut buf = Vec::new();
                 if let Some(src) = v3 {
-                    src.for_each_revision_raw(|key, value| {
-                        sink.put(key, value)?;
-                        Ok(())
-                    })?;
+                    match map {
+                        None => src.for_each_revision_raw(|key, value| {
+                            sink.put(key, value)?;
+                            Ok(())
+                        })?,
+                        Some(_) => copy_key_bucket_mapped(src, sink, map, &mut buf)?,
+                    }
                 }
                 let mut key = Vec::new();
-                if !sink.needs_values() {
-                    // The writer's layout pass: lengths only, no look at the v2 nodes.
+                if !sink.needs_values() && map.is_none() {
+                    // The writer's layout pass: lengths only, no look at the v2 nodes (with a
+                    // value map the lengths change: both passes make every value).
                     for p in &self.planned {
                         put_revision_sized(sink, p.revision, false, self.encoded_len(p))?;
                     }
@@ -510,6 +526,17 @@ impl<'s> Migration<'s> {
                             }
                             .into())
                         }
+                    };
+                    let mapped = map.and_then(|m| (m.f)(k, value).map(|v| (m, v)));
+                    let value = match &mapped {
+                        Some((m, v)) => {
+                            if sink.needs_values() {
+                                m.replaced
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            v.as_slice()
+                        }
+                        None => value,
                     };
                     encode_key_value(
                         &mut buf,

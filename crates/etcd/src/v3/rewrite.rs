@@ -66,6 +66,54 @@ impl<'a> ValueMap<'a> {
     }
 }
 
+/// Puts one `key` bucket entry (`rev_key` → the KeyValue `raw`, parsed as `kv`), its value
+/// passed through `map` first: a replaced value is re-encoded, and counted in the writer's last
+/// pass. Tombstones are put as they are.
+pub(crate) fn put_mapped(
+    sink: &mut dyn bbolt::Sink,
+    rev_key: &[u8],
+    raw: &[u8],
+    kv: &KvRef<'_>,
+    tombstone: bool,
+    map: Option<&ValueMap<'_>>,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    match map.and_then(|m| (m.f)(kv.key, kv.value).map(|v| (m, v))) {
+        Some((m, value)) if !tombstone => {
+            crate::proto::encode_key_value(
+                buf,
+                kv.key,
+                kv.create_revision,
+                kv.mod_revision,
+                kv.version,
+                &value,
+                kv.lease,
+            );
+            sink.put(rev_key, buf).map_err(Error::from)?;
+            if sink.needs_values() {
+                m.replaced
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        _ => sink.put(rev_key, raw).map_err(Error::from)?,
+    }
+    Ok(())
+}
+
+/// Every entry of `src`'s `key` bucket into `sink`, values passed through `map`.
+pub(crate) fn copy_key_bucket_mapped<S: ReadAt>(
+    src: &Backend<S>,
+    sink: &mut dyn bbolt::Sink,
+    map: Option<&ValueMap<'_>>,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    src.scan_revisions(Revision::new(0, 0), |rk, e| {
+        let kv = KvRef::parse(e.value).ok_or_else(|| super::range::bad_kv(rk, e))?;
+        put_mapped(sink, e.key, e.value, &kv, rk.tombstone, map, buf)?;
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+}
+
 /// Plans a rewrite: checks the revision like etcd (compacted / future), counts what is kept,
 /// and returns the new backend's content.
 pub fn rewrite<'a, S: ReadAt>(
@@ -132,7 +180,6 @@ pub fn rewrite_mapped<'a, S: ReadAt>(
     nb.stream(
         BUCKET_KEY,
         Box::new(move |sink| {
-            let last_pass = sink.needs_values();
             let mut buf = Vec::new();
             src.scan_revisions(Revision::new(0, 0), |rk, e| {
                 if rk.rev.main > at {
@@ -146,25 +193,7 @@ pub fn rewrite_mapped<'a, S: ReadAt>(
                 if !wanted {
                     return Ok(std::ops::ControlFlow::Continue(()));
                 }
-                match map.and_then(|m| (m.f)(kv.key, kv.value).map(|v| (m, v))) {
-                    Some((m, value)) if !rk.tombstone => {
-                        crate::proto::encode_key_value(
-                            &mut buf,
-                            kv.key,
-                            kv.create_revision,
-                            kv.mod_revision,
-                            kv.version,
-                            &value,
-                            kv.lease,
-                        );
-                        sink.put(e.key, &buf).map_err(Error::from)?;
-                        if last_pass {
-                            m.replaced
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                    _ => sink.put(e.key, e.value).map_err(Error::from)?,
-                }
+                put_mapped(sink, e.key, e.value, &kv, rk.tombstone, map, &mut buf)?;
                 Ok(std::ops::ControlFlow::Continue(()))
             })
         }),
