@@ -52,7 +52,8 @@ function browserPid(profile) {
   return null;
 }
 
-async function once(url, db) {
+/** A fresh headless Chromium (own profile) with the page loaded and its worker started. */
+async function open(url) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-bench-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -60,12 +61,17 @@ async function once(url, db) {
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+  const page = context.pages()[0] ?? await context.newPage();
+  await page.goto(url);
+  await page.locator("#sample").waitFor({ timeout: 30_000 });
+  while (page.workers().length === 0) await page.waitForTimeout(20);
+  await page.waitForTimeout(300); // the worker has started
+  return { profile, context, page };
+}
+
+async function once(url, db) {
+  const { profile, context, page } = await open(url);
   try {
-    const page = context.pages()[0] ?? await context.newPage();
-    await page.goto(url);
-    await page.locator("#sample").waitFor({ timeout: 30_000 });
-    while (page.workers().length === 0) await page.waitForTimeout(20);
-    await page.waitForTimeout(300); // the worker has started
     const cdp = await context.newCDPSession(page);
     const browser = browserPid(profile);
     const renderers = () => (browser ? descendants(browser) : []).filter((pid) => {
@@ -136,19 +142,8 @@ async function once(url, db) {
 // the worker (`wasm_bindgen.k8s_decode_bench()`). Meanwhile the page counts its animation
 // frames and the longest gap between two: the UI thread stays free while the worker works.
 async function k8sOnce(url, db) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-bench-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  const { context, profile, page } = await open(url);
   try {
-    const page = context.pages()[0] ?? await context.newPage();
-    await page.goto(url);
-    await page.locator("#sample").waitFor({ timeout: 30_000 });
-    while (page.workers().length === 0) await page.waitForTimeout(20);
-    await page.waitForTimeout(300);
     const name = path.basename(db);
     await page.setInputFiles("#file", db);
     await page.waitForFunction((n) => document.querySelector('td[data-fact="Input"]')?.textContent === n,

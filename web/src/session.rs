@@ -744,16 +744,35 @@ impl<S: ReadAt> Session<S> {
         redact: bool,
         out: &mut dyn Write,
     ) -> Result<String, String> {
+        let redactor = kube::redact::Redactor {
+            secrets: true,
+            prefixes: vec![],
+        };
+        let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
+        let map = etcd::v3::rewrite::ValueMap::new(&f);
+        let map_opt = if redact { Some(&map) } else { None };
+        let redacted = |map: &etcd::v3::rewrite::ValueMap<'_>| {
+            if redact {
+                format!(
+                    "; Secret data redacted in {} value(s)",
+                    map.replaced.load(std::sync::atomic::Ordering::Relaxed)
+                )
+            } else {
+                String::new()
+            }
+        };
         if let Some(d) = &self.v2 {
             let m = self.migration(d)?;
             let content = m
-                .content(self.backend.as_ref(), d.report.applied_index)
+                .content_mapped(self.backend.as_ref(), d.report.applied_index, map_opt)
                 .map_err(|e| e.to_string())?;
             let s =
                 etcd::v3::write::write_backend(&content, out, true).map_err(|e| e.to_string())?;
             return Ok(format!(
-                "migrated {} v2 keys: {} bytes",
-                m.counts.migrated, s.bytes
+                "migrated {} v2 keys: {} bytes{}",
+                m.counts.migrated,
+                s.bytes,
+                redacted(&map)
             ));
         }
         let be = self.be()?;
@@ -761,24 +780,10 @@ impl<S: ReadAt> Session<S> {
             latest_only,
             ..Default::default()
         };
-        let redactor = kube::redact::Redactor {
-            secrets: true,
-            prefixes: vec![],
-        };
-        let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
-        let map = etcd::v3::rewrite::ValueMap::new(&f);
         let (content, report) =
-            etcd::v3::rewrite::rewrite_mapped(be, &opts, if redact { Some(&map) } else { None })
-                .map_err(|e| e.to_string())?;
+            etcd::v3::rewrite::rewrite_mapped(be, &opts, map_opt).map_err(|e| e.to_string())?;
         let s = etcd::v3::write::write_backend(&content, out, true).map_err(|e| e.to_string())?;
-        let redacted = if redact {
-            format!(
-                "; Secret data redacted in {} value(s)",
-                map.replaced.load(std::sync::atomic::Ordering::Relaxed)
-            )
-        } else {
-            String::new()
-        };
+        let redacted = redacted(&map);
         Ok(format!(
             "kept {} of {} revisions: {} bytes{redacted}",
             report.kept_entries, report.source_entries, s.bytes
