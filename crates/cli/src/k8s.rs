@@ -235,8 +235,8 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
                     }
                 }
                 f => {
-                    let d = kube::object::decode(kv.key, kv.value, &o.decode.options());
-                    let mut obj = d.json;
+                    let mut d = kube::object::decode(kv.key, kv.value, &o.decode.options());
+                    let mut obj = d.json.take();
                     if let Some(v) = &mut obj {
                         kube::object::set_resource_version(v, rk.rev.main);
                     }
@@ -248,6 +248,13 @@ pub fn deleted(out: &mut dyn Write, input: &Path, o: &DeletedOptions) -> Result<
                             (kube::object::json_text(&v) + "\n").into_bytes().into(),
                             "json",
                         ),
+                        // Masked (a masked prefix, or a Secret not decoded): not its bytes.
+                        (None, _)
+                            if d.masked_whole || (d.is_secret() && !o.decode.reveal_secrets) =>
+                        {
+                            eprintln!("{}: masked; not exported", show(kv.key));
+                            (b"masked\n".as_slice().into(), "masked")
+                        }
                         // Not decodable: as stored, with the reason on stderr.
                         (None, _) => {
                             for n in &d.notes {

@@ -494,6 +494,27 @@ fn deleted_exports_yaml_and_redacted_copies_still_decode() {
     .unwrap();
     let raw = std::fs::read(ex2[0]["file"].as_str().unwrap()).unwrap();
     assert_eq!(raw, b"<redacted>");
+    // A decoded export of a masked key is not its bytes.
+    let dir3 = tmp.join("export3");
+    let ex3: Value = serde_json::from_slice(
+        &scope(&[
+            "k8s",
+            f.to_str().unwrap(),
+            "deleted",
+            "--export",
+            dir3.to_str().unwrap(),
+            "--export-format",
+            "yaml",
+            "--mask-prefix",
+            "/registry/configmaps/",
+            "-w",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let masked = std::fs::read(ex3[0]["file"].as_str().unwrap()).unwrap();
+    assert_eq!(masked, b"masked\n");
 
     // rewrite --redact: Secret data replaced, the rest as it was; still a valid snapshot.
     let out = tmp.join("redacted.db");
