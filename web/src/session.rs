@@ -744,10 +744,7 @@ impl<S: ReadAt> Session<S> {
         redact: bool,
         out: &mut dyn Write,
     ) -> Result<String, String> {
-        let redactor = kube::redact::Redactor {
-            secrets: true,
-            prefixes: vec![],
-        };
+        let redactor = kube::redact::Redactor::secrets();
         let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
         let map = etcd::v3::rewrite::ValueMap::new(&f);
         let map_opt = if redact { Some(&map) } else { None };
@@ -803,10 +800,7 @@ impl<S: ReadAt> Session<S> {
         redact: bool,
         out: &mut dyn Write,
     ) -> Result<String, String> {
-        let redactor = kube::redact::Redactor {
-            secrets: true,
-            prefixes: vec![],
-        };
+        let redactor = kube::redact::Redactor::secrets();
         let f = |k: &[u8], v: &[u8]| redactor.redact(k, v).map(|(v, _)| v);
         let run = |src: &dyn sql::Source, out: &mut dyn Write, opts: &sql::Options| {
             let redacting = sql::Redacting {

@@ -36,6 +36,14 @@ pub enum Redacted {
 }
 
 impl Redactor {
+    /// Secret data only (the page's "Redact Secrets").
+    pub fn secrets() -> Redactor {
+        Redactor {
+            secrets: true,
+            prefixes: Vec::new(),
+        }
+    }
+
     /// The value to write instead of `value`, or `None` to keep it as it is.
     pub fn redact(&self, key: &[u8], value: &[u8]) -> Option<(Vec<u8>, Redacted)> {
         if self.prefixes.iter().any(|p| key.starts_with(p)) {
