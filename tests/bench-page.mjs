@@ -78,17 +78,22 @@ async function once(url, db) {
       try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer"); } catch { return false; }
     });
     const rssNow = () => renderers().reduce((a, pid) => a + rssKiB(pid), 0) * 1024;
+    // BENCH_NO_JSPI=1: the worker reads with FileReaderSync even where JSPI is available.
+    if (process.env.BENCH_NO_JSPI) await page.workers()[0].evaluate(() => { etcdscopeIO.jspi = false; });
     const rssIdle = rssNow();
     let heapPeak = 0, rssPeak = 0, sampling = true;
+    const timeline = []; // [ms since the file was given, renderers' anon RSS] (BENCH_TIMELINE=1 prints it)
     const sampler = (async () => {
       while (sampling) {
         try { heapPeak = Math.max(heapPeak, (await cdp.send("Runtime.getHeapUsage")).usedSize); } catch { /* closing */ }
-        rssPeak = Math.max(rssPeak, rssNow());
+        const rss = rssNow();
+        rssPeak = Math.max(rssPeak, rss);
+        if (typeof t0 === "number") timeline.push([performance.now() - t0, rss]);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
     const name = path.basename(db);
-    const t0 = performance.now();
+    var t0 = performance.now();
     await page.setInputFiles("#file", db);
     await page.waitForFunction((n) => document.querySelector('td[data-fact="Input"]')?.textContent === n,
       name, { timeout: 600_000, polling: "raf" });
@@ -129,7 +134,18 @@ async function once(url, db) {
     const rows = await page.locator("#children .row").count();
     sampling = false;
     await sampler;
+    if (process.env.BENCH_TIMELINE) {
+      const marks = { summary, level, trailer };
+      for (let i = 0; i < timeline.length; i += 4) {
+        const [t, rss] = timeline[i];
+        const phase = t < summary ? "summary" : t < level ? "tree" : t < trailer ? "trailer" : "search";
+        console.error(`  ${(t / 1000).toFixed(2)} s ${phase.padEnd(8)} ${mb(rss)}`);
+      }
+      void marks;
+    }
     const wasm = await page.workers()[0].evaluate(() => wasm_bindgen.wasm_memory_bytes());
+    const io = await page.workers()[0].evaluate(() => JSON.stringify(etcdscopeIO.stats));
+    console.error(`bench page: the worker's reads: ${io}`);
     return { summary, level, trailer, search, jump, rows, wasm, heapPeak, rssPeak, rssIdle, ...facts };
   } finally {
     await context.close();

@@ -39,8 +39,9 @@ const literal = (v) => JSON.stringify(v).replaceAll("</", "<\\/");
 const sqlJs = fs.readFileSync(path.join(dist, "sql-wasm.js"), "utf8");
 const sqlWasm = b64(path.join(dist, "sql-wasm.wasm"));
 const workerSrc = sqlJs + `\n;self.ETCDSCOPE_SQL_WASM_B64 = ${literal(sqlWasm)};\n` +
+  fs.readFileSync(path.join(dist, "worker_io.js"), "utf8") + "\n;" +
   fs.readFileSync(path.join(dist, "worker.js"), "utf8") +
-  `\n;wasm_bindgen({ module_or_path: ((s) => ${decode})(${literal(b64(path.join(dist, "worker_bg.wasm")))}) });\n`;
+  `\n;etcdscopeIO.start(((s) => ${decode})(${literal(b64(path.join(dist, "worker_bg.wasm")))}));\n`;
 const workerScript = `globalThis.ETCDSCOPE_WORKER_URL = URL.createObjectURL(new Blob([${literal(workerSrc)}], { type: "text/javascript" }));\n`;
 const appScript = glue.replaceAll("</script", "<\\/script") +
   `\nawait __wbg_init({ module_or_path: ((s) => ${decode})(${literal(b64(file(appWasm)))}) });\n`;

@@ -78,6 +78,29 @@ impl BlobSource {
     fn read_block(&self, index: u64, bytes: &mut Vec<u8>) -> Result<(), String> {
         let start = index * self.config.block_size;
         let end = (start + self.config.block_size).min(self.size);
+        let len = (end - start) as usize;
+        bytes.resize(len, 0);
+        // With JSPI: read into this buffer, suspended until the browser has it.
+        if let Some(n) = crate::io::suspend(|| {
+            crate::io::read_async(
+                &self.blob,
+                start as f64,
+                end as f64,
+                crate::io::ptr(bytes.as_mut_ptr()),
+            )
+        }) {
+            if n < 0.0 {
+                return Err(format!("reading the file: {}", crate::io::last_error()));
+            }
+            if n as u64 != end - start {
+                return Err(format!(
+                    "the browser returned {n} bytes for a slice of {}",
+                    end - start
+                ));
+            }
+            crate::progress::add(end - start);
+            return Ok(());
+        }
         let slice = self
             .blob
             .slice_with_f64_and_f64(start as f64, end as f64)
@@ -95,7 +118,6 @@ impl BlobSource {
                 end - start
             ));
         }
-        bytes.resize((end - start) as usize, 0);
         array.copy_to(bytes);
         Ok(())
     }
@@ -170,11 +192,18 @@ impl ReadAt for BlobSource {
     }
 }
 
-/// Collects written bytes into Blob parts of at most 4 MiB, so a large output (a download, a
-/// decompressed archive) never sits in wasm memory whole; the browser holds the parts.
+/// Where written bytes go, 4 MiB at a time, so a large output (a download, a decompressed
+/// archive) never sits in wasm memory whole: into Blobs, one per chunk, that the browser holds
+/// (it moves large blob data out of the tab, to disk when it needs to), or, with JSPI and a
+/// file the user chose ([`BlobParts::streaming`]), straight into that file.
 pub struct BlobParts {
     parts: js_sys::Array,
     buf: Vec<u8>,
+    /// The chosen file's `WritableStreamDefaultWriter`.
+    writer: Option<wasm_bindgen::JsValue>,
+    written: u64,
+    /// The first failed write (later writes are skipped; `finish` reports it).
+    error: Option<String>,
 }
 
 impl Default for BlobParts {
@@ -182,36 +211,110 @@ impl Default for BlobParts {
         BlobParts {
             parts: js_sys::Array::new(),
             buf: Vec::new(),
+            writer: None,
+            written: 0,
+            error: None,
         }
     }
+}
+
+/// What an export became.
+pub enum Written {
+    /// A Blob to download (or for the page to write into the chosen file).
+    Blob(Blob),
+    /// This many bytes, written into the chosen file while they were made.
+    Saved(u64),
 }
 
 impl BlobParts {
     const CHUNK: usize = 4 << 20;
 
-    fn flush_part(&mut self) {
-        if !self.buf.is_empty() {
-            self.parts
-                .push(&js_sys::Uint8Array::from(self.buf.as_slice()));
-            self.buf.clear();
+    /// Writes into the file behind `writer` (see `web/worker_io.js`) when this request may
+    /// suspend; into Blob parts otherwise.
+    pub fn streaming(writer: Option<wasm_bindgen::JsValue>) -> Self {
+        BlobParts {
+            writer: writer.filter(|w| !w.is_undefined() && crate::io::can_suspend()),
+            ..BlobParts::default()
         }
     }
 
-    /// The Blob of everything written.
-    pub fn finish(mut self, mime: &str) -> Result<Blob, String> {
-        self.flush_part();
+    fn flush_part(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(w) = &self.writer {
+            let r = crate::io::suspend(|| {
+                crate::io::write_async(w, crate::io::ptr(self.buf.as_ptr()), self.buf.len() as u32)
+            });
+            match r {
+                Some(n) if n >= 0.0 => {}
+                Some(_) => {
+                    let e = format!("writing the chosen file: {}", crate::io::last_error());
+                    self.error = Some(e.clone());
+                    return Err(std::io::Error::other(e));
+                }
+                None => {
+                    let e = "writing the chosen file: not possible here".to_string();
+                    self.error = Some(e.clone());
+                    return Err(std::io::Error::other(e));
+                }
+            }
+        } else {
+            // A Blob per chunk: its bytes leave wasm memory and this tab's JS heap now.
+            let chunk = js_sys::Array::of1(&js_sys::Uint8Array::from(self.buf.as_slice()));
+            let blob = Blob::new_with_u8_array_sequence(&chunk)
+                .map_err(|e| std::io::Error::other(format!("Blob: {e:?}")))?;
+            self.parts.push(&blob);
+        }
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// The Blob of everything written, or the byte count written into the chosen file
+    /// (closed now; aborted, leaving the file as it was, when `ok` is false or a write failed).
+    pub fn finish(mut self, mime: &str, ok: bool) -> Result<Written, String> {
+        let flushed = if ok { self.flush_part() } else { Ok(()) };
+        if let Some(w) = self.writer.take() {
+            let ok = ok && flushed.is_ok() && self.error.is_none();
+            let r = crate::io::suspend(|| crate::io::close_async(&w, !ok));
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            flushed.map_err(|e| e.to_string())?;
+            return match r {
+                Some(n) if n >= 0.0 => Ok(Written::Saved(self.written)),
+                _ => Err(format!(
+                    "closing the chosen file: {}",
+                    crate::io::last_error()
+                )),
+            };
+        }
+        flushed.map_err(|e| e.to_string())?;
         let opts = web_sys::BlobPropertyBag::new();
         opts.set_type(mime);
-        Blob::new_with_u8_array_sequence_and_options(&self.parts, &opts)
+        Blob::new_with_blob_sequence_and_options(&self.parts, &opts)
+            .map(Written::Blob)
             .map_err(|e| format!("Blob: {e:?}"))
+    }
+
+    /// The Blob of everything written (never streamed into a file).
+    pub fn finish_blob(self, mime: &str) -> Result<Blob, String> {
+        match self.finish(mime, true)? {
+            Written::Blob(b) => Ok(b),
+            Written::Saved(_) => Err("the output went to a file, not a Blob".into()),
+        }
     }
 }
 
 impl std::io::Write for BlobParts {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Some(e) = &self.error {
+            return Err(std::io::Error::other(e.clone()));
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= Self::CHUNK {
-            self.flush_part();
+            self.flush_part()?;
         }
         Ok(data.len())
     }
@@ -233,7 +336,7 @@ impl crate::archive::Spill for BlobSpill {
     ) -> Result<BlobSource, String> {
         let mut parts = BlobParts::default();
         fill(&mut parts)?;
-        let blob = parts.finish("application/octet-stream")?;
+        let blob = parts.finish_blob("application/octet-stream")?;
         BlobSource::new(blob, CacheConfig::default())
     }
 }

@@ -9,6 +9,8 @@
 pub mod archive;
 #[cfg(target_arch = "wasm32")]
 pub mod blob;
+#[cfg(target_arch = "wasm32")]
+pub mod io;
 pub mod k8s;
 pub mod progress;
 pub mod protocol;

@@ -501,7 +501,16 @@ mod imp {
                         }
                     }
                     protocol::DOWNLOAD => {
+                        let saved = Reflect::get(&data, &"saved".into())
+                            .ok()
+                            .and_then(|v| v.as_f64());
                         match Reflect::get(&data, &"blob".into()).map(|b| b.dyn_into::<Blob>()) {
+                            _ if saved.is_some() => Msg::Saved(format!(
+                                "{}: {}; written to the chosen file while it was made ({} bytes)",
+                                get("name"),
+                                get("message"),
+                                saved.unwrap_or(0.0)
+                            )),
                             Ok(Ok(blob)) => Msg::Download {
                                 name: get("name"),
                                 message: get("message"),
@@ -840,6 +849,17 @@ mod imp {
                     );
                 }
                 Msg::Picked { handle, req } => {
+                    // A real file handle goes to the worker, which writes the export into it
+                    // while making it (where the browser has JSPI); otherwise the page writes
+                    // the finished Blob into it.
+                    if let Some(h) = &handle {
+                        let real = h
+                            .dyn_ref::<Object>()
+                            .is_some_and(|o| o.to_string() == "[object FileSystemFileHandle]");
+                        if real {
+                            let _ = Reflect::set(&req, &"saveHandle".into(), h);
+                        }
+                    }
                     self.save_handle = handle;
                     self.send(req);
                 }
@@ -847,7 +867,11 @@ mod imp {
                     self.busy = false;
                     self.note = Some("not saved (no file was chosen)".into());
                 }
-                Msg::Saved(text) => self.note = Some(text),
+                Msg::Saved(text) => {
+                    self.busy = false;
+                    self.save_handle = None;
+                    self.note = Some(text);
+                }
                 Msg::History { key } => self.send(query("history", &key, 0)),
                 Msg::V2 { key } => self.send(query("v2", &key, 0)),
                 Msg::Snapshot { latest_only } => {

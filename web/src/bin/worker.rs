@@ -12,10 +12,10 @@ mod imp {
     use storage::ReadAt;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
-    use web_sys::{Blob, DedicatedWorkerGlobalScope, File, MessageEvent};
+    use web_sys::{Blob, DedicatedWorkerGlobalScope, File};
 
     use web::archive::{self, Kind, Member, Spill};
-    use web::blob::{BlobParts, BlobSource, BlobSpill, CacheConfig};
+    use web::blob::{BlobParts, BlobSource, BlobSpill, CacheConfig, Written};
     use web::protocol;
     use web::session::{unb64, Session};
     use web::{progress, sqljs};
@@ -29,8 +29,41 @@ mod imp {
         Files(Session<Box<dyn ReadAt>>),
     }
 
+    #[wasm_bindgen]
+    extern "C" {
+        /// Queues a request of the worker to itself (`web/worker_io.js`), after `delay_ms`.
+        #[wasm_bindgen(js_namespace = etcdscopeIO)]
+        fn enqueue(data: &JsValue, delay_ms: f64);
+        /// Makes the next request wait for `job` (requests run one at a time).
+        #[wasm_bindgen(js_namespace = etcdscopeIO)]
+        fn track(job: &js_sys::Promise);
+    }
+
+    /// Starts `job` in the background; the next request of the page waits for it.
+    fn spawn_tracked(job: impl std::future::Future<Output = ()> + 'static) {
+        let p = wasm_bindgen_futures::future_to_promise(async move {
+            job.await;
+            Ok(JsValue::UNDEFINED)
+        });
+        track(&p);
+    }
+
+    /// The SHA-256 trailer being checked, one step per request (`TRAILER_STEP`).
+    struct TrailerJob {
+        generation: u64,
+        name: String,
+        hasher: sha2::Sha256,
+        pos: u64,
+        total: u64,
+        started: f64,
+    }
+
+    /// The worker's own request: the next step of the trailer check.
+    const TRAILER_STEP: &str = "trailer-step";
+
     thread_local! {
         static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+        static TRAILER: RefCell<Option<TrailerJob>> = const { RefCell::new(None) };
         /// Counts opened inputs (a background job of an earlier input stops when it changes).
         static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         /// The open input as an SQLite database in sql.js (built on first use).
@@ -363,14 +396,9 @@ mod imp {
                             return summary;
                         }
                         // The summary is shown now; the trailer is hashed after it, in steps
-                        // between which the page's questions are answered.
-                        let generation = GENERATION.with(|g| g.get());
-                        let name = name.to_string();
-                        wasm_bindgen_futures::spawn_local(async move {
-                            if let Some(answer) = check_trailer(generation, &name).await {
-                                post(&answer);
-                            }
-                        });
+                        // between which the page's questions are answered. The page asks for
+                        // the first tree level as soon as it has the summary: that goes first.
+                        start_trailer(name);
                         summary
                     }
                     Err(m) => failed(name, m),
@@ -380,52 +408,53 @@ mod imp {
         }
     }
 
-    /// Resolves after `ms` milliseconds, and after the tasks already queued (messages from the
-    /// page) have run.
-    async fn sleep(ms: u32) {
-        let p = js_sys::Promise::new(&mut |resolve, _| {
-            let global = js_sys::global();
-            if let Ok(f) = Reflect::get(&global, &"setTimeout".into())
-                .and_then(|f| f.dyn_into::<js_sys::Function>())
-            {
-                let _ = f.call2(&global, &resolve, &JsValue::from(ms));
-            }
+    fn start_trailer(name: &str) {
+        use sha2::Digest;
+        let Ok(total) = with_session(|s| Ok(s.trailer_covers())) else {
+            return;
+        };
+        TRAILER.with(|t| {
+            *t.borrow_mut() = Some(TrailerJob {
+                generation: GENERATION.with(|g| g.get()),
+                name: name.to_string(),
+                hasher: sha2::Sha256::new(),
+                pos: 0,
+                total,
+                started: js_sys::Date::now(),
+            })
         });
-        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+        enqueue(&reply(&[("kind", TRAILER_STEP.into())]), 250.0);
     }
 
-    /// Hashes the db part for the SHA-256 trailer in 32 MiB steps, posting its progress; gives
-    /// up quietly when another input was opened meanwhile (`generation` changed).
-    async fn check_trailer(generation: u64, name: &str) -> Option<JsValue> {
-        use sha2::Digest;
+    /// Hashes the next 32 MiB of the db part for the SHA-256 trailer, posting its progress,
+    /// and queues the next step (after the page's questions that came meanwhile); gives up
+    /// quietly when another input was opened meanwhile.
+    fn trailer_step() -> Option<JsValue> {
         const STEP: u64 = 32 << 20;
-        let started = js_sys::Date::now();
-        let total = with_session(|s| Ok(s.trailer_covers())).ok()?;
-        let mut hasher = sha2::Sha256::new();
-        let mut pos = 0;
-        // The page asks for the first tree level as soon as it has the summary: let that
-        // question (the key index) go first.
-        sleep(250).await;
-        while pos < total {
-            sleep(0).await;
-            if GENERATION.with(|g| g.get()) != generation {
-                return None;
-            }
-            let to = (pos + STEP).min(total);
-            if let Err(e) = with_session(|s| s.hash_part(&mut hasher, pos, to)) {
-                return Some(failed(name, e));
-            }
-            pos = to;
-            let checking = serde_json::json!({ "state": "checking", "done": pos, "total": total });
-            post(&json_reply(protocol::TRAILER, "trailer", Ok(checking)));
-        }
-        if GENERATION.with(|g| g.get()) != generation {
+        let mut job = TRAILER.with(|t| t.borrow_mut().take())?;
+        if GENERATION.with(|g| g.get()) != job.generation {
             return None;
         }
+        if job.pos < job.total {
+            let to = (job.pos + STEP).min(job.total);
+            if let Err(e) = with_session(|s| s.hash_part(&mut job.hasher, job.pos, to)) {
+                return Some(failed(&job.name, e));
+            }
+            job.pos = to;
+            let checking =
+                serde_json::json!({ "state": "checking", "done": job.pos, "total": job.total });
+            post(&json_reply(protocol::TRAILER, "trailer", Ok(checking)));
+            if job.pos < job.total {
+                TRAILER.with(|t| *t.borrow_mut() = Some(job));
+                enqueue(&reply(&[("kind", TRAILER_STEP.into())]), 0.0);
+                return None;
+            }
+        }
+        let started = job.started;
         Some(json_reply(
             protocol::TRAILER,
             "trailer",
-            with_session(|s| s.trailer_result(hasher)).map(|mut t| {
+            with_session(|s| s.trailer_result(job.hasher)).map(|mut t| {
                 t["ms"] = serde_json::json!(js_sys::Date::now() - started);
                 t
             }),
@@ -442,7 +471,7 @@ mod imp {
         match kind.as_str() {
             protocol::SQLITE => {
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                wasm_bindgen_futures::spawn_local(async move {
+                spawn_tracked(async move {
                     post(&sqlite_download(redact).await);
                 });
                 None
@@ -455,7 +484,7 @@ mod imp {
                     .clamp(1.0, 100_000.0) as usize;
                 // Secret data stays masked in the console until revealed.
                 let redact = !field(&data, "reveal").as_bool().unwrap_or(false);
-                wasm_bindgen_futures::spawn_local(async move {
+                spawn_tracked(async move {
                     let v = match sqlite_db(redact).await {
                         Ok(()) => DB.with(|d| match &*d.borrow() {
                             Some((_, db)) => db.query(&text, limit),
@@ -467,6 +496,7 @@ mod imp {
                 });
                 None
             }
+            TRAILER_STEP => trailer_step(),
             _ => Some(handle_sync(&kind, data)),
         }
     }
@@ -532,6 +562,40 @@ mod imp {
                 }
             }
             Err(e) => failed("sqlite", e),
+        }
+    }
+
+    /// Ends an export: its Blob, or the byte count written into the chosen file (left as it
+    /// was when the export failed).
+    fn finish<T>(
+        parts: BlobParts,
+        mime: &str,
+        r: Result<T, String>,
+    ) -> Result<(T, Written), String> {
+        match r {
+            Ok(v) => parts.finish(mime, true).map(|w| (v, w)),
+            Err(e) => {
+                let _ = parts.finish(mime, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// The reply for a finished export.
+    fn download(name: String, message: String, written: Written) -> JsValue {
+        match written {
+            Written::Blob(blob) => reply(&[
+                ("kind", protocol::DOWNLOAD.into()),
+                ("name", name.into()),
+                ("message", message.into()),
+                ("blob", blob.into()),
+            ]),
+            Written::Saved(bytes) => reply(&[
+                ("kind", protocol::DOWNLOAD.into()),
+                ("name", name.into()),
+                ("message", message.into()),
+                ("saved", (bytes as f64).into()),
+            ]),
         }
     }
 
@@ -612,36 +676,29 @@ mod imp {
             protocol::SNAPSHOT => {
                 let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                let mut parts = BlobParts::default();
+                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
                 let r = with_session(|s| {
                     progress::begin("writing the snapshot", 3 * s.status_estimate());
                     let msg = s.snapshot(latest_only, redact, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
+                let r = finish(parts, "application/octet-stream", r);
                 match r {
-                    Ok((name, message)) => match parts.finish("application/octet-stream") {
-                        Ok(blob) => {
-                            let base = if redact {
-                                format!("{name}-redacted")
-                            } else {
-                                name
-                            };
-                            let file = if latest_only {
-                                format!("{base}-compacted.db")
-                            } else if base.ends_with("-v2") {
-                                format!("{base}-migrated.db")
-                            } else {
-                                format!("{base}.db")
-                            };
-                            reply(&[
-                                ("kind", protocol::DOWNLOAD.into()),
-                                ("name", file.into()),
-                                ("message", message.into()),
-                                ("blob", blob.into()),
-                            ])
-                        }
-                        Err(e) => failed("snapshot", e),
-                    },
+                    Ok(((name, message), written)) => {
+                        let base = if redact {
+                            format!("{name}-redacted")
+                        } else {
+                            name
+                        };
+                        let file = if latest_only {
+                            format!("{base}-compacted.db")
+                        } else if base.ends_with("-v2") {
+                            format!("{base}-migrated.db")
+                        } else {
+                            format!("{base}.db")
+                        };
+                        download(file, message, written)
+                    }
                     Err(m) => failed("snapshot", m),
                 }
             }
@@ -649,27 +706,20 @@ mod imp {
                 let dialect = field(&data, "dialect").as_string().unwrap_or_default();
                 let schema = field(&data, "schema").as_string().unwrap_or_default();
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                let mut parts = BlobParts::default();
+                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
                 let r = with_session(|s| {
                     progress::begin("writing the SQL", 2 * s.status_estimate());
                     let msg = s.sql(&dialect, &schema, redact, &mut parts)?;
                     Ok((s.stem(), msg))
                 });
-                match r
-                    .and_then(|(name, msg)| parts.finish("application/sql").map(|b| (name, msg, b)))
-                {
-                    Ok((name, message, blob)) => {
+                match finish(parts, "application/sql", r) {
+                    Ok(((name, message), written)) => {
                         let base = if redact {
                             format!("{name}-redacted")
                         } else {
                             name
                         };
-                        reply(&[
-                            ("kind", protocol::DOWNLOAD.into()),
-                            ("name", format!("{base}-{schema}.{dialect}.sql").into()),
-                            ("message", message.into()),
-                            ("blob", blob.into()),
-                        ])
+                        download(format!("{base}-{schema}.{dialect}.sql"), message, written)
                     }
                     Err(m) => failed("sql", m),
                 }
@@ -758,22 +808,26 @@ mod imp {
         (core::arch::wasm32::memory_size(0) as f64) * 65536.0
     }
 
-    pub fn start() {
-        std::panic::set_hook(Box::new(|info| {
-            web_sys::console::error_1(&format!("etcdscope worker panicked: {info}").into());
-        }));
-        progress::set_reporter(report_progress, js_sys::Date::now);
-        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let answer = handle(ev.data());
+    /// A request of the page (or of the worker itself), run by `web/worker_io.js` one at a
+    /// time: as a promising call where the browser has JSPI, so reads and writes may suspend.
+    #[wasm_bindgen]
+    pub fn etcdscope_handle(data: JsValue) {
+        web::io::enter_request(|| {
+            let answer = handle(data);
             progress::end();
             if let Some(answer) = answer {
                 post(&answer);
             }
         });
-        scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
-        // The handler lives as long as the worker.
-        onmessage.forget();
+    }
+
+    pub fn start() {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("etcdscope worker panicked: {info}").into());
+        }));
+        progress::set_reporter(report_progress, js_sys::Date::now);
+        // Requests arrive through `etcdscope_handle` (web/worker_io.js queues them).
+        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
         let _ = scope.post_message(&reply(&[("kind", protocol::READY.into())]));
     }
 }
