@@ -152,6 +152,9 @@ async function main() {
     return td && td.textContent === n && !(trailer && trailer.textContent.startsWith("checking"));
   }, name, { timeout: 20_000 });
 
+  // The worker's I/O counters (web/worker_io.js); the newest worker (a cancel starts another).
+  const ioStats = () => page.workers().at(-1).evaluate(() => ({ ...etcdscopeIO.stats, supported: etcdscopeIO.supported }));
+
   await check("page loads and renders; the empty state says what to drop", async () => {
     await page.goto(url);
     await page.locator("h1", { hasText: "etcdscope" }).waitFor({ timeout: 20_000 });
@@ -339,6 +342,44 @@ async function main() {
       if (!note.includes("written to the chosen file")) throw new Error(`note: ${note}`);
     } finally {
       await page.evaluate(() => { delete window.showSaveFilePicker; delete window.ETCDSCOPE_PICKER_MIN_BYTES; });
+    }
+  });
+
+  // The handle the picker would give, here a file of the origin-private file system (a real
+  // FileSystemFileHandle, which headless Chromium can make without a dialog). Not on file://,
+  // whose opaque origin has no such storage.
+  if (mode === "http") await check("with a real file handle the worker writes the export into it while making it", async () => {
+    await page.evaluate(async () => {
+      const dir = await navigator.storage.getDirectory();
+      window.__opfsName = null;
+      window.ETCDSCOPE_PICKER_MIN_BYTES = 0;
+      window.showSaveFilePicker = async (opts) => {
+        window.__opfsName = opts.suggestedName;
+        return dir.getFileHandle("export-test.db", { create: true });
+      };
+    });
+    try {
+      const before = await ioStats();
+      await page.click("#download-latest");
+      await page.waitForFunction(() => /written to the chosen file while it was made/.test(document.querySelector("#note")?.textContent ?? ""), null, { timeout: 30_000 });
+      const b64 = await page.evaluate(async () => {
+        const f = await (await (await navigator.storage.getDirectory()).getFileHandle("export-test.db")).getFile();
+        const bytes = new Uint8Array(await f.arrayBuffer());
+        let s = "";
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(s);
+      });
+      const written = Buffer.from(b64, "base64");
+      const expectedBytes = fs.readFileSync(path.join(tmp, "latest.db"));
+      eq(written.length, expectedBytes.length, "bytes in the chosen file");
+      eq(Buffer.compare(written, expectedBytes), 0, "the file equals the download");
+      const after = await ioStats();
+      if (!(after.asyncWrites > before.asyncWrites)) throw new Error(`not streamed by the worker: ${JSON.stringify(after)}`);
+    } finally {
+      await page.evaluate(async () => {
+        delete window.showSaveFilePicker; delete window.ETCDSCOPE_PICKER_MIN_BYTES;
+        await (await navigator.storage.getDirectory()).removeEntry("export-test.db").catch(() => {});
+      });
     }
   });
 
@@ -631,13 +672,37 @@ async function main() {
     if (st !== null && !(JSON.parse(st).revision > 0)) throw new Error(`etcdctl: ${st}`);
   });
 
-  await check("file picker: snapshot file read by slices in the worker", async () => {
+  await check("file picker: snapshot file read by slices in the worker (JSPI: suspended BYOB reads)", async () => {
+    const before = await ioStats();
     await page.setInputFiles("#file", snapshot);
     await waitFor("snapshot.db");
     eq(await fact("Revision"), expected.revision, "revision");
     eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
     eq(await fact("File size"), fs.statSync(snapshot).size, "file size");
     eq(await fact("SHA-256 trailer"), "ok", "trailer");
+    // Chromium has JSPI: the worker's reads went through the suspending BYOB reader.
+    const after = await ioStats();
+    eq(after.supported, true, "JSPI in this Chromium");
+    if (!(after.asyncReads > before.asyncReads)) throw new Error(`no suspended reads: ${JSON.stringify(after)}`);
+  });
+
+  await check("without JSPI the worker reads with FileReaderSync and gives the same answers", async () => {
+    const w = page.workers().at(-1);
+    await w.evaluate(() => { etcdscopeIO.jspi = false; });
+    try {
+      const before = await ioStats();
+      await page.setInputFiles("#file", []);
+      await page.setInputFiles("#file", snapshot);
+      await waitFor("snapshot.db");
+      eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
+      eq(await fact("SHA-256 trailer"), "ok", "trailer");
+      await page.click("#tab-keys");
+      await page.locator("#children .row .name").first().waitFor({ timeout: 20_000 });
+      eq((await ioStats()).asyncReads, before.asyncReads, "suspended reads while JSPI is off");
+      await page.click("#tab-summary");
+    } finally {
+      await w.evaluate(() => { etcdscopeIO.jspi = etcdscopeIO.supported; });
+    }
   });
 
   await check("file picker: raw member/snap/db (no trailer)", async () => {

@@ -727,6 +727,7 @@ mod imp {
                 Msg::Failed { what, message } => {
                     self.busy = false;
                     self.progress = None;
+                    self.save_handle = None;
                     if what == "sql" || (what == "sqlite" && self.sql_busy) {
                         self.sql_busy = false;
                         self.sql_error = Some(message);
