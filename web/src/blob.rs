@@ -22,11 +22,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        // 4 MiB × 12 = 48 MiB at most. Each FileReaderSync call costs about 3 ms in Chromium
+        // 4 MiB × 6 = 24 MiB at most. Each FileReaderSync call costs about 3 ms in Chromium
         // 156 whatever its size: 256 KiB blocks read a file at 88 MB/s, 4 MiB blocks at 270 MB/s.
         CacheConfig {
             block_size: 4 << 20,
-            max_blocks: 12,
+            max_blocks: 6,
         }
     }
 }

@@ -4,7 +4,6 @@
 //! worker over browser Blobs. Answers are `serde_json::Value`s serialized to text by the worker:
 //! keys and values travel as base64 (exact bytes) next to a display text.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use base64::Engine;
@@ -50,25 +49,124 @@ struct Entry {
     value_len: u32,
 }
 
-/// Passes an already hashed `u64` through (the index hashes keys itself).
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+/// The index's hash table while it is built: open addressing with linear probing, 8 bytes a
+/// slot (the hash's top 32 bits, the entry's number + 1; 0 is empty), kept at most 3/4 full.
+/// Half the memory of a `HashMap<u64, u32>` for the same keys, and no second map for keys whose
+/// hashes collide: a slot whose tag matches is checked against the key's bytes.
+struct Slots {
+    slots: Vec<u64>,
+    used: usize,
+}
 
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+impl Slots {
+    fn with_capacity(n: usize) -> Slots {
+        let len = (n.max(512) * 2).next_power_of_two();
+        Slots {
+            slots: vec![0; len],
+            used: 0,
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+
+    /// The entry holding the key (by `same(entry)`), or the slot where it goes.
+    fn find(&self, h: u64, same: impl Fn(u32) -> bool) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let tag = h >> 32;
+        let mut i = h as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return Err(i);
+            }
+            let entry = (s as u32).wrapping_sub(1);
+            if s >> 32 == tag && same(entry) {
+                return Ok(entry);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Puts `entry` in slot `at` (from [`Slots::find`]); see [`Slots::needs_growth`] after.
+    fn insert(&mut self, at: usize, h: u64, entry: u32) {
+        self.slots[at] = (h >> 32) << 32 | u64::from(entry + 1);
+        self.used += 1;
+    }
+
+    fn needs_growth(&self) -> bool {
+        self.used * 4 >= self.slots.len() * 3
+    }
+
+    /// A table twice the size, refilled from the entries' hashes.
+    fn grown(&self, entries: usize, hash_of: impl Fn(u32) -> u64) -> Slots {
+        let mut t = Slots {
+            slots: vec![0; self.slots.len() * 2],
+            used: 0,
+        };
+        for e in 0..entries as u32 {
+            let h = hash_of(e);
+            if let Err(at) = t.find(h, |_| false) {
+                t.insert(at, h, e);
+            }
+        }
+        t
     }
 }
 
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// Key bytes in 4 MiB chunks (one `Vec` would double its capacity as it grows, and wasm
+/// memory keeps its peak). A key's offset is in a 32-bit space where chunk `i` starts at
+/// `i << 22`; a key that does not fit in what is left of a chunk starts the next one, and a
+/// key longer than a chunk gets a chunk of its own size, covering as many chunk numbers.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+}
+
+impl Arena {
+    const SHIFT: u32 = 22;
+    const CHUNK: usize = 1 << Self::SHIFT;
+
+    /// Stores `key`; its offset, or `None` past 4 GiB of offsets.
+    fn push(&mut self, key: &[u8]) -> Option<u32> {
+        let last = self.chunks.len().checked_sub(1);
+        if let (Some(i), Some(c)) = (last, self.chunks.last_mut()) {
+            // (A long key's chunk is over CHUNK long: nothing joins it.)
+            if c.len() + key.len() <= Self::CHUNK {
+                if c.capacity() == 0 {
+                    c.reserve_exact(Self::CHUNK);
+                }
+                let within = c.len();
+                c.extend_from_slice(key);
+                return Some((i as u32) << Self::SHIFT | within as u32);
+            }
+        }
+        let first = self.chunks.len();
+        let span = key.len().div_ceil(Self::CHUNK).max(1);
+        if ((first + span) as u64) << Self::SHIFT > 1u64 << 32 {
+            return None;
+        }
+        let mut c = Vec::with_capacity(key.len().max(Self::CHUNK));
+        c.extend_from_slice(key);
+        self.chunks.push(c);
+        // The chunk numbers a long key covers; later keys may use them.
+        for _ in 1..span {
+            self.chunks.push(Vec::new());
+        }
+        Some((first as u32) << Self::SHIFT)
+    }
+
+    fn get(&self, off: u32, len: u32) -> &[u8] {
+        let chunk = (off >> Self::SHIFT) as usize;
+        let within = (off as usize) & (Self::CHUNK - 1);
+        self.chunks
+            .get(chunk)
+            .and_then(|c| c.get(within..within + len as usize))
+            .unwrap_or(&[])
+    }
+}
+
+/// An entry's key bytes in the arena.
+fn key_of<'a>(arena: &'a Arena, e: &Entry) -> &'a [u8] {
+    arena.get(e.off, e.len)
+}
 
 /// A 64-bit hash of a key (FNV-1a, then a multiply-xorshift finish).
 fn key_hash(k: &[u8]) -> u64 {
@@ -85,46 +183,45 @@ fn key_hash(k: &[u8]) -> u64 {
 /// 24 bytes per key beside them (about 100 MB for 1M keys of 40 bytes while building, 65 MB
 /// after), instead of one allocation per key.
 pub(crate) struct KeyIndex {
-    arena: Vec<u8>,
+    arena: Arena,
     entries: Vec<Entry>,
 }
 
 impl KeyIndex {
-    fn build<S: ReadAt>(be: &Backend<S>) -> Result<KeyIndex, String> {
-        let mut arena: Vec<u8> = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut live: Vec<bool> = Vec::new();
-        let mut by_hash: IdMap<u32> = IdMap::default();
-        // Keys whose hash is taken by another key (rare): looked up by their bytes.
-        let mut collided: HashMap<Vec<u8>, u32> = HashMap::new();
+    /// `distinct`: the number of distinct keys when known (0: not), so the tables are made
+    /// at their size once instead of doubling (wasm memory never shrinks: its peak is what
+    /// the tab keeps).
+    fn build<S: ReadAt>(be: &Backend<S>, distinct: u64) -> Result<KeyIndex, String> {
+        let n = usize::try_from(distinct)
+            .unwrap_or(0)
+            .min(u32::MAX as usize);
+        let mut arena = Arena::default();
+        let mut entries: Vec<Entry> = Vec::with_capacity(n);
+        let mut live: Vec<bool> = Vec::with_capacity(n);
+        let mut table = Slots::with_capacity(n);
         let too_big = || "too many keys for the page's index (over 4 GiB of key bytes)".to_string();
         be.for_each_revision(|rk, kv| {
             let h = key_hash(kv.key);
-            let at = |e: &Entry| &arena[e.off as usize..(e.off + e.len) as usize];
-            let found = match by_hash.get(&h) {
-                Some(&i) if at(&entries[i as usize]) == kv.key => Some(i),
-                Some(_) => collided.get(kv.key).copied(),
-                None => None,
-            };
+            let found = table.find(h, |i| key_of(&arena, &entries[i as usize]) == kv.key);
             let sub = u32::try_from(rk.rev.sub).unwrap_or(u32::MAX);
             let value_len = u32::try_from(kv.value.len()).unwrap_or(u32::MAX);
             match found {
-                Some(i) => {
+                Ok(i) => {
                     let e = &mut entries[i as usize];
                     e.main = rk.rev.main;
                     e.sub = sub;
                     e.value_len = value_len;
                     live[i as usize] = !rk.tombstone;
                 }
-                None => {
-                    let off = u32::try_from(arena.len())
-                        .map_err(|_| etcd::Error::NotEtcd { reason: too_big() })?;
+                Err(slot) => {
                     let len = u32::try_from(kv.key.len())
                         .map_err(|_| etcd::Error::NotEtcd { reason: too_big() })?;
-                    if off.checked_add(len).is_none() {
+                    if entries.len() >= u32::MAX as usize - 1 {
                         return Err(etcd::Error::NotEtcd { reason: too_big() });
                     }
-                    arena.extend_from_slice(kv.key);
+                    let off = arena
+                        .push(kv.key)
+                        .ok_or_else(|| etcd::Error::NotEtcd { reason: too_big() })?;
                     let i = entries.len() as u32;
                     entries.push(Entry {
                         off,
@@ -134,34 +231,24 @@ impl KeyIndex {
                         value_len,
                     });
                     live.push(!rk.tombstone);
-                    match by_hash.entry(h) {
-                        std::collections::hash_map::Entry::Occupied(_) => {
-                            collided.insert(kv.key.to_vec(), i);
-                        }
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(i);
-                        }
+                    table.insert(slot, h, i);
+                    if table.needs_growth() {
+                        table = table.grown(entries.len(), |e| {
+                            key_hash(key_of(&arena, &entries[e as usize]))
+                        });
                     }
                 }
             }
             Ok(())
         })
         .map_err(|e| e.to_string())?;
-        drop(by_hash);
-        drop(collided);
-        let mut sorted: Vec<Entry> = entries
-            .iter()
-            .zip(&live)
-            .filter(|(_, &l)| l)
-            .map(|(e, _)| *e)
-            .collect();
-        drop(entries);
-        let key = |e: &Entry| &arena[e.off as usize..(e.off + e.len) as usize];
-        sorted.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-        Ok(KeyIndex {
-            arena,
-            entries: sorted,
-        })
+        drop(table);
+        // The live ones, sorted in place (no second table).
+        let mut live = live.into_iter();
+        entries.retain(|_| live.next().unwrap_or(false));
+        let key = |e: &Entry| key_of(&arena, e);
+        entries.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        Ok(KeyIndex { arena, entries })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -170,7 +257,7 @@ impl KeyIndex {
 
     pub(crate) fn key(&self, i: usize) -> &[u8] {
         match self.entries.get(i) {
-            Some(e) => &self.arena[e.off as usize..(e.off + e.len) as usize],
+            Some(e) => key_of(&self.arena, e),
             None => &[],
         }
     }
@@ -222,6 +309,8 @@ pub struct Session<S: ReadAt> {
     backend: Option<Backend<S>>,
     v2: Option<V2Data>,
     index: Option<KeyIndex>,
+    /// Distinct keys (live and deleted) the summary counted: the key index is sized by it.
+    distinct_keys: std::cell::Cell<u64>,
     level: Option<(Vec<u8>, Vec<Child>)>,
     /// The last search (mode, pattern) and the indexes of its matches, so that scrolling
     /// through a million results does not search again for every chunk of rows.
@@ -263,6 +352,7 @@ impl<S: ReadAt> Session<S> {
             backend: Some(backend),
             v2: None,
             index: None,
+            distinct_keys: std::cell::Cell::new(0),
             level: None,
             found: None,
             k8s_types: None,
@@ -300,6 +390,7 @@ impl<S: ReadAt> Session<S> {
             backend,
             v2,
             index: None,
+            distinct_keys: std::cell::Cell::new(0),
             level: None,
             found: None,
             k8s_types: None,
@@ -349,7 +440,8 @@ impl<S: ReadAt> Session<S> {
         if self.index.is_none() {
             let be = self.be()?;
             crate::progress::begin("indexing the keys", be.file_size());
-            let idx = KeyIndex::build(be).map_err(|e| format!("{}: {e}", self.name))?;
+            let idx = KeyIndex::build(be, self.distinct_keys.get())
+                .map_err(|e| format!("{}: {e}", self.name))?;
             self.index = Some(idx);
         }
         self.index
@@ -437,6 +529,8 @@ impl<S: ReadAt> Session<S> {
                     verify_trailer: false,
                 })
                 .map_err(|e| format!("{}: {e}", self.name))?;
+            self.distinct_keys
+                .set(st.live_keys.saturating_add(st.deleted_keys));
             out["kind"] = json!(if self.v2.is_some() {
                 "data dir (v2 + v3)"
             } else if be.stored_trailer().is_some() {
@@ -1037,6 +1131,49 @@ fn describe_value(
 mod tests {
     use super::*;
     use storage::MemSource;
+
+    #[test]
+    fn arena_gives_back_every_key() {
+        let mut keys: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| vec![(i % 251) as u8; (i as usize * 37) % 5000])
+            .collect();
+        keys.insert(1000, vec![7u8; Arena::CHUNK * 2 + 5]); // longer than a chunk
+        keys.insert(1001, vec![9u8; Arena::CHUNK]); // exactly one
+        let mut a = Arena::default();
+        let offs: Vec<u32> = keys.iter().map(|k| a.push(k).unwrap()).collect();
+        for (k, off) in keys.iter().zip(offs) {
+            assert_eq!(a.get(off, k.len() as u32), &k[..]);
+        }
+        assert!(a
+            .chunks
+            .iter()
+            .all(|c| c.len() <= Arena::CHUNK || c.len() == c.capacity()));
+    }
+
+    #[test]
+    fn slots_find_every_key_through_collisions_and_growth() {
+        // Hashes that collide on purpose (7 values, same tag): keys are told apart by their bytes.
+        let keys: Vec<Vec<u8>> = (0..5000u32).map(|i| format!("k{i}").into_bytes()).collect();
+        let hash = |k: &[u8]| (k.len() as u64 % 7) << 32 | 3;
+        let mut t = Slots::with_capacity(0);
+        for (i, k) in keys.iter().enumerate() {
+            let h = hash(k);
+            match t.find(h, |e| keys[e as usize] == *k) {
+                Ok(e) => panic!("key {i} found as {e} before it was put"),
+                Err(at) => t.insert(at, h, i as u32),
+            }
+            if t.needs_growth() {
+                t = t.grown(i + 1, |e| hash(&keys[e as usize]));
+            }
+        }
+        assert!(t.slots.len() >= 5000 * 4 / 3);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.find(hash(k), |e| keys[e as usize] == *k), Ok(i as u32));
+        }
+        assert!(t
+            .find(hash(b"absent"), |e| keys[e as usize] == b"absent")
+            .is_err());
+    }
 
     fn sample() -> Session<MemSource> {
         let bytes = include_bytes!("../../tests/fixtures/v3/basic/snapshot.db");
