@@ -1,6 +1,7 @@
 // Drop-to-summary benchmark of the page in headless Chromium (measured, not asserted).
 //   node tests/bench-page.mjs DIST RUNS DB...
 //   node tests/bench-page.mjs DIST RUNS --k8s DB   (Kubernetes decoding in the worker, below)
+//   node tests/bench-page.mjs DIST RUNS --export DB   (a large SQL export: Blob vs chosen file)
 // For each db file, RUNS fresh browsers: the file is given to the page's file picker (the same
 // path as a drop: the worker gets the File and reads it by slices), then the time until the
 // summary is shown, until the first level of the key tree is listed, and until the SHA-256
@@ -194,12 +195,95 @@ async function k8sOnce(url, db) {
   }
 }
 
+// A large export from the page: the db is opened as a user would, then the SQL of it (SQLite
+// dialect, etcd schema) is made twice: as a download (the worker collects it in 4 MiB Blob
+// parts, the page saves the Blob) and into a file handle as the save picker would give it (a
+// file of the origin-private file system; the worker writes each 4 MiB while it makes them).
+// Time from the click until the file is complete; peak anonymous RSS of the renderers and of
+// the browser process (which holds Blob data) during it.
+async function exportOnce(url, db) {
+  const { context, profile, page } = await open(url);
+  try {
+    const browser = browserPid(profile);
+    const procs = () => (browser ? [browser, ...descendants(browser)] : []);
+    const isRenderer = (pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer"); } catch { return false; } };
+    const name = path.basename(db);
+    await page.setInputFiles("#file", db);
+    await page.waitForFunction(() => {
+      const t = document.querySelector('td[data-fact="SHA-256 trailer"]')?.textContent ?? "";
+      return t !== "" && !t.startsWith("checking");
+    }, null, { timeout: 600_000, polling: "raf" });
+    const measure = async (fn) => {
+      let rend = 0, brow = 0, on = true;
+      const sampler = (async () => {
+        while (on) {
+          const ps = procs();
+          rend = Math.max(rend, ps.filter(isRenderer).reduce((a, p) => a + rssKiB(p), 0) * 1024);
+          brow = Math.max(brow, rssKiB(browser) * 1024);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      const t0 = performance.now();
+      const bytes = await fn();
+      const ms = performance.now() - t0;
+      on = false;
+      await sampler;
+      return { ms, bytes, rend, brow };
+    };
+    // Into the file first: the Blob of a download stays in the browser process after it.
+    await page.evaluate(async () => {
+      const d = await navigator.storage.getDirectory();
+      window.ETCDSCOPE_PICKER_MIN_BYTES = 0;
+      window.showSaveFilePicker = async () => d.getFileHandle("bench-export.sql", { create: true });
+    });
+    const streamed = await measure(async () => {
+      await page.click("#download-sql-sqlite-etcd");
+      await page.waitForFunction(() => /written to the chosen file/.test(document.querySelector("#note")?.textContent ?? ""), null, { timeout: 600_000, polling: 100 });
+      return page.evaluate(async () => (await (await (await navigator.storage.getDirectory()).getFileHandle("bench-export.sql")).getFile()).size);
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcdscope-export-"));
+    // As in a browser without the File System Access API (the page would ask where to save).
+    await page.evaluate(() => { window.showSaveFilePicker = undefined; });
+    const blob = await measure(async () => {
+      const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 600_000 }), page.click("#download-sql-sqlite-etcd")]);
+      const file = path.join(dir, "out.sql");
+      await dl.saveAs(file);
+      return fs.statSync(file).size;
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    const io = await page.workers()[0].evaluate(() => JSON.stringify(etcdscopeIO.stats));
+    console.error(`bench page export: ${name}: the worker's I/O ${io}`);
+    return { blob, streamed };
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (b) => `${(b / 1e6).toFixed(0)} MB`;
 
 const server = await serve(dist);
 const url = `http://127.0.0.1:${server.address().port}/`;
+if (dbs[0] === "--export") {
+  const db = dbs[1];
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await exportOnce(url, db);
+    for (const [k, v] of Object.entries(r)) console.error(`bench page export: run ${i + 1}: ${k}: ${s(v.ms)}, ${mb(v.bytes)}, renderers ${mb(v.rend)}, browser process ${mb(v.brow)}`);
+    runs.push(r);
+  }
+  console.log("| SQL of the db (SQLite, etcd schema) | size | time (median) | renderers' anon RSS peak | browser process anon RSS peak |");
+  console.log("|---|---|---|---|---|");
+  for (const [k, label] of [["blob", "download (Blob parts)"], ["streamed", "into the chosen file while made"]]) {
+    const xs = runs.map((r) => r[k]);
+    console.log(`| ${label} | ${mb(xs[0].bytes)} | ${s(median(xs.map((x) => x.ms)))} | ${mb(Math.max(...xs.map((x) => x.rend)))} | ${mb(Math.max(...xs.map((x) => x.brow)))} |`);
+  }
+  console.log(`${path.basename(db)}; median of ${RUNS} runs (memory: the largest run)`);
+  server.close();
+  process.exit(0);
+}
 if (dbs[0] === "--k8s") {
   const db = dbs[1];
   const runs = [];

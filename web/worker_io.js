@@ -98,14 +98,29 @@ self.etcdscopeIO = (() => {
     }
   };
 
+  // Writes into the chosen file: up to two chunks in flight (each in its own buffer), so the
+  // wasm code makes the next chunk while the browser writes the last one.
+  const outPool = [];
+  let inFlight = []; // Promises of writes not yet done
+  let writeError = null;
+  async function drain(max) {
+    while (inFlight.length > max) await inFlight.shift();
+  }
+
   // `len` bytes at `ptr` in wasm memory written with `writer` (a WritableStreamDefaultWriter);
   // 0, or -1 (lastError).
   io.writeAsync = async (writer, ptr, len) => {
     try {
-      if (outScratch.byteLength < len) outScratch = new ArrayBuffer(len);
-      const view = new Uint8Array(outScratch, 0, len);
+      await drain(1);
+      if (writeError) throw writeError;
+      const i = outPool.findIndex((b) => b.byteLength >= len);
+      const buf = i >= 0 ? outPool.splice(i, 1)[0] : new ArrayBuffer(len);
+      const view = new Uint8Array(buf, 0, len);
       view.set(new Uint8Array(io.memory.buffer, ptr, len));
-      await writer.write(view);
+      inFlight.push(writer.write(view).then(
+        () => { if (outPool.length < 3) outPool.push(buf); },
+        (e) => { writeError = writeError ?? e; },
+      ));
       io.stats.asyncWrites++;
       return 0;
     } catch (e) {
@@ -117,9 +132,18 @@ self.etcdscopeIO = (() => {
   // it was). 0, or -1 (lastError).
   io.closeAsync = async (writer, abort) => {
     try {
-      await (abort ? writer.abort() : writer.close());
+      await drain(0);
+      const err = writeError;
+      writeError = null;
+      if (err || abort) {
+        await writer.abort().catch(() => {});
+        if (err) throw err;
+        return 0;
+      }
+      await writer.close();
       return 0;
     } catch (e) {
+      inFlight = [];
       return fail(e);
     }
   };
