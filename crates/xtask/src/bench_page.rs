@@ -1,7 +1,9 @@
 //! `cargo xtask bench page [--runs N]`: the page in headless Chromium on snapshots made by real
 //! etcd — time from giving the file to the page to the summary, to the first level of the key
 //! tree and to the checked SHA-256 trailer; a flat list of all keys and a jump to its middle;
-//! the worker's wasm memory, the page's JS heap and the tab's RSS. Measured, not asserted.
+//! the worker's wasm memory, the page's JS heap and the tab's RSS. Then a large export: the
+//! SQL of the 1M-key db written into a chosen file while it is made, and as a Blob download
+//! (time, renderers' and browser process RSS). Measured, not asserted.
 //!
 //! Datasets (made once with etcd 3.4.23, cached in `~/.cache/etcdscope/bench/`): `page-100k.db`
 //! (the first 100,000 keys of the 1M set) and `scan-1m.db` (shared with `bench scan`). The page
@@ -33,6 +35,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "dist",
             &runs,
             &small.to_string_lossy(),
+            &big.to_string_lossy(),
+        ],
+    )?;
+    crate::run(
+        &root,
+        "node",
+        &[
+            "tests/bench-page.mjs",
+            "dist",
+            &runs,
+            "--export",
             &big.to_string_lossy(),
         ],
     )
