@@ -100,6 +100,7 @@ async function once(url, db) {
       name, { timeout: 600_000, polling: "raf" });
     const summary = performance.now() - t0;
     const wasmAtSummary = await page.workers()[0].evaluate(() => wasm_bindgen.wasm_memory_bytes());
+    const ioAtSummary = await page.workers()[0].evaluate(() => JSON.stringify(etcdscopeIO.stats));
     await page.click("#tab-keys");
     await page.waitForFunction(() => {
       const r = document.querySelector("#children .row .name");
@@ -147,7 +148,7 @@ async function once(url, db) {
     }
     const wasm = await page.workers()[0].evaluate(() => wasm_bindgen.wasm_memory_bytes());
     const io = await page.workers()[0].evaluate(() => JSON.stringify(etcdscopeIO.stats));
-    console.error(`bench page: the worker's reads: ${io}; wasm memory ${mb(wasmAtSummary)} at the summary`);
+    console.error(`bench page: the worker's reads: ${io} (${ioAtSummary} at the summary)`);
     return { summary, level, trailer, search, jump, rows, wasm, heapPeak, rssPeak, rssIdle, ...facts };
   } finally {
     await context.close();

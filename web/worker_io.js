@@ -21,7 +21,7 @@ self.etcdscopeIO = (() => {
     jspi: supported,
     supported,
     /// Counters for tests and benchmarks.
-    stats: { asyncReads: 0, readAhead: 0, asyncWrites: 0 },
+    stats: { asyncReads: 0, readAhead: 0, asyncWrites: 0, readWaitMs: 0 },
     lastError: "",
     memory: null,
     pending: null,
@@ -67,6 +67,7 @@ self.etcdscopeIO = (() => {
   // Bytes start..end of `blob` into wasm memory at `ptr`; the count read, or -1 (lastError).
   io.readAsync = async (blob, start, end, ptr) => {
     const n = end - start;
+    const t0 = performance.now();
     try {
       let r;
       if (ahead && ahead.blob === blob && ahead.start === start && ahead.end === end) {
@@ -81,6 +82,7 @@ self.etcdscopeIO = (() => {
         r = await fetchInto(blob, start, end, takeBuf(n));
       }
       ahead = null;
+      io.stats.readWaitMs += performance.now() - t0;
       new Uint8Array(io.memory.buffer, ptr, r.got).set(new Uint8Array(r.buf, 0, r.got));
       giveBuf(r.buf);
       if (start === lastEnd && end < blob.size) {
