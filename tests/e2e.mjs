@@ -199,6 +199,34 @@ async function main() {
     await page.locator("#history tr").nth(1).waitFor({ timeout: 20_000 });
   });
 
+  await check("Download JSON of the keys shown: all keys equal real etcdctl's get -w json; a search gives its matches", async () => {
+    await page.click("#tab-keys");
+    await page.click("#tree-root");
+    await page.locator("#children .row .name").first().waitFor({ timeout: 20_000 });
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download-json")]);
+    eq(dl.suggestedFilename(), `sample-etcd-3.4.23-rev${expected.revision}-keys.json`, "download name");
+    const file = path.join(tmp, dl.suggestedFilename());
+    await dl.saveAs(file);
+    const got = JSON.parse(fs.readFileSync(file, "utf8"));
+    const want = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(fixture, "expected/get-current.json.gz"))).toString("utf8"));
+    eq(got.header.revision, want.header.revision, "revision");
+    eq(got.count, want.kvs.length, "count");
+    eq(JSON.stringify(got.kvs), JSON.stringify(want.kvs), "kvs (keys, revisions, versions, values, leases)");
+    // The matches of a search.
+    await page.selectOption("#search-mode", "prefix");
+    await page.fill("#search-text", "/app/");
+    await page.click("#search-go");
+    await page.waitForFunction(() => /matches/.test(document.querySelector("#count")?.textContent ?? ""), null, { timeout: 20_000 });
+    const [dl2] = await Promise.all([page.waitForEvent("download"), page.click("#download-json")]);
+    const file2 = path.join(tmp, dl2.suggestedFilename());
+    await dl2.saveAs(file2);
+    const hits = JSON.parse(fs.readFileSync(file2, "utf8"));
+    const wantApp = want.kvs.filter((kv) => Buffer.from(kv.key, "base64").toString("latin1").startsWith("/app/"));
+    if (wantApp.length === 0) throw new Error("the fixture has no /app/ keys");
+    eq(JSON.stringify(hits.kvs), JSON.stringify(wantApp), "the search's keys and values");
+    await page.click("#tree-root");
+  });
+
   await check("key search: substring, prefix and regex with a result count", async () => {
     const want = keysOnly.kvs.map((kv) => Buffer.from(kv.key, "base64").toString("latin1"));
     const search = async (mode, text) => {

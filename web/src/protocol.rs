@@ -27,6 +27,9 @@ pub const ENCRYPTION: &str = "encryption";
 /// UI → worker: download a held revision of a key (`key` base64, `main`, `sub`, `format`
 /// raw|yaml|json, `reveal`).
 pub const K8S_EXPORT: &str = "k8s-export";
+/// Page → worker: the keys shown (a tree level: `key` is its prefix, base64; or the search
+/// `mode`/`pattern`) with their values, as `etcdctl get -w json` prints them; `redact`.
+pub const JSON: &str = "json";
 
 /// UI → worker: build the input's SQLite database (etcd schema) in sql.js and download it.
 pub const SQLITE: &str = "sqlite";

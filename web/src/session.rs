@@ -829,6 +829,69 @@ impl<S: ReadAt> Session<S> {
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 
+    /// The live keys of a selection with their values, written to `out` as `etcdctl get -w
+    /// json` prints them (`{"header":{"revision":N},"kvs":[…],"count":N}`; keys and values in
+    /// base64), one key at a time: the keys under `prefix` (a tree level), or the matches of
+    /// `search` (mode, pattern). `redact`: Secret data replaced by `<redacted>`. Returns a
+    /// one-line description.
+    pub fn selection_json(
+        &mut self,
+        prefix: &[u8],
+        search: Option<(&str, &str)>,
+        redact: bool,
+        out: &mut dyn std::io::Write,
+    ) -> Result<String, String> {
+        let werr = |e: std::io::Error| format!("writing the JSON: {e}");
+        if let Some((mode, pattern)) = search {
+            self.search(mode, pattern, 0, 0)?;
+        }
+        self.index()?;
+        let (Some(idx), Some(be)) = (self.index.as_ref(), self.backend.as_ref()) else {
+            return Err(format!("{}: no v3 db in this input", self.name));
+        };
+        let picked: Box<dyn Iterator<Item = usize> + '_> = match (search, &self.found) {
+            (Some(_), Some((_, _, hits))) => Box::new(hits.iter().map(|&i| i as usize)),
+            (Some(_), None) => return Err("the search is gone; search again".into()),
+            (None, _) => {
+                let start = idx.lower_bound(prefix);
+                Box::new((start..idx.len()).take_while(move |&i| idx.key(i).starts_with(prefix)))
+            }
+        };
+        let redactor = kube::redact::Redactor::secrets();
+        let (mut count, mut redacted) = (0u64, 0u64);
+        write!(
+            out,
+            "{{\"header\":{{\"revision\":{}}},\"kvs\":[",
+            self.revision()
+        )
+        .map_err(werr)?;
+        for i in picked {
+            let rev = idx.rev(i).ok_or("key index unavailable")?;
+            let (_, mut kv) = be
+                .kv_at(rev)
+                .map_err(|e| format!("{}: {e}", self.name))?
+                .ok_or_else(|| format!("{}: revision {rev} is missing", self.name))?;
+            if redact {
+                if let Some((v, _)) = redactor.redact(&kv.key, &kv.value) {
+                    kv.value = v;
+                    redacted += 1;
+                }
+            }
+            if count > 0 {
+                out.write_all(b",").map_err(werr)?;
+            }
+            serde_json::to_writer(&mut *out, &etcd::json::etcdctl_kv(&kv))
+                .map_err(|e| werr(e.into()))?;
+            count += 1;
+        }
+        writeln!(out, "],\"count\":{count}}}").map_err(werr)?;
+        Ok(if redact {
+            format!("{count} keys with their values; Secret data redacted in {redacted} value(s)")
+        } else {
+            format!("{count} keys with their values")
+        })
+    }
+
     /// A new snapshot file: a rewrite of the v3 db (v3 inputs) or the v2 → v3 migration
     /// (data dirs with a v2 store), written to `out`. Returns a one-line description.
     /// `redact`: Secret data replaced by `<redacted>` (`kube::redact`, v3 rewrites only).
@@ -1195,6 +1258,41 @@ mod tests {
         assert_eq!(app["dir"], true);
         let slash = s.children(b"/", 0, 1000).unwrap();
         assert_eq!(slash["keys"], app["count"]);
+    }
+
+    #[test]
+    fn selection_json_is_etcdctls_layout_with_every_value() {
+        let mut s = sample();
+        let st = s.summary().unwrap();
+        let parse = |s: &mut Session<MemSource>, p: &[u8], q: Option<(&str, &str)>| {
+            let mut out = Vec::new();
+            let msg = s.selection_json(p, q, false, &mut out).unwrap();
+            (serde_json::from_slice::<Value>(&out).unwrap(), msg)
+        };
+        let (all, msg) = parse(&mut s, b"", None);
+        assert_eq!(all["count"], st["status"]["liveKeys"], "{msg}");
+        assert_eq!(all["header"]["revision"], st["status"]["revision"]);
+        let kvs = all["kvs"].as_array().unwrap();
+        assert_eq!(kvs.len() as u64, all["count"].as_u64().unwrap());
+        // Each entry is the key's latest value, as the viewer shows it.
+        let first = &kvs[0];
+        let key = unb64(first["key"].as_str().unwrap()).unwrap();
+        let shown = s.value(&key, &kube::object::Options::default()).unwrap();
+        assert_eq!(
+            first["mod_revision"].to_string(),
+            shown["meta"]["mod_revision"].to_string()
+        );
+        // A tree level: only keys under the prefix; a search: only its matches.
+        let (under, _) = parse(&mut s, b"/", None);
+        let slash = s.children(b"/", 0, 1000).unwrap();
+        assert_eq!(under["count"], slash["keys"]);
+        let found = s.search("substring", "a", 0, 10).unwrap();
+        let (hits, _) = parse(&mut s, b"", Some(("substring", "a")));
+        assert_eq!(hits["count"], found["total"]);
+        for kv in hits["kvs"].as_array().unwrap() {
+            let k = unb64(kv["key"].as_str().unwrap()).unwrap();
+            assert!(k.windows(1).any(|w| w == b"a"));
+        }
     }
 
     #[test]

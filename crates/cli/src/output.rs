@@ -3,10 +3,9 @@
 
 use std::io::Write;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use etcd::json::{b64_string, text_or_b64_string};
-use etcd::proto::KeyValue;
+use etcd::json::text_or_b64_string;
 use etcd::v3::{AuthInfo, HistoryEntry, LeaseInfo, MembersInfo, RangeResult, Status};
 
 use crate::{Failure, SimpleOrJson, TableOrJson};
@@ -168,30 +167,6 @@ pub fn status(out: Out<'_>, st: &Status, fmt: TableOrJson) -> Result<(), Failure
     Ok(())
 }
 
-/// A KeyValue as etcdctl prints it in JSON (Go `omitempty`: zero fields left out).
-fn kv_json(kv: &KeyValue) -> Value {
-    let mut m = Map::new();
-    if !kv.key.is_empty() {
-        m.insert("key".into(), Value::String(b64_string(&kv.key)));
-    }
-    for (name, v) in [
-        ("create_revision", kv.create_revision),
-        ("mod_revision", kv.mod_revision),
-        ("version", kv.version),
-    ] {
-        if v != 0 {
-            m.insert(name.into(), json!(v));
-        }
-    }
-    if !kv.value.is_empty() {
-        m.insert("value".into(), Value::String(b64_string(&kv.value)));
-    }
-    if kv.lease != 0 {
-        m.insert("lease".into(), json!(kv.lease));
-    }
-    Value::Object(m)
-}
-
 pub fn get(
     out: Out<'_>,
     res: &RangeResult,
@@ -209,7 +184,7 @@ pub fn get(
                     if i > 0 {
                         out.write_all(b",").map_err(io_fail)?;
                     }
-                    serde_json::to_writer(&mut *out, &kv_json(kv))
+                    serde_json::to_writer(&mut *out, &etcd::json::etcdctl_kv(kv))
                         .map_err(|e| io_fail(e.into()))?;
                 }
                 out.write_all(b"]").map_err(io_fail)?;
@@ -271,7 +246,7 @@ pub fn history(out: Out<'_>, h: &[HistoryEntry], fmt: TableOrJson) -> Result<(),
                     "revision": e.revision.main,
                     "sub": e.revision.sub,
                     "type": if e.tombstone { "DELETE" } else { "PUT" },
-                    "kv": kv_json(&e.kv),
+                    "kv": etcd::json::etcdctl_kv(&e.kv),
                 })
             })
             .collect();

@@ -33,3 +33,31 @@ pub fn opt_text_or_b64<S: Serializer>(b: &Option<Vec<u8>>, s: S) -> Result<S::Ok
         None => s.serialize_none(),
     }
 }
+
+/// A KeyValue as `etcdctl get -w json` prints it: key and value in base64, Go `omitempty` (zero
+/// fields left out), numbers as JSON numbers.
+pub fn etcdctl_kv(kv: &crate::proto::KeyValue) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if !kv.key.is_empty() {
+        m.insert("key".into(), serde_json::Value::String(b64_string(&kv.key)));
+    }
+    for (name, v) in [
+        ("create_revision", kv.create_revision),
+        ("mod_revision", kv.mod_revision),
+        ("version", kv.version),
+    ] {
+        if v != 0 {
+            m.insert(name.into(), serde_json::json!(v));
+        }
+    }
+    if !kv.value.is_empty() {
+        m.insert(
+            "value".into(),
+            serde_json::Value::String(b64_string(&kv.value)),
+        );
+    }
+    if kv.lease != 0 {
+        m.insert("lease".into(), serde_json::json!(kv.lease));
+    }
+    serde_json::Value::Object(m)
+}

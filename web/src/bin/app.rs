@@ -127,6 +127,8 @@ mod imp {
         Snapshot {
             latest_only: bool,
         },
+        /// The keys shown (this tree level or these search results) with their values, as JSON.
+        JsonSelection,
         ValueView(&'static str),
         Search,
         SearchMode(String),
@@ -902,6 +904,55 @@ mod imp {
                         ),
                     );
                 }
+                Msg::JsonSelection => {
+                    let redact = self.redact;
+                    let mut stem = self.stem();
+                    if redact {
+                        stem.push_str("-redacted");
+                    }
+                    let (name, fields) = match &self.nav {
+                        Nav::Level(key) => {
+                            let shown = self.level["prefix"].as_str().unwrap_or("");
+                            let part: String = shown
+                                .chars()
+                                .map(|c| {
+                                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                                        c
+                                    } else {
+                                        '_'
+                                    }
+                                })
+                                .collect::<String>()
+                                .trim_matches('_')
+                                .chars()
+                                .take(60)
+                                .collect();
+                            let name = if part.is_empty() {
+                                format!("{stem}-keys.json")
+                            } else {
+                                format!("{stem}-{part}.json")
+                            };
+                            (name, vec![("key", JsValue::from(key.as_str()))])
+                        }
+                        Nav::Search { mode, pattern } => (
+                            format!("{stem}-search.json"),
+                            vec![
+                                ("key", JsValue::from("")),
+                                ("mode", mode.as_str().into()),
+                                ("pattern", pattern.as_str().into()),
+                            ],
+                        ),
+                    };
+                    let mut fields = fields;
+                    fields.push(("redact", redact.into()));
+                    fields.push(("name", name.as_str().into()));
+                    self.start_export(
+                        ctx,
+                        name,
+                        "writing the JSON…".into(),
+                        request(protocol::JSON, &fields),
+                    );
+                }
                 Msg::ValueView(v) => self.value_view = v,
                 Msg::Sql { dialect, schema } => {
                     let redact = self.redact;
@@ -1385,6 +1436,13 @@ mod imp {
                             } else {
                                 format!(" {} entries, {} keys", total, lv["keys"])
                             } }</span>
+                            if !empty {
+                                <button id="download-json" disabled={self.busy}
+                                    title="These keys with their values, in etcdctl's `get -w json` layout (keys and values in base64); Secret data redacted when the Summary tab says so"
+                                    onclick={link.callback(|_| Msg::JsonSelection)}>
+                                    { "Download JSON" }
+                                </button>
+                            }
                         </p>
                         if empty {
                             <p class="empty" id="keys-empty">{ if searching { "No live key matches." } else { "No live keys here at the current revision." } }</p>

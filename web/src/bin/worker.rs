@@ -272,6 +272,13 @@ mod imp {
             redact: bool,
             out: &mut dyn std::io::Write,
         ) -> Result<String, String>;
+        fn selection_json(
+            &mut self,
+            prefix: &[u8],
+            search: Option<(&str, &str)>,
+            redact: bool,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String>;
         fn k8s_export(
             &self,
             key: &[u8],
@@ -354,6 +361,15 @@ mod imp {
             out: &mut dyn std::io::Write,
         ) -> Result<String, String> {
             Session::sql(self, dialect, schema, redact, out)
+        }
+        fn selection_json(
+            &mut self,
+            prefix: &[u8],
+            search: Option<(&str, &str)>,
+            redact: bool,
+            out: &mut dyn std::io::Write,
+        ) -> Result<String, String> {
+            Session::selection_json(self, prefix, search, redact, out)
         }
         fn k8s_export(
             &self,
@@ -722,6 +738,26 @@ mod imp {
                         download(format!("{base}-{schema}.{dialect}.sql"), message, written)
                     }
                     Err(m) => failed("sql", m),
+                }
+            }
+            protocol::JSON => {
+                let prefix = match unb64(&field(&data, "key").as_string().unwrap_or_default()) {
+                    Ok(k) => k,
+                    Err(e) => return failed("json", e),
+                };
+                let mode = field(&data, "mode").as_string();
+                let pattern = field(&data, "pattern").as_string().unwrap_or_default();
+                let redact = field(&data, "redact").as_bool().unwrap_or(false);
+                let name = field(&data, "name").as_string().unwrap_or_default();
+                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
+                let r = with_session(|s| {
+                    progress::begin("writing the JSON", s.walk_estimate());
+                    let search = mode.as_deref().map(|m| (m, pattern.as_str()));
+                    s.selection_json(&prefix, search, redact, &mut parts)
+                });
+                match finish(parts, "application/json", r) {
+                    Ok((message, written)) => download(name, message, written),
+                    Err(m) => failed("json", m),
                 }
             }
             protocol::ENCRYPTION => {
