@@ -9,7 +9,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -58,6 +59,44 @@ function etcdctl(args) {
   const r = spawnSync("/usr/bin/etcdctl", args, { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * Restores `snapshot` with the real etcdctl, starts the real etcd on it and returns what
+ * `etcdctl get "" --from-key -w json` answers (null when etcd is not installed).
+ */
+async function etcdServes(snapshot, dir) {
+  if (!fs.existsSync("/usr/bin/etcd") || !fs.existsSync("/usr/bin/etcdctl")) return null;
+  const [peer, client] = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+  const data = path.join(dir, "restored-data");
+  fs.rmSync(data, { recursive: true, force: true });
+  etcdctl(["snapshot", "restore", snapshot, "--data-dir", data, "--name", "m1",
+    "--initial-cluster", `m1=${peer}`, "--initial-advertise-peer-urls", peer]);
+  const log = fs.openSync(path.join(dir, "etcd.log"), "w");
+  const etcd = spawn("/usr/bin/etcd", ["--name", "m1", "--data-dir", data,
+    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `m1=${peer}`,
+    "--listen-client-urls", client, "--advertise-client-urls", client], { stdio: ["ignore", log, log] });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const r = spawnSync("/usr/bin/etcdctl", ["--endpoints", client, "--command-timeout=2s", "get", "", "--from-key", "-w", "json"],
+        { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8" });
+      if (r.status === 0) return JSON.parse(r.stdout);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    throw new Error(`etcd did not serve the restored snapshot: ${fs.readFileSync(path.join(dir, "etcd.log"), "utf8").slice(-2000)}`);
+  } finally {
+    etcd.kill("SIGKILL");
+    fs.closeSync(log);
+  }
 }
 
 async function main() {
@@ -770,6 +809,15 @@ async function main() {
     await dl.saveAs(file);
     const st = etcdctl(["snapshot", "status", "-w", "json", file]);
     if (st !== null && !(JSON.parse(st).totalKey > n / 2)) throw new Error(`status: ${st}`);
+    // Real etcd restores it, starts on it and serves the keys our reader sees in it.
+    const served = await etcdServes(file, tmp);
+    if (served === null) return;
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const r = spawnSync(cli, ["get", file, "", "--from-key", "-w", "json"], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`etcdscope get: ${r.stderr}`);
+    const ours = JSON.parse(r.stdout);
+    if (!(served.kvs?.length > n / 2)) throw new Error(`etcd serves ${served.kvs?.length} keys for ${n} v2 keys`);
+    eq(JSON.stringify(served.kvs), JSON.stringify(ours.kvs), "keys and values etcd serves = what etcdscope reads in the download");
   });
 
   await check("drag and drop of a data dir folder (http) / a clear fallback message (file://)", async () => {
