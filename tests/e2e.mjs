@@ -803,6 +803,19 @@ async function main() {
     await page.locator("#v2-children tr").first().waitFor({ timeout: 20_000 });
     const names = await page.locator("#v2-children td.name").allInnerTexts();
     if (!names.includes("/dir1/")) throw new Error(`v2 root: ${names.join(" ")}`);
+    // The WAL timeline: the same entries as `etcdscope wal DIR -w json`.
+    await page.click("#tab-wal");
+    await page.locator("#wal-rows tr td").first().waitFor({ timeout: 20_000 });
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const w = spawnSync(cli, ["wal", v2dir, "-w", "json"], { encoding: "utf8" });
+    if (w.status !== 0) throw new Error(`etcdscope wal: ${w.stderr}`);
+    const cliRows = w.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const facts = await page.locator("#wal-facts").innerText();
+    if (!facts.startsWith(`${cliRows.length} entries`)) throw new Error(`WAL facts: ${facts} (CLI: ${cliRows.length} entries)`);
+    const firstCells = await page.locator("#wal-rows tr").nth(1).locator("td").allInnerTexts();
+    eq(firstCells[0], cliRows[0].index, "first entry's index");
+    eq(firstCells[3], cliRows[0].op, "first entry's op");
+    await page.screenshot({ path: path.join(shots, `${mode}-wal.png`), fullPage: false });
     await page.click("#tab-summary");
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download-snapshot")]);
     const file = path.join(tmp, "migrated.db");
@@ -890,6 +903,10 @@ async function main() {
     await page.emulateMedia({ colorScheme: "light" });
     eq(await bg(), "rgb(255, 255, 255)", "light background");
   });
+
+  // For the record: the worker's reads, and any that stalled and were read again
+  // (web/worker_io.js); not asserted.
+  console.log(`     ${mode}: the worker's I/O: ${JSON.stringify(await ioStats().catch(() => null))}`);
 
   await check("no request leaves the page's origin", async () => {
     if (foreign.length) throw new Error(`foreign requests: ${foreign.join(", ")}`);

@@ -21,7 +21,7 @@ self.etcdscopeIO = (() => {
     jspi: supported,
     supported,
     /// Counters for tests and benchmarks.
-    stats: { asyncReads: 0, readAhead: 0, asyncWrites: 0, readWaitMs: 0 },
+    stats: { asyncReads: 0, readAhead: 0, asyncWrites: 0, readWaitMs: 0, stalls: 0 },
     lastError: "",
     memory: null,
     pending: null,
@@ -59,9 +59,25 @@ self.etcdscopeIO = (() => {
         if (done) break;
       }
     } finally {
+      // Done with this slice: the browser ends its read now, not when the stream is collected
+      // (open ones pile up, and a later read may then stall).
+      reader.cancel().catch(() => {});
       reader.releaseLock();
     }
     return { buf, got };
+  }
+  // A slice whose stream read has not finished after STALL_MS is read again another way
+  // (`Blob.arrayBuffer`), so a stalled stream never hangs the worker.
+  const STALL_MS = 5000;
+  async function orStall(p, blob, start, end) {
+    let timer;
+    const stalled = new Promise((resolve) => { timer = setTimeout(() => resolve(null), STALL_MS); });
+    const r = await Promise.race([p, stalled]);
+    clearTimeout(timer);
+    if (r !== null) return r;
+    io.stats.stalls++;
+    const buf = await blob.slice(start, end).arrayBuffer();
+    return { buf, got: buf.byteLength };
   }
 
   // Bytes start..end of `blob` into wasm memory at `ptr`; the count read, or -1 (lastError).
@@ -71,7 +87,7 @@ self.etcdscopeIO = (() => {
     try {
       let r;
       if (ahead && ahead.blob === blob && ahead.start === start && ahead.end === end) {
-        r = await ahead.p;
+        r = await orStall(ahead.p, blob, start, end);
         io.stats.readAhead++;
       } else {
         if (ahead) {
@@ -79,7 +95,7 @@ self.etcdscopeIO = (() => {
           const { p } = ahead;
           p.then((x) => giveBuf(x.buf), () => {});
         }
-        r = await fetchInto(blob, start, end, takeBuf(n));
+        r = await orStall(fetchInto(blob, start, end, takeBuf(n)), blob, start, end);
       }
       ahead = null;
       io.stats.readWaitMs += performance.now() - t0;

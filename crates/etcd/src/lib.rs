@@ -16,6 +16,7 @@ pub mod raftpb;
 pub mod revision;
 pub mod snap;
 pub mod snapshot;
+pub mod timeline;
 pub mod v2;
 pub mod v2req;
 pub mod v3;

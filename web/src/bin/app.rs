@@ -60,6 +60,7 @@ mod imp {
         Auth,
         Kubernetes,
         V2,
+        Wal,
         Sql,
     }
 
@@ -124,6 +125,8 @@ mod imp {
         V2 {
             key: String,
         },
+        /// The WAL timeline from this row on.
+        WalPage(usize),
         Snapshot {
             latest_only: bool,
         },
@@ -170,6 +173,8 @@ mod imp {
         history: Value,
         info: Value,
         v2: Value,
+        /// A page of the WAL timeline.
+        wal: Value,
         note: Option<String>,
         progress: Option<(String, f64, f64)>,
         /// The key list: what it shows, its chunks of rows (by chunk index), the chunks asked
@@ -460,6 +465,7 @@ mod imp {
             self.history = Value::Null;
             self.info = Value::Null;
             self.v2 = Value::Null;
+            self.wal = Value::Null;
             self.note = None;
             self.tab = Tab::Summary;
             self.k8s.reset();
@@ -554,6 +560,7 @@ mod imp {
                 history: Value::Null,
                 info: Value::Null,
                 v2: Value::Null,
+                wal: Value::Null,
                 note: None,
                 progress: None,
                 nav: Nav::Level(String::new()),
@@ -691,6 +698,7 @@ mod imp {
                             self.diff_pick.clear();
                         }
                         "v2" => self.v2 = v,
+                        "wal" => self.wal = v,
                         w if w.starts_with("k8s") || w == "encryption" => {
                             for m in self.k8s.answer(w, v) {
                                 self.send(m);
@@ -756,6 +764,7 @@ mod imp {
                             }
                         }
                         Tab::V2 => self.send(query("v2", "", 0)),
+                        Tab::Wal if self.wal.is_null() => self.send(query("wal", "", 0)),
                         _ => {}
                     }
                 }
@@ -877,6 +886,7 @@ mod imp {
                 }
                 Msg::History { key } => self.send(query("history", &key, 0)),
                 Msg::V2 { key } => self.send(query("v2", &key, 0)),
+                Msg::WalPage(offset) => self.send(query("wal", "", offset)),
                 Msg::Snapshot { latest_only } => {
                     let redact = self.redact && self.summary.get("v2").is_none();
                     let stem = if redact {
@@ -1235,6 +1245,7 @@ mod imp {
                                 }
                                 if has_v2 {
                                     { tab(Tab::V2, "v2 store", "tab-v2") }
+                                    { tab(Tab::Wal, "WAL timeline", "tab-wal") }
                                 }
                                 if has_v3 && (self.k8s.available() || self.reveal || self.value["masked"].as_bool() == Some(true)) {
                                     <label class="toggle" title="Secret data is masked in every view until this is ticked">
@@ -1261,6 +1272,7 @@ mod imp {
                                 Tab::Summary => self.view_summary(ctx),
                                 Tab::Keys => self.view_keys(ctx),
                                 Tab::V2 => self.view_v2(ctx),
+                                Tab::Wal => self.view_wal(ctx),
                                 Tab::Sql => self.view_sql(ctx),
                                 Tab::Kubernetes => self.k8s.view(link, self.reveal),
                                 _ => html! { <pre id="info">{ serde_json::to_string_pretty(&self.info).unwrap_or_default() }</pre> },
@@ -1631,6 +1643,72 @@ mod imp {
                 rev(picked[1]),
                 web::session::diff_values(&value(picked[0]), &value(picked[1]))
             )
+        }
+
+        /// The WAL timeline, a page of rows at a time: index, term, what the entry does, where
+        /// it is (segment, byte offset).
+        fn view_wal(&self, ctx: &Context<Self>) -> Html {
+            let link = ctx.link();
+            let w = &self.wal;
+            if w.is_null() {
+                return html! { <p class="muted">{ "reading the WAL…" }</p> };
+            }
+            let total = w["total"].as_u64().unwrap_or(0) as usize;
+            let offset = w["offset"].as_u64().unwrap_or(0) as usize;
+            let rows = w["rows"].as_array().cloned().unwrap_or_default();
+            let segments = w["segments"].as_array().cloned().unwrap_or_default();
+            let prev = offset.saturating_sub(PAGE);
+            let next = offset + PAGE;
+            let shown = |v: &Value| {
+                v.as_str().map(str::to_string).unwrap_or_else(|| {
+                    if v.is_null() {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }
+                })
+            };
+            html! {
+                <section id="wal-view">
+                    <p class="muted" id="wal-facts">{ format!(
+                        "{total} entries in {} segment(s); committed through index {}{}{}",
+                        segments.len(),
+                        shown(&w["commit"]),
+                        if w["overwritten"].as_u64().unwrap_or(0) > 0 { format!("; {} overwritten by a later leader", w["overwritten"]) } else { String::new() },
+                        w["torn"].as_str().map(|t| format!("; torn tail: {t}")).unwrap_or_default(),
+                    ) }</p>
+                    <p class="crumbs">
+                        <button id="wal-prev" disabled={offset == 0} onclick={link.callback(move |_| Msg::WalPage(prev))}>{ "← earlier" }</button>
+                        <span class="muted" id="wal-range">{ format!(" rows {}–{} of {total} ", if total == 0 { 0 } else { offset + 1 }, (offset + rows.len()).min(total)) }</span>
+                        <button id="wal-next" disabled={next >= total} onclick={link.callback(move |_| Msg::WalPage(next))}>{ "later →" }</button>
+                    </p>
+                    <table class="rows" id="wal-rows">
+                        <tr><th>{ "index" }</th><th>{ "term" }</th><th>{ "kind" }</th><th>{ "op" }</th><th>{ "key / detail" }</th><th>{ "size" }</th><th>{ "where" }</th></tr>
+                        { for rows.iter().map(|r| {
+                            let mut what = shown(&r["key"]);
+                            if let Some(end) = r["range_end"].as_str() {
+                                what = format!("[{what}, {end})");
+                            }
+                            for extra in [r["member_id"].as_str().map(|m| format!("member={m}")), r["detail"].as_str().map(str::to_string), r["error"].as_str().map(str::to_string)].into_iter().flatten() {
+                                if !what.is_empty() { what.push(' '); }
+                                what.push_str(&extra);
+                            }
+                            let class = if r["error"].is_string() { "bad" } else if r["uncommitted"].as_bool() == Some(true) { "uncommitted" } else { "" };
+                            html! {
+                                <tr class={class}>
+                                    <td class="num">{ shown(&r["index"]) }</td>
+                                    <td class="num">{ shown(&r["term"]) }</td>
+                                    <td>{ shown(&r["kind"]) }</td>
+                                    <td>{ shown(&r["op"]) }</td>
+                                    <td class="name">{ what }{ if r["uncommitted"].as_bool() == Some(true) { " (uncommitted)" } else { "" } }</td>
+                                    <td class="num">{ shown(&r["value_size"]) }</td>
+                                    <td class="muted">{ format!("{} @{}", shown(&r["file"]), shown(&r["offset"])) }</td>
+                                </tr>
+                            }
+                        }) }
+                    </table>
+                </section>
+            }
         }
 
         fn view_v2(&self, ctx: &Context<Self>) -> Html {

@@ -342,6 +342,7 @@ mod imp {
                 "auth" => self.auth(),
                 "k8s" => self.k8s_analyze(),
                 "v2" => self.v2_node(&q.key),
+                "wal" => self.wal_rows(q.offset, q.limit),
                 other => Err(format!("unknown query {other:?}")),
             }
         }
