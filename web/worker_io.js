@@ -66,9 +66,10 @@ self.etcdscopeIO = (() => {
     }
     return { buf, got };
   }
-  // A slice whose stream read has not finished after STALL_MS is read again another way
+  // A slice whose stream read has not finished after STALL_MS (reads take milliseconds; one in
+  // several hundred stalls now and then, cause unknown) is read again another way
   // (`Blob.arrayBuffer`), so a stalled stream never hangs the worker.
-  const STALL_MS = 5000;
+  const STALL_MS = 1500;
   async function orStall(p, blob, start, end) {
     let timer;
     const stalled = new Promise((resolve) => { timer = setTimeout(() => resolve(null), STALL_MS); });
