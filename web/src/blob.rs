@@ -231,9 +231,10 @@ impl BlobParts {
 
     /// Writes into the file behind `writer` (see `web/worker_io.js`) when this request may
     /// suspend; into Blob parts otherwise.
-    pub fn streaming(writer: Option<wasm_bindgen::JsValue>) -> Self {
+    pub fn streaming(writer: wasm_bindgen::JsValue) -> Self {
+        let usable = !writer.is_undefined() && crate::io::can_suspend();
         BlobParts {
-            writer: writer.filter(|w| !w.is_undefined() && crate::io::can_suspend()),
+            writer: usable.then_some(writer),
             ..BlobParts::default()
         }
     }
@@ -246,18 +247,14 @@ impl BlobParts {
             let r = crate::io::suspend(|| {
                 crate::io::write_async(w, crate::io::ptr(self.buf.as_ptr()), self.buf.len() as u32)
             });
-            match r {
-                Some(n) if n >= 0.0 => {}
-                Some(_) => {
-                    let e = format!("writing the chosen file: {}", crate::io::last_error());
-                    self.error = Some(e.clone());
-                    return Err(std::io::Error::other(e));
-                }
-                None => {
-                    let e = "writing the chosen file: not possible here".to_string();
-                    self.error = Some(e.clone());
-                    return Err(std::io::Error::other(e));
-                }
+            if !matches!(r, Some(n) if n >= 0.0) {
+                let why = match r {
+                    Some(_) => crate::io::last_error(),
+                    None => "not possible here".into(),
+                };
+                let e = format!("writing the chosen file: {why}");
+                self.error = Some(e.clone());
+                return Err(std::io::Error::other(e));
             }
         } else {
             // A Blob per chunk: its bytes leave wasm memory and this tab's JS heap now.

@@ -316,6 +316,8 @@ mod imp {
         /// first ask where to save (the picker needs the click's user activation), so the result
         /// is streamed into that file; otherwise it becomes a download.
         fn start_export(&mut self, ctx: &Context<Self>, name: String, note: String, req: JsValue) {
+            // The worker names its reply (and the download) by this.
+            let _ = Reflect::set(&req, &"name".into(), &name.as_str().into());
             self.busy = true;
             self.note = Some(note);
             self.save_handle = None;
@@ -955,7 +957,6 @@ mod imp {
                     };
                     let mut fields = fields;
                     fields.push(("redact", redact.into()));
-                    fields.push(("name", name.as_str().into()));
                     self.start_export(
                         ctx,
                         name,

@@ -243,8 +243,6 @@ mod imp {
 
     /// The session calls the page uses, independent of the byte source.
     trait SessionOps {
-        /// `<input stem>-rev<N>` (or `-v2` for a data dir's v2 store) for download names.
-        fn stem(&self) -> String;
         /// Bytes the summary is expected to read (for the progress bar).
         fn status_estimate(&self) -> u64;
         fn summary_unverified(&self) -> Result<serde_json::Value, String>;
@@ -290,16 +288,6 @@ mod imp {
     }
 
     impl<S: storage::ReadAt> SessionOps for Session<S> {
-        fn stem(&self) -> String {
-            let base = self.name.rsplit('/').next().unwrap_or("etcd");
-            let base = base.strip_suffix(".db").unwrap_or(base);
-            let base = if base.is_empty() { "etcd" } else { base };
-            if self.has_v2() {
-                format!("{base}-v2")
-            } else {
-                format!("{base}-rev{}", self.revision())
-            }
-        }
         fn status_estimate(&self) -> u64 {
             Session::status_estimate(self)
         }
@@ -488,8 +476,9 @@ mod imp {
         match kind.as_str() {
             protocol::SQLITE => {
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
+                let name = field(&data, "name").as_string().unwrap_or_default();
                 spawn_tracked(async move {
-                    post(&sqlite_download(redact).await);
+                    post(&sqlite_download(redact, name).await);
                 });
                 None
             }
@@ -546,15 +535,11 @@ mod imp {
         }
     }
 
-    async fn sqlite_download(redact: bool) -> JsValue {
+    /// `name`: the download's name (the page's).
+    async fn sqlite_download(redact: bool, name: String) -> JsValue {
         if let Err(e) = sqlite_db(redact).await {
             return failed("sqlite", e);
         }
-        let stem = match with_session(|s| Ok(s.stem())) {
-            Ok(s) if redact => format!("{s}-redacted"),
-            Ok(s) => s,
-            Err(e) => return failed("sqlite", e),
-        };
         let bytes = DB.with(|d| match &*d.borrow() {
             Some((_, db)) => db.to_bytes(),
             None => Err("no database".into()),
@@ -567,7 +552,7 @@ mod imp {
                 match Blob::new_with_u8_array_sequence_and_options(&parts, &opts) {
                     Ok(blob) => reply(&[
                         ("kind", protocol::DOWNLOAD.into()),
-                        ("name", format!("{stem}.sqlite").into()),
+                        ("name", name.as_str().into()),
                         (
                             "message",
                             format!("SQLite database (etcd schema), {} bytes", bytes.length())
@@ -582,19 +567,31 @@ mod imp {
         }
     }
 
-    /// Ends an export: its Blob, or the byte count written into the chosen file (left as it
-    /// was when the export failed).
-    fn finish<T>(
-        parts: BlobParts,
+    /// Runs an export (`make` writes it and returns its description) into the file the user
+    /// chose (`saveWriter`, where the request may suspend) or into Blob parts; the reply names
+    /// it by the request's `name` (the page's download name). A failed export leaves the chosen
+    /// file as it was.
+    fn export(
+        data: &JsValue,
+        what: &str,
         mime: &str,
-        r: Result<T, String>,
-    ) -> Result<(T, Written), String> {
-        match r {
-            Ok(v) => parts.finish(mime, true).map(|w| (v, w)),
+        make: impl FnOnce(&mut dyn SessionOps, &mut BlobParts) -> Result<String, String>,
+    ) -> JsValue {
+        let mut parts = BlobParts::streaming(field(data, "saveWriter"));
+        let r = with_session(|s| make(s, &mut parts));
+        let r = match r {
+            Ok(message) => parts.finish(mime, true).map(|w| (message, w)),
             Err(e) => {
                 let _ = parts.finish(mime, false);
                 Err(e)
             }
+        };
+        match r {
+            Ok((message, written)) => {
+                let name = field(data, "name").as_string().unwrap_or_default();
+                download(name, message, written)
+            }
+            Err(m) => failed(what, m),
         }
     }
 
@@ -693,53 +690,19 @@ mod imp {
             protocol::SNAPSHOT => {
                 let latest_only = field(&data, "latestOnly").as_bool().unwrap_or(false);
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
-                let r = with_session(|s| {
+                export(&data, "snapshot", "application/octet-stream", |s, out| {
                     progress::begin("writing the snapshot", 3 * s.status_estimate());
-                    let msg = s.snapshot(latest_only, redact, &mut parts)?;
-                    Ok((s.stem(), msg))
-                });
-                let r = finish(parts, "application/octet-stream", r);
-                match r {
-                    Ok(((name, message), written)) => {
-                        let base = if redact {
-                            format!("{name}-redacted")
-                        } else {
-                            name
-                        };
-                        let file = if latest_only {
-                            format!("{base}-compacted.db")
-                        } else if base.ends_with("-v2") {
-                            format!("{base}-migrated.db")
-                        } else {
-                            format!("{base}.db")
-                        };
-                        download(file, message, written)
-                    }
-                    Err(m) => failed("snapshot", m),
-                }
+                    s.snapshot(latest_only, redact, out)
+                })
             }
             protocol::SQL => {
                 let dialect = field(&data, "dialect").as_string().unwrap_or_default();
                 let schema = field(&data, "schema").as_string().unwrap_or_default();
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
-                let r = with_session(|s| {
+                export(&data, "sql", "application/sql", |s, out| {
                     progress::begin("writing the SQL", 2 * s.status_estimate());
-                    let msg = s.sql(&dialect, &schema, redact, &mut parts)?;
-                    Ok((s.stem(), msg))
-                });
-                match finish(parts, "application/sql", r) {
-                    Ok(((name, message), written)) => {
-                        let base = if redact {
-                            format!("{name}-redacted")
-                        } else {
-                            name
-                        };
-                        download(format!("{base}-{schema}.{dialect}.sql"), message, written)
-                    }
-                    Err(m) => failed("sql", m),
-                }
+                    s.sql(&dialect, &schema, redact, out)
+                })
             }
             protocol::JSON => {
                 let prefix = match unb64(&field(&data, "key").as_string().unwrap_or_default()) {
@@ -749,17 +712,11 @@ mod imp {
                 let mode = field(&data, "mode").as_string();
                 let pattern = field(&data, "pattern").as_string().unwrap_or_default();
                 let redact = field(&data, "redact").as_bool().unwrap_or(false);
-                let name = field(&data, "name").as_string().unwrap_or_default();
-                let mut parts = BlobParts::streaming(Some(field(&data, "saveWriter")));
-                let r = with_session(|s| {
+                export(&data, "json", "application/json", |s, out| {
                     progress::begin("writing the JSON", s.walk_estimate());
                     let search = mode.as_deref().map(|m| (m, pattern.as_str()));
-                    s.selection_json(&prefix, search, redact, &mut parts)
-                });
-                match finish(parts, "application/json", r) {
-                    Ok((message, written)) => download(name, message, written),
-                    Err(m) => failed("json", m),
-                }
+                    s.selection_json(&prefix, search, redact, out)
+                })
             }
             protocol::ENCRYPTION => {
                 let answer = match field(&data, "text").as_string() {
