@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use etcd::check::{Level, Place};
 use etcd::json::text_or_b64_string;
 use etcd::v2::{self, LoadError, LoadOptions, LoadReport, V2Data};
 use etcd::v3::StatusOptions;
@@ -57,20 +58,12 @@ pub fn member_dir(input: &Path) -> Result<PathBuf, Failure> {
 
 /// `PATH: message` for a load error, naming the file inside the member dir.
 pub fn load_error(member: &Path, e: &LoadError) -> Failure {
-    match e {
-        LoadError::Wal(w) => Failure::Input(format!(
-            "etcdscope: {}{}{w}",
-            member.join("wal").display(),
-            std::path::MAIN_SEPARATOR
-        )),
-        LoadError::SnapJson { .. } => Failure::Input(format!(
-            "etcdscope: {}{}{e}",
-            member.join("snap").display(),
-            std::path::MAIN_SEPARATOR
-        )),
-        LoadError::NoWalDir | LoadError::NoWalSegments { .. } => fail(&member.join("wal"), e),
-        _ => fail(member, e),
-    }
+    let member = member.display().to_string();
+    let place = Place {
+        member: &member,
+        sep: std::path::MAIN_SEPARATOR,
+    };
+    Failure::Input(format!("etcdscope: {}", place.load_error(e)))
 }
 
 /// Rebuilds the v2 store of a member dir.
@@ -370,185 +363,29 @@ pub fn status(
     done(out)
 }
 
-/// What `check` found.
-#[derive(Default)]
-struct Findings {
-    /// Damage: file, byte offset, what.
-    damage: Vec<String>,
-    warnings: Vec<String>,
-}
-
 /// `check`: every WAL frame and CRC, every `.snap`, the v2 store's content (etcd 3.6's
-/// start-up check), the v3 db's checked walk.
+/// start-up check), the v3 db's checked walk. The judging is [`etcd::check`], shared with
+/// the page.
 pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), Failure> {
     let member = member_dir(input)?;
-    let sep = std::path::MAIN_SEPARATOR;
-    let snap_dir = member.join("snap");
-    let mut f = Findings::default();
-    let mut lines: Vec<String> = Vec::new();
-
-    // .snap files, each on its own.
-    let mut snaps_json = Vec::new();
-    let mut broken_snaps: Vec<(usize, String)> = Vec::new();
-    if snap_dir.is_dir() {
-        let list = etcd::snap::open_dir(&snap_dir).map_err(|e| fail(&snap_dir, &e))?;
-        for c in etcd::snap::verify_all(&list) {
-            match &c.result {
-                Ok((term, index, json_bytes)) => {
-                    lines.push(format!(
-                        "snap  ok      {} (term {term}, index {index}, {json_bytes} bytes of v2 store)",
-                        c.file
-                    ));
-                    snaps_json
-                        .push(json!({"file": c.file, "ok": true, "term": term, "index": index}));
-                }
-                Err(e) => {
-                    // Damage unless the store can be rebuilt without it (below): etcd skips a
-                    // broken .snap and loads an older one.
-                    let msg = format!("{}{sep}{e}", snap_dir.display());
-                    snaps_json.push(json!({"file": c.file, "ok": false, "error": msg}));
-                    broken_snaps.push((lines.len(), msg));
-                    lines.push(String::new());
-                }
-            }
-        }
-    }
-
-    // The WAL (every frame, the CRC chain) and the v2 store rebuilt from it.
-    let mut v2_json = Value::Null;
-    let mut wal_json = Value::Null;
-    let mut v2_data = false;
-    let mut key_lines: Vec<String> = Vec::new();
-    let loaded = v2::open_member_dir(&member)
-        .map_err(|e| fail(&member, &e))
-        .and_then(|files| {
-            v2::load(files, &LoadOptions::default()).map_err(|e| load_error(&member, &e))
-        });
-    let rebuilt_from = match &loaded {
-        Ok(d) => Some(
-            d.report
-                .snapshot
-                .as_ref()
-                .map_or("the WAL alone".to_string(), |s| s.file.clone()),
-        ),
-        Err(_) => None,
+    let member_text = member.display().to_string();
+    let place = Place {
+        member: &member_text,
+        sep: std::path::MAIN_SEPARATOR,
     };
-    for (at, msg) in broken_snaps {
-        match &rebuilt_from {
-            Some(from) => {
-                let msg = format!("{msg}; etcd skips it (the store was rebuilt from {from})");
-                lines[at] = format!("snap  warning {msg}");
-                f.warnings.push(msg);
-            }
-            None => {
-                lines[at] = format!("snap  DAMAGE  {msg}");
-                f.damage.push(msg);
-            }
-        }
-    }
-    match loaded {
-        Err(Failure::Input(msg)) => {
-            let msg = msg.strip_prefix("etcdscope: ").unwrap_or(&msg).to_string();
-            lines.push(format!("wal   DAMAGE  {msg}"));
-            lines.push("v2    not checked: the WAL could not be read".into());
-            f.damage.push(msg);
-        }
-        Err(other) => return Err(other),
-        Ok(d) => {
-            let r = &d.report;
-            let entries = match (r.first_wal_index, r.last_wal_index) {
-                (Some(a), Some(b)) => format!("entries {a}..{b}"),
-                _ => "no entries".into(),
-            };
-            let wal_dir = member.join("wal");
-            match &r.torn {
-                Some((file, offset, reason)) => {
-                    // A record that was never fully written (a crash while appending): etcd
-                    // cuts the log there when it starts, so this is no reason to fail.
-                    let msg = format!(
-                        "{}{sep}{file} at byte offset {offset}: torn last record ({reason}); etcd cuts the log there when it starts",
-                        wal_dir.display()
-                    );
-                    lines.push(format!(
-                        "wal   ok      {} segment(s), {entries}, every frame and CRC checked",
-                        r.segments.len()
-                    ));
-                    lines.push(format!("wal   warning {msg}"));
-                    f.warnings.push(msg);
-                }
-                None => lines.push(format!(
-                    "wal   ok      {} segment(s), {entries}, every frame and CRC checked",
-                    r.segments.len()
-                )),
-            }
-            for p in &r.problems {
-                let msg = format!("{}{sep}{p}", wal_dir.display());
-                lines.push(format!("wal   DAMAGE  {msg}"));
-                f.damage.push(msg);
-            }
-            for s in &r.snap_rejected {
-                if matches!(s.kind, etcd::snap::SnapErrorKind::NotInWal { .. }) {
-                    let msg = format!("{}{sep}{s}", snap_dir.display());
-                    lines.push(format!("snap  warning {msg}"));
-                    f.warnings.push(msg);
-                }
-            }
-            if !r.wal_ignored.is_empty() {
-                f.warnings.push(format!(
-                    "ignored in the wal dir: {}",
-                    r.wal_ignored.join(", ")
-                ));
-            }
-            wal_json = json!({
-                "segments": r.segments.len(),
-                "first_index": r.first_wal_index,
-                "last_index": r.last_wal_index,
-                "torn": r.torn.as_ref().map(|(fl, o, why)| json!({"file": fl, "offset": o, "reason": why})),
-                "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            });
-            let content = d.store.content();
-            v2_data = content.key_count > 0;
-            let verdict = if content.meta_only {
-                "etcd 3.6.3+ would start"
-            } else {
-                "etcd 3.6 would refuse to start"
-            };
-            if v2_data {
-                lines.push(format!(
-                    "v2    DATA    {} node(s) besides membership ({} hidden); {verdict}:",
-                    content.key_count, content.hidden_count
-                ));
-                for k in &content.keys {
-                    let mut p = show(&k.path);
-                    if k.dir {
-                        p.push('/');
-                    }
-                    key_lines.push(format!("        {p}"));
-                }
-            } else {
-                lines.push(format!(
-                    "v2    ok      only membership (store index {}, snapshot {})",
-                    d.store.current_index(),
-                    r.snapshot.as_ref().map_or("none", |s| s.file.as_str())
-                ));
-            }
-            v2_json = json!({
-                "store_index": d.store.current_index(),
-                "snapshot": r.snapshot.as_ref().map(|s| s.file.clone()),
-                "non_membership_keys": content.key_count,
-                "hidden_keys": content.hidden_count,
-                "etcd_3_6_would_start": content.meta_only,
-                "etcd_3_6_0_would_start": content.meta_only_3_6_0,
-                "blocking": content.blocking.iter().map(|p| text_or_b64_string(p)).collect::<Vec<_>>(),
-                "keys": content.keys,
-            });
-        }
-    }
-
-    // The v3 db.
+    let snap_dir = member.join("snap");
+    let snap_files = if snap_dir.is_dir() {
+        Some(etcd::snap::open_dir(&snap_dir).map_err(|e| fail(&snap_dir, &e))?)
+    } else {
+        None
+    };
+    let loaded = v2::open_member_dir(&member)
+        .map_err(|e| format!("{}: {e}", member.display()))
+        .and_then(|files| {
+            v2::load(files, &LoadOptions::default()).map_err(|e| place.load_error(&e))
+        });
     let db = snap_dir.join("db");
-    let mut db_json = Value::Null;
-    if db.is_file() {
+    let status = if db.is_file() {
         let res = crate::input::open_v3(&db).and_then(|(path, be)| {
             be.status_threaded(StatusOptions {
                 verify_trailer: true,
@@ -556,71 +393,45 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
             .map_err(|e| fail(&path, &e))
         });
         match res {
-            Ok(st) => {
-                lines.push(format!(
-                    "db    ok      {}: checked walk of {} pages, revision {}, {} live keys",
-                    db.display(),
-                    st.pages.reachable,
-                    st.revision,
-                    st.live_keys
-                ));
-                for p in &st.problems {
-                    let msg = format!("{}: {p}", db.display());
-                    lines.push(format!("db    warning {msg}"));
-                    f.warnings.push(msg);
-                }
-                db_json = json!({"file": db.display().to_string(), "ok": true,
-                    "revision": st.revision, "live_keys": st.live_keys, "problems": st.problems});
-            }
-            Err(Failure::Input(msg)) => {
-                let msg = msg.strip_prefix("etcdscope: ").unwrap_or(&msg).to_string();
-                lines.push(format!("db    DAMAGE  {msg}"));
-                db_json = json!({"file": db.display().to_string(), "ok": false, "error": msg});
-                f.damage.push(msg);
-            }
+            Ok(st) => Some(Ok(st)),
+            Err(Failure::Input(msg)) => Some(Err(msg
+                .strip_prefix("etcdscope: ")
+                .unwrap_or(&msg)
+                .to_string())),
             Err(other) => return Err(other),
         }
-    }
-
-    let ok = f.damage.is_empty() && !v2_data;
-    let verdict = if !f.damage.is_empty() {
-        format!(
-            "check failed: {} damaged place(s); first: {}",
-            f.damage.len(),
-            f.damage[0]
-        )
-    } else if v2_data {
-        "check failed: the v2 store holds data besides membership (etcd 3.6 checks this before it starts)".to_string()
     } else {
-        "ok".to_string()
+        None
     };
+    let report = etcd::check::check(
+        &place,
+        etcd::check::Inputs {
+            snap_files: snap_files.as_deref(),
+            v2: loaded.as_ref().map_err(String::clone),
+            db: status
+                .as_ref()
+                .map(|st| (db.display().to_string(), st.as_ref().map_err(String::clone))),
+        },
+    );
+    let ok = report.ok();
     if fmt == TableOrJson::Json {
-        write_json(
-            out,
-            &json!({
-                "ok": ok,
-                "member_dir": member.display().to_string(),
-                "damage": f.damage,
-                "warnings": f.warnings,
-                "v2_data": v2_data,
-                "wal": wal_json,
-                "snap": snaps_json,
-                "v2": v2_json,
-                "db": db_json,
-            }),
-        )?;
+        write_json(out, &report.to_json(&place))?;
     } else {
-        let mut keys = Some(key_lines);
-        for l in &lines {
-            writeln!(out, "{l}").map_err(io_fail)?;
-            if l.starts_with("v2    DATA") {
-                for k in keys.take().unwrap_or_default() {
-                    writeln!(out, "{k}").map_err(io_fail)?;
+        for f in &report.findings {
+            writeln!(out, "{:<6}{:<7} {}", f.area.name(), f.level.word(), f.text)
+                .map_err(io_fail)?;
+            if f.level == Level::Data {
+                for k in &report.v2_keys {
+                    let mut p = show(&k.path);
+                    if k.dir {
+                        p.push('/');
+                    }
+                    writeln!(out, "        {p}").map_err(io_fail)?;
                 }
             }
         }
-        for w in &f.warnings {
-            if !lines.iter().any(|l| l.ends_with(w.as_str())) {
+        for w in &report.warnings {
+            if !report.findings.iter().any(|f| &f.text == w) {
                 writeln!(out, "warning {w}").map_err(io_fail)?;
             }
         }
@@ -631,8 +442,9 @@ pub fn check(out: &mut dyn Write, input: &Path, fmt: TableOrJson) -> Result<(), 
         Ok(())
     } else {
         Err(Failure::Input(format!(
-            "etcdscope: {}: {verdict}",
-            member.display()
+            "etcdscope: {}: {}",
+            member.display(),
+            report.verdict()
         )))
     }
 }

@@ -7,6 +7,7 @@
 //! * [`snap`], [`v2`], [`v2req`]: `.snap` files, the v2 store rebuilt from snapshot + WAL, and
 //!   the requests inside raft entries.
 
+pub mod check;
 pub mod error;
 pub mod hash;
 pub mod json;
