@@ -11,7 +11,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 use storage::ReadAt;
 
-use etcd::v2::{self, GetOptions, V2Data};
+use etcd::check::Place;
+use etcd::v2::{self, GetOptions, LoadError, V2Data};
 use etcd::v3::{Backend, StatusOptions};
 use etcd::wal;
 use etcd::Revision;
@@ -306,6 +307,9 @@ struct Child {
     bytes: u64,
 }
 
+/// v2 nodes listed by the integrity report (the count says how many there are in all).
+pub const INTEGRITY_KEYS: usize = 1000;
+
 pub struct Session<S: ReadAt> {
     pub name: String,
     backend: Option<Backend<S>>,
@@ -323,6 +327,10 @@ pub struct Session<S: ReadAt> {
     /// timeline (made on first use: the entries' places, not their data).
     wal_files: Vec<(String, Arc<S>)>,
     wal_scan: Option<(Vec<wal::SegmentFile<Arc<S>>>, wal::WalScan)>,
+    /// A data dir's `snap` files (for the integrity report); `None` for a single file.
+    snap_files: Option<Vec<(String, Arc<S>)>>,
+    /// Why a data dir's v2 store could not be rebuilt, when its v3 db could still be opened.
+    v2_error: Option<String>,
 }
 
 /// Splits a folder's files (relative paths) into what a data dir holds.
@@ -364,6 +372,8 @@ impl<S: ReadAt> Session<S> {
             k8s_types: None,
             wal_files: Vec::new(),
             wal_scan: None,
+            snap_files: None,
+            v2_error: None,
         })
     }
 
@@ -375,23 +385,32 @@ impl<S: ReadAt> Session<S> {
         };
         let (wal, snap) = (shared(wal), shared(snap));
         let wal_files = wal.clone();
+        let snap_files = snap.clone();
         let backend = match db {
             Some(src) => {
                 Some(Backend::open(src).map_err(|e| format!("{name}/member/snap/db: {e}"))?)
             }
             None => None,
         };
-        let v2 = if wal.is_empty() {
-            None
+        let member = format!("{name}/member");
+        let place = Place {
+            member: &member,
+            sep: '/',
+        };
+        let (v2, v2_error) = if wal.is_empty() {
+            (None, None)
         } else {
             let files = v2::DataDirFiles {
                 wal: Some(wal),
                 snap: Some(snap),
             };
-            Some(
-                v2::load(files, &v2::LoadOptions::default())
-                    .map_err(|e| format!("{name}/member: {e}"))?,
-            )
+            match v2::load(files, &v2::LoadOptions::default()) {
+                Ok(d) => (Some(d), None),
+                // The v3 db is still worth opening; the summary and the integrity report say
+                // what could not be read.
+                Err(e) if backend.is_some() => (None, Some(place.load_error(&e))),
+                Err(e) => return Err(place.load_error(&e)),
+            }
         };
         if backend.is_none() && v2.is_none() {
             return Err(format!(
@@ -409,6 +428,8 @@ impl<S: ReadAt> Session<S> {
             k8s_types: None,
             wal_files,
             wal_scan: None,
+            snap_files: Some(snap_files),
+            v2_error,
         })
     }
 
@@ -548,6 +569,10 @@ impl<S: ReadAt> Session<S> {
                 .set(st.live_keys.saturating_add(st.deleted_keys));
             out["kind"] = json!(if self.v2.is_some() {
                 "data dir (v2 + v3)"
+            } else if self.v2_error.is_some() {
+                "data dir (v3; its v2 store could not be rebuilt)"
+            } else if self.snap_files.is_some() {
+                "data dir (v3)"
             } else if be.stored_trailer().is_some() {
                 "v3 snapshot"
             } else {
@@ -556,6 +581,12 @@ impl<S: ReadAt> Session<S> {
             out["status"] = serde_json::to_value(st).map_err(|e| e.to_string())?;
         } else {
             out["kind"] = json!("data dir (v2)");
+        }
+        if self.snap_files.is_some() {
+            out["dataDir"] = json!(true);
+        }
+        if let Some(e) = &self.v2_error {
+            out["v2Error"] = json!(e);
         }
         if let Some(d) = &self.v2 {
             let c = d.store.content_summary();
@@ -570,6 +601,80 @@ impl<S: ReadAt> Session<S> {
             });
         }
         Ok(out)
+    }
+
+    /// A data dir's integrity report, as `etcdscope check` makes it (every `.snap`, the WAL's
+    /// frames and CRCs as the load read them, the v2 store's content, the db's checked walk):
+    /// the findings in order, the verdict, and the first [`INTEGRITY_KEYS`] v2 nodes besides
+    /// membership.
+    pub fn integrity(&self) -> Result<Value, String> {
+        let Some(snap_files) = &self.snap_files else {
+            return Err(format!(
+                "{}: the integrity report is for data dirs (a snapshot's is its summary)",
+                self.name
+            ));
+        };
+        let member = format!("{}/member", self.name);
+        let place = Place {
+            member: &member,
+            sep: '/',
+        };
+        let db_path = format!("{member}/snap/db");
+        let total = snap_files
+            .iter()
+            .filter(|(n, _)| n.ends_with(".snap"))
+            .map(|(_, s)| s.size())
+            .sum::<u64>()
+            + self.backend.as_ref().map_or(0, |b| b.file_size());
+        crate::progress::begin("checking the data dir", total);
+        let status = self.backend.as_ref().map(|be| {
+            be.status(StatusOptions {
+                verify_trailer: false,
+            })
+            .map_err(|e| format!("{db_path}: {e}"))
+        });
+        let v2 = match (&self.v2, &self.v2_error) {
+            (Some(d), _) => Ok(d),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Err(place.load_error(&LoadError::NoWalDir)),
+        };
+        let report = etcd::check::check(
+            &place,
+            etcd::check::Inputs {
+                snap_files: Some(snap_files),
+                v2,
+                db: status
+                    .as_ref()
+                    .map(|st| (db_path.clone(), st.as_ref().map_err(String::clone))),
+            },
+        );
+        let keys: Vec<String> = report
+            .v2_keys
+            .iter()
+            .take(INTEGRITY_KEYS)
+            .map(|k| {
+                let mut p = etcd::json::text_or_b64_string(&k.path);
+                if k.dir {
+                    p.push('/');
+                }
+                p
+            })
+            .collect();
+        let unlisted: Vec<&String> = report
+            .warnings
+            .iter()
+            .filter(|w| !report.findings.iter().any(|f| &f.text == *w))
+            .collect();
+        Ok(json!({
+            "ok": report.ok(),
+            "verdict": report.verdict(),
+            "findings": report.findings,
+            "otherWarnings": unlisted,
+            "v2Keys": keys,
+            "v2KeyCount": report.v2_keys.len(),
+            "damage": report.damage.len(),
+            "warnings": report.warnings.len(),
+        }))
     }
 
     /// One level of the key tree under `prefix` (split on `/`), children `offset..offset+limit`.
@@ -1328,28 +1433,154 @@ mod tests {
         assert_eq!(slash["keys"], app["count"]);
     }
 
-    #[test]
-    fn wal_timeline_of_a_data_dir() {
+    /// A v2 fixture's member dir as `d/member/...` files, WAL segments un-gzipped.
+    fn fixture_dir(name: &str) -> Vec<(String, MemSource)> {
         use std::io::Read;
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/v2/wal-only/member/wal"
+        let member = format!(
+            "{}/../tests/fixtures/v2/{name}/member",
+            env!("CARGO_MANIFEST_DIR")
         );
         let mut files = Vec::new();
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let mut bytes = Vec::new();
-            flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
-                .read_to_end(&mut bytes)
-                .unwrap();
-            let name = p
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .trim_end_matches(".gz");
-            files.push((format!("d/member/wal/{name}"), MemSource::new(bytes)));
+        for sub in ["wal", "snap"] {
+            let Ok(list) = std::fs::read_dir(format!("{member}/{sub}")) else {
+                continue;
+            };
+            for e in list {
+                let p = e.unwrap().path();
+                let raw = std::fs::read(&p).unwrap();
+                let name = p.file_name().unwrap().to_str().unwrap();
+                let (name, bytes) = match name.strip_suffix(".gz") {
+                    Some(n) => {
+                        let mut out = Vec::new();
+                        flate2::read::GzDecoder::new(&raw[..])
+                            .read_to_end(&mut out)
+                            .unwrap();
+                        (n, out)
+                    }
+                    None => (name, raw),
+                };
+                files.push((format!("d/member/{sub}/{name}"), MemSource::new(bytes)));
+            }
         }
+        files
+    }
+
+    /// The findings of the integrity report as `(area, level, text)`.
+    fn findings(v: &Value) -> Vec<(String, String, String)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap().to_string();
+                (s("area"), s("level"), s("text"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn integrity_report_of_data_dirs() {
+        // Sound: six .snap files, the WAL, and a v2 store holding data (etcd 3.6 refuses it).
+        let s = Session::open_files("d", fixture_dir("snapped")).unwrap();
+        let r = s.integrity().unwrap();
+        let f = findings(&r);
+        let snaps = f.iter().filter(|x| x.0 == "snap" && x.1 == "ok").count();
+        assert_eq!(snaps, 6, "{r}");
+        assert!(f.iter().any(|x| x.0 == "wal" && x.1 == "ok"), "{r}");
+        assert!(f.iter().any(|x| x.0 == "v2" && x.1 == "data"), "{r}");
+        assert_eq!(r["ok"], false);
+        assert_eq!(r["damage"], 0);
+        assert_eq!(
+            r["v2Keys"].as_array().unwrap().len() as u64,
+            r["v2KeyCount"].as_u64().unwrap()
+        );
+        assert!(r["v2Keys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/1/dir1/dir2/key1")));
+
+        // The newest .snap damaged: etcd loads the one before, so a warning naming the file.
+        let mut files = fixture_dir("snapped");
+        let newest = files
+            .iter_mut()
+            .filter(|(n, _)| n.ends_with(".snap"))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .unwrap();
+        let name = newest.0.rsplit('/').next().unwrap().to_string();
+        let mut bytes = newest.1.bytes().to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        newest.1 = MemSource::new(bytes);
+        // The last WAL segment torn: its last 10 bytes gone.
+        let last = files
+            .iter_mut()
+            .filter(|(n, _)| n.ends_with(".wal"))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .unwrap();
+        let bytes = last.1.bytes().to_vec();
+        let cut = bytes.len() - 10;
+        last.1 = MemSource::new(bytes[..cut].to_vec());
+        let s = Session::open_files("d", files).unwrap();
+        let r = s.integrity().unwrap();
+        let f = findings(&r);
+        let snap = f
+            .iter()
+            .find(|x| x.0 == "snap" && x.2.contains(&name))
+            .unwrap_or_else(|| panic!("{r}"));
+        assert_eq!(snap.1, "warning", "{r}");
+        assert!(snap.2.starts_with("d/member/snap/"), "{r}");
+        assert!(snap.2.contains("etcd skips it"), "{r}");
+        let torn = f
+            .iter()
+            .find(|x| x.0 == "wal" && x.1 == "warning")
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(torn.2.contains("torn last record"), "{r}");
+        assert!(torn.2.starts_with("d/member/wal/"), "{r}");
+        assert_eq!(r["damage"], 0, "{r}");
+
+        // A v3 file has no such report.
+        assert!(sample().integrity().is_err());
+    }
+
+    #[test]
+    fn a_data_dir_with_an_unreadable_wal_still_opens_its_db() {
+        let mut files = fixture_dir("wal-only");
+        // A byte flipped in the middle of the first segment: a CRC mismatch, not a torn tail.
+        let first = files
+            .iter_mut()
+            .filter(|(n, _)| n.ends_with(".wal"))
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .unwrap();
+        let mut bytes = first.1.bytes().to_vec();
+        let mid = bytes.len() / 3;
+        bytes[mid] ^= 0x55;
+        first.1 = MemSource::new(bytes);
+        // Without a db there is nothing to show: the message names the WAL.
+        let err = Session::open_files("d", files.clone()).err().unwrap();
+        assert!(err.starts_with("d/member/wal/"), "{err}");
+        // With one, the db opens and the report names the damage.
+        let db = include_bytes!("../../tests/fixtures/v3/basic/snapshot.db");
+        let mut with_db = files.clone();
+        with_db.push(("d/member/snap/db".into(), MemSource::new(db.to_vec())));
+        let s = Session::open_files("d", with_db).unwrap();
+        let summary = s.summary_unverified().unwrap();
+        assert_eq!(summary["v2Error"].as_str().unwrap(), err);
+        assert!(summary["status"]["liveKeys"].as_u64().unwrap() > 0);
+        let r = s.integrity().unwrap();
+        let f = findings(&r);
+        assert_eq!(f.iter().filter(|x| x.1 == "damage").count(), 1, "{r}");
+        assert!(
+            f.contains(&("wal".into(), "damage".into(), err.clone())),
+            "{r}"
+        );
+        assert!(f.iter().any(|x| x.0 == "v2" && x.1 == "notChecked"), "{r}");
+        assert!(f.iter().any(|x| x.0 == "db" && x.1 == "ok"), "{r}");
+        assert_eq!(r["ok"], false);
+    }
+
+    #[test]
+    fn wal_timeline_of_a_data_dir() {
+        let files = fixture_dir("wal-only");
         let mut s = Session::open_files("d", files).unwrap();
         let summary = s.summary_unverified().unwrap();
         let all = s.wal_rows(0, 100_000).unwrap();

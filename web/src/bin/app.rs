@@ -61,6 +61,7 @@ mod imp {
         Kubernetes,
         V2,
         Wal,
+        Integrity,
         Sql,
     }
 
@@ -175,6 +176,8 @@ mod imp {
         v2: Value,
         /// A page of the WAL timeline.
         wal: Value,
+        /// A data dir's integrity report (made when its tab is first opened).
+        integrity: Value,
         note: Option<String>,
         progress: Option<(String, f64, f64)>,
         /// The key list: what it shows, its chunks of rows (by chunk index), the chunks asked
@@ -468,6 +471,7 @@ mod imp {
             self.info = Value::Null;
             self.v2 = Value::Null;
             self.wal = Value::Null;
+            self.integrity = Value::Null;
             self.note = None;
             self.tab = Tab::Summary;
             self.k8s.reset();
@@ -563,6 +567,7 @@ mod imp {
                 info: Value::Null,
                 v2: Value::Null,
                 wal: Value::Null,
+                integrity: Value::Null,
                 note: None,
                 progress: None,
                 nav: Nav::Level(String::new()),
@@ -701,6 +706,7 @@ mod imp {
                         }
                         "v2" => self.v2 = v,
                         "wal" => self.wal = v,
+                        "integrity" => self.integrity = v,
                         w if w.starts_with("k8s") || w == "encryption" => {
                             for m in self.k8s.answer(w, v) {
                                 self.send(m);
@@ -767,6 +773,9 @@ mod imp {
                         }
                         Tab::V2 => self.send(query("v2", "", 0)),
                         Tab::Wal if self.wal.is_null() => self.send(query("wal", "", 0)),
+                        Tab::Integrity if self.integrity.is_null() => {
+                            self.send(query("integrity", "", 0))
+                        }
                         _ => {}
                     }
                 }
@@ -1248,6 +1257,9 @@ mod imp {
                                     { tab(Tab::V2, "v2 store", "tab-v2") }
                                     { tab(Tab::Wal, "WAL timeline", "tab-wal") }
                                 }
+                                if self.summary["dataDir"].as_bool() == Some(true) {
+                                    { tab(Tab::Integrity, "Integrity", "tab-integrity") }
+                                }
                                 if has_v3 && (self.k8s.available() || self.reveal || self.value["masked"].as_bool() == Some(true)) {
                                     <label class="toggle" title="Secret data is masked in every view until this is ticked">
                                         <input id="reveal" type="checkbox" checked={self.reveal}
@@ -1274,6 +1286,7 @@ mod imp {
                                 Tab::Keys => self.view_keys(ctx),
                                 Tab::V2 => self.view_v2(ctx),
                                 Tab::Wal => self.view_wal(ctx),
+                                Tab::Integrity => self.view_integrity(),
                                 Tab::Sql => self.view_sql(ctx),
                                 Tab::Kubernetes => self.k8s.view(link, self.reveal),
                                 _ => html! { <pre id="info">{ serde_json::to_string_pretty(&self.info).unwrap_or_default() }</pre> },
@@ -1340,10 +1353,13 @@ mod imp {
                     ("Torn WAL tail", fact(s, &["v2", "tornTail"])),
                 ]);
             }
-            let problems = s["status"]["problems"]
+            let mut problems = s["status"]["problems"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
+            if let Some(e) = s["v2Error"].as_str() {
+                problems.insert(0, Value::String(format!("the v2 store could not be rebuilt: {e} (the v3 db was opened; the Integrity tab has the rest)")));
+            }
             let migrate = s.get("v2").is_some();
             html! {
                 <section id="summary">
@@ -1708,6 +1724,55 @@ mod imp {
                             }
                         }) }
                     </table>
+                </section>
+            }
+        }
+
+        /// The integrity report: the verdict, then every finding in `etcdscope check`'s order
+        /// (the same words), the v2 nodes that block etcd 3.6 under their finding.
+        fn view_integrity(&self) -> Html {
+            let r = &self.integrity;
+            if r.is_null() {
+                return html! { <p class="muted">{ "checking every .snap file, the WAL and the db…" }</p> };
+            }
+            let ok = r["ok"].as_bool() == Some(true);
+            let keys = r["v2Keys"].as_array().cloned().unwrap_or_default();
+            let key_count = r["v2KeyCount"].as_u64().unwrap_or(0);
+            let others = r["otherWarnings"].as_array().cloned().unwrap_or_default();
+            html! {
+                <section id="integrity-view">
+                    <p id="integrity-verdict" class={if ok { "verdict ok" } else { "verdict failed" }}>
+                        { if ok { "No damage found".to_string() } else { text(&r["verdict"]) } }
+                        <span class="muted">{ format!(" · {} damaged place(s), {} warning(s)", r["damage"], r["warnings"]) }</span>
+                    </p>
+                    <table class="rows" id="integrity-rows">
+                        <tr><th>{ "part" }</th><th>{ "result" }</th><th>{ "what was found" }</th></tr>
+                        { for r["findings"].as_array().cloned().unwrap_or_default().iter().map(|f| {
+                            let level = f["level"].as_str().unwrap_or("").to_string();
+                            let data = level == "data";
+                            html! {
+                                <>
+                                <tr class={format!("finding {level}")}>
+                                    <td>{ text(&f["area"]) }</td>
+                                    <td class="level">{ match level.as_str() { "ok" => "ok", "warning" => "warning", "damage" => "DAMAGE", "data" => "v2 data", _ => "not checked" } }</td>
+                                    <td class="name">{ text(&f["text"]) }</td>
+                                </tr>
+                                if data {
+                                    <tr><td></td><td></td><td>
+                                        <ul id="integrity-keys" class="keys">{ for keys.iter().map(|k| html! { <li>{ text(k) }</li> }) }</ul>
+                                        if key_count > keys.len() as u64 {
+                                            <p class="muted">{ format!("… and {} more", key_count - keys.len() as u64) }</p>
+                                        }
+                                    </td></tr>
+                                }
+                                </>
+                            }
+                        }) }
+                    </table>
+                    if !others.is_empty() {
+                        <ul class="muted">{ for others.iter().map(|w| html! { <li>{ format!("warning: {}", text(w)) }</li> }) }</ul>
+                    }
+                    <p class="muted">{ "The same check as " }<code>{ "etcdscope check DIR" }</code>{ ": every .snap file's CRC, every WAL frame and its CRC chain, the v2 store etcd 3.6 checks before it starts, and a checked walk of every page of the v3 db." }</p>
                 </section>
             }
         }

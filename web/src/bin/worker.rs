@@ -331,6 +331,7 @@ mod imp {
                 "k8s" => self.k8s_analyze(),
                 "v2" => self.v2_node(&q.key),
                 "wal" => self.wal_rows(q.offset, q.limit),
+                "integrity" => self.integrity(),
                 other => Err(format!("unknown query {other:?}")),
             }
         }
