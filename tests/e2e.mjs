@@ -191,6 +191,33 @@ async function main() {
     return td && td.textContent === n && !(trailer && trailer.textContent.startsWith("checking"));
   }, name, { timeout: 20_000 });
 
+  // The integrity report: the page's findings and v2 node list against `etcdscope check DIR`'s
+  // lines (the same words; the CLI names the member dir by its path, the page by the folder).
+  const sameIntegrity = async (dir) => {
+    await page.click("#tab-summary");
+    const name = await fact("Input");
+    await page.click("#tab-integrity");
+    await page.locator("#integrity-rows tr.finding").first().waitFor({ timeout: 30_000 });
+    const shownLevel = { "v2 data": "DATA", "not checked": "not checked:", DAMAGE: "DAMAGE", ok: "ok", warning: "warning" };
+    const ours = [];
+    for (const row of await page.locator("#integrity-rows tr.finding").all()) {
+      const [area, level, what] = await row.locator("td").allInnerTexts();
+      ours.push(`${area} ${shownLevel[level] ?? level} ${what}`);
+    }
+    const keys = await page.locator("#integrity-keys li").allInnerTexts();
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const r = spawnSync(cli, ["check", dir], { encoding: "utf8" });
+    const lines = r.stdout.split("\n");
+    const theirs = lines.filter((l) => /^(snap|wal|v2|db) /.test(l))
+      .map((l) => l.replace(/^(\S+)\s+(not checked:|\S+)\s+/, "$1 $2 ").split(`${dir}/member`).join(`${name}/member`));
+    const theirKeys = lines.filter((l) => l.startsWith("        ")).map((l) => l.trim());
+    eq(JSON.stringify(ours), JSON.stringify(theirs), "findings = etcdscope check's");
+    eq(JSON.stringify(keys), JSON.stringify(theirKeys), "v2 nodes listed = etcdscope check's");
+    const verdict = await page.locator("#integrity-verdict").innerText();
+    if (r.status === 0 !== verdict.startsWith("No damage found")) throw new Error(`verdict "${verdict}" but etcdscope check exited ${r.status}`);
+    return { ours, verdict };
+  };
+
   // The worker's I/O counters (web/worker_io.js); the newest worker (a cancel starts another).
   const ioStats = () => page.workers().at(-1).evaluate(() => ({ ...etcdscopeIO.stats, supported: etcdscopeIO.supported }));
 
@@ -816,6 +843,8 @@ async function main() {
     eq(firstCells[0], cliRows[0].index, "first entry's index");
     eq(firstCells[3], cliRows[0].op, "first entry's op");
     await page.screenshot({ path: path.join(shots, `${mode}-wal.png`), fullPage: false });
+    const integ = await sameIntegrity(v2dir);
+    if (!integ.ours.some((f) => f.startsWith("v2 DATA"))) throw new Error(`no v2 DATA finding: ${integ.ours.join(" | ")}`);
     await page.click("#tab-summary");
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download-snapshot")]);
     const file = path.join(tmp, "migrated.db");
@@ -831,6 +860,29 @@ async function main() {
     const ours = JSON.parse(r.stdout);
     if (!(served.kvs?.length > n / 2)) throw new Error(`etcd serves ${served.kvs?.length} keys for ${n} v2 keys`);
     eq(JSON.stringify(served.kvs), JSON.stringify(ours.kvs), "keys and values etcd serves = what etcdscope reads in the download");
+  });
+
+  await check("a data dir with a damaged WAL: its db still opens; the integrity report names the damage", async () => {
+    // The v2 fixture with the v3 fixture's db beside it and a byte flipped a third into the
+    // WAL (a CRC mismatch in the middle of the log, not a torn tail).
+    const bad = path.join(tmp, "v2-bad");
+    fs.cpSync(v2dir, bad, { recursive: true });
+    fs.writeFileSync(path.join(bad, "member/snap/db"), fs.readFileSync(rawDb));
+    const walDir = path.join(bad, "member/wal");
+    const seg = path.join(walDir, fs.readdirSync(walDir).filter((f) => f.endsWith(".wal")).sort()[0]);
+    const bytes = fs.readFileSync(seg);
+    bytes[Math.floor(bytes.length / 3)] ^= 0x55;
+    fs.writeFileSync(seg, bytes);
+    await page.setInputFiles("#folder", bad);
+    await page.locator("#tab-integrity").waitFor({ timeout: 30_000 });
+    eq(await fact("Revision"), expectedRaw.revision, "the db's revision");
+    const problems = await page.locator("#summary ul.error").innerText();
+    if (!problems.includes("the v2 store could not be rebuilt: v2-bad/member/wal/")) throw new Error(`summary: ${problems}`);
+    const integ = await sameIntegrity(bad);
+    if (!integ.ours.some((f) => f.startsWith("wal DAMAGE v2-bad/member/wal/") && f.includes("offset"))) throw new Error(`no WAL damage named: ${integ.ours.join(" | ")}`);
+    if (!integ.verdict.includes("damaged place")) throw new Error(`verdict: ${integ.verdict}`);
+    await page.screenshot({ path: path.join(shots, `${mode}-integrity.png`), fullPage: false });
+    await page.click("#tab-summary");
   });
 
   await check("drag and drop of a data dir folder (http) / a clear fallback message (file://)", async () => {
