@@ -249,6 +249,14 @@ async function main() {
     eq(await fact("Hash (etcdctl)"), expected.hash, "hash");
     eq(await fact("SHA-256 trailer"), "ok", "trailer");
     eq(await fact("Kind"), "v3 snapshot", "kind");
+    // Members as real etcdctl listed them (the id read as text: it is past 2^53).
+    const list = fs.readFileSync(path.join(fixture, "expected/member-list.json"), "utf8");
+    const id = BigInt(list.match(/"ID":(\d+)/)[1]).toString(16);
+    eq(await fact("Members"), `1: ${JSON.parse(list).members[0].name} (${id})`, "members = etcdctl member list");
+    const versions = await fact("Versions");
+    if (!versions.startsWith("schema 3.4") || !versions.includes("cluster 3.4.0")) throw new Error(`versions: ${versions}`);
+    const space = await fact("Space");
+    if (!/^live [\d.]+ k?B · history [\d.]+ k?B · free pages [\d.]+ k?B · file 467.0 kB$/.test(space)) throw new Error(`space: ${space}`);
   });
 
   await check("key tree, value viewer and history (sample)", async () => {
@@ -826,6 +834,11 @@ async function main() {
     await page.locator('td[data-fact="v2 keys besides membership"]').waitFor({ timeout: 30_000 });
     const n = Number(await fact("v2 keys besides membership"));
     if (!(n > 0)) throw new Error(`v2 keys: ${n}`);
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const dirStatus = JSON.parse(spawnSync(cli, ["status", v2dir, "-w", "json"], { encoding: "utf8" }).stdout);
+    eq(await fact("Cluster ID"), dirStatus.cluster_id, "cluster id = etcdscope status's");
+    eq(await fact("Member ID (WAL)"), dirStatus.member_id, "member id = etcdscope status's");
+    eq(await fact("Members (v2 store)"), `${dirStatus.members.length}: ${dirStatus.members.map((m) => `${m.name} (${m.id})`).join(", ")}`, "v2 members");
     await page.click("#tab-v2");
     await page.locator("#v2-children tr").first().waitFor({ timeout: 20_000 });
     const names = await page.locator("#v2-children td.name").allInnerTexts();

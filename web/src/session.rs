@@ -579,6 +579,18 @@ impl<S: ReadAt> Session<S> {
                 "v3 db"
             });
             out["status"] = serde_json::to_value(st).map_err(|e| e.to_string())?;
+            // The members bucket (small): who the cluster was. A damaged one is a problem to
+            // show, not a reason to fail the summary.
+            match be.members() {
+                Ok(m) => {
+                    out["members"] = json!(m
+                        .members
+                        .iter()
+                        .map(|x| json!({"id": x.id_hex, "name": x.name}))
+                        .collect::<Vec<_>>())
+                }
+                Err(e) => out["membersError"] = json!(e.to_string()),
+            }
         } else {
             out["kind"] = json!("data dir (v2)");
         }
@@ -590,6 +602,13 @@ impl<S: ReadAt> Session<S> {
         }
         if let Some(d) = &self.v2 {
             let c = d.store.content_summary();
+            let m = d.store.membership();
+            let c_version = m.version.clone();
+            let v2_members: Vec<Value> = m
+                .members
+                .iter()
+                .map(|x| json!({"id": format!("{:x}", x.id), "name": x.name}))
+                .collect();
             out["v2"] = json!({
                 "storeIndex": d.store.current_index(),
                 "nodes": d.store.node_count(),
@@ -598,6 +617,10 @@ impl<S: ReadAt> Session<S> {
                 "lastWalIndex": d.report.last_wal_index,
                 "snapshot": d.report.snapshot.as_ref().map(|s| s.file.clone()),
                 "tornTail": d.report.torn.as_ref().map(|t| format!("{} at byte offset {}: {}", t.0, t.1, t.2)),
+                "clusterId": d.report.metadata.as_ref().map(|m| format!("{:x}", m.cluster_id)),
+                "memberId": d.report.metadata.as_ref().map(|m| format!("{:x}", m.node_id)),
+                "clusterVersion": c_version,
+                "members": v2_members,
             });
         }
         Ok(out)

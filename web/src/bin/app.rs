@@ -1326,7 +1326,51 @@ mod imp {
             let s = &self.summary;
             let link = ctx.link();
             let mut rows = vec![("Input", fact(s, &["name"])), ("Kind", fact(s, &["kind"]))];
+            let st = &s["status"];
+            let members = |list: &Value| -> String {
+                let m = list.as_array().cloned().unwrap_or_default();
+                let names: Vec<String> = m
+                    .iter()
+                    .map(|x| format!("{} ({})", text(&x["name"]), text(&x["id"])))
+                    .collect();
+                format!("{}: {}", m.len(), names.join(", "))
+            };
             if s.get("status").is_some() {
+                let mut versions = vec![format!("schema {}", text(&st["schema"]))];
+                for (label, k) in [("cluster", "clusterVersion"), ("storage", "storageVersion")] {
+                    if let Some(v) = st["meta"][k].as_str() {
+                        versions.push(format!("{label} {v}"));
+                    }
+                }
+                let page = st["pages"]["pageSize"].as_u64().unwrap_or(0);
+                let free = st["pages"]["free"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_mul(page);
+                rows.extend([
+                    ("Versions", versions.join(" · ")),
+                    (
+                        "Space",
+                        format!(
+                            "live {} · history {} · free pages {} · file {}",
+                            bytes(st["liveBytes"].as_u64().unwrap_or(0)),
+                            bytes(st["historyBytes"].as_u64().unwrap_or(0)),
+                            bytes(free),
+                            bytes(st["fileSize"].as_u64().unwrap_or(0))
+                        ),
+                    ),
+                    (
+                        "Members",
+                        match s.get("membersError") {
+                            Some(e) => format!("unreadable: {}", text(e)),
+                            None => members(&s["members"]),
+                        },
+                    ),
+                    (
+                        "Consistent index",
+                        fact(s, &["status", "meta", "consistentIndex"]),
+                    ),
+                ]);
                 rows.extend([
                     ("Revision", fact(s, &["status", "revision"])),
                     (
@@ -1343,6 +1387,13 @@ mod imp {
             }
             if s.get("v2").is_some() {
                 rows.extend([
+                    ("Cluster ID", fact(s, &["v2", "clusterId"])),
+                    ("Member ID (WAL)", fact(s, &["v2", "memberId"])),
+                    ("Members (v2 store)", members(&s["v2"]["members"])),
+                    (
+                        "Cluster version (v2 store)",
+                        fact(s, &["v2", "clusterVersion"]),
+                    ),
                     ("v2 store index", fact(s, &["v2", "storeIndex"])),
                     (
                         "v2 keys besides membership",
