@@ -240,7 +240,7 @@ fn b64(data: &[u8]) -> String {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), printable so values look like config text.
-fn value(i: u64) -> Vec<u8> {
+pub(crate) fn value(i: u64) -> Vec<u8> {
     let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = || {
         x ^= x << 13;
@@ -255,7 +255,7 @@ fn value(i: u64) -> Vec<u8> {
         .collect()
 }
 
-fn key(i: u64) -> String {
+pub(crate) fn key(i: u64) -> String {
     let ns = [
         "default",
         "kube-system",

@@ -6,10 +6,17 @@
 //! (time, renderers' and browser process RSS). Measured, not asserted.
 //!
 //! Datasets (made once with etcd 3.4.23, cached in `~/.cache/etcdscope/bench/`): `page-100k.db`
-//! (the first 100,000 keys of the 1M set) and `scan-1m.db` (shared with `bench scan`). The page
+//! (the first 100,000 keys of the 1M set), `page-100k-2g.db` (the same keys with 20 kB values:
+//! about 2 GB, to see that memory follows the keys, not the file size) and `scan-1m.db` (shared
+//! with `bench scan`). The page
 //! is built by Trunk first (release, as served); the browser part is `tests/bench-page.mjs`.
 
-use crate::bench::{cache_dir, make_db_of};
+use std::sync::Arc;
+
+use crate::bench::{cache_dir, key, make_db_of, make_db_with, value};
+
+/// Value size of `page-100k-2g.db`.
+const LARGE_VALUE: usize = 20_000;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let runs = match args {
@@ -21,6 +28,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let small = cache_dir().join("page-100k.db");
     if !small.exists() {
         make_db_of(&small, 100_000)?;
+    }
+    let large = cache_dir().join("page-100k-2g.db");
+    if !large.exists() {
+        let gen = |i| {
+            let v = value(i);
+            (
+                key(i),
+                v.iter().copied().cycle().take(LARGE_VALUE).collect(),
+            )
+        };
+        make_db_with(&large, 100_000, Arc::new(gen))?;
     }
     let big = cache_dir().join("scan-1m.db");
     if !big.exists() {
@@ -35,6 +53,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "dist",
             &runs,
             &small.to_string_lossy(),
+            &large.to_string_lossy(),
             &big.to_string_lossy(),
         ],
     )?;
