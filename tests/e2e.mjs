@@ -253,6 +253,10 @@ async function main() {
     const list = fs.readFileSync(path.join(fixture, "expected/member-list.json"), "utf8");
     const id = BigInt(list.match(/"ID":(\d+)/)[1]).toString(16);
     eq(await fact("Members"), `1: ${JSON.parse(list).members[0].name} (${id})`, "members = etcdctl member list");
+    // The revision range: the oldest revision held, as etcdscope status reads it in the file.
+    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: cargo build -p cli`);
+    const ours = JSON.parse(spawnSync(cli, ["status", snapshot, "-w", "json"], { encoding: "utf8" }).stdout);
+    eq(await fact("Oldest revision held"), String(ours.oldestRevision), "oldest revision held");
     const versions = await fact("Versions");
     if (!versions.startsWith("schema 3.4") || !versions.includes("cluster 3.4.0")) throw new Error(`versions: ${versions}`);
     const space = await fact("Space");

@@ -1374,6 +1374,10 @@ mod imp {
                 rows.extend([
                     ("Revision", fact(s, &["status", "revision"])),
                     (
+                        "Oldest revision held",
+                        fact(s, &["status", "oldestRevision"]),
+                    ),
+                    (
                         "Compacted at",
                         fact(s, &["status", "meta", "finishedCompactRevision"]),
                     ),
