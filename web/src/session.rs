@@ -317,6 +317,9 @@ pub struct Session<S: ReadAt> {
     index: Option<KeyIndex>,
     /// Distinct keys (live and deleted) the summary counted: the key index is sized by it.
     distinct_keys: std::cell::Cell<u64>,
+    /// The db's status (trailer not verified) from the summary's walk, kept for the integrity
+    /// report so that it does not walk the db again.
+    status: std::cell::OnceCell<etcd::v3::Status>,
     level: Option<(Vec<u8>, Vec<Child>)>,
     /// The last search (mode, pattern) and the indexes of its matches, so that scrolling
     /// through a million results does not search again for every chunk of rows.
@@ -367,6 +370,7 @@ impl<S: ReadAt> Session<S> {
             v2: None,
             index: None,
             distinct_keys: std::cell::Cell::new(0),
+            status: std::cell::OnceCell::new(),
             level: None,
             found: None,
             k8s_types: None,
@@ -423,6 +427,7 @@ impl<S: ReadAt> Session<S> {
             v2,
             index: None,
             distinct_keys: std::cell::Cell::new(0),
+            status: std::cell::OnceCell::new(),
             level: None,
             found: None,
             k8s_types: None,
@@ -560,10 +565,8 @@ impl<S: ReadAt> Session<S> {
     pub fn summary_unverified(&self) -> Result<Value, String> {
         let mut out = json!({ "name": self.name });
         if let Some(be) = &self.backend {
-            let st = be
-                .status(StatusOptions {
-                    verify_trailer: false,
-                })
+            let st = self
+                .status_unverified(be)
                 .map_err(|e| format!("{}: {e}", self.name))?;
             self.distinct_keys
                 .set(st.live_keys.saturating_add(st.deleted_keys));
@@ -578,7 +581,7 @@ impl<S: ReadAt> Session<S> {
             } else {
                 "v3 db"
             });
-            out["status"] = serde_json::to_value(st).map_err(|e| e.to_string())?;
+            out["status"] = serde_json::to_value(&st).map_err(|e| e.to_string())?;
             // The members bucket (small): who the cluster was. A damaged one is a problem to
             // show, not a reason to fail the summary.
             match be.members() {
@@ -626,6 +629,18 @@ impl<S: ReadAt> Session<S> {
         Ok(out)
     }
 
+    /// The db's status without the trailer verified: walked once, then kept.
+    fn status_unverified(&self, be: &Backend<S>) -> Result<etcd::v3::Status, etcd::Error> {
+        if let Some(st) = self.status.get() {
+            return Ok(st.clone());
+        }
+        let st = be.status(StatusOptions {
+            verify_trailer: false,
+        })?;
+        let _ = self.status.set(st.clone());
+        Ok(st)
+    }
+
     /// A data dir's integrity report, as `etcdscope check` makes it (every `.snap`, the WAL's
     /// frames and CRCs as the load read them, the v2 store's content, the db's checked walk):
     /// the findings in order, the verdict, and the first [`INTEGRITY_KEYS`] v2 nodes besides
@@ -648,13 +663,14 @@ impl<S: ReadAt> Session<S> {
             .filter(|(n, _)| n.ends_with(".snap"))
             .map(|(_, s)| s.size())
             .sum::<u64>()
-            + self.backend.as_ref().map_or(0, |b| b.file_size());
+            + match (&self.backend, self.status.get()) {
+                (Some(b), None) => b.file_size(),
+                _ => 0,
+            };
         crate::progress::begin("checking the data dir", total);
         let status = self.backend.as_ref().map(|be| {
-            be.status(StatusOptions {
-                verify_trailer: false,
-            })
-            .map_err(|e| format!("{db_path}: {e}"))
+            self.status_unverified(be)
+                .map_err(|e| format!("{db_path}: {e}"))
         });
         let v2 = match (&self.v2, &self.v2_error) {
             (Some(d), _) => Ok(d),
