@@ -505,6 +505,15 @@ fn test() -> Result<(), String> {
         &["tests/e2e.mjs", "dist"],
         &[],
     );
+    // The same checks with JSPI hidden from the worker, as in browsers without it (Firefox and
+    // Safari today): FileReaderSync reads, Blob exports.
+    t.step(
+        "page in Chromium over http://127.0.0.1, without JSPI",
+        &root,
+        "node",
+        &["tests/e2e.mjs", "dist"],
+        &[("E2E_NO_JSPI", "1")],
+    );
     t.step(
         "single-file page",
         &root,
