@@ -68,18 +68,26 @@ self.etcdscopeIO = (() => {
     }
     return { buf, got };
   }
-  // A slice whose stream read has not finished after STALL_MS (reads take milliseconds; one in
-  // several hundred stalls now and then, cause unknown) is read again another way
+  // A slice whose stream read has not finished after STALL_MS (reads take milliseconds; the
+  // stalls seen came from two streams read at once, see below) is read again another way
   // (`Blob.arrayBuffer`), so a stalled stream never hangs the worker.
   const STALL_MS = 1500;
-  async function orStall(p, ctl, blob, start, end) {
+  const LATE = Symbol("late");
+  // What `p` gives, or LATE (counted as a stall, its read cancelled) after STALL_MS.
+  async function settled(p, ctl) {
     let timer;
-    const stalled = new Promise((resolve) => { timer = setTimeout(() => resolve(null), STALL_MS); });
-    const r = await Promise.race([p, stalled]);
+    const late = new Promise((resolve) => { timer = setTimeout(() => resolve(LATE), STALL_MS); });
+    const r = await Promise.race([p, late]);
     clearTimeout(timer);
-    if (r !== null) return r;
-    io.stats.stalls++;
-    ctl.cancel?.();
+    if (r === LATE) {
+      io.stats.stalls++;
+      ctl.cancel?.();
+    }
+    return r;
+  }
+  async function orStall(p, ctl, blob, start, end) {
+    const r = await settled(p, ctl);
+    if (r !== LATE) return r;
     const buf = await blob.slice(start, end).arrayBuffer();
     return { buf, got: buf.byteLength };
   }
@@ -99,20 +107,10 @@ self.etcdscopeIO = (() => {
           // running beside it, such streams stalled the next read (2–3 stalls of 1.5 s in each
           // summary of a 2 GB db); cancelling it instead left so much garbage behind that the
           // tab's memory rose by 200 MB.
-          // If it stalls itself, it is cancelled after STALL_MS.
-          const { p, ctl } = ahead;
+          // If it stalls itself, it is cancelled after STALL_MS. Its buffer goes back to the pool.
           io.stats.guessesDropped++;
-          let timer;
-          const late = new Promise((resolve) => { timer = setTimeout(() => resolve("late"), STALL_MS); });
-          const x = await Promise.race([p.catch(() => null), late]);
-          clearTimeout(timer);
-          if (x === "late") {
-            io.stats.stalls++;
-            ctl.cancel?.();
-          } else if (x && x.buf.byteLength) {
-            // Its buffer back to the pool (unless a cancelled read left it detached).
-            giveBuf(x.buf);
-          }
+          const x = await settled(ahead.p.catch(() => null), ahead.ctl);
+          if (x && x !== LATE) giveBuf(x.buf);
         }
         const ctl = {};
         r = await orStall(fetchInto(blob, start, end, takeBuf(n), ctl), ctl, blob, start, end);

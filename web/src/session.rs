@@ -1504,6 +1504,16 @@ mod tests {
         files
     }
 
+    /// The files named `*<ext>`, in name order.
+    fn sorted_named<'a>(
+        files: &'a mut [(String, MemSource)],
+        ext: &str,
+    ) -> Vec<&'a mut (String, MemSource)> {
+        let mut named: Vec<_> = files.iter_mut().filter(|(n, _)| n.ends_with(ext)).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    }
+
     /// The findings of the integrity report as `(area, level, text)`.
     fn findings(v: &Value) -> Vec<(String, String, String)> {
         v["findings"]
@@ -1540,22 +1550,14 @@ mod tests {
 
         // The newest .snap damaged: etcd loads the one before, so a warning naming the file.
         let mut files = fixture_dir("snapped");
-        let newest = files
-            .iter_mut()
-            .filter(|(n, _)| n.ends_with(".snap"))
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .unwrap();
+        let newest = sorted_named(&mut files, ".snap").pop().unwrap();
         let name = newest.0.rsplit('/').next().unwrap().to_string();
         let mut bytes = newest.1.bytes().to_vec();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x55;
         newest.1 = MemSource::new(bytes);
         // The last WAL segment torn: its last 10 bytes gone.
-        let last = files
-            .iter_mut()
-            .filter(|(n, _)| n.ends_with(".wal"))
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .unwrap();
+        let last = sorted_named(&mut files, ".wal").pop().unwrap();
         let bytes = last.1.bytes().to_vec();
         let cut = bytes.len() - 10;
         last.1 = MemSource::new(bytes[..cut].to_vec());
@@ -1585,11 +1587,7 @@ mod tests {
     fn a_data_dir_with_an_unreadable_wal_still_opens_its_db() {
         let mut files = fixture_dir("wal-only");
         // A byte flipped in the middle of the first segment: a CRC mismatch, not a torn tail.
-        let first = files
-            .iter_mut()
-            .filter(|(n, _)| n.ends_with(".wal"))
-            .min_by(|a, b| a.0.cmp(&b.0))
-            .unwrap();
+        let first = sorted_named(&mut files, ".wal").swap_remove(0);
         let mut bytes = first.1.bytes().to_vec();
         let mid = bytes.len() / 3;
         bytes[mid] ^= 0x55;

@@ -1370,8 +1370,6 @@ mod imp {
                         "Consistent index",
                         fact(s, &["status", "meta", "consistentIndex"]),
                     ),
-                ]);
-                rows.extend([
                     ("Revision", fact(s, &["status", "revision"])),
                     (
                         "Oldest revision held",
